@@ -1,0 +1,98 @@
+import { z } from "zod";
+
+/**
+ * Environment variables are strings or absent; these builders turn them into typed values and carry
+ * the rule in their error message so `parseEnv` can say "VARIABLE: rule" without a stack trace.
+ */
+
+const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
+const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
+
+/** Treat an empty string like an unset variable: `FOO= cmd` should mean "use the default". */
+const blankToUndefined = (value: unknown) => (value === "" ? undefined : value);
+
+function withDefault<T extends z.ZodType>(schema: T, fallback: z.input<T> | undefined) {
+  const inner = fallback === undefined ? schema : schema.default(fallback as never);
+  return z.preprocess(blankToUndefined, inner);
+}
+
+export const envField = {
+  string(options: { default?: string; min?: number } = {}) {
+    const min = options.min ?? 1;
+    return withDefault(
+      z.string({ error: "is required" }).min(min, `must be at least ${min} characters`),
+      options.default,
+    );
+  },
+  int(options: { min?: number; max?: number; default?: number } = {}) {
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options;
+    const rule = `must be an integer from ${min} to ${max}`;
+    const parsed = z
+      .string({ error: "is required" })
+      .regex(/^-?\d+$/, rule)
+      .transform(Number)
+      .pipe(z.number().int().min(min, rule).max(max, rule));
+    return z.preprocess(
+      blankToUndefined,
+      options.default === undefined
+        ? parsed
+        : parsed.optional().transform((v) => v ?? (options.default as number)),
+    );
+  },
+  boolean(fallback?: boolean) {
+    const parsed = z
+      .string({ error: "is required" })
+      .refine((v) => TRUE_WORDS.has(v.toLowerCase()) || FALSE_WORDS.has(v.toLowerCase()), {
+        error: "must be one of true, false, 1, 0, yes, no, on, off",
+      })
+      .transform((v) => TRUE_WORDS.has(v.toLowerCase()));
+    return z.preprocess(
+      blankToUndefined,
+      fallback === undefined ? parsed : parsed.optional().transform((v) => v ?? fallback),
+    );
+  },
+  url(options: { default?: string; protocols?: readonly string[] } = {}) {
+    const protocols = options.protocols ?? ["http:", "https:"];
+    const rule = `must be an absolute URL (${protocols.join(" or ")})`;
+    const schema = z.string({ error: "is required" }).refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, rule);
+    return withDefault(schema, options.default);
+  },
+  list(fallback?: readonly string[]) {
+    const parsed = z
+      .string({ error: "is required" })
+      .transform((v) =>
+        v
+          .split(",")
+          .map((item) => item.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string()).min(1, "must list at least one comma-separated value"));
+    return z.preprocess(
+      blankToUndefined,
+      fallback === undefined ? parsed : parsed.optional().transform((v) => v ?? [...fallback]),
+    );
+  },
+  /** A probability: a decimal from 0 to 1 (fault-injection rates). */
+  rate(fallback = 0) {
+    const rule = "must be a number from 0 to 1";
+    return z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^(0|1|0?\.\d+|1\.0+)$/, rule)
+        .transform(Number)
+        .optional()
+        .transform((v) => v ?? fallback),
+    );
+  },
+  enum<const T extends readonly [string, ...string[]]>(values: T, fallback?: T[number]) {
+    const schema = z.enum(values, { error: `must be one of ${values.join(", ")}` });
+    return withDefault(schema, fallback);
+  },
+};

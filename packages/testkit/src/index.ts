@@ -1,0 +1,3 @@
+export { freePort } from "./free-port.ts";
+export { type ReadyCheck, type RunningProcess, type StartProcessOptions, startProcess } from "./process.ts";
+export { type LocalRedis, type StartRedisOptions, startRedisServer } from "./redis-server.ts";

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Entry point of the README's quick start: `npm run demo` and `npm test` land here.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+case "${1:-}" in
+  demo) shift; exec node apps/demo/src/main.ts "$@" ;;
+  test) shift; exec pnpm run --silent check "$@" ;;
+  setup) exit 0 ;;
+  *) echo "usage: scripts/run.sh demo|test|setup" >&2; exit 2 ;;
+esac
