@@ -1,1 +1,2 @@
-export {};
+export { LOCAL_BUCKETS, type LocalStack, type LocalStackOptions, startLocalStack } from "./local-stack.ts";
+export { renderSampleScene, SAMPLE_SCENES, type SampleScene } from "./sample-scenes.ts";

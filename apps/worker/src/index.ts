@@ -1,1 +1,3 @@
-export {};
+export { type RunningWorker, startOutpaintWorker } from "./outpaint-worker.ts";
+export { taskUUIDFor } from "./task-uuid.ts";
+export { type WorkerConfig, workerConfigSchema } from "./worker-config.ts";

@@ -1,0 +1,156 @@
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { startEmbeddedS3 } from "@reframe/storage";
+import { freePort, type RunningProcess, startProcess, startRedisServer } from "@reframe/testkit";
+
+/**
+ * reframe on one machine with embedded defaults, every part as its own process, as users run it:
+ * Redis (REDIS_URL, or a redis-server on a free port), the embedded S3, the provider emulator, the
+ * webhook receiver and worker processes. Used by the demo and by the end-to-end tests.
+ */
+
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const entry = (app: string) => `${REPO_ROOT}apps/${app}/src/main.ts`;
+
+export const LOCAL_BUCKETS = {
+  sources: "reframe-sources",
+  outputs: "reframe-outputs",
+  scratch: "reframe-scratch",
+} as const;
+const S3_CREDENTIALS = { accessKeyId: "reframe-local", secretAccessKey: "reframe-local-secret" };
+const API_KEY = "local-dev-key";
+
+export interface LocalStackOptions {
+  /** Worker processes to start (0 for tests that start their own). */
+  workers?: number;
+  /** Without webhooks the reconciler alone completes jobs (polling). */
+  webhooks?: boolean;
+  /** Extra environment for the emulator (latency, faults). */
+  emulatorEnv?: Record<string, string>;
+  /** Extra environment for every worker. */
+  workerEnv?: Record<string, string>;
+  /** Every process's log level; lines are captured (see `outputs()`), never printed. Readiness needs info. */
+  logLevel?: "trace" | "debug" | "info";
+  /** Use this Redis instead of starting one (REDIS_URL). */
+  redisUrl?: string;
+  appendOnly?: boolean;
+}
+
+export interface LocalStack {
+  redisUrl: string;
+  s3: { endpoint: string; region: string; credentials: typeof S3_CREDENTIALS };
+  emulatorUrl: string;
+  apiKey: string;
+  webhooksUrl: string | undefined;
+  workers: RunningProcess[];
+  /** The environment a worker (or the CLI) of this stack needs. */
+  workerEnvironment: Record<string, string>;
+  startWorker(extraEnv?: Record<string, string>): Promise<RunningProcess>;
+  restartRedis(): Promise<void>;
+  onObjectCreated: Awaited<ReturnType<typeof startEmbeddedS3>>["onObjectCreated"];
+  /** Every process's captured output, for assertions on logs. */
+  outputs(): string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const stoppers: (() => Promise<unknown>)[] = [];
+  const processes: RunningProcess[] = [];
+  const logLevel = options.logLevel ?? "info";
+  try {
+    const redis = options.redisUrl
+      ? undefined
+      : await startRedisServer({ appendOnly: options.appendOnly ?? false });
+    if (redis) stoppers.push(() => redis.stop());
+    const redisUrl = options.redisUrl ?? redis!.url;
+    const s3 = await startEmbeddedS3({ buckets: Object.values(LOCAL_BUCKETS), ...S3_CREDENTIALS });
+    stoppers.push(() => s3.close());
+    const emulatorPort = await freePort();
+    const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+    const emulator = await startProcess({
+      name: "emulator",
+      command: [process.execPath, entry("emulator")],
+      env: {
+        EMULATOR_PORT: String(emulatorPort),
+        EMULATOR_HOST: "127.0.0.1",
+        EMULATOR_PUBLIC_URL: emulatorUrl,
+        EMULATOR_API_KEYS: API_KEY,
+        LOG_LEVEL: logLevel,
+        ...options.emulatorEnv,
+      },
+      ready: { url: `${emulatorUrl}/healthz` },
+    });
+    processes.push(emulator);
+    const secret = randomBytes(24).toString("base64url");
+    let webhooksUrl: string | undefined;
+    if (options.webhooks ?? true) {
+      const webhooksPort = await freePort();
+      webhooksUrl = `http://127.0.0.1:${webhooksPort}`;
+      processes.push(
+        await startProcess({
+          name: "webhooks",
+          command: [process.execPath, entry("webhooks")],
+          env: {
+            REDIS_URL: redisUrl,
+            WEBHOOK_SECRET: secret,
+            WEBHOOKS_PORT: String(webhooksPort),
+            WEBHOOKS_HOST: "127.0.0.1",
+            LOG_LEVEL: logLevel,
+          },
+          ready: { url: `${webhooksUrl}/healthz` },
+        }),
+      );
+    }
+    const workerEnvironment: Record<string, string> = {
+      REDIS_URL: redisUrl,
+      RUNWARE_API_URL: `${emulatorUrl}/v1`,
+      RUNWARE_API_KEY: API_KEY,
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: "us-east-1",
+      S3_FORCE_PATH_STYLE: "true",
+      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      SCRATCH_BUCKET: LOCAL_BUCKETS.scratch,
+      OUTPUT_BUCKET: LOCAL_BUCKETS.outputs,
+      LOG_LEVEL: logLevel,
+      ...(webhooksUrl ? { WEBHOOK_PUBLIC_URL: webhooksUrl, WEBHOOK_SECRET: secret } : {}),
+    };
+    const workers: RunningProcess[] = [];
+    const startWorker = async (extraEnv: Record<string, string> = {}) => {
+      const worker = await startProcess({
+        name: `worker-${workers.length + 1}`,
+        command: [process.execPath, entry("worker")],
+        env: { ...workerEnvironment, ...options.workerEnv, ...extraEnv },
+        ready: { line: /worker started/ },
+      });
+      workers.push(worker);
+      processes.push(worker);
+      return worker;
+    };
+    for (let i = 0; i < (options.workers ?? 1); i += 1) await startWorker();
+    return {
+      redisUrl,
+      s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
+      emulatorUrl,
+      apiKey: API_KEY,
+      webhooksUrl,
+      workers,
+      workerEnvironment,
+      startWorker,
+      onObjectCreated: s3.onObjectCreated,
+      async restartRedis() {
+        if (!redis) throw new Error("this stack uses an external Redis (REDIS_URL); it cannot restart it");
+        await redis.restart();
+      },
+      outputs: () => processes.map((p) => `--- ${p.name}\n${p.output()}`).join("\n"),
+      async stop() {
+        await Promise.allSettled(processes.reverse().map((p) => p.stop("SIGTERM")));
+        for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(processes.reverse().map((p) => p.kill()));
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}

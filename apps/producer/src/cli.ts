@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError, parseEnv } from "@reframe/config";
+import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import type { Queue } from "bullmq";
+import {
+  type EnqueueFlags,
+  enqueueCommand,
+  type JobStatus,
+  jobFromFlags,
+  jobStatus,
+  waitForJob,
+} from "./commands.ts";
+import { producerConfigSchema } from "./producer-config.ts";
+import { UsageError } from "./source-spec.ts";
+
+const USAGE = `reframe — outpaint jobs on a queue
+
+  reframe enqueue --source s3://bucket/key|URL --target 16:9|1080x1350|preset:NAME|margins:T,R,B,L
+                  [--anchor center] [--bucket OUT] [--prefix P/] [--format JPG|PNG|WEBP] [--quality 90]
+                  [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--wait]
+  reframe status <jobId> [--wait]
+  reframe queue pause|resume|counts
+
+Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET.`;
+
+const ENQUEUE_FLAGS = {
+  source: { type: "string" },
+  target: { type: "string" },
+  anchor: { type: "string" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  format: { type: "string" },
+  quality: { type: "string" },
+  variants: { type: "string" },
+  mode: { type: "string" },
+  route: { type: "string" },
+  batch: { type: "string" },
+  wait: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function describe(status: JobStatus): string {
+  const base = `${status.jobId}: ${status.state}${status.step && status.state !== "completed" ? ` (${status.step})` : ""}`;
+  if (status.failedReason) return `${base} — ${status.failedReason}`;
+  const outputs = status.outputs.map(
+    (o) => `\n  s3://${o.bucket}/${o.key}  ${o.width}x${o.height}  ${o.size} bytes`,
+  );
+  return base + outputs.join("");
+}
+
+async function withQueue<T>(run: (queue: Queue) => Promise<T>): Promise<T> {
+  const config = parseEnv(producerConfigSchema, process.env);
+  const connection = createRedisConnection(config.REDIS_URL, { role: "producer" });
+  const queue = createOutpaintQueue({ connection, prefix: config.QUEUE_PREFIX });
+  try {
+    return await run(queue);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "enqueue": {
+      const { values } = parseArgs({ args: rest, options: ENQUEUE_FLAGS, strict: true });
+      if (values.help) return print(USAGE, 0);
+      if (!values.source || !values.target) throw new UsageError("enqueue needs --source and --target");
+      return withQueue(async (queue) => {
+        const input = jobFromFlags(values as EnqueueFlags, process.env.OUTPUT_BUCKET || undefined);
+        const { jobId, added } = await enqueueCommand(queue, input);
+        console.log(added ? jobId : `${jobId} (already queued: same source, target and options)`);
+        if (!values.wait) return 0;
+        const final = await waitForJob(queue, jobId, (status) => console.error(describe(status)));
+        console.log(describe(final));
+        return final.state === "completed" ? 0 : 1;
+      });
+    }
+    case "status": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { wait: { type: "boolean" } },
+        allowPositionals: true,
+      });
+      const jobId = positionals[0];
+      if (!jobId) throw new UsageError("status needs a job id");
+      return withQueue(async (queue) => {
+        const status = values.wait
+          ? await waitForJob(queue, jobId, (s) => console.error(describe(s)))
+          : await jobStatus(queue, jobId);
+        if (!status) throw new UsageError(`no job ${jobId}`);
+        console.log(describe(status));
+        return status.state === "failed" ? 1 : 0;
+      });
+    }
+    case "queue":
+      return withQueue(async (queue) => {
+        if (rest[0] === "pause") await queue.pause();
+        else if (rest[0] === "resume") await queue.resume();
+        else if (rest[0] === "counts") console.log(JSON.stringify(await queue.getJobCounts(), null, 2));
+        else throw new UsageError("queue needs pause, resume or counts");
+        if (rest[0] !== "counts") console.log(`outpaint queue ${rest[0]}d`);
+        return 0;
+      });
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      return print(USAGE, 0);
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+function print(text: string, code: number): number {
+  console.log(text);
+  return code;
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    console.error(`reframe: ${error.message}`);
+    process.exitCode = 2;
+  } else if (error instanceof Error && "code" in error && error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    console.error(`reframe: ${error.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    throw error;
+  }
+}

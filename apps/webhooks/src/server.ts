@@ -1,0 +1,151 @@
+import { promoteJob, type TaskStore } from "@reframe/jobs";
+import { verifyTaskWebhookToken } from "@reframe/runware";
+import type { Logger } from "@reframe/telemetry";
+import type { Queue } from "bullmq";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Redis } from "ioredis";
+import { readDelivery } from "./delivery.ts";
+
+/**
+ * The public receiver of provider webhooks. Each provider task carries its own URL,
+ * `${baseUrl}/runware/${taskUUID}?token=…` (runware's taskWebhookURL), whose token is checked in
+ * constant time before the body is even read. A delivery stores the task's outcome (first one wins)
+ * and wakes the parked job; the answer goes back as soon as Redis has it, because the provider
+ * retries slow or failed deliveries.
+ *
+ * Stateless: everything lives in Redis, so any number of replicas can sit behind a load balancer.
+ *
+ *   200 {ok:true, stored:true}    stored; the job was promoted
+ *   200 {ok:true, stored:false}   a duplicate: the first outcome stays, nothing changes
+ *   400                           malformed JSON, not a webhook body, or a taskUUID that is not the URL's
+ *   401                           missing or wrong token (nothing is read or stored)
+ *   413                           body over the limit
+ *   503                           Redis unavailable: the provider should deliver again later
+ */
+
+export interface WebhookServerOptions {
+  redis: Redis;
+  queue: Queue;
+  taskStore: TaskStore;
+  secret: string;
+  logger: Logger;
+  /** A webhook is one task's JSON (a few KB); 1 MiB leaves room and stops abuse. */
+  bodyLimitBytes?: number;
+  /** The whole request must arrive within this (a body trickled byte by byte is cut off). */
+  bodyTimeoutMs?: number;
+  now?: () => number;
+}
+
+const HEALTH_TIMEOUT_MS = 2_000;
+
+interface DeliveryRoute {
+  Params: { taskUUID: string };
+  Querystring: { token?: string | string[] };
+}
+
+export function createWebhookServer(options: WebhookServerOptions): FastifyInstance {
+  const {
+    redis,
+    queue,
+    taskStore,
+    secret,
+    logger,
+    bodyLimitBytes = 1024 * 1024,
+    bodyTimeoutMs = 10_000,
+  } = options;
+  const now = options.now ?? Date.now;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: bodyLimitBytes,
+    requestTimeout: bodyTimeoutMs,
+    // Given to http.createServer: Node 24 ignores a requestTimeout set on the server afterwards (as
+    // Fastify's own option does). It checks timeouts on `connectionsCheckingInterval` (30 s by
+    // default), which bounds how late a trickling body is cut off (408).
+    http: {
+      requestTimeout: bodyTimeoutMs,
+      headersTimeout: bodyTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, bodyTimeoutMs),
+    },
+    return503OnClosing: true,
+  });
+
+  // Providers do not all send `application/json`; any content type is read as JSON text.
+  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(Object.assign(new Error("the body is not valid JSON"), { statusCode: 400, code: "invalid-json" }));
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    const taskUUID = (request.params as { taskUUID?: string } | undefined)?.taskUUID;
+    if (status >= 400 && status < 500) {
+      logger.warn({ taskUUID, status, code: error.code }, `webhook refused: ${error.message}`);
+      return reply
+        .code(status)
+        .send({ ok: false, error: error.code ?? "bad-request", message: error.message });
+    }
+    logger.error({ taskUUID, err: error }, "webhook failed; the provider will deliver again");
+    return reply.code(503).send({ ok: false, error: "unavailable" });
+  });
+
+  app.post<DeliveryRoute>(
+    "/runware/:taskUUID",
+    { onRequest: async (request, reply) => rejectBadToken(request, reply, secret, logger) },
+    async (request, reply) => {
+      const { taskUUID } = request.params;
+      const delivery = readDelivery(request.body, taskUUID, now());
+      if (!delivery.ok) {
+        logger.warn({ taskUUID, reason: delivery.reason }, "webhook refused: not a delivery for this task");
+        return reply.code(400).send({ ok: false, error: delivery.error, message: delivery.reason });
+      }
+      const { stored, jobId } = await taskStore.storeOutcome(taskUUID, delivery.record);
+      // Also on a duplicate: the provider delivers again when our last answer failed, possibly
+      // after the store but before the promote. Promoting a job that is not delayed does nothing.
+      const promoted = jobId ? await promoteJob(queue, jobId) : "missing";
+      logger.info({ taskUUID, jobId, stored, promoted, outcome: delivery.record.kind }, "webhook received");
+      return reply.code(200).send({ ok: true, stored });
+    },
+  );
+
+  app.get("/healthz", async (_request, reply) => {
+    const healthy = await pingWithin(redis, HEALTH_TIMEOUT_MS);
+    return reply.code(healthy ? 200 : 503).send({ ok: healthy, redis: healthy ? "up" : "down" });
+  });
+
+  return app;
+}
+
+async function rejectBadToken(
+  request: FastifyRequest<DeliveryRoute>,
+  reply: { code(status: number): { send(body: unknown): unknown } },
+  secret: string,
+  logger: Logger,
+): Promise<void> {
+  const { taskUUID } = request.params;
+  const token = request.query.token;
+  const verdict =
+    typeof token === "string"
+      ? verifyTaskWebhookToken({ taskUUID, token, secret })
+      : { ok: false as const, reason: "missing token" };
+  if (verdict.ok) return;
+  // The token itself is never logged.
+  logger.warn({ taskUUID, reason: verdict.reason }, "webhook refused: bad token");
+  await reply.code(401).send({ ok: false, error: "unauthorized" });
+}
+
+async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([redis.ping().then((reply) => reply === "PONG"), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

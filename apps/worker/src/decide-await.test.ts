@@ -1,0 +1,115 @@
+import type { TaskOutcomeRecord } from "@reframe/jobs";
+import { describe, expect, it } from "vitest";
+import { decideAwait } from "./decide-await.ts";
+import type { StepState, TaskState } from "./step-state.ts";
+
+const NOW = 1_000_000;
+
+function task(overrides: Partial<TaskState> = {}): TaskState {
+  return {
+    variant: 0,
+    generation: 0,
+    taskUUID: "t0",
+    key: "out/a.jpg",
+    confirmed: true,
+    submitAttempts: 1,
+    submittedAt: NOW - 5000,
+    deadline: NOW + 60_000,
+    ...overrides,
+  };
+}
+
+function state(tasks: TaskState[]): StepState {
+  return { step: "await", tasks, enqueuedAt: NOW - 10_000 };
+}
+
+const success = (): TaskOutcomeRecord => ({
+  kind: "success",
+  result: { taskType: "imageInference", taskUUID: "x", imageUUID: "i", seed: 1 },
+  receivedAt: NOW,
+  via: "webhook",
+});
+const error = (code: string): TaskOutcomeRecord => ({
+  kind: "error",
+  error: { code, message: code },
+  receivedAt: NOW,
+  via: "poll",
+});
+
+describe("decideAwait", () => {
+  it("finalizes when every task succeeded", () => {
+    const tasks = [task(), task({ variant: 1, taskUUID: "t1" })];
+    const outcomes = new Map([
+      ["t0", success()],
+      ["t1", success()],
+    ]);
+    expect(decideAwait(state(tasks), outcomes, NOW, 3)).toEqual({ kind: "finalize" });
+  });
+
+  it("waits for tasks without an outcome before their deadline", () => {
+    const decision = decideAwait(state([task()]), new Map(), NOW, 3);
+    expect(decision).toMatchObject({ kind: "wait", missing: [{ taskUUID: "t0" }] });
+  });
+
+  it("fails on a terminal provider error, naming the provider's code", () => {
+    const outcomes = new Map([["t0", error("contentPolicyViolation")]]);
+    expect(decideAwait(state([task()]), outcomes, NOW, 3)).toMatchObject({
+      kind: "fail",
+      reason: { code: "contentPolicyViolation", disposition: "terminal" },
+    });
+  });
+
+  it("a terminal error ends the job even when another variant succeeded", () => {
+    const tasks = [task(), task({ variant: 1, taskUUID: "t1" })];
+    const outcomes = new Map([
+      ["t0", success()],
+      ["t1", error("invalidOutpaint")],
+    ]);
+    expect(decideAwait(state(tasks), outcomes, NOW, 3).kind).toBe("fail");
+  });
+
+  it("resubmits a task the provider lost, as the next generation", () => {
+    const outcomes = new Map<string, TaskOutcomeRecord>([
+      ["t0", { kind: "resubmit", code: "taskNotFound", receivedAt: NOW, via: "poll" }],
+    ]);
+    expect(decideAwait(state([task()]), outcomes, NOW, 3)).toEqual({
+      kind: "resubmit",
+      variants: [0],
+      reasons: ["taskNotFound"],
+    });
+  });
+
+  it("resubmits a generation that failed on the provider's side (uploadFailed)", () => {
+    const outcomes = new Map([["t0", error("uploadFailed")]]);
+    expect(decideAwait(state([task()]), outcomes, NOW, 3)).toMatchObject({ kind: "resubmit", variants: [0] });
+  });
+
+  it("resubmits a task past its deadline with no outcome", () => {
+    const late = task({ deadline: NOW - 1 });
+    expect(decideAwait(state([late]), new Map(), NOW, 3)).toMatchObject({
+      kind: "resubmit",
+      reasons: ["taskDeadlineExceeded"],
+    });
+  });
+
+  it("fails when the last generation is used up", () => {
+    const last = task({ generation: 2 });
+    const outcomes = new Map([["t0", error("uploadFailed")]]);
+    expect(decideAwait(state([last]), outcomes, NOW, 3)).toMatchObject({
+      kind: "fail",
+      reason: { code: "uploadFailed" },
+    });
+  });
+
+  it("submits again tasks the provider never acknowledged", () => {
+    expect(decideAwait(state([task({ confirmed: false })]), new Map(), NOW, 3)).toEqual({ kind: "submit" });
+  });
+
+  it("pauses on an account error instead of failing", () => {
+    const outcomes = new Map([["t0", error("insufficientCredits")]]);
+    expect(decideAwait(state([task()]), outcomes, NOW, 3)).toMatchObject({
+      kind: "pause",
+      code: "insufficientCredits",
+    });
+  });
+});

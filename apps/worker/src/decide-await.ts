@@ -1,0 +1,111 @@
+import type { TaskOutcomeRecord } from "@reframe/jobs";
+import { classifyProviderError } from "@reframe/runware";
+import type { StepState, TaskState } from "./step-state.ts";
+
+export interface FailureReason {
+  code: string;
+  message: string;
+  disposition: "terminal" | "retryable";
+}
+
+export type AwaitDecision =
+  | { kind: "finalize" }
+  | { kind: "fail"; reason: FailureReason }
+  | { kind: "pause"; code: string; message: string }
+  /** New generations for these variants (their last task was lost, expired or failed). */
+  | { kind: "resubmit"; variants: number[]; reasons: string[] }
+  /** Some tasks were never acknowledged by the provider: submit them (same taskUUIDs). */
+  | { kind: "submit" }
+  /** Tasks still running: these have no outcome yet. */
+  | { kind: "wait"; missing: TaskState[] };
+
+/**
+ * What a parked job does when it runs again, from its tasks and the outcomes stored for them.
+ * Precedence: a terminal failure ends the job even when other variants succeeded (a job is all of
+ * its variants); then an account problem pauses; then lost work is redone; then it waits.
+ */
+export function decideAwait(
+  state: StepState,
+  outcomes: ReadonlyMap<string, TaskOutcomeRecord>,
+  now: number,
+  maxGenerations: number,
+): AwaitDecision {
+  const resubmit: number[] = [];
+  const reasons: string[] = [];
+  const missing: TaskState[] = [];
+  let unconfirmed = false;
+  for (const task of state.tasks) {
+    const outcome = outcomes.get(task.taskUUID);
+    const verdict = judgeTask(task, outcome, now);
+    if (verdict.kind === "done") continue;
+    if (verdict.kind === "fail") return { kind: "fail", reason: verdict.reason };
+    if (verdict.kind === "pause") return verdict;
+    if (verdict.kind === "redo") {
+      if (task.generation + 1 >= maxGenerations) {
+        return {
+          kind: "fail",
+          reason: {
+            code: verdict.code,
+            message: `${verdict.message} (after ${maxGenerations} generations of variant ${task.variant})`,
+            disposition: "retryable",
+          },
+        };
+      }
+      resubmit.push(task.variant);
+      reasons.push(verdict.code);
+      continue;
+    }
+    if (!task.confirmed) unconfirmed = true;
+    missing.push(task);
+  }
+  if (resubmit.length > 0) return { kind: "resubmit", variants: resubmit, reasons };
+  if (unconfirmed) return { kind: "submit" };
+  if (missing.length > 0) return { kind: "wait", missing };
+  return { kind: "finalize" };
+}
+
+type TaskVerdict =
+  | { kind: "done" }
+  | { kind: "pending" }
+  | { kind: "fail"; reason: FailureReason }
+  | { kind: "pause"; code: string; message: string }
+  | { kind: "redo"; code: string; message: string };
+
+function judgeTask(task: TaskState, outcome: TaskOutcomeRecord | undefined, now: number): TaskVerdict {
+  if (!outcome) {
+    if (task.confirmed && now >= task.deadline) {
+      return { kind: "redo", code: "taskDeadlineExceeded", message: `no result by the task's deadline` };
+    }
+    return { kind: "pending" };
+  }
+  switch (outcome.kind) {
+    case "success":
+      return { kind: "done" };
+    case "resubmit":
+      return { kind: "redo", code: outcome.code, message: `the provider answered ${outcome.code}` };
+    case "error": {
+      const { code, message } = outcome.error;
+      const { disposition } = classifyProviderError({ code });
+      switch (disposition) {
+        case "terminal":
+          return { kind: "fail", reason: { code, message, disposition: "terminal" } };
+        case "pause":
+          return { kind: "pause", code, message };
+        case "retryable":
+        case "resubmit":
+        case "accepted":
+          // The generation failed on the provider's side (uploadFailed, timeoutProvider, …):
+          // the same taskUUID cannot run again, so the work is redone under the next generation.
+          return { kind: "redo", code, message };
+        default:
+          return assertNever(disposition);
+      }
+    }
+    default:
+      return assertNever(outcome);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled case ${JSON.stringify(value)}`);
+}

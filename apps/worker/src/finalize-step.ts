@@ -1,0 +1,123 @@
+import { makeCompletionEvent, makeFailureEvent, type OutpaintJob } from "@reframe/jobs";
+import { verifyOutputObject } from "@reframe/storage";
+import { UnrecoverableError } from "bullmq";
+import type { FailureReason } from "./decide-await.ts";
+import type { StepState } from "./step-state.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+export interface OutpaintVariantResult {
+  variant: number;
+  key: string;
+  width: number;
+  height: number;
+  size: number;
+  contentType: string;
+  etag: string | undefined;
+  imageUUID: string;
+  seed: number | undefined;
+  costUsd: number;
+}
+
+export interface OutpaintResult {
+  jobId: string;
+  bucket: string;
+  variants: OutpaintVariantResult[];
+  costUsd: number;
+  exactSizeMet: boolean;
+  requested: { width: number; height: number } | null;
+  timings: {
+    enqueuedAt: number;
+    submittedAt: number;
+    completedAt: number;
+    providerMs: number;
+    totalMs: number;
+  };
+}
+
+/**
+ * Checks every output in S3 (the provider says it uploaded; the bucket must agree), records the
+ * provider's imageUUID, seed and cost, and adds one completion event to each route queue. The event's
+ * id is the BullMQ jobId there, so running finalize twice (a crash, a retry) adds it once.
+ */
+export async function finalizeStep(
+  jobId: string,
+  job: OutpaintJob,
+  state: StepState,
+  deps: OutpaintDeps,
+): Promise<OutpaintResult> {
+  const plan = state.plan!;
+  const outcomes = await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
+  const variants: OutpaintVariantResult[] = [];
+  for (const task of state.tasks) {
+    const verified = await verifyOutputObject({
+      client: deps.s3,
+      bucket: job.output.bucket,
+      key: task.key,
+      expected: { contentType: plan.contentType, width: plan.width, height: plan.height },
+    });
+    if (!verified.ok) {
+      // A missing object may still be on its way (eventual consistency, a slow PUT): BullMQ retries.
+      if (verified.reason === "missing") throw new Error(`output ${task.key} is not in the bucket yet`);
+      const reason: FailureReason = {
+        code: "outputInvalid",
+        message: `output ${task.key}: ${verified.detail}`,
+        disposition: "terminal",
+      };
+      await emitFailureEvent(jobId, job, reason, deps);
+      throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
+    }
+    const outcome = outcomes.get(task.taskUUID);
+    const result = outcome?.kind === "success" ? outcome.result : undefined;
+    variants.push({
+      variant: task.variant,
+      key: task.key,
+      width: verified.width,
+      height: verified.height,
+      size: verified.size,
+      contentType: verified.contentType,
+      etag: verified.etag,
+      imageUUID: String(result?.imageUUID ?? ""),
+      seed: typeof result?.seed === "number" ? result.seed : undefined,
+      costUsd: typeof result?.cost === "number" ? result.cost : plan.costUsd / state.tasks.length,
+    });
+  }
+  const completedAt = deps.now();
+  const submittedAt = state.submittedAt ?? completedAt;
+  const result: OutpaintResult = {
+    jobId,
+    bucket: job.output.bucket,
+    variants,
+    costUsd: roundCents(variants.reduce((sum, variant) => sum + variant.costUsd, 0)),
+    exactSizeMet: plan.exactSizeMet,
+    requested: plan.requested,
+    timings: {
+      enqueuedAt: state.enqueuedAt,
+      submittedAt,
+      completedAt,
+      providerMs: completedAt - submittedAt,
+      totalMs: completedAt - state.enqueuedAt,
+    },
+  };
+  const event = makeCompletionEvent({ jobId, job, result });
+  await Promise.all(
+    job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
+  );
+  return result;
+}
+
+export async function emitFailureEvent(
+  jobId: string,
+  job: OutpaintJob,
+  reason: FailureReason,
+  deps: Pick<OutpaintDeps, "routeQueue">,
+): Promise<void> {
+  if (job.route.length === 0) return;
+  const event = makeFailureEvent({ jobId, job, reason });
+  await Promise.all(
+    job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
+  );
+}
+
+function roundCents(usd: number): number {
+  return Math.round(usd * 10_000) / 10_000;
+}

@@ -1,0 +1,236 @@
+import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
+import { outpaintJobSchema } from "@reframe/jobs";
+import { DelayedError, type Job, UnrecoverableError } from "bullmq";
+import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
+import { emitFailureEvent, finalizeStep, type OutpaintResult } from "./finalize-step.ts";
+import { PlanError, planStep } from "./plan-step.ts";
+import { pollTasksOnce } from "./poll-once.ts";
+import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
+import { sendTasks } from "./submit-step.ts";
+import { taskUUIDFor } from "./task-uuid.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+/** `job.data`: the job as enqueued, plus the step machine's state once a worker has touched it. */
+export type OutpaintJobData = OutpaintJob & { state?: StepState };
+
+/**
+ * The BullMQ processor of the outpaint queue: one pass of the step machine (see step-state.ts). It
+ * returns the result when the job is done, throws DelayedError when the job parked itself, and
+ * throws UnrecoverableError for terminal failures (after emitting the failure event).
+ */
+export function createOutpaintProcessor(deps: OutpaintDeps) {
+  return async function processOutpaint(job: Job<OutpaintJobData>, token?: string): Promise<OutpaintResult> {
+    const jobId = job.id!;
+    const { state: savedState, ...raw } = job.data;
+    const data = outpaintJobSchema.parse(raw);
+    let state: StepState = savedState ? stepStateSchema.parse(savedState) : initialState(job.timestamp);
+    const save = (next: StepState) => job.updateData({ ...data, state: next });
+    // Each iteration either advances the step or leaves the processor (return or throw).
+    for (;;) {
+      switch (state.step) {
+        case "plan":
+          state = await planOrFail(jobId, data, state, deps);
+          await save(state);
+          break;
+        case "submit":
+          return await parkAndSubmit({ job, token, data, state, deps }, unconfirmed(state));
+        case "await":
+          state = await awaitStep({ job, token, data, state, deps });
+          await save(state);
+          break;
+        case "finalize":
+          return await finalizeStep(jobId, data, state, deps);
+        default:
+          throw new Error(`unknown step ${JSON.stringify(state.step satisfies never)}`);
+      }
+    }
+  };
+}
+
+interface StepContext {
+  job: Job<OutpaintJobData>;
+  token: string | undefined;
+  data: OutpaintJob;
+  state: StepState;
+  deps: OutpaintDeps;
+}
+
+async function planOrFail(
+  jobId: string,
+  data: OutpaintJob,
+  state: StepState,
+  deps: OutpaintDeps,
+): Promise<StepState> {
+  try {
+    return await planStep(jobId, data, state, deps);
+  } catch (error) {
+    if (!(error instanceof PlanError)) throw error;
+    return await failJob(
+      jobId,
+      data,
+      { code: error.code, message: error.message, disposition: "terminal" },
+      deps,
+    );
+  }
+}
+
+function unconfirmed(state: StepState): TaskState[] {
+  return state.tasks.filter((task) => !task.confirmed);
+}
+
+/**
+ * Park first, then POST (design.md): the state is saved, the tasks registered for the reconciler and
+ * the job moved to delayed before the request leaves, so an immediate webhook finds the job delayed.
+ */
+async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise<never> {
+  const { job, token, data, deps } = context;
+  const jobId = job.id!;
+  const now = deps.now();
+  const sending = new Set(toSend.map((task) => task.taskUUID));
+  const tasks = context.state.tasks.map((task) =>
+    sending.has(task.taskUUID)
+      ? { ...task, submitAttempts: task.submitAttempts + 1, submittedAt: task.submittedAt ?? now }
+      : task,
+  );
+  const exhausted = tasks.find(
+    (task) => sending.has(task.taskUUID) && task.submitAttempts > deps.settings.maxSubmitAttempts,
+  );
+  if (exhausted) {
+    await failJob(
+      jobId,
+      data,
+      {
+        code: "submitAttemptsExhausted",
+        message: `the provider did not accept task ${exhausted.taskUUID} after ${deps.settings.maxSubmitAttempts} attempts`,
+        disposition: "retryable",
+      },
+      deps,
+    );
+  }
+  const parked: StepState = {
+    ...context.state,
+    step: "await",
+    tasks,
+    submittedAt: context.state.submittedAt ?? now,
+  };
+  await job.updateData({ ...data, state: parked });
+  await deps.taskStore.registerTasks(
+    tasks
+      .filter((task) => sending.has(task.taskUUID))
+      .map((task) => ({
+        taskUUID: task.taskUUID,
+        jobId,
+        deadline: task.deadline,
+        nextCheckAt: now + deps.settings.firstPollMs,
+      })),
+  );
+  await job.moveToDelayed(now + deps.settings.recheckMs, token);
+  const sent = await sendTasks(
+    jobId,
+    data,
+    parked,
+    tasks.filter((task) => sending.has(task.taskUUID)),
+    deps,
+  );
+  if (sent.state.tasks.some((task, index) => task.confirmed !== parked.tasks[index]?.confirmed)) {
+    await job.updateData({ ...data, state: sent.state });
+  }
+  if (sent.pause) await pauseForAccount(sent.pause.code, sent.pause.message, deps);
+  if (sent.retryAt !== undefined) await job.changeDelay(Math.max(0, sent.retryAt - deps.now()));
+  else if (await hasStoredOutcome(sent.state, deps)) await job.promote().catch(() => undefined);
+  throw new DelayedError();
+}
+
+async function hasStoredOutcome(state: StepState, deps: OutpaintDeps): Promise<boolean> {
+  const outcomes = await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
+  return outcomes.size > 0;
+}
+
+async function awaitStep(context: StepContext): Promise<StepState> {
+  const { job, token, data, state, deps } = context;
+  const now = deps.now();
+  const uuids = state.tasks.map((task) => task.taskUUID);
+  let outcomes: ReadonlyMap<string, TaskOutcomeRecord> = await deps.taskStore.getOutcomes(uuids);
+  let decision: AwaitDecision = decideAwait(state, outcomes, now, deps.settings.maxGenerations);
+  if (decision.kind === "wait") {
+    // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
+    outcomes = await pollTasksOnce(decision.missing, outcomes, deps);
+    decision = decideAwait(state, outcomes, now, deps.settings.maxGenerations);
+  }
+  switch (decision.kind) {
+    case "finalize":
+      return { ...state, step: "finalize" };
+    case "fail":
+      return await failJob(job.id!, data, decision.reason, deps);
+    case "pause":
+      await pauseForAccount(decision.code, decision.message, deps);
+      await job.moveToDelayed(now + deps.settings.recheckMs, token);
+      throw new DelayedError();
+    case "resubmit": {
+      const next = nextGenerations(job.id!, state, decision.variants, now, data.options.deadlineSeconds);
+      deps.logger.warn(
+        { jobId: job.id, variants: decision.variants, reasons: decision.reasons },
+        "resubmitting as the next generation",
+      );
+      return await parkAndSubmit({ ...context, state: next }, unconfirmed(next));
+    }
+    case "submit":
+      return await parkAndSubmit(context, unconfirmed(state));
+    case "wait": {
+      const earliestDeadline = Math.min(...decision.missing.map((task) => task.deadline));
+      await job.moveToDelayed(Math.min(earliestDeadline, now + deps.settings.recheckMs), token);
+      throw new DelayedError();
+    }
+    default:
+      throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
+  }
+}
+
+function nextGenerations(
+  jobId: string,
+  state: StepState,
+  variants: number[],
+  now: number,
+  deadlineSeconds: number,
+): StepState {
+  const redo = new Set(variants);
+  const tasks = state.tasks.map((task) => {
+    if (!redo.has(task.variant)) return task;
+    const generation = task.generation + 1;
+    return {
+      ...task,
+      generation,
+      taskUUID: taskUUIDFor(jobId, task.variant, generation),
+      confirmed: false,
+      submitAttempts: 0,
+      submittedAt: undefined,
+      deadline: now + deadlineSeconds * 1000,
+    };
+  });
+  return { ...state, step: "submit", tasks };
+}
+
+/** Terminal: the failure event goes out first (its id is deterministic), then the job fails. */
+async function failJob(
+  jobId: string,
+  data: OutpaintJob,
+  reason: FailureReason,
+  deps: OutpaintDeps,
+): Promise<never> {
+  await emitFailureEvent(jobId, data, reason, deps);
+  deps.logger.warn({ jobId, code: reason.code }, `outpaint job failed: ${reason.message}`);
+  throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
+}
+
+/**
+ * Out of credits or a refused API key: every job would fail the same way, so the queue pauses and an
+ * operator is alerted instead. Jobs stay parked and carry on after `reframe queue resume`.
+ */
+async function pauseForAccount(code: string, message: string, deps: OutpaintDeps): Promise<void> {
+  if (await deps.outpaintQueue.isPaused()) return;
+  await deps.outpaintQueue.pause();
+  deps.logger.error(
+    { alert: "provider-account", code },
+    `paused the outpaint queue: the provider refused the account (${code}: ${message}); resume with \`reframe queue resume\``,
+  );
+}

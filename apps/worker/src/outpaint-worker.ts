@@ -1,0 +1,159 @@
+import {
+  assertNoEviction,
+  createOutpaintQueue,
+  createRedisConnection,
+  createRouteQueues,
+  createTaskStore,
+  OUTPAINT_QUEUE,
+  outpaintJobSchema,
+  providerBackoffStrategy,
+} from "@reframe/jobs";
+import { createRunwareClient } from "@reframe/runware";
+import { createS3Client } from "@reframe/storage";
+import type { Logger } from "@reframe/telemetry";
+import { type Job, type Queue, Worker } from "bullmq";
+import { emitFailureEvent } from "./finalize-step.ts";
+import { LeaderLock } from "./leader-lock.ts";
+import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
+import { Reconciler } from "./reconciler.ts";
+import { SubmitBatcher } from "./submit-batcher.ts";
+import type { WorkerConfig } from "./worker-config.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+export interface RunningWorker {
+  worker: Worker<OutpaintJobData>;
+  reconciler: Reconciler | undefined;
+  batcher: SubmitBatcher;
+  /** Stops taking jobs, lets active ones finish or park, sends queued submits, closes connections. */
+  close(): Promise<void>;
+}
+
+const RECONCILER_LOCK_TTL_MS = 10_000;
+
+/** Wires one worker process: the outpaint processor, the submit batcher and (optionally) the reconciler. */
+export async function startOutpaintWorker(
+  config: WorkerConfig,
+  { logger }: { logger: Logger },
+): Promise<RunningWorker> {
+  const connection = createRedisConnection(config.REDIS_URL, { role: "worker" });
+  await assertNoEviction(connection);
+  const prefix = config.QUEUE_PREFIX;
+  const outpaintQueue = createOutpaintQueue({ connection, prefix });
+  const taskStore = createTaskStore(connection, { prefix });
+  const provider = createRunwareClient({
+    baseUrl: config.RUNWARE_API_URL,
+    apiKey: config.RUNWARE_API_KEY,
+    timeoutMs: config.RUNWARE_TIMEOUT_MS,
+  });
+  const batcher = new SubmitBatcher({
+    transport: provider,
+    windowMs: config.SUBMIT_WINDOW_MS,
+    maxBatch: config.SUBMIT_MAX_BATCH,
+  });
+  const routeQueues = new Map<string, Queue>();
+  const routeQueue = (name: string): Queue => {
+    let queue = routeQueues.get(name);
+    if (!queue) {
+      queue = createRouteQueues([name], { connection, prefix }).get(name)!;
+      routeQueues.set(name, queue);
+    }
+    return queue;
+  };
+  const webhook =
+    config.WEBHOOK_PUBLIC_URL && config.WEBHOOK_SECRET
+      ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
+      : undefined;
+  const s3 = createS3Client({
+    endpoint: config.S3_ENDPOINT || undefined,
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
+  });
+  const deps: OutpaintDeps = {
+    outpaintQueue,
+    routeQueue,
+    taskStore,
+    batcher,
+    provider,
+    s3,
+    webhook,
+    logger,
+    now: Date.now,
+    settings: {
+      maxGenerations: config.TASK_MAX_GENERATIONS,
+      recheckMs: config.JOB_RECHECK_MS,
+      // With webhooks the reconciler is a safety net: it waits long enough for them to arrive.
+      firstPollMs: config.POLL_FIRST_MS ?? (webhook ? 30_000 : config.POLL_INTERVAL_MS),
+      maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
+      scratchBucket: config.SCRATCH_BUCKET ?? "",
+      scratchPrefix: config.SCRATCH_PREFIX,
+    },
+  };
+  const worker = new Worker<OutpaintJobData>(OUTPAINT_QUEUE, createOutpaintProcessor(deps), {
+    connection,
+    prefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    // A job is active only for milliseconds between parks, so a short lock is safe; a crashed
+    // worker's jobs come back after lockDuration instead of holding their work hostage.
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    settings: { backoffStrategy: providerBackoffStrategy },
+  });
+  worker.on("failed", (job, error) => void onFailed(job, error, deps));
+  worker.on("completed", (job) => {
+    void taskStore.forget(job.data.state?.tasks.map((task) => task.taskUUID) ?? []).catch(() => undefined);
+  });
+  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  const reconciler = config.RECONCILER
+    ? new Reconciler({
+        lock: new LeaderLock(connection, `${prefix}:reconciler:lock`, RECONCILER_LOCK_TTL_MS),
+        taskStore,
+        provider,
+        queue: outpaintQueue,
+        logger,
+        pollIntervalMs: config.POLL_INTERVAL_MS,
+      })
+    : undefined;
+  reconciler?.start();
+  logger.info(
+    { concurrency: config.WORKER_CONCURRENCY, webhooks: Boolean(webhook), reconciler: Boolean(reconciler) },
+    "worker started",
+  );
+  return {
+    worker,
+    reconciler,
+    batcher,
+    async close() {
+      await worker.close();
+      await batcher.drain();
+      await reconciler?.stop();
+      await Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
+      await provider.close();
+      s3.destroy();
+      await connection.quit();
+    },
+  };
+}
+
+/**
+ * A job that ran out of attempts on retryable errors (S3 or Redis trouble, a missing output) still
+ * owes its route a failure event; terminal failures emitted theirs before failing.
+ */
+async function onFailed(
+  job: Job<OutpaintJobData> | undefined,
+  error: Error,
+  deps: OutpaintDeps,
+): Promise<void> {
+  if (!job?.id || error.name === "UnrecoverableError") return;
+  if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
+  const parsed = outpaintJobSchema.safeParse(job.data);
+  if (!parsed.success) return;
+  await emitFailureEvent(
+    job.id,
+    parsed.data,
+    { code: "attemptsExhausted", message: error.message, disposition: "retryable" },
+    deps,
+  ).catch((emitError: unknown) =>
+    deps.logger.error({ err: emitError, jobId: job.id }, "could not emit the failure event"),
+  );
+}

@@ -1,0 +1,176 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
+import type { OutpaintJob } from "@reframe/jobs";
+import { parseImageHeader, readImageDimensions, renderKeyTemplate, splitKey } from "@reframe/storage";
+import sharp from "sharp";
+import type { CanvasPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
+import { taskUUIDFor } from "./task-uuid.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+export const OUTPAINT_LIMITS = PROVIDER_LIMITS["runware:bfl:flux@outpainting"];
+
+const CONTENT_TYPES = { JPG: "image/jpeg", PNG: "image/png", WEBP: "image/webp" } as const;
+const EXTENSIONS = { JPG: "jpg", PNG: "png", WEBP: "webp" } as const;
+
+/** A plan that cannot be made: the job fails with this code and message (terminal). */
+export class PlanError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "PlanError";
+    this.code = code;
+  }
+}
+
+export async function planStep(
+  jobId: string,
+  job: OutpaintJob,
+  state: StepState,
+  deps: OutpaintDeps,
+): Promise<StepState> {
+  const now = deps.now();
+  const source = await sourceDimensions(job, deps.s3);
+  const planned = planCanvas({
+    source,
+    target: job.target as Target,
+    limits: OUTPAINT_LIMITS,
+    overLimit: job.options.overLimit,
+  });
+  if (!planned.ok) throw new PlanError(planned.reason, planned.message);
+  const canvas = planned.plan;
+  const sourceRef =
+    canvas.sourceScale < 1
+      ? await prescaleSource(jobId, job, canvas.scaledSource, deps)
+      : originalSourceRef(job);
+  const plan: CanvasPlan = {
+    margins: canvas.margins,
+    width: canvas.output.width,
+    height: canvas.output.height,
+    sourceWidth: canvas.scaledSource.width,
+    sourceHeight: canvas.scaledSource.height,
+    sourceScale: canvas.sourceScale,
+    costUsd: canvas.costUsd * job.options.variants,
+    exactSizeMet: canvas.exactSizeMet,
+    requested: canvas.requested,
+    sourceRef,
+    targetLabel: targetLabel(job.target as Target),
+    contentType: CONTENT_TYPES[job.output.format],
+  };
+  const deadline = now + job.options.deadlineSeconds * 1000;
+  const tasks: TaskState[] = Array.from({ length: job.options.variants }, (_, variant) => ({
+    variant,
+    generation: 0,
+    taskUUID: taskUUIDFor(jobId, variant, 0),
+    key: outputKey(job, plan, variant),
+    confirmed: false,
+    submitAttempts: 0,
+    deadline,
+  }));
+  return { ...state, step: "submit", plan, tasks, plannedAt: now };
+}
+
+async function sourceDimensions(job: OutpaintJob, s3: S3Client): Promise<{ width: number; height: number }> {
+  const { source } = job;
+  if (source.kind === "s3") {
+    if (source.width && source.height) return { width: source.width, height: source.height };
+    try {
+      return await readImageDimensions({ client: s3, bucket: source.bucket, key: source.key });
+    } catch (error) {
+      throw sourceUnreadable(error, `s3://${source.bucket}/${source.key}`);
+    }
+  }
+  const response = await fetch(source.url, { headers: { Range: "bytes=0-65535" } });
+  if (!response.ok) throw new PlanError("sourceUnreadable", `GET ${source.url} answered ${response.status}`);
+  return parseImageHeader(new Uint8Array(await response.arrayBuffer()));
+}
+
+function sourceUnreadable(error: unknown, where: string): Error {
+  const name = (error as { name?: string }).name;
+  if (name === "NoSuchKey" || name === "NotFound") {
+    return new PlanError("sourceNotFound", `the source ${where} does not exist`);
+  }
+  if (error instanceof Error && /not a (jpeg|png|webp)|unsupported|unknown image/i.test(error.message)) {
+    return new PlanError("sourceNotAnImage", `the source ${where} is not a JPEG, PNG or WebP image`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function originalSourceRef(job: OutpaintJob): SourceRef {
+  return job.source.kind === "s3"
+    ? { kind: "s3", bucket: job.source.bucket, key: job.source.key }
+    : { kind: "url", url: job.source.url };
+}
+
+/**
+ * The canvas would break the provider's limits: a scaled copy of the source goes to the scratch
+ * prefix and the provider reads that instead. This is the one place the worker touches image bytes.
+ */
+async function prescaleSource(
+  jobId: string,
+  job: OutpaintJob,
+  size: { width: number; height: number },
+  deps: OutpaintDeps,
+): Promise<SourceRef> {
+  const original = await downloadSource(job, deps.s3);
+  const scaled = await sharp(original)
+    .rotate()
+    .resize(size.width, size.height, { fit: "fill" })
+    .png()
+    .toBuffer();
+  const key = `${deps.settings.scratchPrefix}${jobId}.png`;
+  await deps.s3.send(
+    new PutObjectCommand({
+      Bucket: deps.settings.scratchBucket,
+      Key: key,
+      Body: scaled,
+      ContentType: "image/png",
+    }),
+  );
+  return { kind: "s3", bucket: deps.settings.scratchBucket, key };
+}
+
+async function downloadSource(job: OutpaintJob, s3: S3Client): Promise<Buffer> {
+  if (job.source.kind === "url") {
+    const response = await fetch(job.source.url);
+    if (!response.ok)
+      throw new PlanError("sourceUnreadable", `GET ${job.source.url} answered ${response.status}`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+  const object = await s3.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: job.source.key }));
+  return Buffer.from(await object.Body!.transformToByteArray());
+}
+
+export function targetLabel(target: Target): string {
+  switch (target.kind) {
+    case "margins":
+      return `m${target.top}-${target.right}-${target.bottom}-${target.left}`;
+    case "ratio":
+      return target.ratio.replace(":", "x");
+    case "size":
+      return `${target.width}x${target.height}`;
+    case "preset":
+      return target.name;
+    default:
+      return assertNever(target);
+  }
+}
+
+function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string {
+  const sourceKey = job.source.kind === "s3" ? job.source.key : new URL(job.source.url).pathname.slice(1);
+  const { dir, name } = splitKey(sourceKey);
+  const ext = EXTENSIONS[job.output.format];
+  const variantSuffix = job.options.variants > 1 ? `-v${variant + 1}` : "";
+  const sizeSuffix = plan.exactSizeMet ? "" : `-${plan.width}x${plan.height}`;
+  return renderKeyTemplate(job.output.keyTemplate, {
+    prefix: job.output.prefix ?? "",
+    target: plan.targetLabel,
+    dir,
+    name: `${name}${sizeSuffix}${variantSuffix}`,
+    ext,
+    variant: String(variant + 1),
+  });
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled target ${JSON.stringify(value)}`);
+}

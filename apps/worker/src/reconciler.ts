@@ -1,0 +1,120 @@
+import { promoteJob, type TaskStore } from "@reframe/jobs";
+import { ProviderError, type RunwareClient } from "@reframe/runware";
+import type { Logger } from "@reframe/telemetry";
+import type { Queue } from "bullmq";
+import type { LeaderLock } from "./leader-lock.ts";
+import { outcomeRecord } from "./poll-once.ts";
+
+export interface ReconcilerOptions {
+  lock: Pick<LeaderLock, "acquireOrRenew" | "release">;
+  taskStore: TaskStore;
+  provider: Pick<RunwareClient, "getResponses">;
+  queue: Queue;
+  logger: Logger;
+  /** getResponse takes many taskUUIDs; 100 per request keeps bodies small (issue: "up to 100"). */
+  batchSize?: number;
+  /** Requests per tick at most, so a backlog drains over several ticks instead of in one burst. */
+  maxRequestsPerTick?: number;
+  /** How often the loop looks for due tasks. */
+  tickMs?: number;
+  /** Next check of a task that is still processing. */
+  pollIntervalMs?: number;
+  /** A task polled right after its submit may not be known yet (provider-protocol §4.3). */
+  notFoundGraceMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Polls the provider for tasks whose outcome has not arrived (no webhook configured, or one lost),
+ * many taskUUIDs per getResponse, stores outcomes like the webhook receiver does and promotes the
+ * parked jobs. One reconciler runs at a time across all worker processes (`LeaderLock`).
+ */
+export class Reconciler {
+  private readonly options: Required<Omit<ReconcilerOptions, "now">> & { now: () => number };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private pausedUntil = 0;
+  isLeader = false;
+  /** getResponse requests sent, for metrics and tests. */
+  requests = 0;
+
+  constructor(options: ReconcilerOptions) {
+    this.options = {
+      batchSize: 100,
+      maxRequestsPerTick: 20,
+      tickMs: 500,
+      pollIntervalMs: 2000,
+      notFoundGraceMs: 10_000,
+      now: Date.now,
+      ...options,
+    };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    if (this.isLeader) await this.options.lock.release().catch(() => undefined);
+    this.isLeader = false;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, "reconciler tick failed"))
+        .finally(() => this.schedule(this.options.tickMs));
+    }, delayMs);
+  }
+
+  /** One pass: keep or take leadership, then poll the due tasks. Exposed for tests. */
+  async tick(): Promise<void> {
+    this.isLeader = await this.options.lock.acquireOrRenew();
+    if (!this.isLeader || this.options.now() < this.pausedUntil) return;
+    const { batchSize, maxRequestsPerTick } = this.options;
+    const due = await this.options.taskStore.duePending(this.options.now(), batchSize * maxRequestsPerTick);
+    for (let start = 0; start < due.length && !this.stopped; start += batchSize) {
+      await this.pollBatch(due.slice(start, start + batchSize));
+    }
+  }
+
+  private async pollBatch(taskUUIDs: string[]): Promise<void> {
+    const { taskStore, provider, logger, pollIntervalMs } = this.options;
+    this.requests += 1;
+    let answers: Awaited<ReturnType<RunwareClient["getResponses"]>>;
+    try {
+      answers = await provider.getResponses(taskUUIDs);
+    } catch (error) {
+      const wait =
+        error instanceof ProviderError ? Math.max(error.retryAfterMs ?? 0, pollIntervalMs) : pollIntervalMs;
+      this.pausedUntil = this.options.now() + wait;
+      logger.warn({ err: error, tasks: taskUUIDs.length }, "getResponse failed; the reconciler backs off");
+      return;
+    }
+    const now = this.options.now();
+    const later: { taskUUID: string; at: number }[] = [];
+    for (const taskUUID of taskUUIDs) {
+      const answer = answers.get(taskUUID);
+      const record = answer ? outcomeRecord(answer, now, "poll") : undefined;
+      if (!record || (record.kind === "resubmit" && (await this.isYoung(taskUUID, now)))) {
+        later.push({ taskUUID, at: now + pollIntervalMs });
+        continue;
+      }
+      const { stored, jobId } = await taskStore.storeOutcome(taskUUID, record);
+      if (stored && jobId) await promoteJob(this.options.queue, jobId);
+    }
+    if (later.length > 0) await taskStore.reschedule(later);
+  }
+
+  /** taskNotFound right after a submit means "not visible yet", not "lost". */
+  private async isYoung(taskUUID: string, now: number): Promise<boolean> {
+    const registeredAt = await this.options.taskStore.registeredAt(taskUUID);
+    return registeredAt !== null && now - registeredAt < this.options.notFoundGraceMs;
+  }
+}

@@ -1,0 +1,180 @@
+import type { OutpaintJob } from "@reframe/jobs";
+import {
+  type ImageInferenceTask,
+  ProviderError,
+  RUNWARE_OUTPAINTING_MODEL,
+  type TaskOutcome,
+  taskWebhookURL,
+} from "@reframe/runware";
+import { presignOutputUpload, presignSourceDownload } from "@reframe/storage";
+import type { Job } from "bullmq";
+import type { CanvasPlan, StepState, TaskState } from "./step-state.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+/** Presigned URLs live until the task's deadline and no longer (design.md "Storage"). */
+function secondsUntil(deadline: number, now: number): number {
+  return Math.max(60, Math.ceil((deadline - now) / 1000));
+}
+
+export async function buildProviderTask(
+  job: OutpaintJob,
+  plan: CanvasPlan,
+  task: TaskState,
+  deps: OutpaintDeps,
+): Promise<ImageInferenceTask> {
+  const now = deps.now();
+  const expiresInSeconds = secondsUntil(task.deadline, now);
+  const image =
+    plan.sourceRef.kind === "url"
+      ? plan.sourceRef.url
+      : await presignSourceDownload({
+          client: deps.s3,
+          bucket: plan.sourceRef.bucket,
+          key: plan.sourceRef.key,
+          expiresInSeconds,
+        });
+  const uploadEndpoint = await presignOutputUpload({
+    client: deps.s3,
+    bucket: job.output.bucket,
+    key: task.key,
+    expiresInSeconds,
+  });
+  return {
+    taskType: "imageInference",
+    taskUUID: task.taskUUID,
+    model: RUNWARE_OUTPAINTING_MODEL,
+    deliveryMethod: "async",
+    numberResults: 1,
+    includeCost: true,
+    inputs: { image },
+    outpaint: plan.margins,
+    settings: { autoCrop: job.options.autoCrop, mode: job.options.mode },
+    outputType: "URL",
+    outputFormat: job.output.format,
+    outputQuality: job.output.quality,
+    uploadEndpoint,
+    ...(job.options.ttl === undefined ? {} : { ttl: job.options.ttl }),
+    ...(job.options.safety ? { safety: { checkContent: true } } : {}),
+    ...(job.options.watermark ? { advancedFeatures: { watermark: job.options.watermark } } : {}),
+    ...(deps.webhook ? { webhookURL: taskWebhookURL({ ...deps.webhook, taskUUID: task.taskUUID }) } : {}),
+  } as ImageInferenceTask;
+}
+
+export interface SubmitResult {
+  state: StepState;
+  /** When the request as a whole failed and should be tried again, no earlier than this. */
+  retryAt?: number;
+  /** The provider refused the account (credits, key): the queue must pause. */
+  pause?: ProviderError;
+}
+
+/**
+ * Sends the unacknowledged tasks of a parked job (the caller has already saved the state, registered
+ * the tasks and moved the job to delayed) and records what the provider said. Per-task answers that
+ * end a task (a validation error) are stored as outcomes, like a webhook would, so that the job's
+ * next run reads them through the same path as every other outcome.
+ */
+export async function sendTasks(
+  jobId: string,
+  job: OutpaintJob,
+  state: StepState,
+  toSend: TaskState[],
+  deps: OutpaintDeps,
+): Promise<SubmitResult> {
+  const plan = state.plan!;
+  const providerTasks = await Promise.all(toSend.map((task) => buildProviderTask(job, plan, task, deps)));
+  const settled = await Promise.allSettled(providerTasks.map((task) => deps.batcher.submit(task)));
+  const confirmed = new Set<string>();
+  let retryAfterMs = 0;
+  let requestFailed = false;
+  let pause: ProviderError | undefined;
+  for (const [index, result] of settled.entries()) {
+    const task = toSend[index]!;
+    if (result.status === "rejected") {
+      const error = toProviderError(result.reason, task.taskUUID);
+      if (error.disposition === "pause") pause = error;
+      else if (error.disposition === "terminal") await storeTaskError(task.taskUUID, error, deps);
+      else requestFailed = true;
+      retryAfterMs = Math.max(retryAfterMs, error.retryAfterMs ?? 0);
+      continue;
+    }
+    const outcome: TaskOutcome = result.value;
+    await recordOutcome(task, outcome, deps, confirmed);
+    if (outcome.kind === "failed" && outcome.error.disposition === "pause") pause = outcome.error;
+  }
+  const tasks = state.tasks.map((task) =>
+    confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
+  );
+  const next: SubmitResult = { state: { ...state, tasks } };
+  if (pause) next.pause = pause;
+  if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
+  void jobId;
+  return next;
+}
+
+async function recordOutcome(
+  task: TaskState,
+  outcome: TaskOutcome,
+  deps: OutpaintDeps,
+  confirmed: Set<string>,
+): Promise<void> {
+  const receivedAt = deps.now();
+  switch (outcome.kind) {
+    case "accepted":
+    case "alreadyAccepted":
+    case "processing":
+      confirmed.add(task.taskUUID);
+      return;
+    case "completed": {
+      confirmed.add(task.taskUUID);
+      const [result] = outcome.results;
+      if (result)
+        await deps.taskStore.storeOutcome(task.taskUUID, {
+          kind: "success",
+          result,
+          receivedAt,
+          via: "sync",
+        });
+      return;
+    }
+    case "failed":
+      if (outcome.error.disposition === "terminal") await storeTaskError(task.taskUUID, outcome.error, deps);
+      return;
+    default:
+      return assertNever(outcome);
+  }
+}
+
+async function storeTaskError(taskUUID: string, error: ProviderError, deps: OutpaintDeps): Promise<void> {
+  await deps.taskStore.storeOutcome(taskUUID, {
+    kind: "error",
+    error: { code: error.code, message: error.message },
+    receivedAt: deps.now(),
+    via: "sync",
+  });
+}
+
+function toProviderError(reason: unknown, taskUUID: string): ProviderError {
+  if (reason instanceof ProviderError) return reason;
+  const message = reason instanceof Error ? reason.message : String(reason);
+  return new ProviderError({
+    code: "submitFailed",
+    message,
+    taskUUID,
+    disposition: "retryable",
+    category: "connection",
+  });
+}
+
+/** Exponential from 1 s, capped at 60 s, with full jitter; never earlier than Retry-After. */
+function submitBackoffMs(tasks: TaskState[], retryAfterMs: number): number {
+  const attempts = Math.max(1, ...tasks.map((task) => task.submitAttempts));
+  const exponential = Math.min(60_000, 1000 * 2 ** (attempts - 1));
+  return Math.max(retryAfterMs, Math.round(exponential * (0.5 + Math.random() * 0.5)));
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled outcome ${JSON.stringify(value)}`);
+}
+
+export type { Job };

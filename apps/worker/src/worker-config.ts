@@ -1,0 +1,47 @@
+import { envField } from "@reframe/config";
+import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
+import { z } from "zod";
+
+/** The worker's environment; every variable is in the README's table. */
+export const workerConfigSchema = z
+  .object({
+    REDIS_URL: envField.url({ protocols: ["redis:", "rediss:"] }),
+    QUEUE_PREFIX: envField.string({ default: "{reframe}" }),
+    WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 10 }),
+    WORKER_LOCK_DURATION_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
+    WORKER_STALLED_INTERVAL_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
+    RUNWARE_API_URL: envField.url({ default: "https://api.runware.ai/v1" }),
+    RUNWARE_API_KEY: envField.string(),
+    RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),
+    S3_ENDPOINT: envField.url({ default: "" }).optional(),
+    S3_REGION: envField.string({ default: "us-east-1" }),
+    S3_FORCE_PATH_STYLE: envField.boolean(false),
+    S3_ACCESS_KEY_ID: envField.string(),
+    S3_SECRET_ACCESS_KEY: envField.string(),
+    SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
+    SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
+    WEBHOOK_PUBLIC_URL: envField.url({ default: "" }).optional(),
+    WEBHOOK_SECRET: envField.string({ min: 16, default: "" }).optional(),
+    SUBMIT_WINDOW_MS: envField.int({ min: 0, max: 1000, default: 20 }),
+    SUBMIT_MAX_BATCH: envField.int({ min: 1, max: 500, default: 50 }),
+    TASK_MAX_GENERATIONS: envField.int({ min: 1, max: 10, default: 3 }),
+    TASK_MAX_SUBMIT_ATTEMPTS: envField.int({ min: 1, max: 100, default: 12 }),
+    JOB_RECHECK_MS: envField.int({ min: 100, max: 3_600_000, default: 60_000 }),
+    POLL_FIRST_MS: envField.int({ min: 100, max: 3_600_000 }).optional(),
+    POLL_INTERVAL_MS: envField.int({ min: 100, max: 600_000, default: 2000 }),
+    RECONCILER: envField.boolean(true),
+    SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
+    LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
+    LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
+  })
+  .superRefine((config, context) => {
+    if (config.WEBHOOK_PUBLIC_URL && !config.WEBHOOK_SECRET) {
+      context.addIssue({
+        code: "custom",
+        path: ["WEBHOOK_SECRET"],
+        message: "is required (at least 16 characters) when WEBHOOK_PUBLIC_URL is set",
+      });
+    }
+  });
+
+export type WorkerConfig = z.output<typeof workerConfigSchema>;

@@ -1,0 +1,40 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { TaskStore } from "@reframe/jobs";
+import type { RunwareClient } from "@reframe/runware";
+import type { Logger } from "@reframe/telemetry";
+import type { Queue } from "bullmq";
+import type { SubmitBatcher } from "./submit-batcher.ts";
+
+export interface WorkerSettings {
+  /** How many generations a variant may go through (taskNotFound, expiry, provider failure). */
+  maxGenerations: number;
+  /** A parked job wakes by itself after this long, even with no webhook and no reconciler. */
+  recheckMs: number;
+  /** First reconciler poll after a submit; long with webhooks (they usually arrive first). */
+  firstPollMs: number;
+  /** Submit attempts for a task the provider never acknowledged, before the job fails. */
+  maxSubmitAttempts: number;
+  /** Where pre-scaled sources go; never under an output prefix. */
+  scratchBucket: string;
+  scratchPrefix: string;
+}
+
+export interface WebhookSettings {
+  /** Public base URL of the webhook receivers, e.g. https://hooks.example.com. */
+  baseUrl: string;
+  secret: string;
+}
+
+/** What the outpaint processor needs; each collaborator is the narrowest that works. */
+export interface OutpaintDeps {
+  outpaintQueue: Pick<Queue, "pause" | "isPaused">;
+  routeQueue(name: string): Pick<Queue, "add">;
+  taskStore: TaskStore;
+  batcher: Pick<SubmitBatcher, "submit">;
+  provider: Pick<RunwareClient, "getResponses">;
+  s3: S3Client;
+  webhook: WebhookSettings | undefined;
+  settings: WorkerSettings;
+  logger: Logger;
+  now(): number;
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { parseOutpaintJob } from "./enqueue.ts";
+import { JobValidationError } from "./errors.ts";
+import { canonicalJson, type OutpaintJobInput, outpaintJobId } from "./outpaint-job.ts";
+
+const minimal: OutpaintJobInput = {
+  source: { kind: "s3", bucket: "sources", key: "photos/cat.jpg", etag: "abc123" },
+  target: { kind: "ratio", ratio: "16:9" },
+  output: { bucket: "outputs" },
+};
+
+function issuesOf(input: unknown) {
+  try {
+    parseOutpaintJob(input);
+  } catch (error) {
+    if (error instanceof JobValidationError) return error.issues;
+    throw error;
+  }
+  throw new Error("expected a JobValidationError");
+}
+
+const idOf = (input: unknown) => outpaintJobId(parseOutpaintJob(input));
+
+describe("outpaintJobSchema", () => {
+  it("fills every default when only source, target and output bucket are given", () => {
+    const job = parseOutpaintJob(minimal);
+    expect(job.output).toEqual({
+      bucket: "outputs",
+      keyTemplate: "{prefix}{target}/{dir}{name}.{ext}",
+      format: "JPG",
+      quality: 90,
+    });
+    expect(job.options).toEqual({
+      mode: "high",
+      autoCrop: false,
+      variants: 1,
+      safety: false,
+      overLimit: "prescale",
+      deadlineSeconds: 900,
+    });
+    expect(job.route).toEqual([]);
+    expect(job.labels).toEqual({});
+    expect(job.pipelineVersion).toBe("1");
+  });
+
+  it("names the field and the rule when quality is out of range", () => {
+    expect(issuesOf({ ...minimal, output: { bucket: "outputs", quality: 10 } })).toEqual([
+      { path: "output.quality", rule: "must be at least 20" },
+    ]);
+  });
+
+  it("says a missing target is required", () => {
+    const { target: _omitted, ...withoutTarget } = minimal;
+    expect(issuesOf(withoutTarget)).toEqual([{ path: "target", rule: "is required" }]);
+  });
+
+  it("rejects a misspelt option instead of ignoring it", () => {
+    const [issue] = issuesOf({ ...minimal, options: { varaints: 2 } });
+    expect(issue?.path).toBe("options");
+    expect(issue?.rule).toContain("varaints");
+  });
+
+  it("rejects a route queue name containing ':' with its index", () => {
+    expect(issuesOf({ ...minimal, route: ["cdn-purge", "bad:name"] })).toEqual([
+      { path: "route[1]", rule: "must be a queue name: letters, digits, '.', '_', '-' (no ':')" },
+    ]);
+  });
+
+  it("rejects a key template with an unknown field or without {name}", () => {
+    const [unknown] = issuesOf({
+      ...minimal,
+      output: { bucket: "outputs", keyTemplate: "{prefix}{size}/{name}.{ext}" },
+    });
+    expect(unknown).toMatchObject({ path: "output.keyTemplate" });
+    expect(unknown?.rule).toContain("{size}");
+    expect(issuesOf({ ...minimal, output: { bucket: "outputs", keyTemplate: "{prefix}x.{ext}" } })).toEqual([
+      { path: "output.keyTemplate", rule: "must contain {name}" },
+    ]);
+  });
+
+  it("rejects a URL source that is not http(s) and variants above 8", () => {
+    const issues = issuesOf({
+      ...minimal,
+      source: { kind: "url", url: "file:///etc/passwd" },
+      options: { variants: 9 },
+    });
+    expect(issues.map((issue) => issue.path).sort()).toEqual(["options.variants", "source.url"]);
+  });
+
+  it("lists a route queue once when it is repeated", () => {
+    expect(parseOutpaintJob({ ...minimal, route: ["a", "b", "a"] }).route).toEqual(["a", "b"]);
+  });
+});
+
+describe("outpaintJobId", () => {
+  it("is op- and 64 hex digits: no ':' and never all digits", () => {
+    expect(idOf(minimal)).toMatch(/^op-[0-9a-f]{64}$/);
+  });
+
+  it("does not depend on the order of keys or on spelling out the defaults", () => {
+    const reordered = {
+      output: { quality: 90, bucket: "outputs" },
+      target: { ratio: "16:9", kind: "ratio" },
+      source: { etag: "abc123", key: "photos/cat.jpg", bucket: "sources", kind: "s3" },
+      options: { variants: 1, mode: "high" },
+    };
+    expect(idOf(reordered)).toBe(idOf(minimal));
+  });
+
+  it("differs for a different target, source version or output format", () => {
+    const base = idOf(minimal);
+    expect(idOf({ ...minimal, target: { kind: "ratio", ratio: "1:1" } })).not.toBe(base);
+    expect(idOf({ ...minimal, source: { ...minimal.source, etag: "def456" } })).not.toBe(base);
+    expect(idOf({ ...minimal, output: { bucket: "outputs", format: "PNG" } })).not.toBe(base);
+  });
+
+  it("treats a quoted ETag (HEAD) and an unquoted one (S3 event) as the same source", () => {
+    expect(idOf({ ...minimal, source: { ...minimal.source, etag: '"abc123"' } })).toBe(idOf(minimal));
+  });
+
+  it("ignores labels and dimension hints but not the route", () => {
+    const base = idOf(minimal);
+    expect(idOf({ ...minimal, labels: { batchId: "night-2", requester: "cron" } })).toBe(base);
+    expect(idOf({ ...minimal, source: { ...minimal.source, width: 800, height: 600 } })).toBe(base);
+    expect(idOf({ ...minimal, route: ["cdn-purge"] })).not.toBe(base);
+    expect(idOf({ ...minimal, route: ["a", "b"] })).toBe(idOf({ ...minimal, route: ["b", "a"] }));
+  });
+});
+
+describe("canonicalJson", () => {
+  it("sorts keys at every depth, keeps array order and leaves out undefined", () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined, e: null } })).toBe(
+      '{"a":{"d":[2,1],"e":null},"b":1}',
+    );
+  });
+});

@@ -1,0 +1,192 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { QUEUE_NAME_PATTERN } from "./names.ts";
+import { targetSchema, watermarkSchema } from "./upstream-schemas.ts";
+
+/**
+ * The outpaint job: one source image, one target, where the result goes and how it is made. Every
+ * producer (CLI, HTTP API, pipelines, S3 events) builds one of these; the worker parses `job.data`
+ * with the same schema. Objects are strict: a misspelt field is an error naming it, not a silently
+ * ignored option.
+ */
+
+const text = (max: number) =>
+  z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+const intRange = (min: number, max: number) =>
+  z
+    .int(`must be an integer from ${min} to ${max}`)
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+/** S3's own rules for new buckets: 3–63 lowercase letters, digits, dots and hyphens. */
+const bucketName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
+  );
+
+/** S3 returns ETags quoted from HEAD and unquoted in event notifications; one object, one identity. */
+const etag = z
+  .string()
+  .min(1, "must not be empty")
+  .transform((value) => value.replace(/^"|"$/g, ""));
+
+const s3SourceSchema = z.strictObject({
+  kind: z.literal("s3"),
+  bucket: bucketName,
+  key: text(1024),
+  etag: etag.optional(),
+  versionId: text(1024).optional(),
+  /** Known dimensions (from an event or a manifest) spare the worker a ranged GET of the header. */
+  width: z.int().min(1).optional(),
+  height: z.int().min(1).optional(),
+});
+
+const urlSourceSchema = z.strictObject({
+  kind: z.literal("url"),
+  url: z.string().refine((value) => /^https?:$/.test(safeProtocol(value)), "must be an absolute http(s) URL"),
+});
+
+export const sourceSchema = z.discriminatedUnion("kind", [s3SourceSchema, urlSourceSchema]);
+
+export const OUTPUT_FORMATS = ["JPG", "PNG", "WEBP"] as const;
+export const KEY_TEMPLATE_FIELDS = ["prefix", "target", "dir", "name", "ext", "variant"] as const;
+
+/**
+ * `{prefix}` and `{dir}` carry their own trailing "/" (or are empty), so an empty prefix or a source at
+ * the bucket root leaves no empty path segment: "photos/cat.jpg" with prefix "reformats/" and target
+ * 16:9 gives "reformats/16x9/photos/cat.jpg". The target label sits before `{dir}` so outputs never
+ * land under the source prefix (they would trigger upload rules again).
+ */
+export const DEFAULT_KEY_TEMPLATE = "{prefix}{target}/{dir}{name}.{ext}";
+
+const keyTemplate = z
+  .string()
+  .min(1, "must not be empty")
+  .max(1024, "must be at most 1024 characters")
+  .superRefine((template, context) => {
+    const unknown = [...template.matchAll(/\{([^}]*)\}/g)]
+      .map((match) => match[1] ?? "")
+      .filter((field) => !(KEY_TEMPLATE_FIELDS as readonly string[]).includes(field));
+    if (unknown.length > 0) {
+      context.addIssue({
+        code: "custom",
+        message: `unknown field {${unknown[0]}}; known fields: ${KEY_TEMPLATE_FIELDS.map((f) => `{${f}}`).join(", ")}`,
+      });
+    }
+    if (!template.includes("{name}")) context.addIssue({ code: "custom", message: "must contain {name}" });
+  });
+
+export const outputSchema = z.strictObject({
+  bucket: bucketName,
+  keyTemplate: keyTemplate.default(DEFAULT_KEY_TEMPLATE),
+  prefix: z
+    .string()
+    .max(512, "must be at most 512 characters")
+    .refine((value) => !value.startsWith("/"), "must not start with '/'")
+    .optional(),
+  format: z.enum(OUTPUT_FORMATS, `must be one of ${OUTPUT_FORMATS.join(", ")}`).default("JPG"),
+  quality: intRange(20, 99).default(90),
+});
+
+export const optionsSchema = z.strictObject({
+  mode: z.enum(["high", "fast"], "must be high or fast").default("high"),
+  /** false: an over-limit canvas is refused (422) instead of silently cropped (provider-protocol §2.2). */
+  autoCrop: z.boolean().default(false),
+  /** One provider task per variant (a task has one uploadEndpoint); 8 caps the cost of one job. */
+  variants: intRange(1, 8).default(1),
+  watermark: watermarkSchema.optional(),
+  safety: z.boolean().default(false),
+  /** Seconds the provider keeps its copy; its API refuses less than 60. */
+  ttl: z.int("must be an integer number of seconds").min(60, "must be at least 60 seconds").optional(),
+  /** A canvas beyond the provider's limits: pre-scale the source to fit, or fail the job. */
+  overLimit: z.enum(["prescale", "fail"], "must be prescale or fail").default("prescale"),
+  /** Per task: no result by then and the variant is redone under the next generation. */
+  deadlineSeconds: intRange(60, 86_400).default(900),
+});
+
+const routeName = z
+  .string()
+  .regex(QUEUE_NAME_PATTERN, "must be a queue name: letters, digits, '.', '_', '-' (no ':')");
+
+export const labelsSchema = z.strictObject({
+  batchId: text(200).optional(),
+  pipeline: text(200).optional(),
+  requester: text(200).optional(),
+});
+
+export const outpaintJobSchema = z.strictObject({
+  source: sourceSchema,
+  target: targetSchema,
+  output: outputSchema,
+  options: optionsSchema.prefault({}),
+  /** Downstream queues that receive the completion or failure event; listed once each. */
+  route: z
+    .array(routeName)
+    .max(20, "must list at most 20 queues")
+    .default([])
+    .transform((names) => [...new Set(names)]),
+  labels: labelsSchema.prefault({}),
+  /** Bumped when the way a job is carried out changes, so that old work is not mistaken for new. */
+  pipelineVersion: text(50).default("1"),
+});
+
+export type OutpaintJobInput = z.input<typeof outpaintJobSchema>;
+export type OutpaintJob = z.output<typeof outpaintJobSchema>;
+export type OutpaintSource = OutpaintJob["source"];
+
+/**
+ * The job id is the idempotency key (design.md): "op-" + SHA-256 of the canonical JSON (sorted keys)
+ * of what determines the work and who is told about it.
+ *
+ * - Source identity: bucket + key + ETag (content) — or versionId when there is no ETag — or the URL.
+ *   Known width/height are hints, not identity. A source given by key alone is the same job until
+ *   it is removed from the queue; producers that want changed content reprocessed pass the ETag.
+ * - Target, output and options after defaults, so `{}` and the spelled-out defaults are one job.
+ * - The route IS included (sorted): the same work requested with a different downstream is a
+ *   different job, because a duplicate would be dropped and its downstream would never get an event.
+ *   The cost is that two pipelines asking for the same output with different routes pay twice.
+ * - Labels are NOT included: a nightly run carries a new batchId every night and must still add
+ *   nothing for an unchanged library.
+ *
+ * "op-" keeps the id free of ":" and never all digits, as BullMQ requires for custom ids.
+ */
+export function outpaintJobId(job: OutpaintJob): string {
+  const identity = {
+    source: sourceIdentity(job.source),
+    target: job.target,
+    output: job.output,
+    options: job.options,
+    route: [...job.route].sort(),
+    pipelineVersion: job.pipelineVersion,
+  };
+  return `op-${createHash("sha256").update(canonicalJson(identity)).digest("hex")}`;
+}
+
+export function sourceIdentity(source: OutpaintSource): Record<string, string> {
+  if (source.kind === "url") return { url: new URL(source.url).href };
+  const identity: Record<string, string> = { bucket: source.bucket, key: source.key };
+  if (source.etag) identity.etag = source.etag;
+  else if (source.versionId) identity.versionId = source.versionId;
+  return identity;
+}
+
+/** JSON with object keys sorted at every depth and undefined members left out; arrays keep order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(",")}]`;
+  const members = Object.entries(value as Record<string, unknown>)
+    .filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`);
+  return `{${members.join(",")}}`;
+}
+
+function safeProtocol(value: string): string {
+  try {
+    return new URL(value).protocol;
+  } catch {
+    return "";
+  }
+}

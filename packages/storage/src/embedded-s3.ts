@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const require = createRequire(import.meta.url);
+type S3rverInstance = {
+  run(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+  on(event: "event", listener: (event: S3rverEvent) => void): void;
+};
+type S3rverEvent = {
+  Records: {
+    eventName: string;
+    s3: {
+      bucket: { name: string };
+      object: { key: string; size?: number; eTag?: string; sequencer?: string };
+    };
+  }[];
+};
+const S3rver = require("@20minutes/s3rver") as new (options: Record<string, unknown>) => S3rverInstance;
+const AWSAccount = require("@20minutes/s3rver/lib/models/account.js") as {
+  DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
+};
+
+export interface ObjectCreated {
+  bucket: string;
+  key: string;
+  size: number;
+  eTag: string | undefined;
+  sequencer: string | undefined;
+}
+
+export interface EmbeddedS3 {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+  onObjectCreated(listener: (event: ObjectCreated) => void): () => void;
+}
+
+/**
+ * The embedded S3 of the demo and the tests: @20minutes/s3rver, which verifies SigV4 signatures for
+ * the access key it knows (a tampered or replayed presigned URL gets 403) and emits S3-shaped event
+ * records. Data goes to a temporary directory unless one is given.
+ */
+export async function startEmbeddedS3(options: {
+  port?: number;
+  host?: string;
+  directory?: string;
+  buckets: readonly string[];
+  accessKeyId: string;
+  secretAccessKey: string;
+  silent?: boolean;
+}): Promise<EmbeddedS3> {
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), "reframe-s3-")));
+  AWSAccount.DUMMY_ACCOUNT.createKeyPair(options.accessKeyId, options.secretAccessKey);
+  const server = new S3rver({
+    address: options.host ?? "127.0.0.1",
+    port: options.port ?? 0,
+    silent: options.silent ?? true,
+    directory,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  const listeners = new Set<(event: ObjectCreated) => void>();
+  server.on("event", (event) => {
+    for (const record of event.Records) {
+      if (!record.eventName.startsWith("ObjectCreated")) continue;
+      const { object, bucket } = record.s3;
+      const created = {
+        bucket: bucket.name,
+        key: object.key,
+        size: object.size ?? 0,
+        eTag: object.eTag,
+        sequencer: object.sequencer,
+      };
+      for (const listener of listeners) listener(created);
+    }
+  });
+  const { port } = await server.run();
+  const host = options.host ?? "127.0.0.1";
+  return {
+    endpoint: `http://${host}:${port}`,
+    port,
+    async close() {
+      await server.close();
+      if (!options.directory) await rm(directory, { recursive: true, force: true });
+    },
+    onObjectCreated(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export { createS3Client, type S3ClientSettings } from "./client.ts";
+export { type EmbeddedS3, type ObjectCreated, startEmbeddedS3 } from "./embedded-s3.ts";
+export { type ImageFormat, type ImageHeader, ImageHeaderError, parseImageHeader } from "./image-header.ts";
+export { KEY_TEMPLATE_FIELDS, KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
+export { type PresignInput, presignOutputUpload, presignSourceDownload } from "./presign.ts";
+export { type OutputVerification, readImageDimensions, verifyOutputObject } from "./verify.ts";

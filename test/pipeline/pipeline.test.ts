@@ -1,0 +1,156 @@
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
+import { enqueueMany } from "@reframe/jobs";
+import { readImageDimensions } from "@reframe/storage";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  emulatorCounters,
+  job,
+  jobStates,
+  type PipelineClients,
+  pipelineClients,
+  setEmulatorFaults,
+  uploadSource,
+} from "./pipeline-fixture.ts";
+
+const RATIOS = ["16:9", "1:1", "9:16", "3:1"] as const;
+const PLANNED = { "16:9": [114, 64], "1:1": [96, 96], "9:16": [96, 171], "3:1": [192, 64] } as const;
+
+async function runBatch(clients: PipelineClients, prefix: string, route: string) {
+  const keys = [`${prefix}/a.jpg`, `${prefix}/b.jpg`];
+  for (const key of keys) await uploadSource(clients.s3, key);
+  const inputs = keys.flatMap((key) => RATIOS.map((ratio) => job(key, ratio, [route])));
+  const { jobIds } = await enqueueMany(clients.queue, inputs);
+  await expect
+    .poll(() => jobStates(clients.queue, jobIds), { timeout: 60_000, interval: 250 })
+    .toEqual({ completed: jobIds.length });
+  return { jobIds, inputs };
+}
+
+/** Every completed job's objects exist with the planned size, and its route holds exactly one event. */
+async function expectOutputsAndEvents(clients: PipelineClients, jobIds: string[], route: string) {
+  const events = await clients.routeQueue(route).getJobs(["waiting", "active", "completed", "delayed"]);
+  for (const jobId of jobIds) {
+    const found = await clients.queue.getJob(jobId);
+    const result = found!.returnvalue as { variants: { key: string; width: number; height: number }[] };
+    for (const variant of result.variants) {
+      const dimensions = await readImageDimensions({
+        client: clients.s3,
+        bucket: LOCAL_BUCKETS.outputs,
+        key: variant.key,
+      });
+      expect(dimensions).toMatchObject({ width: variant.width, height: variant.height });
+      await clients.s3.send(new HeadObjectCommand({ Bucket: LOCAL_BUCKETS.outputs, Key: variant.key }));
+    }
+    const forJob = events.filter((event) => (event.data as { data: { jobId: string } }).data.jobId === jobId);
+    expect(forJob, `completion events for ${jobId}`).toHaveLength(1);
+    expect(forJob[0]!.data).toMatchObject({ specversion: "1.0", type: "reframe.outpaint.completed.v1" });
+  }
+}
+
+describe("the pipeline with webhooks", () => {
+  let stack: LocalStack;
+  let clients: PipelineClients;
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      workers: 1,
+      webhooks: true,
+      emulatorEnv: { EMULATOR_LATENCY_MS: "100-400" },
+    });
+    clients = pipelineClients(stack);
+  });
+  afterAll(async () => {
+    await clients?.close();
+    await stack?.stop();
+  });
+
+  it("completes every job with outputs of the planned size and one event per route", async () => {
+    const { jobIds } = await runBatch(clients, "webhook", "done-webhook");
+    await expectOutputsAndEvents(clients, jobIds, "done-webhook");
+    for (const jobId of jobIds) {
+      const found = await clients.queue.getJob(jobId);
+      const result = found!.returnvalue as { variants: { width: number; height: number; key: string }[] };
+      const ratio = result.variants[0]!.key.split("/")[1]!.replace("x", ":") as keyof typeof PLANNED;
+      expect([result.variants[0]!.width, result.variants[0]!.height]).toEqual(PLANNED[ratio]);
+    }
+  });
+
+  it("enqueueing the same work again adds nothing and submits nothing", async () => {
+    const before = await emulatorCounters(stack);
+    const inputs = RATIOS.map((ratio) => job("webhook/a.jpg", ratio, ["done-webhook"]));
+    const { added } = await enqueueMany(clients.queue, inputs);
+    expect(added).toBe(0);
+    expect((await emulatorCounters(stack)).totals).toEqual(before.totals);
+  });
+
+  it("a forged webhook is refused and stores nothing", async () => {
+    const response = await fetch(
+      `${stack.webhooksUrl}/runware/00000000-0000-5000-8000-000000000000?token=forged`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          data: [
+            { taskType: "imageInference", taskUUID: "00000000-0000-5000-8000-000000000000", imageUUID: "x" },
+          ],
+        }),
+      },
+    );
+    expect(response.status).toBe(401);
+  });
+
+  it("duplicated and dropped webhooks lose nothing and emit nothing twice", async () => {
+    await setEmulatorFaults(stack, { webhookDropRate: 0.4, webhookDuplicateRate: 0.4 });
+    try {
+      const { jobIds } = await runBatch(clients, "flaky", "done-flaky");
+      await expectOutputsAndEvents(clients, jobIds, "done-flaky");
+    } finally {
+      await setEmulatorFaults(stack, { webhookDropRate: 0, webhookDuplicateRate: 0 });
+    }
+  });
+
+  it("a terminal provider error fails the job with the provider's code", async () => {
+    await uploadSource(clients.s3, "terminal/a.jpg");
+    await setEmulatorFaults(stack, { terminalErrorRate: 1 });
+    try {
+      const { jobIds } = await enqueueMany(clients.queue, [job("terminal/a.jpg", "16:9", ["done-terminal"])]);
+      await expect.poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000 }).toEqual({ failed: 1 });
+      const failed = await clients.queue.getJob(jobIds[0]!);
+      expect(failed!.failedReason).toMatch(/^[a-zA-Z]+: /);
+      const events = await clients.routeQueue("done-terminal").getJobs(["waiting"]);
+      expect(events.map((e) => (e.data as { type: string }).type)).toEqual(["reframe.outpaint.failed.v1"]);
+    } finally {
+      await setEmulatorFaults(stack, { terminalErrorRate: 0 });
+    }
+  });
+
+  it("a 429 storm slows the pipeline and loses nothing", async () => {
+    await setEmulatorFaults(stack, { rate429: 0.5 });
+    try {
+      const { jobIds } = await runBatch(clients, "storm", "done-storm");
+      await expectOutputsAndEvents(clients, jobIds, "done-storm");
+    } finally {
+      await setEmulatorFaults(stack, { rate429: 0 });
+    }
+  });
+});
+
+describe("the pipeline without a webhook URL (polling only)", () => {
+  let stack: LocalStack;
+  let clients: PipelineClients;
+  beforeAll(async () => {
+    stack = await startLocalStack({ workers: 1, webhooks: false, workerEnv: { POLL_INTERVAL_MS: "300" } });
+    clients = pipelineClients(stack);
+  });
+  afterAll(async () => {
+    await clients?.close();
+    await stack?.stop();
+  });
+
+  it("the reconciler alone completes every job, polling many tasks per request", async () => {
+    const { jobIds } = await runBatch(clients, "polling", "done-polling");
+    await expectOutputsAndEvents(clients, jobIds, "done-polling");
+    const counters = await emulatorCounters(stack);
+    expect(counters.totals.webhookAttempts ?? 0).toBe(0);
+  });
+});
