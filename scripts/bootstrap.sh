@@ -74,6 +74,8 @@ ensure_redis() {
   exit 1
 }
 
+# turbo would otherwise try to send anonymous telemetry from every run.
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 ensure_node
 ensure_pnpm
 ensure_dependencies

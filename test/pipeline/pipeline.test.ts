@@ -52,10 +52,13 @@ describe("the pipeline with webhooks", () => {
   let stack: LocalStack;
   let clients: PipelineClients;
   beforeAll(async () => {
+    // The reconciler's first poll comes 2 s after a submit (30 s by default with webhooks), so
+    // dropped webhooks are recovered quickly.
     stack = await startLocalStack({
       workers: 1,
       webhooks: true,
       emulatorEnv: { EMULATOR_LATENCY_MS: "100-400" },
+      workerEnv: { POLL_FIRST_MS: "2000" },
     });
     clients = pipelineClients(stack);
   });
