@@ -59,6 +59,7 @@ describe("the pipeline with webhooks", () => {
       webhooks: true,
       emulatorEnv: { EMULATOR_LATENCY_MS: "100-400" },
       workerEnv: { POLL_FIRST_MS: "2000" },
+      logLevel: "debug",
     });
     clients = pipelineClients(stack);
   });
@@ -125,6 +126,18 @@ describe("the pipeline with webhooks", () => {
     } finally {
       await setEmulatorFaults(stack, { terminalErrorRate: 0 });
     }
+  });
+
+  it("no log line of any process carries the API key, a webhook token or a presigned signature", () => {
+    const logs = stack.outputs();
+    // The worker logs every provider task at debug level: the secrets were there, and were redacted.
+    expect(logs).toContain("X-Amz-Signature=[REDACTED]");
+    expect(logs).toContain("token=[REDACTED]");
+    expect(logs).not.toContain(stack.apiKey);
+    expect(logs).not.toContain(stack.workerEnvironment.WEBHOOK_SECRET!);
+    expect(logs).not.toMatch(/token=(?!\[REDACTED\])[A-Za-z0-9_-]{8,}/);
+    expect(logs).not.toMatch(/X-Amz-Signature=(?!\[REDACTED\])[0-9a-f]{16,}/i);
+    expect(logs).not.toMatch(/X-Amz-Credential=(?!\[REDACTED\])[A-Za-z0-9]/i);
   });
 
   it("a 429 storm slows the pipeline and loses nothing", async () => {

@@ -6,4 +6,5 @@ export {
   jobStatus,
   waitForJob,
 } from "./commands.ts";
+export { type ProducerConfig, producerConfigSchema } from "./producer-config.ts";
 export { parseSourceSpec, UsageError } from "./source-spec.ts";

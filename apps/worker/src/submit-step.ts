@@ -83,6 +83,7 @@ export async function sendTasks(
 ): Promise<SubmitResult> {
   const plan = state.plan!;
   const providerTasks = await Promise.all(toSend.map((task) => buildProviderTask(job, plan, task, deps)));
+  for (const task of providerTasks) deps.logger.debug({ jobId, task }, "submitting a provider task");
   const settled = await Promise.allSettled(providerTasks.map((task) => deps.batcher.submit(task)));
   const confirmed = new Set<string>();
   let retryAfterMs = 0;
@@ -108,7 +109,6 @@ export async function sendTasks(
   const next: SubmitResult = { state: { ...state, tasks } };
   if (pause) next.pause = pause;
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
-  void jobId;
   return next;
 }
 
