@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_PRESETS, type PresetTable } from "./presets.ts";
 
 export const ANCHOR_NAMES = [
   "top-left",
@@ -56,7 +57,7 @@ export function parseRatio(value: string): number {
 export type TargetSpecResult = { ok: true; target: Target } | { ok: false; message: string };
 
 /** Command-line forms: `16:9`, `1080x1350`, `preset:instagram-story` (or a bare preset name), `margins:T,R,B,L`. */
-export function parseTargetSpec(spec: string): TargetSpecResult {
+export function parseTargetSpec(spec: string, presets: PresetTable = DEFAULT_PRESETS): TargetSpecResult {
   const text = spec.trim();
   let candidate: unknown;
   if (RATIO_PATTERN.test(text)) candidate = { kind: "ratio", ratio: text };
@@ -73,9 +74,12 @@ export function parseTargetSpec(spec: string): TargetSpecResult {
     }
     const [top, right, bottom, left] = parts.map(Number);
     candidate = { kind: "margins", top, right, bottom, left };
-  } else if (/^(preset:)?[a-z0-9][a-z0-9-]*$/.test(text))
-    candidate = { kind: "preset", name: text.replace(/^preset:/, "") };
-  else
+  } else if (/^(preset:)?[a-z][a-z0-9-]*$/.test(text)) {
+    const name = text.replace(/^preset:/, "");
+    if (!presets.has(name))
+      return { ok: false, message: `unknown preset ${name} (known: ${[...presets.keys()].join(", ")})` };
+    candidate = { kind: "preset", name };
+  } else
     return {
       ok: false,
       message: "expected a ratio (16:9), a size (1080x1350), preset:NAME or margins:T,R,B,L",

@@ -1,0 +1,118 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
+import { enqueueMany } from "@reframe/jobs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { job, jobStates, type PipelineClients, pipelineClients, uploadSource } from "./pipeline-fixture.ts";
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL("../../apps/producer/src/cli.ts", import.meta.url));
+
+async function reframe(args: string[], env: Record<string, string>) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe("operating the pipeline", () => {
+  let stack: LocalStack;
+  let clients: PipelineClients;
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      workers: 1,
+      webhooks: true,
+      emulatorEnv: { EMULATOR_LATENCY_MS: "100-300" },
+    });
+    clients = pipelineClients(stack);
+  });
+  afterAll(async () => {
+    await clients?.close();
+    await stack?.stop();
+  });
+
+  it("reframe enqueue --wait prints the job id and, at the end, the output key and size", async () => {
+    await uploadSource(clients.s3, "cli/a.jpg");
+    const result = await reframe(
+      ["enqueue", "--source", `s3://${LOCAL_BUCKETS.sources}/cli/a.jpg`, "--target", "16:9", "--wait"],
+      stack.workerEnvironment,
+    );
+    expect(result.code).toBe(0);
+    const [jobId] = result.stdout.trim().split("\n");
+    expect(jobId).toMatch(/^op-[0-9a-f]+$/);
+    expect(result.stdout).toMatch(
+      new RegExp(`${jobId}: completed\\n {2}s3://${LOCAL_BUCKETS.outputs}/\\S+ {2}114x64 {2}\\d+ bytes`),
+    );
+    const status = await reframe(["status", jobId!], stack.workerEnvironment);
+    expect(status.stdout).toContain(`${jobId}: completed`);
+  });
+
+  it("enqueueing the same work twice says so and adds nothing", async () => {
+    const args = ["enqueue", "--source", `s3://${LOCAL_BUCKETS.sources}/cli/a.jpg`, "--target", "16:9"];
+    const again = await reframe(args, stack.workerEnvironment);
+    expect(again.stdout).toMatch(/already queued/);
+  });
+
+  it("bad input gets a message naming the flag and the rule, exit code 2, no stack trace", async () => {
+    const badTarget = await reframe(
+      ["enqueue", "--source", "s3://bucket/k.jpg", "--target", "16-9"],
+      stack.workerEnvironment,
+    );
+    expect(badTarget.code).toBe(2);
+    expect(badTarget.stderr).toMatch(/--target 16-9: expected a ratio/);
+    expect(badTarget.stderr).not.toMatch(/\n\s+at /);
+    const badQuality = await reframe(
+      ["enqueue", "--source", "s3://bucket/k.jpg", "--target", "1:1", "--quality", "5"],
+      stack.workerEnvironment,
+    );
+    expect(badQuality.code).toBe(2);
+    expect(badQuality.stderr).toMatch(/output\.quality/);
+    const noRedis = await reframe(["status", "op-x"], { REDIS_URL: "" });
+    expect(noRedis.code).toBe(2);
+    expect(noRedis.stderr).toContain("REDIS_URL: is required");
+  });
+
+  it("a refused API key pauses the queue and fails no job; jobs complete after a fix and a resume", async () => {
+    const [worker] = stack.workers;
+    await worker!.stop();
+    const refused = await stack.startWorker({ RUNWARE_API_KEY: "revoked-key", JOB_RECHECK_MS: "2000" });
+    await uploadSource(clients.s3, "pause/a.jpg");
+    const { jobIds } = await enqueueMany(clients.queue, [
+      job("pause/a.jpg", "16:9"),
+      job("pause/a.jpg", "1:1"),
+    ]);
+    await expect.poll(() => clients.queue.isPaused(), { timeout: 20_000 }).toBe(true);
+    expect((await jobStates(clients.queue, jobIds)).failed).toBeUndefined();
+    expect(refused.output()).toMatch(/"alert":"provider-account".*paused the outpaint queue/);
+    await refused.stop();
+    await stack.startWorker();
+    expect((await reframe(["queue", "resume"], stack.workerEnvironment)).code).toBe(0);
+    await expect
+      .poll(() => jobStates(clients.queue, jobIds), { timeout: 90_000, interval: 500 })
+      .toEqual({ completed: 2 });
+  });
+
+  it("SIGTERM stops a worker within its bound with exit code 0, and its jobs finish on another worker", async () => {
+    const keys = Array.from({ length: 6 }, (_, i) => `sigterm/${i}.jpg`);
+    for (const key of keys) await uploadSource(clients.s3, key);
+    const { jobIds } = await enqueueMany(
+      clients.queue,
+      keys.map((key) => job(key, "9:16")),
+    );
+    const current = stack.workers.at(-1)!;
+    const started = Date.now();
+    expect(await current.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await stack.startWorker();
+    await expect
+      .poll(() => jobStates(clients.queue, jobIds), { timeout: 90_000, interval: 500 })
+      .toEqual({ completed: jobIds.length });
+  });
+});
