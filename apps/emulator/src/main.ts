@@ -6,7 +6,13 @@ import { startEmulatorServer } from "./server.ts";
 async function main(): Promise<void> {
   const config = loadConfigOrExit(emulatorConfigSchema);
   const logger = createLogger({ name: "emulator", level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-  const emulator = await startEmulatorServer(config, { logger });
+  let emulator: Awaited<ReturnType<typeof startEmulatorServer>>;
+  try {
+    emulator = await startEmulatorServer(config, { logger });
+  } catch (error) {
+    logger.fatal({ err: error }, `emulator could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
   logger.info({ url: emulator.url }, `emulator listening on ${emulator.url} (POST /v1)`);
   const stop = () => {
     emulator.close().then(

@@ -63,7 +63,7 @@ export async function finalizeStep(
         message: `output ${task.key}: ${verified.detail}`,
         disposition: "terminal",
       };
-      await emitFailureEvent(jobId, job, reason, deps);
+      await emitFailureEvent(jobId, job, reason, deps, state.enqueuedAt);
       throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
     }
     const outcome = outcomes.get(task.taskUUID);
@@ -110,9 +110,10 @@ export async function emitFailureEvent(
   job: OutpaintJob,
   reason: FailureReason,
   deps: Pick<OutpaintDeps, "routeQueue">,
+  enqueuedAt: number,
 ): Promise<void> {
   if (job.route.length === 0) return;
-  const event = makeFailureEvent({ jobId, job, reason });
+  const event = makeFailureEvent({ jobId, job, reason, enqueuedAt });
   await Promise.all(
     job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
   );

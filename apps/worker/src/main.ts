@@ -6,7 +6,14 @@ import { workerConfigSchema } from "./worker-config.ts";
 async function main(): Promise<void> {
   const config = loadConfigOrExit(workerConfigSchema);
   const logger = createLogger({ name: "worker", level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-  const running = await startOutpaintWorker(config, { logger });
+  let running: Awaited<ReturnType<typeof startOutpaintWorker>>;
+  try {
+    running = await startOutpaintWorker(config, { logger });
+  } catch (error) {
+    // Redis unreachable or evicting keys: one readable line (and the details in the log record).
+    logger.fatal({ err: error }, `worker could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;

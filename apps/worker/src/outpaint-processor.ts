@@ -70,6 +70,7 @@ async function planOrFail(
       data,
       { code: error.code, message: error.message, disposition: "terminal" },
       deps,
+      state.enqueuedAt,
     );
   }
 }
@@ -105,6 +106,7 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
         disposition: "retryable",
       },
       deps,
+      context.state.enqueuedAt,
     );
   }
   const parked: StepState = {
@@ -161,7 +163,7 @@ async function awaitStep(context: StepContext): Promise<StepState> {
     case "finalize":
       return { ...state, step: "finalize" };
     case "fail":
-      return await failJob(job.id!, data, decision.reason, deps);
+      return await failJob(job.id!, data, decision.reason, deps, state.enqueuedAt);
     case "pause":
       await pauseForAccount(decision.code, decision.message, deps);
       await job.moveToDelayed(now + deps.settings.recheckMs, token);
@@ -216,8 +218,9 @@ async function failJob(
   data: OutpaintJob,
   reason: FailureReason,
   deps: OutpaintDeps,
+  enqueuedAt: number,
 ): Promise<never> {
-  await emitFailureEvent(jobId, data, reason, deps);
+  await emitFailureEvent(jobId, data, reason, deps, enqueuedAt);
   deps.logger.warn({ jobId, code: reason.code }, `outpaint job failed: ${reason.message}`);
   throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
 }

@@ -7,6 +7,7 @@ import {
   OUTPAINT_QUEUE,
   outpaintJobSchema,
   providerBackoffStrategy,
+  waitForRedisReady,
 } from "@reframe/jobs";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
@@ -36,7 +37,14 @@ export async function startOutpaintWorker(
   { logger }: { logger: Logger },
 ): Promise<RunningWorker> {
   const connection = createRedisConnection(config.REDIS_URL, { role: "worker" });
-  await assertNoEviction(connection);
+  connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
+  try {
+    await waitForRedisReady(connection);
+    await assertNoEviction(connection, { onUnchecked: (message) => logger.warn(message) });
+  } catch (error) {
+    connection.disconnect();
+    throw error;
+  }
   const prefix = config.QUEUE_PREFIX;
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
   const taskStore = createTaskStore(connection, { prefix });
@@ -153,6 +161,7 @@ async function onFailed(
     parsed.data,
     { code: "attemptsExhausted", message: error.message, disposition: "retryable" },
     deps,
+    job.timestamp,
   ).catch((emitError: unknown) =>
     deps.logger.error({ err: emitError, jobId: job.id }, "could not emit the failure event"),
   );
