@@ -1,10 +1,19 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { job, jobStates, type PipelineClients, pipelineClients, uploadSource } from "./pipeline-fixture.ts";
+import {
+  emulatorCounters,
+  job,
+  jobStates,
+  type PipelineClients,
+  pipelineClients,
+  uploadSource,
+} from "./pipeline-fixture.ts";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../../apps/producer/src/cli.ts", import.meta.url));
@@ -97,6 +106,34 @@ describe("operating the pipeline", () => {
     await expect
       .poll(() => jobStates(clients.queue, jobIds), { timeout: 90_000, interval: 500 })
       .toEqual({ completed: 2 });
+  });
+
+  it("a phone photo with EXIF orientation 6 is planned as displayed (portrait), not as stored", async () => {
+    const stored = await sharp({ create: { width: 96, height: 64, channels: 3, background: "#468" } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: LOCAL_BUCKETS.sources, Key: "exif/phone.jpg", Body: stored }),
+    );
+    const { jobIds } = await enqueueMany(clients.queue, [job("exif/phone.jpg", "16:9")]);
+    await expect.poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000 }).toEqual({ completed: 1 });
+    const done = await clients.queue.getJob(jobIds[0]!);
+    expect(done!.returnvalue.variants[0]).toMatchObject({ width: 171, height: 96 });
+  });
+
+  it("a source already at the target completes as a copy, without a provider call or cost", async () => {
+    await uploadSource(clients.s3, "at-target/a.jpg");
+    const before = await emulatorCounters(stack);
+    const { jobIds } = await enqueueMany(clients.queue, [job("at-target/a.jpg", "3:2")]);
+    await expect.poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000 }).toEqual({ completed: 1 });
+    const done = await clients.queue.getJob(jobIds[0]!);
+    expect(done!.returnvalue).toMatchObject({
+      costUsd: 0,
+      variants: [{ width: 96, height: 64, contentType: "image/png" }],
+    });
+    const after = await emulatorCounters(stack);
+    expect(after.totals.submits).toBe(before.totals.submits);
   });
 
   it("SIGTERM stops a worker within its bound with exit code 0, and its jobs finish on another worker", async () => {

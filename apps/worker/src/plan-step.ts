@@ -36,6 +36,7 @@ export async function planStep(
     limits: OUTPAINT_LIMITS,
     overLimit: job.options.overLimit,
   });
+  if (!planned.ok && planned.reason === "already-at-target") return copyStep(jobId, job, state, source, deps);
   if (!planned.ok) throw new PlanError(planned.reason, planned.message);
   const canvas = planned.plan;
   const sourceRef =
@@ -173,4 +174,54 @@ function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string 
 
 function assertNever(value: never): never {
   throw new Error(`unhandled target ${JSON.stringify(value)}`);
+}
+
+/**
+ * The source already has the target's shape: outpainting has nothing to add (the provider needs one
+ * margin > 0), so the output is the source re-encoded to the output format, without a provider call
+ * or its cost. A watermark needs the provider, so that combination is refused instead.
+ */
+async function copyStep(
+  jobId: string,
+  job: OutpaintJob,
+  state: StepState,
+  source: { width: number; height: number },
+  deps: OutpaintDeps,
+): Promise<StepState> {
+  if (job.options.watermark) {
+    throw new PlanError("already-at-target", "the source is already at the target and a watermark needs an outpaint");
+  }
+  const now = deps.now();
+  const plan: CanvasPlan = {
+    margins: { top: 0, right: 0, bottom: 0, left: 0 },
+    width: source.width,
+    height: source.height,
+    sourceWidth: source.width,
+    sourceHeight: source.height,
+    sourceScale: 1,
+    costUsd: 0,
+    exactSizeMet: true,
+    requested: null,
+    sourceRef: originalSourceRef(job),
+    targetLabel: targetLabel(job.target as Target),
+    contentType: CONTENT_TYPES[job.output.format],
+  };
+  const key = outputKey(job, plan, 0);
+  const encoder = sharp(await downloadSource(job, deps.s3)).rotate();
+  const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
+  const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
+  await deps.s3.send(
+    new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
+  );
+  deps.logger.info({ jobId, key }, "the source is already at the target: copied without a provider call");
+  const copy: TaskState = {
+    variant: 0,
+    generation: 0,
+    taskUUID: `copy-${jobId}`,
+    key,
+    confirmed: true,
+    submitAttempts: 0,
+    deadline: now,
+  };
+  return { ...state, step: "finalize", plan, tasks: [copy], plannedAt: now, submittedAt: now };
 }
