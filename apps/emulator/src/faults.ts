@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { EmulatorConfig } from "./emulator-config.ts";
+import { createGrainRandom } from "./engine/grain.ts";
 
 const rate = z.number().min(0).max(1);
 
@@ -42,17 +43,8 @@ export function faultsFromConfig(config: EmulatorConfig): Faults {
   };
 }
 
-/** A seeded PRNG (mulberry32): with EMULATOR_SEED a fault run repeats exactly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded (the grain's mulberry32): with EMULATOR_SEED a fault run repeats exactly. */
+export const seededRandom = createGrainRandom;
 
 export class FaultSampler {
   faults: Faults;

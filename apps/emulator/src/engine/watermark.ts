@@ -1,3 +1,4 @@
+import { WATERMARK_POSITIONS } from "@reframe/runware";
 import sharp from "sharp";
 import { layoutText } from "./bitmap-font.ts";
 import type { DecodedImage } from "./decode.ts";
@@ -9,17 +10,8 @@ import { type RawImage, RGBA_CHANNELS, rawInput } from "./raw-image.ts";
  * so a watermark looks the same at any resolution: text cap height 4 %, image fitted inside 20 %,
  * margin from the edges 2 %. Text uses the built-in bitmap font (no system fonts needed).
  */
-export const WATERMARK_POSITIONS = [
-  "top-left",
-  "top-center",
-  "top-right",
-  "center-left",
-  "center-center",
-  "center-right",
-  "bottom-left",
-  "bottom-center",
-  "bottom-right",
-] as const;
+// The nine positions are the protocol's (packages/runware); the engine only draws them.
+export { WATERMARK_POSITIONS };
 export type WatermarkPosition = (typeof WATERMARK_POSITIONS)[number];
 
 /** The request object as the server validated it; `displayPosition` is one of WATERMARK_POSITIONS. */

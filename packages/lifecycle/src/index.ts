@@ -1,0 +1,1 @@
+export { type RunProcessOptions, runProcess, type Stoppable } from "./run-process.ts";
