@@ -189,7 +189,10 @@ async function copyStep(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   if (job.options.watermark) {
-    throw new PlanError("already-at-target", "the source is already at the target and a watermark needs an outpaint");
+    throw new PlanError(
+      "already-at-target",
+      "the source is already at the target and a watermark needs an outpaint",
+    );
   }
   const now = deps.now();
   const plan: CanvasPlan = {
