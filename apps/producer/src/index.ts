@@ -1,3 +1,5 @@
+export { type ApiConfig, apiConfigSchema } from "./api-config.ts";
+export { type ApiServerOptions, createApiServer } from "./api-server.ts";
 export {
   type EnqueueFlags,
   enqueueCommand,

@@ -25,7 +25,7 @@ const margin = z.number().int("must be an integer").min(0, "must be 0 or more");
 
 export const ratioStringSchema = z
   .string()
-  .regex(RATIO_PATTERN, "must be W:H, e.g. 16:9 or 1.91:1")
+  .regex(RATIO_PATTERN, { error: "must be W:H, e.g. 16:9 or 1.91:1", abort: true })
   .refine((value) => {
     const [, w, h] = value.match(RATIO_PATTERN) ?? [];
     return Number(w) > 0 && Number(h) > 0;

@@ -1,0 +1,105 @@
+import { timingSafeEqual } from "node:crypto";
+import { enqueueMany, JobValidationError, type OutpaintJobInput } from "@reframe/jobs";
+import type { Logger } from "@reframe/telemetry";
+import type { Queue } from "bullmq";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import type { Redis } from "ioredis";
+import { batchStatus, recordBatchJobs } from "./batches.ts";
+import { jobStatus } from "./commands.ts";
+import { openApiDocument } from "./openapi.ts";
+
+export interface ApiServerOptions {
+  queue: Queue;
+  redis: Redis;
+  prefix: string;
+  /** Bearer token every request must carry (except the OpenAPI document). */
+  token: string;
+  logger: Logger;
+  /** Jobs per POST at most; a bigger list belongs to `reframe bulk`. */
+  maxJobsPerRequest?: number;
+}
+
+/**
+ * The HTTP API: POST /v1/jobs (one job, or {jobs: [...]}), GET /v1/jobs/:id, GET /v1/batches/:id,
+ * GET /openapi.json. Validation errors are 400 with the path of each bad field; nothing is added
+ * unless every job of the request is valid.
+ */
+export function createApiServer(options: ApiServerOptions) {
+  // Fastify's own request logs stay off: failures are logged by the error handler, with redaction.
+  const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
+  const maxJobs = options.maxJobsPerRequest ?? 1000;
+  app.get("/openapi.json", async () => openApiDocument());
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.url === "/openapi.json" || request.url === "/healthz") return;
+    if (!hasToken(request, options.token)) {
+      return reply
+        .code(401)
+        .header("www-authenticate", "Bearer")
+        .send({ error: "unauthorized", message: "send Authorization: Bearer <API_TOKEN>" });
+    }
+  });
+  app.get("/healthz", async () => ({ ok: (await options.redis.ping()) === "PONG" }));
+  app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options, maxJobs));
+  app.get<{ Params: { jobId: string } }>("/v1/jobs/:jobId", async (request, reply) => {
+    const status = await jobStatus(options.queue, request.params.jobId);
+    return status ?? reply.code(404).send({ error: "not-found", message: `no job ${request.params.jobId}` });
+  });
+  app.get<{ Params: { batchId: string } }>("/v1/batches/:batchId", async (request, reply) => {
+    const status = await batchStatus(options.redis, options.queue, options.prefix, request.params.batchId);
+    return (
+      status ?? reply.code(404).send({ error: "not-found", message: `no batch ${request.params.batchId}` })
+    );
+  });
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) options.logger.error({ err: error }, "request failed");
+    reply
+      .code(status)
+      .send({
+        error: status >= 500 ? "internal" : "bad-request",
+        message: status >= 500 ? "the request failed" : error.message,
+      });
+  });
+  return app;
+}
+
+async function postJobs(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: ApiServerOptions,
+  maxJobs: number,
+) {
+  const body = request.body as { jobs?: unknown } | undefined;
+  const list = body && typeof body === "object" && Array.isArray(body.jobs) ? body.jobs : [body];
+  if (list.length === 0 || list.length > maxJobs) {
+    return reply
+      .code(400)
+      .send({ error: "validation", issues: [{ path: "jobs", rule: `must hold 1 to ${maxJobs} jobs` }] });
+  }
+  const prefixed = Array.isArray(body?.jobs);
+  let result: Awaited<ReturnType<typeof enqueueMany>>;
+  try {
+    result = await enqueueMany(options.queue, list as OutpaintJobInput[]);
+  } catch (error) {
+    if (!(error instanceof JobValidationError)) throw error;
+    // enqueueMany names fields from its argument ("inputs[1].output.quality"); say it as the body does.
+    const path = (raw: string) =>
+      prefixed ? raw.replace(/^inputs/, "jobs") : raw.replace(/^inputs\[0\]\.?/, "") || "(job)";
+    const issues = error.issues.map((issue) => ({ ...issue, path: path(issue.path) }));
+    return reply.code(400).send({ error: "validation", issues });
+  }
+  const batches = new Map<string, string[]>();
+  list.forEach((input, index) => {
+    const batchId = (input as { labels?: { batchId?: string } }).labels?.batchId;
+    if (batchId) batches.set(batchId, [...(batches.get(batchId) ?? []), result.jobIds[index]!]);
+  });
+  for (const [batchId, jobIds] of batches)
+    await recordBatchJobs(options.redis, options.prefix, batchId, jobIds);
+  return reply.code(202).send({ added: result.added, existing: result.existing, jobIds: result.jobIds });
+}
+
+function hasToken(request: FastifyRequest, token: string): boolean {
+  const given = Buffer.from(request.headers.authorization ?? "");
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

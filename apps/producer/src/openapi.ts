@@ -1,0 +1,100 @@
+import { outpaintJobSchema } from "@reframe/jobs";
+import { z } from "zod";
+
+const error = {
+  type: "object",
+  properties: { error: { type: "string" }, message: { type: "string" } },
+  required: ["error"],
+} as const;
+
+const validationError = {
+  type: "object",
+  properties: {
+    error: { const: "validation" },
+    issues: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: { path: { type: "string" }, rule: { type: "string" } },
+        required: ["path", "rule"],
+      },
+    },
+  },
+} as const;
+
+/** The API's OpenAPI 3.1 document; the job's schema comes from the zod schema the API validates with. */
+export function openApiDocument() {
+  const job = z.toJSONSchema(outpaintJobSchema, { io: "input", unrepresentable: "any" });
+  const json = (schema: unknown) => ({ content: { "application/json": { schema } } });
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "reframe",
+      version: "1",
+      description: "Outpaint jobs on a queue: enqueue, follow a job, follow a batch.",
+    },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: { OutpaintJob: job, Error: error, ValidationError: validationError },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/v1/jobs": {
+        post: {
+          summary: "Enqueue one job, or many as {jobs: [...]}; the same work twice is added once",
+          requestBody: json({
+            oneOf: [
+              { $ref: "#/components/schemas/OutpaintJob" },
+              {
+                type: "object",
+                properties: { jobs: { type: "array", items: { $ref: "#/components/schemas/OutpaintJob" } } },
+                required: ["jobs"],
+              },
+            ],
+          }),
+          responses: {
+            "202": {
+              description: "accepted",
+              ...json({
+                type: "object",
+                properties: {
+                  added: { type: "integer" },
+                  existing: { type: "integer" },
+                  jobIds: { type: "array", items: { type: "string" } },
+                },
+              }),
+            },
+            "400": {
+              description: "a job is invalid: each issue names the field and the rule",
+              ...json({ $ref: "#/components/schemas/ValidationError" }),
+            },
+            "401": {
+              description: "no or wrong bearer token",
+              ...json({ $ref: "#/components/schemas/Error" }),
+            },
+          },
+        },
+      },
+      "/v1/jobs/{jobId}": {
+        get: {
+          summary: "A job's state, step, outputs or failure reason",
+          parameters: [{ name: "jobId", in: "path", required: true, schema: { type: "string" } }],
+          responses: {
+            "200": { description: "the job" },
+            "404": { description: "no such job", ...json({ $ref: "#/components/schemas/Error" }) },
+          },
+        },
+      },
+      "/v1/batches/{batchId}": {
+        get: {
+          summary: "A batch's jobs counted by state, and what the completed ones cost",
+          parameters: [{ name: "batchId", in: "path", required: true, schema: { type: "string" } }],
+          responses: {
+            "200": { description: "the batch" },
+            "404": { description: "no such batch", ...json({ $ref: "#/components/schemas/Error" }) },
+          },
+        },
+      },
+    },
+  };
+}
