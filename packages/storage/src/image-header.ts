@@ -53,9 +53,15 @@ function parseJpeg(view: DataView): ImageHeader {
       const height = view.getUint16(offset + 5);
       const width = view.getUint16(offset + 7);
       const swapped = orientation >= 5 && orientation <= 8;
-      return { format: "jpeg", width: swapped ? height : width, height: swapped ? width : height, orientation };
+      return {
+        format: "jpeg",
+        width: swapped ? height : width,
+        height: swapped ? width : height,
+        orientation,
+      };
     }
-    if (marker === 0xe1) orientation = exifOrientation(view, offset + 4, view.getUint16(offset + 2) - 2) ?? orientation;
+    if (marker === 0xe1)
+      orientation = exifOrientation(view, offset + 4, view.getUint16(offset + 2) - 2) ?? orientation;
     if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
       offset += 2;
       continue;
@@ -77,7 +83,12 @@ function parseWebp(bytes: Uint8Array, view: DataView): ImageHeader {
   }
   if (chunk === "VP8L") {
     const bits = view.getUint32(21, true);
-    return { format: "webp", width: 1 + (bits & 0x3fff), height: 1 + ((bits >> 14) & 0x3fff), orientation: 1 };
+    return {
+      format: "webp",
+      width: 1 + (bits & 0x3fff),
+      height: 1 + ((bits >> 14) & 0x3fff),
+      orientation: 1,
+    };
   }
   if (chunk === "VP8 ") {
     return {
@@ -97,7 +108,8 @@ function ascii(bytes: Uint8Array, start: number, length: number): string {
 /** The Orientation tag (0x0112) of IFD0 in an APP1 "Exif\0\0" segment, or undefined. */
 function exifOrientation(view: DataView, start: number, length: number): number | undefined {
   const end = Math.min(view.byteLength, start + length);
-  if (end - start < 14 || view.getUint32(start) !== 0x45786966 || view.getUint16(start + 4) !== 0) return undefined;
+  if (end - start < 14 || view.getUint32(start) !== 0x45786966 || view.getUint16(start + 4) !== 0)
+    return undefined;
   const tiff = start + 6;
   const little = view.getUint16(tiff) === 0x4949;
   const ifd = tiff + view.getUint32(tiff + 4, little);

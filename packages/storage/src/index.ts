@@ -3,4 +3,5 @@ export { type EmbeddedS3, type ObjectCreated, startEmbeddedS3 } from "./embedded
 export { type ImageFormat, type ImageHeader, ImageHeaderError, parseImageHeader } from "./image-header.ts";
 export { KEY_TEMPLATE_FIELDS, KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
 export { type PresignInput, presignOutputUpload, presignSourceDownload } from "./presign.ts";
+export { type CreatedObject, decodeEventKey, type ParsedS3Event, parseS3Event } from "./s3-events.ts";
 export { type OutputVerification, readImageDimensions, verifyOutputObject } from "./verify.ts";
