@@ -3,6 +3,14 @@
  * FLUX Outpainting on Runware: each side ≤ 2048 and area ≤ 4,194,304 (the stricter reading of
  * provider-protocol.md §0.4), sides ≥ 64 (BFL's minimum), $0.10 per started megapixel of output.
  */
+export interface ProviderLimits {
+  maxSide: number;
+  maxArea: number;
+  minSide: number;
+  pricePerMegapixelUsd: number;
+  megapixel: number;
+}
+
 export const PROVIDER_LIMITS = {
   "runware:bfl:flux@outpainting": {
     maxSide: 2048,
@@ -11,9 +19,7 @@ export const PROVIDER_LIMITS = {
     pricePerMegapixelUsd: 0.1,
     megapixel: 1_048_576,
   },
-} as const;
-
-export type ProviderLimits = (typeof PROVIDER_LIMITS)[keyof typeof PROVIDER_LIMITS];
+} satisfies Record<string, ProviderLimits>;
 
 /** ceil(area / 1 MP) × price, computed in cents so that 3 × $0.10 is 0.3 and not 0.30000000000000004. */
 export function outputCostUsd(width: number, height: number, limits: ProviderLimits): number {
