@@ -53,12 +53,10 @@ export function createApiServer(options: ApiServerOptions) {
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) options.logger.error({ err: error }, "request failed");
-    reply
-      .code(status)
-      .send({
-        error: status >= 500 ? "internal" : "bad-request",
-        message: status >= 500 ? "the request failed" : error.message,
-      });
+    reply.code(status).send({
+      error: status >= 500 ? "internal" : "bad-request",
+      message: status >= 500 ? "the request failed" : error.message,
+    });
   });
   return app;
 }
