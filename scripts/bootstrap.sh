@@ -41,14 +41,35 @@ ensure_node() {
 
 ensure_pnpm() {
   local dir="$TOOLS/pnpm-$PNPM_VERSION"
-  if [ ! -f "$dir/node_modules/pnpm/bin/pnpm.cjs" ]; then
+  if [ ! -f "$dir/package/bin/pnpm.cjs" ]; then
     say "installing pnpm $PNPM_VERSION into .tools/"
-    npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$dir" "pnpm@$PNPM_VERSION" >&2
+    fetch_pnpm "$dir"
   fi
   mkdir -p "$TOOLS/bin"
-  printf '#!/usr/bin/env bash\nexec node "%s" "$@"\n' "$dir/node_modules/pnpm/bin/pnpm.cjs" >"$TOOLS/bin/pnpm"
+  printf '#!/usr/bin/env bash\nexec node "%s" "$@"\n' "$dir/package/bin/pnpm.cjs" >"$TOOLS/bin/pnpm"
   chmod +x "$TOOLS/bin/pnpm"
   export PATH="$TOOLS/bin:$PATH"
+}
+
+# The pinned tarball straight from the registry, checked against the registry's integrity hash:
+# `npm install pnpm` first downloads pnpm's whole version list (tens of MB), minutes on a slow link.
+fetch_pnpm() {
+  local dir="$1" registry
+  registry="$(npm config get registry 2>/dev/null || true)"
+  mkdir -p "$dir"
+  node --input-type=module - "${registry:-https://registry.npmjs.org/}" "$PNPM_VERSION" "$dir/pnpm.tgz" <<'JS' >&2
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+const [registry, version, file] = process.argv.slice(2);
+const base = registry.endsWith("/") ? registry : `${registry}/`;
+const meta = await fetch(`${base}pnpm/${version}`).then((r) => (r.ok ? r.json() : Promise.reject(new Error(`pnpm ${version}: HTTP ${r.status}`))));
+const bytes = Buffer.from(await fetch(meta.dist.tarball).then((r) => r.arrayBuffer()));
+const [algorithm, expected] = meta.dist.integrity.split("-");
+if (createHash(algorithm).update(bytes).digest("base64") !== expected) throw new Error(`pnpm ${version}: integrity mismatch`);
+writeFileSync(file, bytes);
+JS
+  tar -xzf "$dir/pnpm.tgz" -C "$dir"
+  rm -f "$dir/pnpm.tgz"
 }
 
 ensure_dependencies() {
