@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what reframe needs on a fresh Debian/Ubuntu machine that has only Node (>= 20) and npm:
 # Node 24 (project-local, from the npm registry's node-linux-<arch> package, when the system Node is
-# older), pnpm (pinned), dependencies (frozen lockfile) and, where none is reachable, redis-server.
+# older; fetched by scripts/fetch-package.mjs), pnpm (pinned), dependencies (frozen lockfile) and, where none is reachable, redis-server.
 # Sourced by scripts/run.sh; everything it installs stays under .tools/ except redis-server (apt).
 set -euo pipefail
 
@@ -14,6 +14,24 @@ PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$ROOT/p
 while IFS= read -r name; do unset "$name"; done < <(env | sed -n 's/^\(npm_config_[^=]*\)=.*/\1/p')
 
 say() { printf '[setup] %s\n' "$*" >&2; }
+
+# Node's fetch trusts only the CAs bundled with Node; where traffic passes a TLS proxy the system's
+# bundle knows its CA (npm and curl already use it).
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+
+# A package from the registry into <dir>/package: a direct, integrity-checked download (seconds),
+# else `npm install` (minutes, but it knows every proxy and registry setting npm was given).
+fetch_package() {
+  local name="$1" version="$2" dir="$3"
+  if node "$ROOT/scripts/fetch-package.mjs" "$name" "$version" "$dir" >/dev/null; then return; fi
+  say "direct download of $name failed; trying npm install"
+  rm -rf "$dir"
+  npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$dir/npm" "$name@$version" >&2
+  mv "$dir/npm/node_modules/$name" "$dir/package"
+  rm -rf "$dir/npm"
+}
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
@@ -31,45 +49,23 @@ ensure_node() {
   esac
   pkg="node-linux-$arch"
   dir="$TOOLS/node$NODE_MAJOR"
-  if [ ! -x "$dir/node_modules/$pkg/bin/node" ]; then
-    command -v npm >/dev/null || { say "npm is needed to install Node $NODE_MAJOR"; exit 1; }
+  if [ ! -x "$dir/package/bin/node" ]; then
     say "installing Node $NODE_MAJOR into .tools/ (system Node is older)"
-    npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$dir" "$pkg@$NODE_MAJOR" >&2
+    fetch_package "$pkg" "$NODE_MAJOR" "$dir"
   fi
-  export PATH="$dir/node_modules/$pkg/bin:$PATH"
+  export PATH="$dir/package/bin:$PATH"
 }
 
 ensure_pnpm() {
   local dir="$TOOLS/pnpm-$PNPM_VERSION"
   if [ ! -f "$dir/package/bin/pnpm.cjs" ]; then
     say "installing pnpm $PNPM_VERSION into .tools/"
-    fetch_pnpm "$dir"
+    fetch_package pnpm "$PNPM_VERSION" "$dir"
   fi
   mkdir -p "$TOOLS/bin"
   printf '#!/usr/bin/env bash\nexec node "%s" "$@"\n' "$dir/package/bin/pnpm.cjs" >"$TOOLS/bin/pnpm"
   chmod +x "$TOOLS/bin/pnpm"
   export PATH="$TOOLS/bin:$PATH"
-}
-
-# The pinned tarball straight from the registry, checked against the registry's integrity hash:
-# `npm install pnpm` first downloads pnpm's whole version list (tens of MB), minutes on a slow link.
-fetch_pnpm() {
-  local dir="$1" registry
-  registry="$(npm config get registry 2>/dev/null || true)"
-  mkdir -p "$dir"
-  node --input-type=module - "${registry:-https://registry.npmjs.org/}" "$PNPM_VERSION" "$dir/pnpm.tgz" <<'JS' >&2
-import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
-const [registry, version, file] = process.argv.slice(2);
-const base = registry.endsWith("/") ? registry : `${registry}/`;
-const meta = await fetch(`${base}pnpm/${version}`).then((r) => (r.ok ? r.json() : Promise.reject(new Error(`pnpm ${version}: HTTP ${r.status}`))));
-const bytes = Buffer.from(await fetch(meta.dist.tarball).then((r) => r.arrayBuffer()));
-const [algorithm, expected] = meta.dist.integrity.split("-");
-if (createHash(algorithm).update(bytes).digest("base64") !== expected) throw new Error(`pnpm ${version}: integrity mismatch`);
-writeFileSync(file, bytes);
-JS
-  tar -xzf "$dir/pnpm.tgz" -C "$dir"
-  rm -f "$dir/pnpm.tgz"
 }
 
 ensure_dependencies() {
