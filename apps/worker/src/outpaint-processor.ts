@@ -6,7 +6,7 @@ import { emitFailureEvent, finalizeStep, type OutpaintResult } from "./finalize-
 import { PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
 import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
-import { sendTasks } from "./submit-step.ts";
+import { buildProviderTask, sendTasks } from "./submit-step.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
@@ -115,25 +115,21 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
     tasks,
     submittedAt: context.state.submittedAt ?? now,
   };
+  const outgoing = tasks.filter((task) => sending.has(task.taskUUID));
+  const providerTasks = await Promise.all(
+    outgoing.map((task) => buildProviderTask(data, parked.plan!, task, deps)),
+  );
   await job.updateData({ ...data, state: parked });
   await deps.taskStore.registerTasks(
-    tasks
-      .filter((task) => sending.has(task.taskUUID))
-      .map((task) => ({
-        taskUUID: task.taskUUID,
-        jobId,
-        deadline: task.deadline,
-        nextCheckAt: now + deps.settings.firstPollMs,
-      })),
+    outgoing.map((task) => ({
+      taskUUID: task.taskUUID,
+      jobId,
+      deadline: task.deadline,
+      nextCheckAt: now + deps.settings.firstPollMs,
+    })),
   );
   await job.moveToDelayed(now + deps.settings.recheckMs, token);
-  const sent = await sendTasks(
-    jobId,
-    data,
-    parked,
-    tasks.filter((task) => sending.has(task.taskUUID)),
-    deps,
-  );
+  const sent = await sendTasks(jobId, parked, outgoing, providerTasks, deps);
   if (sent.state.tasks.some((task, index) => task.confirmed !== parked.tasks[index]?.confirmed)) {
     await job.updateData({ ...data, state: sent.state });
   }

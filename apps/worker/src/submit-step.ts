@@ -69,20 +69,18 @@ export interface SubmitResult {
 }
 
 /**
- * Sends the unacknowledged tasks of a parked job (the caller has already saved the state, registered
- * the tasks and moved the job to delayed) and records what the provider said. Per-task answers that
- * end a task (a validation error) are stored as outcomes, like a webhook would, so that the job's
- * next run reads them through the same path as every other outcome.
+ * Sends the provider tasks of a parked job (the caller built them — presigning can fail, and must
+ * fail before the job is parked — then saved the state, registered the tasks and moved the job to
+ * delayed) and records what the provider said. Per-task answers that end a task (a validation error)
+ * are stored as outcomes, like a webhook would, so the job's next run reads them like any other.
  */
 export async function sendTasks(
   jobId: string,
-  job: OutpaintJob,
   state: StepState,
   toSend: TaskState[],
+  providerTasks: ImageInferenceTask[],
   deps: OutpaintDeps,
 ): Promise<SubmitResult> {
-  const plan = state.plan!;
-  const providerTasks = await Promise.all(toSend.map((task) => buildProviderTask(job, plan, task, deps)));
   for (const task of providerTasks) deps.logger.debug({ jobId, task }, "submitting a provider task");
   const settled = await Promise.allSettled(providerTasks.map((task) => deps.batcher.submit(task)));
   const confirmed = new Set<string>();
