@@ -117,6 +117,7 @@ type Finished = Map<string, { state: "completed" | "failed"; returnvalue: unknow
 
 async function waitForAll(queue: Queue, jobIds: string[]): Promise<Finished> {
   const finished: Finished = new Map();
+  let reported = -1;
   const deadline = Date.now() + TIMEOUT_MS;
   while (finished.size < jobIds.length) {
     if (Date.now() > deadline)
@@ -129,10 +130,13 @@ async function waitForAll(queue: Queue, jobIds: string[]): Promise<Finished> {
         finished.set(jobId, { state, returnvalue: job.returnvalue, failedReason: job.failedReason });
       }
     }
-    process.stdout.write(`\r${finished.size}/${jobIds.length} finished`);
+    // A terminal gets one line redrawn; a log gets a line per change.
+    if (process.stdout.isTTY) process.stdout.write(`\r${finished.size}/${jobIds.length} finished`);
+    else if (finished.size !== reported) console.log(`${finished.size}/${jobIds.length} finished`);
+    reported = finished.size;
     if (finished.size < jobIds.length) await new Promise((r) => setTimeout(r, 300));
   }
-  process.stdout.write("\n");
+  if (process.stdout.isTTY) process.stdout.write("\n");
   return finished;
 }
 
