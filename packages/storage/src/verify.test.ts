@@ -1,0 +1,117 @@
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createS3Client } from "./client.ts";
+import { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
+import { ImageHeaderError, parseImageHeader } from "./image-header.ts";
+import { KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
+import { readImageDimensions, verifyOutputObject } from "./verify.ts";
+
+const image = (format: "png" | "jpeg" | "webp", options: { lossless?: boolean; alpha?: boolean } = {}) =>
+  sharp({ create: { width: 120, height: 80, channels: options.alpha ? 4 : 3, background: "#369" } })
+    .toFormat(format, format === "webp" ? { lossless: options.lossless ?? false } : {})
+    .toBuffer();
+
+describe("parseImageHeader", () => {
+  it.each([
+    ["png", {}],
+    ["jpeg", {}],
+    ["webp", {}],
+    ["webp", { lossless: true }],
+    ["webp", { alpha: true }],
+  ] as const)("reads %s %j", async (format, options) => {
+    expect(parseImageHeader(await image(format, options))).toMatchObject({ format, width: 120, height: 80 });
+  });
+
+  it("refuses bytes that are no image it knows", () => {
+    expect(() => parseImageHeader(Buffer.from("GIF89a........................"))).toThrowError(
+      ImageHeaderError,
+    );
+  });
+});
+
+describe("key templates", () => {
+  it("render placeholders and drop empty, . and .. segments", () => {
+    expect(
+      renderKeyTemplate("{prefix}/{target}/{dir}{name}.{ext}", {
+        prefix: "out/",
+        target: "16x9",
+        dir: "a/../b/",
+        name: "c",
+        ext: "jpg",
+      }),
+    ).toBe("out/16x9/a/b/c.jpg");
+  });
+
+  it("name an unknown placeholder", () => {
+    expect(() => renderKeyTemplate("{nope}/{name}", { name: "x" })).toThrowError(KeyTemplateError);
+    expect(() => renderKeyTemplate("{nope}/{name}", { name: "x" })).toThrowError(/\{nope\}/);
+  });
+
+  it("split keys into dir, name and extension", () => {
+    expect(splitKey("a/b/c.tar.gz")).toEqual({ dir: "a/b/", name: "c.tar", ext: "gz" });
+    expect(splitKey("plain")).toEqual({ dir: "", name: "plain", ext: "" });
+  });
+});
+
+describe("output verification over the embedded S3", () => {
+  let s3: EmbeddedS3;
+  let client: S3Client;
+  const created: string[] = [];
+  beforeAll(async () => {
+    s3 = await startEmbeddedS3({
+      buckets: ["verify"],
+      accessKeyId: "verify-key",
+      secretAccessKey: "verify-secret",
+    });
+    s3.onObjectCreated((event) => created.push(event.key));
+    client = createS3Client({
+      endpoint: s3.endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "verify-key", secretAccessKey: "verify-secret" },
+    });
+    const put = (Key: string, Body: Buffer, ContentType: string) =>
+      client.send(new PutObjectCommand({ Bucket: "verify", Key, Body, ContentType }));
+    await put("ok.png", await image("png"), "image/png");
+    await put("empty.png", Buffer.alloc(0), "image/png");
+    await put("text.png", Buffer.from("not an image at all"), "image/png");
+    await put("red flower+1.jpg", await image("jpeg"), "image/jpeg");
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await s3?.close();
+  });
+
+  it("accepts an object of the planned type and size", async () => {
+    const result = await verifyOutputObject({
+      client,
+      bucket: "verify",
+      key: "ok.png",
+      expected: { contentType: "image/png", width: 120, height: 80 },
+    });
+    expect(result).toMatchObject({ ok: true, width: 120, height: 80, contentType: "image/png" });
+  });
+
+  it.each([
+    ["missing.png", {}, "missing"],
+    ["empty.png", {}, "empty"],
+    ["text.png", {}, "wrong-type"],
+    ["ok.png", { contentType: "image/jpeg" }, "wrong-type"],
+    ["ok.png", { width: 121 }, "wrong-size"],
+  ] as const)("%s with %j is %s", async (key, expected, reason) => {
+    expect(await verifyOutputObject({ client, bucket: "verify", key, expected })).toMatchObject({
+      ok: false,
+      reason,
+    });
+  });
+
+  it("reads dimensions through a ranged GET, and reports created objects with their real keys", async () => {
+    expect(await readImageDimensions({ client, bucket: "verify", key: "red flower+1.jpg" })).toMatchObject({
+      format: "jpeg",
+      width: 120,
+      height: 80,
+    });
+    expect(created).toContain("red flower+1.jpg");
+  });
+});
