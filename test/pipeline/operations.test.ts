@@ -136,6 +136,19 @@ describe("operating the pipeline", () => {
     expect(after.totals.submits).toBe(before.totals.submits);
   });
 
+  it("a URL source on a private or metadata address fails the job as refused, without fetching it", async () => {
+    const inputs = ["http://169.254.169.254/latest/meta-data/a.jpg", "http://127.0.0.1:9/a.jpg"].map(
+      (url) => ({
+        ...job("unused.jpg", "16:9"),
+        source: { kind: "url", url },
+      }),
+    );
+    const { jobIds } = await enqueueMany(clients.queue, inputs as never);
+    await expect.poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000 }).toEqual({ failed: 2 });
+    for (const jobId of jobIds)
+      expect((await clients.queue.getJob(jobId))!.failedReason).toMatch(/^sourceRefused: /);
+  });
+
   it("SIGTERM stops a worker within its bound with exit code 0, and its jobs finish on another worker", async () => {
     const keys = Array.from({ length: 6 }, (_, i) => `sigterm/${i}.jpg`);
     for (const key of keys) await uploadSource(clients.s3, key);

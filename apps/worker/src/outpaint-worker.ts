@@ -95,6 +95,7 @@ export async function startOutpaintWorker(
       maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
       scratchBucket: config.SCRATCH_BUCKET ?? "",
       scratchPrefix: config.SCRATCH_PREFIX,
+      egress: { allowHosts: config.SOURCE_URL_ALLOW_HOSTS },
     },
   };
   const worker = new Worker<OutpaintJobData>(OUTPAINT_QUEUE, createOutpaintProcessor(deps), {

@@ -1,4 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { EgressRefusedError, guardedFetch } from "@reframe/egress";
 import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions, renderKeyTemplate, splitKey } from "@reframe/storage";
@@ -29,7 +30,7 @@ export async function planStep(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   const now = deps.now();
-  const source = await sourceDimensions(job, deps.s3);
+  const source = await sourceDimensions(job, deps);
   const planned = planCanvas({
     source,
     target: job.target as Target,
@@ -70,7 +71,11 @@ export async function planStep(
   return { ...state, step: "submit", plan, tasks, plannedAt: now };
 }
 
-async function sourceDimensions(job: OutpaintJob, s3: S3Client): Promise<{ width: number; height: number }> {
+async function sourceDimensions(
+  job: OutpaintJob,
+  deps: OutpaintDeps,
+): Promise<{ width: number; height: number }> {
+  const { s3 } = deps;
   const { source } = job;
   if (source.kind === "s3") {
     if (source.width && source.height) return { width: source.width, height: source.height };
@@ -80,8 +85,7 @@ async function sourceDimensions(job: OutpaintJob, s3: S3Client): Promise<{ width
       throw sourceUnreadable(error, `s3://${source.bucket}/${source.key}`);
     }
   }
-  const response = await fetch(source.url, { headers: { Range: "bytes=0-65535" } });
-  if (!response.ok) throw new PlanError("sourceUnreadable", `GET ${source.url} answered ${response.status}`);
+  const response = await fetchSource(source.url, deps, { headers: { Range: "bytes=0-65535" } });
   return parseImageHeader(new Uint8Array(await response.arrayBuffer()));
 }
 
@@ -112,7 +116,7 @@ async function prescaleSource(
   size: { width: number; height: number },
   deps: OutpaintDeps,
 ): Promise<SourceRef> {
-  const original = await downloadSource(job, deps.s3);
+  const original = await downloadSource(job, deps);
   const scaled = await sharp(original)
     .rotate()
     .resize(size.width, size.height, { fit: "fill" })
@@ -130,14 +134,12 @@ async function prescaleSource(
   return { kind: "s3", bucket: deps.settings.scratchBucket, key };
 }
 
-async function downloadSource(job: OutpaintJob, s3: S3Client): Promise<Buffer> {
+async function downloadSource(job: OutpaintJob, deps: OutpaintDeps): Promise<Buffer> {
   if (job.source.kind === "url") {
-    const response = await fetch(job.source.url);
-    if (!response.ok)
-      throw new PlanError("sourceUnreadable", `GET ${job.source.url} answered ${response.status}`);
+    const response = await fetchSource(job.source.url, deps);
     return Buffer.from(await response.arrayBuffer());
   }
-  const object = await s3.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: job.source.key }));
+  const object = await deps.s3.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: job.source.key }));
   return Buffer.from(await object.Body!.transformToByteArray());
 }
 
@@ -210,7 +212,7 @@ async function copyStep(
     contentType: CONTENT_TYPES[job.output.format],
   };
   const key = outputKey(job, plan, 0);
-  const encoder = sharp(await downloadSource(job, deps.s3)).rotate();
+  const encoder = sharp(await downloadSource(job, deps)).rotate();
   const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
   const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
   await deps.s3.send(
@@ -227,4 +229,17 @@ async function copyStep(
     deadline: now,
   };
   return { ...state, step: "finalize", plan, tasks: [copy], plannedAt: now, submittedAt: now };
+}
+
+/** User-given URLs are fetched through the egress guard: no private, loopback or metadata addresses. */
+async function fetchSource(url: string, deps: OutpaintDeps, init: RequestInit = {}): Promise<Response> {
+  let response: Response;
+  try {
+    response = await guardedFetch(url, init, deps.settings.egress);
+  } catch (error) {
+    if (error instanceof EgressRefusedError) throw new PlanError("sourceRefused", error.message);
+    throw error;
+  }
+  if (!response.ok) throw new PlanError("sourceUnreadable", `GET ${url} answered ${response.status}`);
+  return response;
 }

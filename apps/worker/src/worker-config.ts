@@ -20,6 +20,7 @@ export const workerConfigSchema = z
     S3_SECRET_ACCESS_KEY: envField.string(),
     SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
     SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
+    SOURCE_URL_ALLOW_HOSTS: envField.list([]),
     WEBHOOK_PUBLIC_URL: envField.url({ default: "" }).optional(),
     WEBHOOK_SECRET: envField.string({ min: 16, default: "" }).optional(),
     SUBMIT_WINDOW_MS: envField.int({ min: 0, max: 1000, default: 20 }),

@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { EgressPolicy } from "@reframe/egress";
 import type { TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
@@ -17,6 +18,8 @@ export interface WorkerSettings {
   /** Where pre-scaled sources go; never under an output prefix. */
   scratchBucket: string;
   scratchPrefix: string;
+  /** Which private hosts URL sources may reach (none by default). */
+  egress: EgressPolicy;
 }
 
 export interface WebhookSettings {
