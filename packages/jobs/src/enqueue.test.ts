@@ -1,24 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { type LocalRedis, startRedisServer } from "@reframe/testkit";
+import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { enqueueMany, enqueueOutpaint } from "./enqueue.ts";
 import { JobValidationError } from "./errors.ts";
 import type { OutpaintJobInput } from "./outpaint-job.ts";
 import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
 
-let server: LocalRedis;
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useRedisServer();
+const { closers } = server;
 
 /** A fresh queue under its own prefix, so tests never see each other's jobs. */
 function freshQueue(): Queue {

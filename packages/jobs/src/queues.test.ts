@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { type LocalRedis, startRedisServer } from "@reframe/testkit";
+import { startRedisServer, useRedisServer } from "@reframe/testkit";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RedisConfigError } from "./errors.ts";
 import {
   assertNoEviction,
@@ -12,18 +12,8 @@ import {
   providerBackoffStrategy,
 } from "./queues.ts";
 
-let server: LocalRedis;
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useRedisServer();
+const { closers } = server;
 
 function connect(role: "worker" | "producer" = "worker"): Redis {
   const redis = createRedisConnection(server.url, { role });

@@ -1,23 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { type LocalRedis, startRedisServer } from "@reframe/testkit";
+import { useRedisServer } from "@reframe/testkit";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
 import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
 import { createTaskStore, promoteJob, type TaskOutcomeRecord } from "./task-store.ts";
 
-let server: LocalRedis;
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useRedisServer();
+const { closers } = server;
 
 const NOW = 1_700_000_000_000;
 

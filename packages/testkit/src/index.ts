@@ -1,3 +1,4 @@
 export { freePort } from "./free-port.ts";
 export { type ReadyCheck, type RunningProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export { type LocalRedis, type StartRedisOptions, startRedisServer } from "./redis-server.ts";
+export { type RedisServerFixture, useRedisServer } from "./use-redis-server.ts";
