@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CreatedObject } from "./s3-events.ts";
 
 const require = createRequire(import.meta.url);
 type S3rverInstance = {
@@ -23,19 +24,12 @@ const AWSAccount = require("@20minutes/s3rver/lib/models/account.js") as {
   DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
 };
 
-export interface ObjectCreated {
-  bucket: string;
-  key: string;
-  size: number;
-  eTag: string | undefined;
-  sequencer: string | undefined;
-}
-
 export interface EmbeddedS3 {
   endpoint: string;
   port: number;
   close(): Promise<void>;
-  onObjectCreated(listener: (event: ObjectCreated) => void): () => void;
+  /** Objects as they are created, already decoded: the same shape the HTTP event intake parses. */
+  onObjectCreated(listener: (object: CreatedObject) => void): () => void;
 }
 
 /**
@@ -61,16 +55,17 @@ export async function startEmbeddedS3(options: {
     directory,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
-  const listeners = new Set<(event: ObjectCreated) => void>();
+  const listeners = new Set<(object: CreatedObject) => void>();
   server.on("event", (event) => {
     for (const record of event.Records) {
       if (!record.eventName.startsWith("ObjectCreated")) continue;
       const { object, bucket } = record.s3;
-      const created = {
+      const created: CreatedObject = {
         bucket: bucket.name,
         key: object.key,
-        size: object.size ?? 0,
-        eTag: object.eTag,
+        size: object.size,
+        eTag: object.eTag?.replace(/^"|"$/g, ""),
+        versionId: undefined,
         sequencer: object.sequencer,
       };
       for (const listener of listeners) listener(created);
