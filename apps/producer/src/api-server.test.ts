@@ -88,7 +88,7 @@ describe("the HTTP API", () => {
     expect(single.json().issues).toEqual([expect.objectContaining({ path: "target.ratio" })]);
   });
 
-  it("GET a batch counts its jobs by state", async () => {
+  it("GET a batch counts its jobs: awaited, in flight, done, and what they cost", async () => {
     const payload = { jobs: [job("d1.jpg", "batch-1"), job("d2.jpg", "batch-1"), job("d3.jpg", "batch-1")] };
     expect((await app.inject({ method: "POST", url: "/v1/jobs", headers: auth, payload })).statusCode).toBe(
       202,
@@ -96,8 +96,12 @@ describe("the HTTP API", () => {
     const response = await app.inject({ method: "GET", url: "/v1/batches/batch-1", headers: auth });
     expect(response.json()).toMatchObject({
       batchId: "batch-1",
+      kind: "api",
       total: 3,
-      counts: { waiting: 3, completed: 0 },
+      inFlight: 3,
+      completed: 0,
+      failed: 0,
+      costUsd: 0,
     });
     expect((await app.inject({ method: "GET", url: "/v1/batches/none", headers: auth })).statusCode).toBe(
       404,

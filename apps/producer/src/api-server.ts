@@ -1,10 +1,17 @@
 import { timingSafeEqual } from "node:crypto";
-import { enqueueMany, JobValidationError, type OutpaintJobInput } from "@reframe/jobs";
+import {
+  BATCH_ID_PATTERN,
+  type BatchStore,
+  createBatchStore,
+  enqueueMany,
+  JobValidationError,
+  type OutpaintJob,
+  parseOutpaintJobs,
+} from "@reframe/jobs";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
-import { batchStatus, recordBatchJobs } from "./batches.ts";
 import { jobStatus } from "./commands.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -28,6 +35,7 @@ export function createApiServer(options: ApiServerOptions) {
   // Fastify's own request logs stay off: failures are logged by the error handler, with redaction.
   const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
   const maxJobs = options.maxJobsPerRequest ?? 1000;
+  const batches = createBatchStore(options.redis, { prefix: options.prefix });
   app.get("/openapi.json", async () => openApiDocument());
   app.addHook("onRequest", async (request, reply) => {
     if (request.url === "/openapi.json" || request.url === "/healthz") return;
@@ -39,16 +47,19 @@ export function createApiServer(options: ApiServerOptions) {
     }
   });
   app.get("/healthz", async () => ({ ok: (await options.redis.ping()) === "PONG" }));
-  app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options, maxJobs));
+  app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options.queue, batches, maxJobs));
   app.get<{ Params: { jobId: string } }>("/v1/jobs/:jobId", async (request, reply) => {
     const status = await jobStatus(options.queue, request.params.jobId);
     return status ?? reply.code(404).send({ error: "not-found", message: `no job ${request.params.jobId}` });
   });
   app.get<{ Params: { batchId: string } }>("/v1/batches/:batchId", async (request, reply) => {
-    const status = await batchStatus(options.redis, options.queue, options.prefix, request.params.batchId);
-    return (
-      status ?? reply.code(404).send({ error: "not-found", message: `no batch ${request.params.batchId}` })
-    );
+    const status = BATCH_ID_PATTERN.test(request.params.batchId)
+      ? await batches.status(request.params.batchId)
+      : undefined;
+    if (!status)
+      return reply.code(404).send({ error: "not-found", message: `no batch ${request.params.batchId}` });
+    const { info, ...counts } = status;
+    return { ...counts, kind: info.kind, createdAt: info.createdAt };
   });
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? 500;
@@ -64,36 +75,48 @@ export function createApiServer(options: ApiServerOptions) {
 async function postJobs(
   request: FastifyRequest,
   reply: FastifyReply,
-  options: ApiServerOptions,
+  queue: Queue,
+  batches: BatchStore,
   maxJobs: number,
 ) {
   const body = request.body as { jobs?: unknown } | undefined;
-  const list = body && typeof body === "object" && Array.isArray(body.jobs) ? body.jobs : [body];
+  const prefixed = Array.isArray(body?.jobs);
+  const list = prefixed ? (body!.jobs as unknown[]) : [body];
   if (list.length === 0 || list.length > maxJobs) {
     return reply
       .code(400)
       .send({ error: "validation", issues: [{ path: "jobs", rule: `must hold 1 to ${maxJobs} jobs` }] });
   }
-  const prefixed = Array.isArray(body?.jobs);
-  let result: Awaited<ReturnType<typeof enqueueMany>>;
+  let jobs: OutpaintJob[];
   try {
-    result = await enqueueMany(options.queue, list as OutpaintJobInput[]);
+    jobs = parseOutpaintJobs(list);
   } catch (error) {
     if (!(error instanceof JobValidationError)) throw error;
-    // enqueueMany names fields from its argument ("inputs[1].output.quality"); say it as the body does.
+    // Fields are named from the list ("inputs[1].output.quality"); say it as the body does.
     const path = (raw: string) =>
       prefixed ? raw.replace(/^inputs/, "jobs") : raw.replace(/^inputs\[0\]\.?/, "") || "(job)";
     const issues = error.issues.map((issue) => ({ ...issue, path: path(issue.path) }));
     return reply.code(400).send({ error: "validation", issues });
   }
-  const batches = new Map<string, string[]>();
-  list.forEach((input, index) => {
-    const batchId = (input as { labels?: { batchId?: string } }).labels?.batchId;
-    if (batchId) batches.set(batchId, [...(batches.get(batchId) ?? []), result.jobIds[index]!]);
-  });
-  for (const [batchId, jobIds] of batches)
-    await recordBatchJobs(options.redis, options.prefix, batchId, jobIds);
-  return reply.code(202).send({ added: result.added, existing: result.existing, jobIds: result.jobIds });
+  // Jobs posted under a batchId join that batch (opened on first use; the API never seals it).
+  const groups = Map.groupBy(jobs.entries(), ([, job]) => job.labels.batchId);
+  const jobIds: string[] = new Array(jobs.length);
+  let added = 0;
+  let existing = 0;
+  for (const [batchId, entries] of groups) {
+    if (batchId) await batches.open(batchId, { kind: "api", createdAt: Date.now() });
+    const result = await enqueueMany(
+      queue,
+      entries.map(([, job]) => job),
+      batchId ? { batch: { store: batches, batchId } } : {},
+    );
+    entries.forEach(([index], position) => {
+      jobIds[index] = result.jobIds[position]!;
+    });
+    added += result.added;
+    existing += result.existing;
+  }
+  return reply.code(202).send({ added, existing, jobIds });
 }
 
 function hasToken(request: FastifyRequest, token: string): boolean {

@@ -87,7 +87,8 @@ export function openApiDocument() {
       },
       "/v1/batches/{batchId}": {
         get: {
-          summary: "A batch's jobs counted by state, and what the completed ones cost",
+          summary:
+            "A batch's jobs: awaited, in flight, completed, failed by reason, skipped (already done elsewhere), and what they cost",
           parameters: [{ name: "batchId", in: "path", required: true, schema: { type: "string" } }],
           responses: {
             "200": { description: "the batch" },

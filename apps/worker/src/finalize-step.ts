@@ -1,6 +1,7 @@
 import { makeCompletionEvent, makeFailureEvent, type OutpaintJob } from "@reframe/jobs";
 import { verifyOutputObject } from "@reframe/storage";
 import { UnrecoverableError } from "bullmq";
+import { reportJobEnd } from "./batch-report.ts";
 import type { FailureReason } from "./decide-await.ts";
 import type { StepState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
@@ -63,7 +64,7 @@ export async function finalizeStep(
         message: `output ${task.key}: ${verified.detail}`,
         disposition: "terminal",
       };
-      await emitFailureEvent(jobId, job, reason, deps, state.enqueuedAt);
+      await recordFailure(jobId, job, reason, deps, state.enqueuedAt);
       throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
     }
     const outcome = outcomes.get(task.taskUUID);
@@ -102,20 +103,44 @@ export async function finalizeStep(
   await Promise.all(
     job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
   );
+  await reportJobEnd(
+    jobId,
+    job,
+    {
+      state: "completed",
+      costUsd: result.costUsd,
+      outputs: variants.map(({ key, width, height }) => ({ bucket: job.output.bucket, key, width, height })),
+    },
+    state.enqueuedAt,
+    deps,
+  );
   return result;
 }
 
-export async function emitFailureEvent(
+/**
+ * A job that ends failed: the failure event goes to each route queue (its id is deterministic, so
+ * twice adds it once) and the job's batch records the reason. Called before the job is failed, so a
+ * crash in between repeats both, harmlessly.
+ */
+export async function recordFailure(
   jobId: string,
   job: OutpaintJob,
   reason: FailureReason,
-  deps: Pick<OutpaintDeps, "routeQueue">,
+  deps: Pick<OutpaintDeps, "routeQueue" | "batches" | "logger" | "now">,
   enqueuedAt: number,
 ): Promise<void> {
-  if (job.route.length === 0) return;
-  const event = makeFailureEvent({ jobId, job, reason, enqueuedAt });
-  await Promise.all(
-    job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
+  if (job.route.length > 0) {
+    const event = makeFailureEvent({ jobId, job, reason, enqueuedAt });
+    await Promise.all(
+      job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
+    );
+  }
+  await reportJobEnd(
+    jobId,
+    job,
+    { state: "failed", costUsd: 0, outputs: [], reason: { code: reason.code, message: reason.message } },
+    enqueuedAt,
+    deps,
   );
 }
 

@@ -2,7 +2,7 @@ import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
 import { outpaintJobSchema } from "@reframe/jobs";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
-import { emitFailureEvent, finalizeStep, type OutpaintResult } from "./finalize-step.ts";
+import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
 import { PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
 import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
@@ -208,7 +208,7 @@ function nextGenerations(
   return { ...state, step: "submit", tasks };
 }
 
-/** Terminal: the failure event goes out first (its id is deterministic), then the job fails. */
+/** Terminal: the failure is recorded first (event and batch; both idempotent), then the job fails. */
 async function failJob(
   jobId: string,
   data: OutpaintJob,
@@ -216,7 +216,7 @@ async function failJob(
   deps: OutpaintDeps,
   enqueuedAt: number,
 ): Promise<never> {
-  await emitFailureEvent(jobId, data, reason, deps, enqueuedAt);
+  await recordFailure(jobId, data, reason, deps, enqueuedAt);
   deps.logger.warn({ jobId, code: reason.code }, `outpaint job failed: ${reason.message}`);
   throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
 }

@@ -1,5 +1,6 @@
 import {
   assertNoEviction,
+  createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
   createRouteQueues,
@@ -13,7 +14,7 @@ import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, type Queue, Worker } from "bullmq";
-import { emitFailureEvent } from "./finalize-step.ts";
+import { recordFailure } from "./finalize-step.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -48,6 +49,7 @@ export async function startOutpaintWorker(
   const prefix = config.QUEUE_PREFIX;
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
   const taskStore = createTaskStore(connection, { prefix });
+  const batches = createBatchStore(connection, { prefix });
   const provider = createRunwareClient({
     baseUrl: config.RUNWARE_API_URL,
     apiKey: config.RUNWARE_API_KEY,
@@ -81,6 +83,7 @@ export async function startOutpaintWorker(
     outpaintQueue,
     routeQueue,
     taskStore,
+    batches,
     batcher,
     provider,
     s3,
@@ -146,7 +149,8 @@ export async function startOutpaintWorker(
 
 /**
  * A job that ran out of attempts on retryable errors (S3 or Redis trouble, a missing output) still
- * owes its route a failure event; terminal failures emitted theirs before failing.
+ * owes its route a failure event and its batch a result; terminal failures recorded theirs before
+ * failing.
  */
 async function onFailed(
   job: Job<OutpaintJobData> | undefined,
@@ -157,13 +161,13 @@ async function onFailed(
   if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
   const parsed = outpaintJobSchema.safeParse(job.data);
   if (!parsed.success) return;
-  await emitFailureEvent(
+  await recordFailure(
     job.id,
     parsed.data,
     { code: "attemptsExhausted", message: error.message, disposition: "retryable" },
     deps,
     job.timestamp,
   ).catch((emitError: unknown) =>
-    deps.logger.error({ err: emitError, jobId: job.id }, "could not emit the failure event"),
+    deps.logger.error({ err: emitError, jobId: job.id }, "could not record the failure"),
   );
 }

@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { EgressRefusedError, guardedFetch } from "@reframe/egress";
-import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
+import { PROVIDER_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions, renderKeyTemplate, splitKey } from "@reframe/storage";
 import sharp from "sharp";
@@ -143,21 +143,6 @@ async function downloadSource(job: OutpaintJob, deps: OutpaintDeps): Promise<Buf
   return Buffer.from(await object.Body!.transformToByteArray());
 }
 
-export function targetLabel(target: Target): string {
-  switch (target.kind) {
-    case "margins":
-      return `m${target.top}-${target.right}-${target.bottom}-${target.left}`;
-    case "ratio":
-      return target.ratio.replace(":", "x");
-    case "size":
-      return `${target.width}x${target.height}`;
-    case "preset":
-      return target.name;
-    default:
-      return assertNever(target);
-  }
-}
-
 function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string {
   const sourceKey = job.source.kind === "s3" ? job.source.key : new URL(job.source.url).pathname.slice(1);
   const { dir, name } = splitKey(sourceKey);
@@ -172,10 +157,6 @@ function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string 
     ext,
     variant: String(variant + 1),
   });
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unhandled target ${JSON.stringify(value)}`);
 }
 
 /**

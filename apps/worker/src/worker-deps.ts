@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { EgressPolicy } from "@reframe/egress";
-import type { TaskStore } from "@reframe/jobs";
+import type { BatchStore, TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
@@ -33,6 +33,8 @@ export interface OutpaintDeps {
   outpaintQueue: Pick<Queue, "pause" | "isPaused">;
   routeQueue(name: string): Pick<Queue, "add">;
   taskStore: TaskStore;
+  /** Where jobs report their end to the batch that added them. */
+  batches: BatchStore;
   batcher: Pick<SubmitBatcher, "submit">;
   provider: Pick<RunwareClient, "getResponses">;
   s3: S3Client;

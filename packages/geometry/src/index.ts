@@ -27,5 +27,6 @@ export {
   ratioStringSchema,
   type Target,
   type TargetSpecResult,
+  targetLabel,
   targetSchema,
 } from "./target.ts";

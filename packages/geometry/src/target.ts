@@ -89,3 +89,19 @@ export function parseTargetSpec(spec: string, presets: PresetTable = DEFAULT_PRE
     ? { ok: true, target: parsed.data }
     : { ok: false, message: parsed.error.issues[0]!.message };
 }
+
+/** A target as a path segment and a label in reports: 16x9, 1080x1350, x-header, m0-64-0-64. */
+export function targetLabel(target: Target): string {
+  switch (target.kind) {
+    case "margins":
+      return `m${target.top}-${target.right}-${target.bottom}-${target.left}`;
+    case "ratio":
+      return target.ratio.replace(":", "x");
+    case "size":
+      return `${target.width}x${target.height}`;
+    case "preset":
+      return target.name;
+    default:
+      throw new Error(`unknown target ${JSON.stringify(target satisfies never)}`);
+  }
+}

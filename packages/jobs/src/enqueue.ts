@@ -1,13 +1,16 @@
 import type { JobsOptions, Queue } from "bullmq";
+import type { BatchStore, SkipReason } from "./batch-store.ts";
 import { JobValidationError, type JobValidationIssue } from "./errors.ts";
 import { OUTPAINT_JOB_NAME } from "./names.ts";
 import { type OutpaintJob, type OutpaintJobInput, outpaintJobId, outpaintJobSchema } from "./outpaint-job.ts";
+import { luaScript } from "./redis-script.ts";
 
 /**
  * Enqueueing is idempotent through BullMQ custom job ids: adding an id that is still in the queue (in
- * any state) is a no-op (anchors A2 "Custom job IDs"). BullMQ does not say whether it added, so the
- * ids are looked up just before the add: `added` is exact for one producer; two producers
- * adding the same work at the same instant may both report it added (the queue still holds one job).
+ * any state) is a no-op (anchors A2 "Custom job IDs"). Each chunk's ids are looked up first, in one
+ * round trip (lua/job-states.lua), so that only missing jobs are sent, `added` is exact for one
+ * producer, and a batch learns why it skips the others. Two producers adding the same work at the
+ * same instant may both count it added (the queue still holds one job).
  */
 
 export interface EnqueueOptions {
@@ -22,15 +25,29 @@ export interface EnqueueResult {
   added: boolean;
 }
 
+/** Where a job already in the queue stands. */
+export type ExistingState = "inFlight" | "completed" | "failed";
+
 export interface EnqueueManyResult {
   /** Jobs new to the queue. */
   added: number;
   /** Jobs whose id was already in the queue (same work enqueued before). */
   existing: number;
+  /** The same, by state: done, failed, or still in flight. */
+  existingByState: Record<ExistingState, number>;
   /** Inputs that repeat an earlier input of the same call (they are enqueued once). */
   duplicates: number;
   /** The job id of every input, in input order (repeated inputs repeat the id). */
   jobIds: string[];
+}
+
+export interface EnqueueManyOptions extends EnqueueOptions {
+  /** Jobs per round trip (one state lookup and one addBulk MULTI). */
+  chunkSize?: number;
+  /** The batch that awaits the added jobs; their labels.batchId must name it. */
+  batch?: { store: BatchStore; batchId: string };
+  /** After each chunk: distinct jobs handled so far, of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export function parseOutpaintJob(input: unknown, pathPrefix: readonly PropertyKey[] = []): OutpaintJob {
@@ -39,8 +56,8 @@ export function parseOutpaintJob(input: unknown, pathPrefix: readonly PropertyKe
   return parsed.data;
 }
 
-/** Every invalid input is reported in one error, so a bad manifest is fixed in one pass. */
-function parseAll(inputs: readonly OutpaintJobInput[]): OutpaintJob[] {
+/** Every invalid input is reported in one error (fields named `inputs[i].field`), so a bad manifest is fixed in one pass. */
+export function parseOutpaintJobs(inputs: readonly unknown[]): OutpaintJob[] {
   const jobs: OutpaintJob[] = [];
   const issues: JobValidationIssue[] = [];
   inputs.forEach((input, index) => {
@@ -60,26 +77,24 @@ export async function enqueueOutpaint(
   input: OutpaintJobInput,
   opts: EnqueueOptions = {},
 ): Promise<EnqueueResult> {
-  const job = parseOutpaintJob(input);
-  const jobId = outpaintJobId(job);
-  const [existed] = await existingIds(queue, [jobId]);
-  await queue.add(OUTPAINT_JOB_NAME, job, { ...jobOptions(opts), jobId });
-  return { jobId, added: !existed };
+  const result = await enqueueMany(queue, [parseOutpaintJob(input)], opts);
+  return { jobId: result.jobIds[0]!, added: result.added === 1 };
 }
 
 /**
- * Validates every input first (nothing is enqueued when one is invalid; the error names
- * `inputs[i].field`), then adds the distinct jobs through `addBulk`, `chunkSize` per MULTI, so a run of
- * 100,000 jobs neither sends one huge transaction nor 100,000 round trips.
+ * Validates every input first (nothing is enqueued when one is invalid), then adds the distinct
+ * missing jobs through `addBulk`, `chunkSize` per MULTI, so a run of 100,000 jobs neither sends one
+ * huge transaction nor 100,000 round trips. With a batch, each chunk's new jobs become its pending
+ * members before they are added (a job that ends at once still finds itself awaited).
  */
 export async function enqueueMany(
   queue: Queue,
-  inputs: readonly OutpaintJobInput[],
-  { chunkSize = 500, ...opts }: EnqueueOptions & { chunkSize?: number } = {},
+  inputs: readonly (OutpaintJobInput | OutpaintJob)[],
+  { chunkSize = 500, batch, onProgress, ...opts }: EnqueueManyOptions = {},
 ): Promise<EnqueueManyResult> {
   if (!Number.isInteger(chunkSize) || chunkSize < 1)
     throw new RangeError("chunkSize must be a positive integer");
-  const jobs = parseAll(inputs);
+  const jobs = parseOutpaintJobs(inputs);
   const jobIds = jobs.map(outpaintJobId);
   const distinct = new Map<string, OutpaintJob>();
   jobs.forEach((job, index) => {
@@ -87,30 +102,82 @@ export async function enqueueMany(
     if (!distinct.has(jobId)) distinct.set(jobId, job);
   });
   const entries = [...distinct];
+  const stranger = batch && entries.find(([, job]) => job.labels.batchId !== batch.batchId);
+  if (stranger) {
+    throw new TypeError(`job ${stranger[0]}: labels.batchId must be ${batch!.batchId} to join that batch`);
+  }
+  const existingByState: Record<ExistingState, number> = { inFlight: 0, completed: 0, failed: 0 };
   let added = 0;
   for (let start = 0; start < entries.length; start += chunkSize) {
     const chunk = entries.slice(start, start + chunkSize);
-    const existed = await existingIds(
+    const states = await jobStates(
       queue,
       chunk.map(([jobId]) => jobId),
     );
-    await queue.addBulk(
-      chunk.map(([jobId, job]) => ({
-        name: OUTPAINT_JOB_NAME,
-        data: job,
-        opts: { ...jobOptions(opts), jobId },
-      })),
-    );
-    added += existed.filter((found) => !found).length;
+    const missing = chunk.filter((_, index) => states[index] === undefined);
+    for (const state of states) if (state) existingByState[state] += 1;
+    if (batch) {
+      await batch.store.addJobs(batch.batchId, {
+        awaited: missing.map(([jobId]) => jobId),
+        skipped: chunk.flatMap(([jobId], index) => {
+          const state = states[index];
+          return state ? [{ jobId, reason: SKIP_REASON[state] }] : [];
+        }),
+      });
+    }
+    if (missing.length > 0) {
+      await queue.addBulk(
+        missing.map(([jobId, job]) => ({
+          name: OUTPAINT_JOB_NAME,
+          data: job,
+          opts: { ...jobOptions(opts), jobId },
+        })),
+      );
+    }
+    added += missing.length;
+    onProgress?.(start + chunk.length, entries.length);
   }
-  return { added, existing: entries.length - added, duplicates: jobs.length - entries.length, jobIds };
+  return {
+    added,
+    existing: entries.length - added,
+    existingByState,
+    duplicates: jobs.length - entries.length,
+    jobIds,
+  };
 }
 
-/** Sent together (one write burst, no waiting in between): one round trip for a whole chunk. */
-async function existingIds(queue: Queue, jobIds: readonly string[]): Promise<boolean[]> {
+const SKIP_REASON: Record<ExistingState, SkipReason> = {
+  completed: "done",
+  failed: "failed",
+  inFlight: "inFlight",
+};
+
+const JOB_STATES = luaScript("job-states.lua");
+const JOB_STATES_COMMAND = "reframeJobStates";
+const STATE_CODES: (ExistingState | undefined)[] = [undefined, "inFlight", "completed", "failed"];
+const clientsWithJobStates = new WeakSet<object>();
+
+/**
+ * Where each job is (undefined: not in the queue), in one round trip. Runs on the queue's own client
+ * through BullMQ's client interface (defineCommand/runCommand), whichever Redis client it wraps.
+ */
+export async function jobStates(
+  queue: Queue,
+  jobIds: readonly string[],
+): Promise<(ExistingState | undefined)[]> {
+  if (jobIds.length === 0) return [];
   const client = await queue.getBackend().client;
-  const replies = await Promise.all(jobIds.map((jobId) => client.hexists(queue.toKey(jobId), "timestamp")));
-  return replies.map((count) => count === 1);
+  if (!clientsWithJobStates.has(client)) {
+    client.defineCommand(JOB_STATES_COMMAND, { numberOfKeys: 2, lua: JOB_STATES.source });
+    clientsWithJobStates.add(client);
+  }
+  const codes = (await client.runCommand(JOB_STATES_COMMAND, [
+    queue.toKey("completed"),
+    queue.toKey("failed"),
+    queue.toKey(""),
+    ...jobIds,
+  ])) as number[];
+  return codes.map((code) => STATE_CODES[code]);
 }
 
 function jobOptions(opts: EnqueueOptions): JobsOptions {

@@ -1,10 +1,41 @@
 export {
+  announceBatchCompleted,
+  BATCH_COMPLETED_EVENT_TYPE,
+  type BatchCompletedEvent,
+  batchCompletedEventSchema,
+  makeBatchCompletedEvent,
+  RUN_COMPLETED_EVENT_TYPE,
+} from "./batch-events.ts";
+export {
+  BATCH_ID_PATTERN,
+  BATCH_KINDS,
+  BATCH_RETENTION_MS,
+  type BatchInfo,
+  type BatchInfoInput,
+  type BatchJobEnd,
+  type BatchJobEndInput,
+  type BatchStatus,
+  type BatchStore,
+  batchIdSchema,
+  batchInfoSchema,
+  batchJobEndSchema,
+  batchKeys,
+  createBatchStore,
+  type RecordEndOutcome,
+  SKIP_REASONS,
+  type SkipReason,
+} from "./batch-store.ts";
+export {
+  type EnqueueManyOptions,
   type EnqueueManyResult,
   type EnqueueOptions,
   type EnqueueResult,
+  type ExistingState,
   enqueueMany,
   enqueueOutpaint,
+  jobStates,
   parseOutpaintJob,
+  parseOutpaintJobs,
 } from "./enqueue.ts";
 export { JobValidationError, type JobValidationIssue, RedisConfigError } from "./errors.ts";
 export {

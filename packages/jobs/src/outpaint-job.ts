@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { batchIdSchema } from "./batch-store.ts";
 import { QUEUE_NAME_PATTERN } from "./names.ts";
 import { targetSchema, watermarkSchema } from "./upstream-schemas.ts";
 
@@ -111,7 +112,8 @@ const routeName = z
   .regex(QUEUE_NAME_PATTERN, "must be a queue name: letters, digits, '.', '_', '-' (no ':')");
 
 export const labelsSchema = z.strictObject({
-  batchId: text(200).optional(),
+  /** The batch that added the job and awaits its end (batch-store.ts). */
+  batchId: batchIdSchema.optional(),
   pipeline: text(200).optional(),
   requester: text(200).optional(),
 });

@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { ErrorCode, Job, type Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { DEFAULT_QUEUE_PREFIX, TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
+import { luaScript, runScript } from "./redis-script.ts";
 
 /**
  * The state shared by the worker, the reconciler and any number of webhook receivers: which job a
@@ -169,30 +168,5 @@ export async function promoteJob(queue: Queue, jobId: string): Promise<PromoteOu
   } catch (error) {
     if ((error as { code?: unknown }).code === ErrorCode.JobNotInState) return "not-delayed";
     throw error;
-  }
-}
-
-interface LuaScript {
-  source: string;
-  sha: string;
-}
-
-function luaScript(file: string): LuaScript {
-  const source = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
-  return { source, sha: createHash("sha1").update(source).digest("hex") };
-}
-
-/** EVALSHA, and EVAL once when the server does not have the script yet (after a restart or flush). */
-async function runScript(
-  redis: Redis,
-  script: LuaScript,
-  keys: string[],
-  args: (string | number)[],
-): Promise<unknown> {
-  try {
-    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return redis.eval(script.source, keys.length, ...keys, ...args);
   }
 }

@@ -1,0 +1,255 @@
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { DEFAULT_QUEUE_PREFIX } from "./names.ts";
+import { luaScript, runScript } from "./redis-script.ts";
+
+/**
+ * A batch is the set of jobs one producer run awaits: a `reframe bulk` command, a pipeline run, or
+ * the jobs posted to the API under one batchId. It keeps counts that cost O(1) to read (a live
+ * progress bar polls them), each job's result for the report, and closes exactly once: when it is
+ * sealed (its producer added everything) and its last pending job ended. Whoever closes it announces
+ * the completion (events.ts), and announcing twice adds one event.
+ *
+ * Membership is decided when jobs are enqueued (enqueue.ts): a job new to the queue is awaited
+ * (pending); a job already there is skipped with the reason (done, failed, or in flight for another
+ * producer). A job reports its end to the batch named by its own `labels.batchId`, the batch that
+ * added it. Redis keys, under the queue prefix so they share its Cluster slot:
+ *   batch:<id>           hash   info (JSON), total, completed, failed, costMicroUsd, skipped:<reason>,
+ *                               sealedAt, closedAt
+ *   batch:<id>:jobs      set    every awaited job id
+ *   batch:<id>:pending   set    awaited job ids that have not ended
+ *   batch:<id>:skipped   hash   job id -> reason
+ *   batch:<id>:results   hash   job id -> how it ended (JSON, batchJobEndSchema)
+ *   batch:<id>:failures  hash   reason code -> count
+ * Every key expires BATCH_RETENTION_MS after the batch's last change.
+ */
+
+export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const BATCH_ID_RULE = "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit";
+export const batchIdSchema = z.string().regex(BATCH_ID_PATTERN, BATCH_ID_RULE);
+
+/** As long as failed jobs are kept (queues.ts): a batch's report outlives none of its jobs. */
+export const BATCH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+export const BATCH_KINDS = ["bulk", "pipeline-run", "api"] as const;
+export const SKIP_REASONS = ["done", "failed", "inFlight"] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+export const batchInfoSchema = z.object({
+  kind: z.enum(BATCH_KINDS),
+  createdAt: z.number(),
+  /** Queues that receive the batch's completion event. */
+  route: z.array(z.string()).default([]),
+  pipeline: z.string().optional(),
+  /** What started it, for people reading a status (a command line, a schedule). */
+  description: z.string().optional(),
+  estimatedCostUsd: z.number().optional(),
+});
+export type BatchInfo = z.output<typeof batchInfoSchema>;
+export type BatchInfoInput = z.input<typeof batchInfoSchema>;
+
+const outputRefSchema = z.object({
+  bucket: z.string(),
+  key: z.string(),
+  width: z.number(),
+  height: z.number(),
+});
+
+export const batchJobEndSchema = z.object({
+  state: z.enum(["completed", "failed"]),
+  /** s3://bucket/key or the URL. */
+  source: z.string(),
+  /** The target's label (16x9, x-header, m0-64-0-64). */
+  target: z.string(),
+  costUsd: z.number().min(0),
+  /** From enqueue to the end. */
+  durationMs: z.number().min(0),
+  outputs: z.array(outputRefSchema).default([]),
+  reason: z.object({ code: z.string(), message: z.string() }).optional(),
+  endedAt: z.number(),
+});
+export type BatchJobEnd = z.output<typeof batchJobEndSchema>;
+export type BatchJobEndInput = z.input<typeof batchJobEndSchema>;
+
+export interface BatchStatus {
+  batchId: string;
+  info: BatchInfo;
+  /** Jobs the batch awaits or awaited. */
+  total: number;
+  completed: number;
+  failed: number;
+  /** Awaited jobs that have not ended yet. */
+  inFlight: number;
+  skipped: Record<SkipReason, number>;
+  failuresByReason: Record<string, number>;
+  costUsd: number;
+  sealedAt: number | undefined;
+  closedAt: number | undefined;
+}
+
+/** What recording a job's end did; "closed" means the caller announces the batch's completion. */
+export type RecordEndOutcome = "ignored" | "recorded" | "closed";
+
+export interface BatchStore {
+  /** Creates the batch, or returns the one with this id unchanged (a resumed run). */
+  open(batchId: string, info: BatchInfoInput): Promise<{ created: boolean; info: BatchInfo }>;
+  /** Awaited jobs must be added here before they are added to the queue. */
+  addJobs(
+    batchId: string,
+    jobs: { awaited: readonly string[]; skipped: readonly { jobId: string; reason: SkipReason }[] },
+  ): Promise<{ awaited: number; skipped: number }>;
+  /** The producer added every job: the batch closes when nothing is pending. */
+  seal(batchId: string): Promise<"open" | "closed">;
+  recordEnd(batchId: string, jobId: string, end: BatchJobEndInput): Promise<RecordEndOutcome>;
+  status(batchId: string): Promise<BatchStatus | undefined>;
+  /** Every recorded end, in no particular order, a page at a time (HSCAN). */
+  results(batchId: string): AsyncGenerator<[jobId: string, end: BatchJobEnd]>;
+  /** Awaited job ids that have not ended. */
+  pending(batchId: string): AsyncGenerator<string>;
+  /** Skipped job ids with the reason. */
+  skipped(batchId: string): AsyncGenerator<[jobId: string, reason: SkipReason]>;
+}
+
+export function batchKeys(prefix: string, batchId: string) {
+  const base = `${prefix}:batch:${batchId}`;
+  return {
+    batch: base,
+    jobs: `${base}:jobs`,
+    pending: `${base}:pending`,
+    skipped: `${base}:skipped`,
+    results: `${base}:results`,
+    failures: `${base}:failures`,
+  };
+}
+
+const BATCH_ADD = luaScript("batch-add.lua");
+const BATCH_RECORD_END = luaScript("batch-record-end.lua");
+const BATCH_SEAL = luaScript("batch-seal.lua");
+
+export function createBatchStore(
+  redis: Redis,
+  {
+    prefix = DEFAULT_QUEUE_PREFIX,
+    now = Date.now,
+    retentionMs = BATCH_RETENTION_MS,
+  }: { prefix?: string; now?: () => number; retentionMs?: number } = {},
+): BatchStore {
+  const keysOf = (batchId: string) => batchKeys(prefix, checkedId(batchId));
+  return {
+    async open(batchId, input) {
+      const keys = keysOf(batchId);
+      const info = batchInfoSchema.parse(input);
+      const [[, created], [, stored]] = (await redis
+        .multi()
+        .hsetnx(keys.batch, "info", JSON.stringify(info))
+        .hget(keys.batch, "info")
+        .pexpire(keys.batch, retentionMs)
+        .exec()) as [[null, number], [null, string], unknown];
+      return { created: created === 1, info: batchInfoSchema.parse(JSON.parse(stored)) };
+    },
+
+    async addJobs(batchId, { awaited, skipped }) {
+      if (awaited.length === 0 && skipped.length === 0) return { awaited: 0, skipped: 0 };
+      const keys = keysOf(batchId);
+      const [added, skippedNow] = (await runScript(
+        redis,
+        BATCH_ADD,
+        [keys.batch, keys.jobs, keys.pending, keys.skipped],
+        [retentionMs, awaited.length, ...awaited, ...skipped.flatMap((entry) => [entry.jobId, entry.reason])],
+      )) as [number, number];
+      return { awaited: added, skipped: skippedNow };
+    },
+
+    async seal(batchId) {
+      const keys = keysOf(batchId);
+      const code = await runScript(redis, BATCH_SEAL, [keys.batch, keys.pending], [now()]);
+      return code === 2 ? "closed" : "open";
+    },
+
+    async recordEnd(batchId, jobId, input) {
+      const keys = keysOf(batchId);
+      const end = batchJobEndSchema.parse(input);
+      const code = await runScript(
+        redis,
+        BATCH_RECORD_END,
+        [keys.batch, keys.pending, keys.results, keys.failures],
+        [
+          jobId,
+          end.state,
+          Math.round(end.costUsd * 1_000_000),
+          end.reason?.code ?? "",
+          JSON.stringify(end),
+          now(),
+          retentionMs,
+        ],
+      );
+      return code === 2 ? "closed" : code === 1 ? "recorded" : "ignored";
+    },
+
+    async status(batchId) {
+      const keys = keysOf(batchId);
+      const [[, fields], [, failures], [, pending]] = (await redis
+        .multi()
+        .hgetall(keys.batch)
+        .hgetall(keys.failures)
+        .scard(keys.pending)
+        .exec()) as [[null, Record<string, string>], [null, Record<string, string>], [null, number]];
+      if (!fields.info) return undefined;
+      const int = (name: string) => Number(fields[name] ?? 0);
+      const optional = (name: string) => (fields[name] === undefined ? undefined : Number(fields[name]));
+      return {
+        batchId,
+        info: batchInfoSchema.parse(JSON.parse(fields.info)),
+        total: int("total"),
+        completed: int("completed"),
+        failed: int("failed"),
+        inFlight: pending,
+        skipped: Object.fromEntries(
+          SKIP_REASONS.map((reason) => [reason, int(`skipped:${reason}`)]),
+        ) as Record<SkipReason, number>,
+        failuresByReason: Object.fromEntries(
+          Object.entries(failures).map(([code, count]) => [code, Number(count)]),
+        ),
+        costUsd: int("costMicroUsd") / 1_000_000,
+        sealedAt: optional("sealedAt"),
+        closedAt: optional("closedAt"),
+      };
+    },
+
+    async *results(batchId) {
+      for await (const [jobId, json] of scanHash(redis, keysOf(batchId).results)) {
+        yield [jobId, batchJobEndSchema.parse(JSON.parse(json))];
+      }
+    },
+
+    async *pending(batchId) {
+      let cursor = "0";
+      do {
+        const [next, members] = await redis.sscan(keysOf(batchId).pending, cursor, "COUNT", 1000);
+        cursor = next;
+        yield* members;
+      } while (cursor !== "0");
+    },
+
+    async *skipped(batchId) {
+      for await (const [jobId, reason] of scanHash(redis, keysOf(batchId).skipped)) {
+        yield [jobId, reason as SkipReason];
+      }
+    },
+  };
+}
+
+async function* scanHash(redis: Redis, key: string): AsyncGenerator<[string, string]> {
+  let cursor = "0";
+  do {
+    const [next, flat] = await redis.hscan(key, cursor, "COUNT", 1000);
+    cursor = next;
+    for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
+  } while (cursor !== "0");
+}
+
+function checkedId(batchId: string): string {
+  if (!BATCH_ID_PATTERN.test(batchId))
+    throw new TypeError(`batch id ${JSON.stringify(batchId)}: ${BATCH_ID_RULE}`);
+  return batchId;
+}

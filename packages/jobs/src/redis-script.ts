@@ -1,0 +1,29 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+
+/** A Lua script of this package's `lua/` folder, loaded once per process. */
+export interface LuaScript {
+  source: string;
+  sha: string;
+}
+
+export function luaScript(file: string): LuaScript {
+  const source = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
+  return { source, sha: createHash("sha1").update(source).digest("hex") };
+}
+
+/** EVALSHA, and EVAL once when the server does not have the script yet (after a restart or flush). */
+export async function runScript(
+  redis: Redis,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+    return redis.eval(script.source, keys.length, ...keys, ...args);
+  }
+}
