@@ -1,0 +1,171 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { type EgressPolicy, EgressRefusedError, guardedFetch } from "@reframe/egress";
+import { PROVIDER_LIMITS, planCanvas, type Size } from "@reframe/geometry";
+import { canonicalJson, type OutpaintJob, sourceIdentity } from "@reframe/jobs";
+import { parseImageHeader, readImageDimensions } from "@reframe/storage";
+
+/**
+ * What a job will do and cost, computed before it is enqueued with the same planCanvas and limits
+ * the worker uses, so a dry run's numbers are the run's numbers.
+ */
+export type JobEstimate =
+  | { kind: "outpaint"; costUsd: number; megapixels: number; output: Size; prescaled: boolean }
+  /** The source is already at the target: copied to the output without a provider call. */
+  | { kind: "copy" }
+  | { kind: "refused"; code: string; message: string }
+  | { kind: "unreadable"; code: string; message: string };
+
+export type SourceDimensions = { ok: true; size: Size } | { ok: false; code: string; message: string };
+
+export const OUTPAINT_LIMITS = PROVIDER_LIMITS["runware:bfl:flux@outpainting"];
+const HEADER_RANGE = "bytes=0-65535";
+
+export function estimateJob(job: OutpaintJob, source: SourceDimensions): JobEstimate {
+  if (!source.ok) return { kind: "unreadable", code: source.code, message: source.message };
+  const planned = planCanvas({
+    source: source.size,
+    target: job.target,
+    limits: OUTPAINT_LIMITS,
+    overLimit: job.options.overLimit,
+  });
+  if (!planned.ok) {
+    if (planned.reason === "already-at-target" && !job.options.watermark) return { kind: "copy" };
+    return { kind: "refused", code: planned.reason, message: planned.message };
+  }
+  const { output, costUsd, sourceScale } = planned.plan;
+  const variants = job.options.variants;
+  return {
+    kind: "outpaint",
+    costUsd: costUsd * variants,
+    megapixels: ((output.width * output.height) / OUTPAINT_LIMITS.megapixel) * variants,
+    output,
+    prescaled: sourceScale < 1,
+  };
+}
+
+/**
+ * Estimates every job, reading each distinct source's dimensions once (from the job's hints, else a
+ * ranged GET of its header), `concurrency` reads at a time.
+ */
+export async function estimateJobs(
+  jobs: readonly OutpaintJob[],
+  {
+    dimensionsOf,
+    concurrency = 16,
+    onProgress,
+  }: {
+    dimensionsOf: (source: OutpaintJob["source"]) => Promise<SourceDimensions>;
+    concurrency?: number;
+    onProgress?: (done: number, total: number) => void;
+  },
+): Promise<JobEstimate[]> {
+  const bySource = new Map<string, OutpaintJob["source"]>();
+  for (const job of jobs) bySource.set(canonicalJson(sourceIdentity(job.source)), job.source);
+  const dimensions = new Map<string, SourceDimensions>();
+  const pending = [...bySource];
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
+      for (let next = pending.shift(); next; next = pending.shift()) {
+        const [identity, source] = next;
+        dimensions.set(identity, await dimensionsOf(source));
+        done += 1;
+        onProgress?.(done, bySource.size);
+      }
+    }),
+  );
+  return jobs.map((job) => estimateJob(job, dimensions.get(canonicalJson(sourceIdentity(job.source)))!));
+}
+
+/** A source's dimensions from its hints, or from the first 64 KiB of the image. */
+export async function readSourceDimensions(
+  source: OutpaintJob["source"],
+  { s3, egress = {} }: { s3: S3Client; egress?: EgressPolicy },
+): Promise<SourceDimensions> {
+  if (source.kind === "s3" && source.width && source.height)
+    return { ok: true, size: { width: source.width, height: source.height } };
+  try {
+    if (source.kind === "s3") {
+      const { width, height } = await readImageDimensions({
+        client: s3,
+        bucket: source.bucket,
+        key: source.key,
+      });
+      return { ok: true, size: { width, height } };
+    }
+    const response = await guardedFetch(source.url, { headers: { Range: HEADER_RANGE } }, egress);
+    if (!response.ok) {
+      await response.body?.cancel();
+      return {
+        ok: false,
+        code: "sourceUnreadable",
+        message: `GET ${source.url} answered ${response.status}`,
+      };
+    }
+    const { width, height } = parseImageHeader(new Uint8Array(await response.arrayBuffer()));
+    return { ok: true, size: { width, height } };
+  } catch (error) {
+    return dimensionsFailure(error);
+  }
+}
+
+function dimensionsFailure(error: unknown): SourceDimensions {
+  const name = (error as { name?: string }).name;
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === "NoSuchKey" || name === "NotFound") return { ok: false, code: "sourceNotFound", message };
+  if (error instanceof EgressRefusedError) return { ok: false, code: "sourceRefused", message };
+  if (name === "ImageHeaderError") return { ok: false, code: "sourceNotAnImage", message };
+  return { ok: false, code: "sourceUnreadable", message };
+}
+
+export interface EstimateSummary {
+  jobs: number;
+  outpaint: number;
+  /** Outpaints whose canvas breaks the provider's limits: the source is scaled down first. */
+  prescaled: number;
+  copies: number;
+  refused: number;
+  unreadable: number;
+  costUsd: number;
+  megapixels: number;
+  /** Reason codes of refused and unreadable jobs, with counts. */
+  problems: Record<string, number>;
+}
+
+export function summarizeEstimates(estimates: readonly JobEstimate[]): EstimateSummary {
+  const summary: EstimateSummary = {
+    jobs: estimates.length,
+    outpaint: 0,
+    prescaled: 0,
+    copies: 0,
+    refused: 0,
+    unreadable: 0,
+    costUsd: 0,
+    megapixels: 0,
+    problems: {},
+  };
+  let cents = 0;
+  for (const estimate of estimates) {
+    switch (estimate.kind) {
+      case "outpaint":
+        summary.outpaint += 1;
+        if (estimate.prescaled) summary.prescaled += 1;
+        cents += Math.round(estimate.costUsd * 100);
+        summary.megapixels += estimate.megapixels;
+        break;
+      case "copy":
+        summary.copies += 1;
+        break;
+      case "refused":
+      case "unreadable":
+        summary[estimate.kind] += 1;
+        summary.problems[estimate.code] = (summary.problems[estimate.code] ?? 0) + 1;
+        break;
+      default:
+        throw new Error(`unknown estimate ${JSON.stringify(estimate satisfies never)}`);
+    }
+  }
+  summary.costUsd = cents / 100;
+  summary.megapixels = Math.round(summary.megapixels * 100) / 100;
+  return summary;
+}

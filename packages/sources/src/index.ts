@@ -1,0 +1,26 @@
+export {
+  type EstimateSummary,
+  estimateJob,
+  estimateJobs,
+  type JobEstimate,
+  OUTPAINT_LIMITS,
+  readSourceDimensions,
+  type SourceDimensions,
+  summarizeEstimates,
+} from "./estimate.ts";
+export {
+  DEFAULT_IMAGE_GLOBS,
+  expandJobs,
+  type JobTemplate,
+  type PrefixSource,
+  prefixItems,
+} from "./expand.ts";
+export {
+  MANIFEST_FORMATS,
+  ManifestError,
+  type ManifestFormat,
+  type ManifestIssue,
+  manifestFormatOf,
+  parseManifest,
+} from "./manifest.ts";
+export { type SourceItem, type SourceOverrides, sourceLabel } from "./source-item.ts";

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { expandJobs } from "./expand.ts";
+import { ManifestError, manifestFormatOf, parseManifest } from "./manifest.ts";
+
+describe("parseManifest", () => {
+  it("reads CSV rows of keys, s3 URIs and URLs with hints and per-row overrides", () => {
+    const csv = [
+      "key,bucket,etag,width,height,targets,anchor,prefix,format,quality,mode",
+      "shoes/red.jpg,,abc,1024,768,,,,,,",
+      "shoes/blue.jpg,other-bucket,,,,16:9|preset:x-header,top,spring/,WEBP,80,fast",
+      "",
+    ].join("\n");
+    const items = parseManifest(csv, { name: "m.csv", format: "csv", defaultBucket: "library" });
+    expect(items).toEqual([
+      {
+        source: {
+          kind: "s3",
+          bucket: "library",
+          key: "shoes/red.jpg",
+          etag: "abc",
+          width: 1024,
+          height: 768,
+        },
+        origin: "m.csv line 2",
+        overrides: {},
+      },
+      {
+        source: { kind: "s3", bucket: "other-bucket", key: "shoes/blue.jpg" },
+        origin: "m.csv line 3",
+        overrides: {
+          targets: [
+            { kind: "ratio", ratio: "16:9" },
+            { kind: "preset", name: "x-header" },
+          ],
+          anchor: "top",
+          output: { prefix: "spring/", format: "WEBP", quality: 80 },
+          options: { mode: "fast" },
+        },
+      },
+    ]);
+  });
+
+  it("reads JSON Lines with source URIs and URLs", () => {
+    const jsonl =
+      '{"source":"s3://lib/a b+c.png"}\n\n{"url":"https://cdn.example.com/x.jpg","targets":["4:5"]}\n';
+    const items = parseManifest(jsonl, { name: "m.jsonl", format: "jsonl" });
+    expect(items.map((item) => item.source)).toEqual([
+      { kind: "s3", bucket: "lib", key: "a b+c.png" },
+      { kind: "url", url: "https://cdn.example.com/x.jpg" },
+    ]);
+    expect(items[1]?.origin).toBe("m.jsonl line 3");
+  });
+
+  it("reports every bad row with its line, field and rule, and returns nothing", () => {
+    const csv = [
+      "key,url,quality,targets,anchor",
+      "a.jpg,,10,,",
+      ",,,,",
+      "b.jpg,https://x.example/b.jpg,,,",
+      "c.jpg,,,wide,",
+      "d.jpg,,,,middle",
+    ].join("\n");
+    const error = (() => {
+      try {
+        parseManifest(csv, { name: "m.csv", format: "csv", defaultBucket: "lib" });
+      } catch (caught) {
+        return caught;
+      }
+    })() as ManifestError;
+    expect(error).toBeInstanceOf(ManifestError);
+    expect(error.issues).toEqual([
+      { line: 2, field: "quality", rule: "must be at least 20" },
+      { line: 3, field: "source", rule: "give exactly one of source, key or url" },
+      { line: 4, field: "source", rule: "give exactly one of source, key or url" },
+      { line: 5, field: "targets", rule: expect.stringContaining("wide:") },
+      { line: 6, field: "anchor", rule: expect.stringContaining("anchor names") },
+    ]);
+    expect(error.message).toMatch(/^m\.csv: 5 bad rows\n {2}line 2: quality must be at least 20/);
+  });
+
+  it("refuses a key without a bucket, and a JSON line that does not parse", () => {
+    expect(() => parseManifest("key\na.jpg\n", { name: "m.csv", format: "csv" })).toThrow(
+      /line 2: bucket is required/,
+    );
+    expect(() => parseManifest('{"key":\n', { name: "m.jsonl", format: "jsonl" })).toThrow(
+      /line 1: \(row\) is not valid JSON/,
+    );
+  });
+
+  it("knows manifests by their extension", () => {
+    expect(manifestFormatOf("rows.CSV")).toBe("csv");
+    expect(manifestFormatOf("rows.jsonl")).toBe("jsonl");
+    expect(manifestFormatOf("rows.ndjson")).toBe("jsonl");
+    expect(manifestFormatOf("rows.txt")).toBeUndefined();
+  });
+});
+
+describe("expandJobs", () => {
+  it("makes one job per source and target; a row's anchor beats the target's, which beats the run's", () => {
+    const items = parseManifest(
+      ["key,targets,anchor,format", "a.jpg,,,", "b.jpg,1:1,bottom,PNG"].join("\n"),
+      { name: "m.csv", format: "csv", defaultBucket: "lib" },
+    );
+    const jobs = expandJobs(items, {
+      targets: [
+        { kind: "ratio", ratio: "16:9", anchor: "left" },
+        { kind: "preset", name: "x-header" },
+        { kind: "margins", top: 0, right: 10, bottom: 0, left: 0 },
+      ],
+      anchor: "top",
+      output: { bucket: "out", format: "JPG" },
+      labels: { batchId: "b1" },
+    });
+    expect(
+      jobs.map((job) => [job.source.kind === "s3" && job.source.key, job.target, job.output.format]),
+    ).toEqual([
+      ["a.jpg", { kind: "ratio", ratio: "16:9", anchor: "left" }, "JPG"],
+      ["a.jpg", { kind: "preset", name: "x-header", anchor: "top" }, "JPG"],
+      ["a.jpg", { kind: "margins", top: 0, right: 10, bottom: 0, left: 0 }, "JPG"],
+      ["b.jpg", { kind: "ratio", ratio: "1:1", anchor: "bottom" }, "PNG"],
+    ]);
+    expect(jobs[0]?.labels).toEqual({ batchId: "b1" });
+  });
+});

@@ -1,0 +1,185 @@
+import { type Anchor, anchorSchema, parseTargetSpec, type Target } from "@reframe/geometry";
+import { OUTPUT_FORMATS } from "@reframe/jobs";
+import { parse as parseCsv } from "csv-parse/sync";
+import { z } from "zod";
+import type { SourceItem, SourceOverrides } from "./source-item.ts";
+
+/**
+ * Manifests: one source per row, as CSV (with a header line) or JSON Lines. A row names its source
+ * as `source` (s3://bucket/key or an http(s) URL), or `key` (+ `bucket`, else the run's default
+ * bucket), or `url`; it may carry `etag`, `width` and `height` (hints that spare reading the image's
+ * header) and per-row overrides: `targets` (CSV: separated by "|"), `anchor`, `prefix`, `format`,
+ * `quality`, `mode`. Every bad row is reported (line, field, rule) before anything is enqueued.
+ */
+
+export const MANIFEST_FORMATS = ["csv", "jsonl"] as const;
+export type ManifestFormat = (typeof MANIFEST_FORMATS)[number];
+
+export interface ManifestIssue {
+  line: number;
+  field: string;
+  rule: string;
+}
+
+export class ManifestError extends Error {
+  readonly code = "invalid-manifest";
+  readonly issues: ManifestIssue[];
+  constructor(name: string, issues: ManifestIssue[]) {
+    const shown = issues.slice(0, 10).map((issue) => `  line ${issue.line}: ${issue.field} ${issue.rule}`);
+    const more = issues.length > 10 ? [`  … and ${issues.length - 10} more`] : [];
+    super(
+      [`${name}: ${issues.length} bad row${issues.length === 1 ? "" : "s"}`, ...shown, ...more].join("\n"),
+    );
+    this.name = "ManifestError";
+    this.issues = issues;
+  }
+}
+
+/** CSV cells are text; an empty cell is an absent value. */
+const blankToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
+const positiveInt = z.coerce.number().int("must be a whole number").min(1, "must be at least 1");
+
+const rowSchema = z.looseObject({
+  source: optional(z.string()),
+  key: optional(z.string()),
+  bucket: optional(z.string()),
+  url: optional(z.string()),
+  etag: optional(z.string()),
+  width: optional(positiveInt),
+  height: optional(positiveInt),
+  targets: optional(z.union([z.array(z.string()), z.string().transform((text) => text.split("|"))])),
+  anchor: optional(z.string()),
+  prefix: optional(z.string()),
+  format: optional(z.enum(OUTPUT_FORMATS, `must be one of ${OUTPUT_FORMATS.join(", ")}`)),
+  quality: optional(
+    z.coerce
+      .number()
+      .int("must be a whole number")
+      .min(20, "must be at least 20")
+      .max(99, "must be at most 99"),
+  ),
+  mode: optional(z.enum(["high", "fast"], "must be high or fast")),
+});
+type Row = z.output<typeof rowSchema>;
+
+export function manifestFormatOf(name: string): ManifestFormat | undefined {
+  if (/\.csv$/i.test(name)) return "csv";
+  if (/\.(jsonl|ndjson)$/i.test(name)) return "jsonl";
+  return undefined;
+}
+
+/** Parses a whole manifest; throws ManifestError listing every bad row. */
+export function parseManifest(
+  text: string,
+  { name, format, defaultBucket }: { name: string; format: ManifestFormat; defaultBucket?: string },
+): SourceItem[] {
+  const items: SourceItem[] = [];
+  const issues: ManifestIssue[] = [];
+  for (const { line, record, error } of records(text, format)) {
+    if (error) {
+      issues.push({ line, field: "(row)", rule: error });
+      continue;
+    }
+    const parsed = rowSchema.safeParse(record);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues)
+        issues.push({ line, field: issue.path.join(".") || "(row)", rule: issue.message });
+      continue;
+    }
+    const item = itemOf(parsed.data, `${name} line ${line}`, defaultBucket);
+    if ("rule" in item) issues.push({ line, ...item });
+    else items.push(item);
+  }
+  if (issues.length > 0) throw new ManifestError(name, issues);
+  return items;
+}
+
+function* records(
+  text: string,
+  format: ManifestFormat,
+): Generator<{ line: number; record: unknown; error?: string }> {
+  if (format === "jsonl") {
+    const lines = text.split(/\r?\n/);
+    for (const [index, raw] of lines.entries()) {
+      if (raw.trim() === "") continue;
+      try {
+        yield { line: index + 1, record: JSON.parse(raw) };
+      } catch {
+        yield { line: index + 1, record: undefined, error: "is not valid JSON" };
+      }
+    }
+    return;
+  }
+  const rows = parseCsv(text, {
+    columns: (header: string[]) => header.map((column) => column.trim()),
+    skip_empty_lines: true,
+    trim: true,
+    info: true,
+    relax_column_count: false,
+  }) as { record: Record<string, string>; info: { lines: number } }[];
+  for (const { record, info } of rows) yield { line: info.lines, record };
+}
+
+function itemOf(
+  row: Row,
+  origin: string,
+  defaultBucket: string | undefined,
+): SourceItem | Omit<ManifestIssue, "line"> {
+  const named = [row.source, row.key, row.url].filter((value) => value !== undefined);
+  if (named.length !== 1) return { field: "source", rule: "give exactly one of source, key or url" };
+  const overrides = overridesOf(row);
+  if ("rule" in overrides) return overrides;
+  const hints = {
+    ...(row.width === undefined ? {} : { width: row.width }),
+    ...(row.height === undefined ? {} : { height: row.height }),
+  };
+  const spec = row.source ?? (row.url !== undefined ? row.url : undefined);
+  if (spec !== undefined && /^https?:\/\//.test(spec))
+    return { source: { kind: "url", url: spec }, origin, overrides };
+  if (spec !== undefined && !spec.startsWith("s3://"))
+    return {
+      field: row.url !== undefined ? "url" : "source",
+      rule: "must be s3://bucket/key or an http(s) URL",
+    };
+  let bucket = row.bucket ?? defaultBucket;
+  let key = row.key;
+  if (spec !== undefined) {
+    const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(spec);
+    if (!match) return { field: "source", rule: "must be s3://bucket/key" };
+    [, bucket, key] = match;
+  }
+  if (!bucket) return { field: "bucket", rule: "is required for a key (or give the run a source bucket)" };
+  return {
+    source: { kind: "s3", bucket, key: key!, ...(row.etag ? { etag: row.etag } : {}), ...hints },
+    origin,
+    overrides,
+  };
+}
+
+function overridesOf(row: Row): SourceOverrides | Omit<ManifestIssue, "line"> {
+  const overrides: SourceOverrides = {};
+  if (row.targets) {
+    const targets: Target[] = [];
+    for (const spec of row.targets) {
+      const parsed = parseTargetSpec(spec);
+      if (!parsed.ok) return { field: "targets", rule: `${spec}: ${parsed.message}` };
+      targets.push(parsed.target);
+    }
+    overrides.targets = targets;
+  }
+  if (row.anchor !== undefined) {
+    const anchor = anchorSchema.safeParse(row.anchor);
+    if (!anchor.success)
+      return { field: "anchor", rule: "must be one of the nine anchor names (top-left … bottom-right)" };
+    overrides.anchor = anchor.data as Anchor;
+  }
+  const output = {
+    ...(row.prefix === undefined ? {} : { prefix: row.prefix }),
+    ...(row.format === undefined ? {} : { format: row.format }),
+    ...(row.quality === undefined ? {} : { quality: row.quality }),
+  };
+  if (Object.keys(output).length > 0) overrides.output = output;
+  if (row.mode) overrides.options = { mode: row.mode };
+  return overrides;
+}
