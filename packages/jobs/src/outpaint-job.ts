@@ -39,6 +39,8 @@ const s3SourceSchema = z.strictObject({
   key: text(1024),
   etag: etag.optional(),
   versionId: text(1024).optional(),
+  /** From an S3 event: orders the events of one key; identifies the object when no ETag or version is given. */
+  sequencer: text(64).optional(),
   /** Known dimensions (from an event or a manifest) spare the worker a ranged GET of the header. */
   width: z.int().min(1).optional(),
   height: z.int().min(1).optional(),
@@ -142,7 +144,8 @@ export type OutpaintSource = OutpaintJob["source"];
  * The job id is the idempotency key (design.md): "op-" + SHA-256 of the canonical JSON (sorted keys)
  * of what determines the work and who is told about it.
  *
- * - Source identity: bucket + key + ETag (content) — or versionId when there is no ETag — or the URL.
+ * - Source identity: bucket + key + ETag (content) — or versionId, or an event's sequencer, when there
+ *   is no ETag — or the URL.
  *   Known width/height are hints, not identity. A source given by key alone is the same job until
  *   it is removed from the queue; producers that want changed content reprocessed pass the ETag.
  * - Target, output and options after defaults, so `{}` and the spelled-out defaults are one job.
@@ -171,6 +174,7 @@ export function sourceIdentity(source: OutpaintSource): Record<string, string> {
   const identity: Record<string, string> = { bucket: source.bucket, key: source.key };
   if (source.etag) identity.etag = source.etag;
   else if (source.versionId) identity.versionId = source.versionId;
+  else if (source.sequencer) identity.sequencer = source.sequencer;
   return identity;
 }
 

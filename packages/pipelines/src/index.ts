@@ -1,0 +1,42 @@
+export { type AppliedChange, type ApplyChange, applyPipelines } from "./apply.ts";
+export { jobTemplateOf, outputAreaOf } from "./job-template.ts";
+export {
+  PIPELINE_NAME_PATTERN,
+  type Pipeline,
+  type PipelineInput,
+  type PipelinesFile,
+  PipelinesFileError,
+  type PipelinesFileIssue,
+  parsePipelinesFile,
+  pipelineSchema,
+  pipelinesFileSchema,
+  type Trigger,
+  triggerSchema,
+} from "./pipeline-file.ts";
+export {
+  type AppliedPipeline,
+  createPipelineStore,
+  type PipelineStore,
+  pipelineDigest,
+  type RunRecord,
+  runRecordSchema,
+} from "./pipeline-store.ts";
+export { executeRun, RunDefinitionError, type RunDeps } from "./run.ts";
+export { makeRunRefusedEvent, RUN_REFUSED_EVENT_TYPE, type RunRefusedEvent } from "./run-events.ts";
+export {
+  createPipelineRunQueue,
+  PIPELINE_RUN_JOB_NAME,
+  PIPELINE_RUN_JOB_OPTIONS,
+  PIPELINE_RUNS_QUEUE,
+  type PipelineRunData,
+  pipelineRunDataSchema,
+  runIdOf,
+  schedulerIdOf,
+} from "./run-queue.ts";
+export {
+  dispositionOf,
+  type IntakeResult,
+  ingestCreatedObjects,
+  type ObjectDisposition,
+  triggerMatches,
+} from "./triggers.ts";

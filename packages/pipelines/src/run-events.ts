@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { EVENT_SOURCE } from "@reframe/jobs";
+import { z } from "zod";
+
+/**
+ * A run refused before it started (its estimated cost is over the pipeline's budget) tells the
+ * pipeline's route, so a nightly pipeline that did nothing does not go unnoticed. A run that ran
+ * ends with the run-completed event of its batch (@reframe/jobs batch-events.ts).
+ */
+export const RUN_REFUSED_EVENT_TYPE = "reframe.pipeline.run.refused.v1";
+
+export const runRefusedEventSchema = z.object({
+  specversion: z.literal("1.0"),
+  id: z.string(),
+  source: z.string(),
+  type: z.literal(RUN_REFUSED_EVENT_TYPE),
+  subject: z.string(),
+  time: z.iso.datetime({ offset: true }),
+  datacontenttype: z.literal("application/json"),
+  data: z.object({
+    pipeline: z.string(),
+    runId: z.string(),
+    reason: z.object({ code: z.literal("overBudget"), message: z.string() }),
+    jobsToRun: z.int().min(0),
+    estimatedCostUsd: z.number(),
+    maxCostUsd: z.number(),
+  }),
+});
+export type RunRefusedEvent = z.output<typeof runRefusedEventSchema>;
+
+export function makeRunRefusedEvent(
+  input: Omit<RunRefusedEvent["data"], "reason"> & { time: number },
+): RunRefusedEvent {
+  const digest = createHash("sha256").update(`${RUN_REFUSED_EVENT_TYPE}\n${input.runId}`).digest("hex");
+  const { time, ...data } = input;
+  return runRefusedEventSchema.parse({
+    specversion: "1.0",
+    id: `evt-${digest.slice(0, 32)}`,
+    source: EVENT_SOURCE,
+    type: RUN_REFUSED_EVENT_TYPE,
+    subject: input.runId,
+    time: new Date(time).toISOString(),
+    datacontenttype: "application/json",
+    data: {
+      ...data,
+      reason: {
+        code: "overBudget",
+        message: `estimated $${data.estimatedCostUsd.toFixed(2)} for ${data.jobsToRun} jobs is over the budget of $${data.maxCostUsd.toFixed(2)}`,
+      },
+    },
+  });
+}

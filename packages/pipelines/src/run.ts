@@ -1,0 +1,147 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { EgressPolicy } from "@reframe/egress";
+import {
+  announceBatchCompleted,
+  type BatchStore,
+  enqueueMany,
+  jobStates,
+  type OutpaintJob,
+  outpaintJobId,
+  parseOutpaintJobs,
+} from "@reframe/jobs";
+import {
+  estimateJobs,
+  expandJobs,
+  prefixItems,
+  readSourceDimensions,
+  type SourceItem,
+  summarizeEstimates,
+} from "@reframe/sources";
+import type { Queue } from "bullmq";
+import { jobTemplateOf, outputAreaOf } from "./job-template.ts";
+import type { PipelineStore, RunRecord } from "./pipeline-store.ts";
+import { makeRunRefusedEvent } from "./run-events.ts";
+
+export interface RunDeps {
+  store: PipelineStore;
+  batches: BatchStore;
+  outpaintQueue: Queue;
+  s3: S3Client;
+  routeQueue(name: string): Pick<Queue, "add">;
+  /** Places the worker never treats as sources: its scratch prefix. */
+  ignoreAreas?: readonly { bucket: string; prefix: string }[];
+  egress?: EgressPolicy;
+  now?: () => number;
+}
+
+/** The run cannot be carried out as defined: retrying will not help. */
+export class RunDefinitionError extends Error {
+  readonly code: "pipelineNotFound" | "pipelineWithoutSource";
+  constructor(code: RunDefinitionError["code"], message: string) {
+    super(message);
+    this.name = "RunDefinitionError";
+    this.code = code;
+  }
+}
+
+const STATE_CHUNK = 1000;
+
+/**
+ * One run of a pipeline: list its source, expand every object × target into jobs, and enqueue the
+ * ones not already in the queue (unchanged objects have the same job id as last night, so they are
+ * skipped) into a batch named by the run id. With a budget, the jobs to add are estimated first and
+ * the run is refused, with an event to the route, when they would cost more. The batch's
+ * completion (announced by whoever ends its last job) is the run-completed event. Running the same
+ * run id again (a retry after a crash) resumes it and adds nothing twice.
+ */
+export async function executeRun(
+  pipeline: string,
+  runId: string,
+  trigger: RunRecord["trigger"],
+  deps: RunDeps,
+): Promise<RunRecord> {
+  const now = deps.now ?? Date.now;
+  const applied = await deps.store.get(pipeline);
+  if (!applied) throw new RunDefinitionError("pipelineNotFound", `no pipeline ${pipeline} is applied`);
+  const { definition } = applied;
+  if (!definition.source) {
+    throw new RunDefinitionError(
+      "pipelineWithoutSource",
+      `pipeline ${pipeline} has no source: it runs on uploads only`,
+    );
+  }
+  const startedAt = now();
+  const items: SourceItem[] = [];
+  for await (const item of prefixItems(deps.s3, definition.source, {
+    skip: [...(await allOutputAreas(deps.store)), ...(deps.ignoreAreas ?? [])],
+  }))
+    items.push(item);
+  const jobs = parseOutpaintJobs(expandJobs(items, jobTemplateOf(pipeline, definition, { batchId: runId })));
+  const record: RunRecord = {
+    runId,
+    pipeline,
+    trigger,
+    startedAt,
+    state: "enqueued",
+    sources: items.length,
+    jobs: jobs.length,
+  };
+  if (definition.budget) {
+    const toAdd = await missingJobs(deps.outpaintQueue, jobs);
+    const estimate = summarizeEstimates(
+      await estimateJobs(toAdd, {
+        dimensionsOf: (source) => readSourceDimensions(source, { s3: deps.s3, egress: deps.egress }),
+      }),
+    );
+    record.estimatedCostUsd = estimate.costUsd;
+    if (estimate.costUsd > definition.budget.maxCostUsd) {
+      const event = makeRunRefusedEvent({
+        pipeline,
+        runId,
+        jobsToRun: toAdd.length,
+        estimatedCostUsd: estimate.costUsd,
+        maxCostUsd: definition.budget.maxCostUsd,
+        time: now(),
+      });
+      await Promise.all(
+        definition.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
+      );
+      const refused: RunRecord = { ...record, state: "refused", reason: event.data.reason.message };
+      await deps.store.recordRun(refused);
+      return refused;
+    }
+  }
+  await deps.batches.open(runId, {
+    kind: "pipeline-run",
+    createdAt: startedAt,
+    route: definition.route,
+    pipeline,
+    description: `${trigger} run of ${pipeline}`,
+    ...(record.estimatedCostUsd === undefined ? {} : { estimatedCostUsd: record.estimatedCostUsd }),
+  });
+  await deps.store.recordRun(record);
+  const result = await enqueueMany(deps.outpaintQueue, jobs, {
+    batch: { store: deps.batches, batchId: runId },
+  });
+  if ((await deps.batches.seal(runId)) === "closed")
+    await announceBatchCompleted(deps.batches, runId, deps.routeQueue);
+  const enqueued: RunRecord = { ...record, added: result.added, skipped: result.existing };
+  await deps.store.recordRun(enqueued);
+  return enqueued;
+}
+
+async function allOutputAreas(store: PipelineStore) {
+  return (await store.all()).map((applied) => outputAreaOf(applied.definition));
+}
+
+async function missingJobs(queue: Queue, jobs: readonly OutpaintJob[]): Promise<OutpaintJob[]> {
+  const missing: OutpaintJob[] = [];
+  for (let start = 0; start < jobs.length; start += STATE_CHUNK) {
+    const chunk = jobs.slice(start, start + STATE_CHUNK);
+    const states = await jobStates(queue, chunk.map(outpaintJobId));
+    chunk.forEach((job, index) => {
+      if (states[index] === undefined) missing.push(job);
+    });
+  }
+  return missing;
+}
