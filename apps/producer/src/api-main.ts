@@ -28,9 +28,19 @@ await runProcess({
       prefix: config.QUEUE_PREFIX,
       token: config.API_TOKEN,
       logger,
+      ...(config.INTAKE_TOKEN
+        ? {
+            intake: {
+              token: config.INTAKE_TOKEN,
+              ignoreAreas: config.SCRATCH_BUCKET
+                ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
+                : [],
+            },
+          }
+        : {}),
     });
     const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
-    logger.info({ address }, "api listening");
+    logger.info({ address, intake: Boolean(config.INTAKE_TOKEN) }, "api listening");
     return {
       async close() {
         await app.close();

@@ -112,7 +112,12 @@ describe("the HTTP API", () => {
     const response = await app.inject({ method: "GET", url: "/openapi.json" });
     const document = response.json();
     expect(document.openapi).toBe("3.1.0");
-    expect(Object.keys(document.paths)).toEqual(["/v1/jobs", "/v1/jobs/{jobId}", "/v1/batches/{batchId}"]);
+    expect(Object.keys(document.paths)).toEqual([
+      "/v1/jobs",
+      "/v1/jobs/{jobId}",
+      "/v1/batches/{batchId}",
+      "/v1/events/s3",
+    ]);
     expect(document.components.schemas.OutpaintJob.properties).toHaveProperty("source");
   });
 });

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import {
   BATCH_ID_PATTERN,
   type BatchStore,
@@ -13,6 +12,7 @@ import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import { jobStatus } from "./commands.ts";
+import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export interface ApiServerOptions {
@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Jobs per POST at most; a bigger list belongs to `reframe bulk`. */
   maxJobsPerRequest?: number;
+  /** The S3 event intake (POST /v1/events/s3), with its own token; absent, the route does not exist. */
+  intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix">;
 }
 
 /**
@@ -39,14 +41,26 @@ export function createApiServer(options: ApiServerOptions) {
   app.get("/openapi.json", async () => openApiDocument());
   app.addHook("onRequest", async (request, reply) => {
     if (request.url === "/openapi.json" || request.url === "/healthz") return;
-    if (!hasToken(request, options.token)) {
+    const token = request.url === INTAKE_PATH && options.intake ? options.intake.token : options.token;
+    if (!hasBearerToken(request, token)) {
       return reply
         .code(401)
         .header("www-authenticate", "Bearer")
-        .send({ error: "unauthorized", message: "send Authorization: Bearer <API_TOKEN>" });
+        .send({
+          error: "unauthorized",
+          message: `send Authorization: Bearer <${token === options.token ? "API_TOKEN" : "INTAKE_TOKEN"}>`,
+        });
     }
   });
   app.get("/healthz", async () => ({ ok: (await options.redis.ping()) === "PONG" }));
+  if (options.intake) {
+    registerIntakeRoute(app, {
+      ...options.intake,
+      queue: options.queue,
+      redis: options.redis,
+      prefix: options.prefix,
+    });
+  }
   app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options.queue, batches, maxJobs));
   app.get<{ Params: { jobId: string } }>("/v1/jobs/:jobId", async (request, reply) => {
     const status = await jobStatus(options.queue, request.params.jobId);
@@ -117,10 +131,4 @@ async function postJobs(
     existing += result.existing;
   }
   return reply.code(202).send({ added, existing, jobIds });
-}
-
-function hasToken(request: FastifyRequest, token: string): boolean {
-  const given = Buffer.from(request.headers.authorization ?? "");
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, parseEnv } from "@reframe/config";
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue, createRedisConnection, waitForRedisReady } from "@reframe/jobs";
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import {
   type EnqueueFlags,
   enqueueCommand,
@@ -11,6 +12,7 @@ import {
   jobStatus,
   waitForJob,
 } from "./commands.ts";
+import { PIPELINES_USAGE, runPipelinesCommand } from "./pipelines-command.ts";
 import { producerConfigSchema } from "./producer-config.ts";
 import { UsageError } from "./source-spec.ts";
 
@@ -21,6 +23,7 @@ const USAGE = `reframe — outpaint jobs on a queue
                   [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--wait]
   reframe status <jobId> [--wait]
   reframe queue pause|resume|counts
+${PIPELINES_USAGE}
 
 Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET.`;
 
@@ -49,12 +52,15 @@ function describe(status: JobStatus): string {
   return base + outputs.join("");
 }
 
-async function withQueue<T>(run: (queue: Queue) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  run: (queue: Queue, context: { connection: Redis; prefix: string }) => Promise<T>,
+): Promise<T> {
   const config = parseEnv(producerConfigSchema, process.env);
   const connection = createRedisConnection(config.REDIS_URL, { role: "producer" });
   const queue = createOutpaintQueue({ connection, prefix: config.QUEUE_PREFIX });
   try {
-    return await run(queue);
+    await waitForRedisReady(connection);
+    return await run(queue, { connection, prefix: config.QUEUE_PREFIX });
   } finally {
     await queue.close();
     connection.disconnect();
@@ -104,6 +110,10 @@ async function run(argv: string[]): Promise<number> {
         if (rest[0] !== "counts") console.log(`outpaint queue ${rest[0]}d`);
         return 0;
       });
+    case "pipelines":
+      return withQueue((_queue, context) =>
+        runPipelinesCommand(rest, { ...context, print: (line) => console.log(line) }),
+      );
     case undefined:
     case "help":
     case "--help":

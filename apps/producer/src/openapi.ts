@@ -31,10 +31,14 @@ export function openApiDocument() {
     info: {
       title: "reframe",
       version: "1",
-      description: "Outpaint jobs on a queue: enqueue, follow a job, follow a batch.",
+      description:
+        "Outpaint jobs on a queue: enqueue, follow a job, follow a batch; S3 event notifications start the applied pipelines' upload triggers.",
     },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "API_TOKEN" },
+        intakeBearer: { type: "http", scheme: "bearer", description: "INTAKE_TOKEN (S3 notifiers)" },
+      },
       schemas: { OutpaintJob: job, Error: error, ValidationError: validationError },
     },
     security: [{ bearer: [] }],
@@ -93,6 +97,40 @@ export function openApiDocument() {
           responses: {
             "200": { description: "the batch" },
             "404": { description: "no such batch", ...json({ $ref: "#/components/schemas/Error" }) },
+          },
+        },
+      },
+      "/v1/events/s3": {
+        post: {
+          summary:
+            "S3 object-created notifications (AWS S3 records, MinIO webhook, EventBridge Object Created) → the jobs of every pipeline whose trigger matches; outputs never trigger, repeated events add nothing",
+          security: [{ intakeBearer: [] }],
+          requestBody: json({ type: "object" }),
+          responses: {
+            "202": {
+              description:
+                "objects by disposition (matched, outputs, unmatched) and jobs added or already there",
+              ...json({
+                type: "object",
+                properties: {
+                  objects: { type: "integer" },
+                  matched: { type: "integer" },
+                  outputs: { type: "integer" },
+                  unmatched: { type: "integer" },
+                  added: { type: "integer" },
+                  duplicates: { type: "integer" },
+                  jobIds: { type: "array", items: { type: "string" } },
+                },
+              }),
+            },
+            "400": {
+              description: "not an S3 event in a known shape",
+              ...json({ $ref: "#/components/schemas/ValidationError" }),
+            },
+            "401": {
+              description: "no or wrong intake token",
+              ...json({ $ref: "#/components/schemas/Error" }),
+            },
           },
         },
       },

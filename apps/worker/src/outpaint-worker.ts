@@ -17,6 +17,7 @@ import { type Job, type Queue, Worker } from "bullmq";
 import { recordFailure } from "./finalize-step.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
+import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import { Reconciler } from "./reconciler.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
@@ -127,8 +128,28 @@ export async function startOutpaintWorker(
       })
     : undefined;
   reconciler?.start();
+  const pipelineRuns = config.PIPELINE_RUNS
+    ? startPipelineRunWorker({
+        connection,
+        prefix,
+        s3,
+        outpaintQueue,
+        batches,
+        routeQueue,
+        ignoreAreas: config.SCRATCH_BUCKET
+          ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
+          : [],
+        egress: deps.settings.egress,
+        logger,
+      })
+    : undefined;
   logger.info(
-    { concurrency: config.WORKER_CONCURRENCY, webhooks: Boolean(webhook), reconciler: Boolean(reconciler) },
+    {
+      concurrency: config.WORKER_CONCURRENCY,
+      webhooks: Boolean(webhook),
+      reconciler: Boolean(reconciler),
+      pipelineRuns: Boolean(pipelineRuns),
+    },
     "worker started",
   );
   return {
@@ -136,7 +157,7 @@ export async function startOutpaintWorker(
     reconciler,
     batcher,
     async close() {
-      await worker.close();
+      await Promise.all([worker.close(), pipelineRuns?.close()]);
       await batcher.drain();
       await reconciler?.stop();
       await Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);

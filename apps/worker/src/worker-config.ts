@@ -31,6 +31,7 @@ export const workerConfigSchema = z
     POLL_FIRST_MS: envField.int({ min: 100, max: 3_600_000 }).optional(),
     POLL_INTERVAL_MS: envField.int({ min: 100, max: 600_000, default: 2000 }),
     RECONCILER: envField.boolean(true),
+    PIPELINE_RUNS: envField.boolean(true),
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),

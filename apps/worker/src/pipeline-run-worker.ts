@@ -1,0 +1,68 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { EgressPolicy } from "@reframe/egress";
+import type { BatchStore } from "@reframe/jobs";
+import {
+  createPipelineStore,
+  executeRun,
+  PIPELINE_RUNS_QUEUE,
+  pipelineRunDataSchema,
+  RunDefinitionError,
+  type RunRecord,
+  runIdOf,
+} from "@reframe/pipelines";
+import type { Logger } from "@reframe/telemetry";
+import { type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+
+export interface PipelineRunWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  s3: S3Client;
+  outpaintQueue: Queue;
+  batches: BatchStore;
+  routeQueue(name: string): Pick<Queue, "add">;
+  /** The worker's scratch prefix: never a source. */
+  ignoreAreas: { bucket: string; prefix: string }[];
+  egress: EgressPolicy;
+  logger: Logger;
+}
+
+/**
+ * Runs pipelines: each job of the pipeline-runs queue (a schedule's tick, or `reframe pipelines run`)
+ * is expanded into outpaint jobs by executeRun. One run at a time per process: a run is listing and
+ * enqueueing, bound by S3 and Redis, and the outpaint jobs it adds are the real work.
+ */
+export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worker {
+  const store = createPipelineStore(options.connection, { prefix: options.prefix });
+  const worker = new Worker(
+    PIPELINE_RUNS_QUEUE,
+    async (job: Job): Promise<RunRecord> => {
+      const data = pipelineRunDataSchema.parse(job.data);
+      const runId = data.runId ?? runIdOf(data.pipeline, dueAt(job));
+      try {
+        const record = await executeRun(data.pipeline, runId, data.trigger, { ...options, store });
+        options.logger.info(
+          { pipeline: data.pipeline, runId, state: record.state, jobs: record.jobs, added: record.added },
+          record.state === "refused" ? `pipeline run refused: ${record.reason}` : "pipeline run enqueued",
+        );
+        return record;
+      } catch (error) {
+        if (error instanceof RunDefinitionError)
+          throw new UnrecoverableError(`${error.code}: ${error.message}`);
+        throw error;
+      }
+    },
+    { connection: options.connection, prefix: options.prefix, concurrency: 1 },
+  );
+  worker.on("failed", (job, error) =>
+    options.logger.error({ err: error, pipeline: job?.data?.pipeline }, "pipeline run failed"),
+  );
+  worker.on("error", (error) => options.logger.error({ err: error }, "pipeline run worker error"));
+  return worker;
+}
+
+/** A scheduler's job id is "repeat:<scheduler>:<due time>": the run is named after when it was due. */
+function dueAt(job: Job): number {
+  const due = Number(job.id?.split(":").at(-1));
+  return Number.isFinite(due) && due > 0 ? due : job.timestamp;
+}
