@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reframe } from "../reframe-cli.ts";
 import {
   emulatorCounters,
   job,
@@ -14,22 +12,6 @@ import {
   pipelineClients,
   uploadSource,
 } from "./pipeline-fixture.ts";
-
-const run = promisify(execFile);
-const CLI = fileURLToPath(new URL("../../apps/producer/src/cli.ts", import.meta.url));
-
-async function reframe(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe("operating the pipeline", () => {
   let stack: LocalStack;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { startEmbeddedS3 } from "@reframe/storage";
 import { freePort, type RunningProcess, startProcess, startRedisServer } from "@reframe/testkit";
+import { type UploadWatch, watchEmbeddedUploads } from "./upload-triggers.ts";
 
 /**
  * reframe on one machine with embedded defaults, every part as its own process, as users run it:
@@ -34,6 +35,12 @@ export interface LocalStackOptions {
   /** Use this Redis instead of starting one (REDIS_URL). */
   redisUrl?: string;
   appendOnly?: boolean;
+  /** Start the HTTP API (with the S3 event intake) as a process. */
+  api?: boolean;
+  /** Feed the embedded S3's object-created events into the applied pipelines' upload triggers. */
+  uploadTriggers?: boolean;
+  /** Where the embedded S3 keeps its objects (a temporary directory by default). */
+  s3Directory?: string;
 }
 
 export interface LocalStack {
@@ -42,6 +49,10 @@ export interface LocalStack {
   emulatorUrl: string;
   apiKey: string;
   webhooksUrl: string | undefined;
+  /** The HTTP API and its tokens, when started (`api: true`). */
+  api: { url: string; token: string; intakeToken: string } | undefined;
+  /** The upload-trigger feed, when on (`uploadTriggers: true`). */
+  uploads: UploadWatch | undefined;
   workers: RunningProcess[];
   /** The environment a worker (or the CLI) of this stack needs. */
   workerEnvironment: Record<string, string>;
@@ -63,7 +74,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       : await startRedisServer({ appendOnly: options.appendOnly ?? false });
     if (redis) stoppers.push(() => redis.stop());
     const redisUrl = options.redisUrl ?? redis!.url;
-    const s3 = await startEmbeddedS3({ buckets: Object.values(LOCAL_BUCKETS), ...S3_CREDENTIALS });
+    const s3 = await startEmbeddedS3({
+      buckets: Object.values(LOCAL_BUCKETS),
+      ...S3_CREDENTIALS,
+      ...(options.s3Directory ? { directory: options.s3Directory } : {}),
+    });
     stoppers.push(() => s3.close());
     const emulatorPort = await freePort();
     const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
@@ -128,12 +143,45 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return worker;
     };
     for (let i = 0; i < (options.workers ?? 1); i += 1) await startWorker();
+    const scratchArea = { bucket: LOCAL_BUCKETS.scratch, prefix: "_reframe-scratch/" };
+    let api: LocalStack["api"];
+    if (options.api) {
+      const port = await freePort();
+      api = {
+        url: `http://127.0.0.1:${port}`,
+        token: randomBytes(18).toString("base64url"),
+        intakeToken: randomBytes(18).toString("base64url"),
+      };
+      processes.push(
+        await startProcess({
+          name: "api",
+          command: [process.execPath, `${REPO_ROOT}apps/producer/src/api-main.ts`],
+          env: {
+            REDIS_URL: redisUrl,
+            API_TOKEN: api.token,
+            INTAKE_TOKEN: api.intakeToken,
+            API_PORT: String(port),
+            API_HOST: "127.0.0.1",
+            SCRATCH_BUCKET: scratchArea.bucket,
+            SCRATCH_PREFIX: scratchArea.prefix,
+            LOG_LEVEL: logLevel,
+          },
+          ready: { url: `${api.url}/healthz` },
+        }),
+      );
+    }
+    const uploads = options.uploadTriggers
+      ? await watchEmbeddedUploads(s3, { redisUrl, ignoreAreas: [scratchArea] })
+      : undefined;
+    if (uploads) stoppers.push(() => uploads.stop());
     return {
       redisUrl,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
       emulatorUrl,
       apiKey: API_KEY,
       webhooksUrl,
+      api,
+      uploads,
       workers,
       workerEnvironment,
       startWorker,

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import {
   createOutpaintQueue,
   createRedisConnection,
@@ -11,7 +11,8 @@ import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
-import { renderSampleScene, SAMPLE_SCENES } from "./sample-scenes.ts";
+import { type UploadedSample, uploadSampleScenes } from "./sample-scenes.ts";
+import { serve } from "./serve.ts";
 
 /**
  * The quick-start demo: the whole pipeline on embedded defaults. Sample scenes go into the embedded
@@ -24,6 +25,7 @@ const OUT_DIR = resolve(process.env.DEMO_OUT_DIR ?? "out/demo");
 const TIMEOUT_MS = 5 * 60_000;
 
 async function main(): Promise<number> {
+  if (process.argv.includes("--serve")) return serve(OUT_DIR);
   const started = Date.now();
   console.log("starting Redis, the embedded S3, the emulator, the webhook receiver and a worker…");
   const stack = await startLocalStack({ redisUrl: process.env.REDIS_URL || undefined });
@@ -44,7 +46,7 @@ async function runDemo(stack: LocalStack, started: number): Promise<number> {
   const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
   const queue = createOutpaintQueue({ connection, prefix: "{reframe}" });
   try {
-    const sources = await uploadSamples(s3);
+    const sources = await uploadSampleScenes(s3);
     const batchId = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}`;
     const jobs: { sourceKey: string; target: string; input: OutpaintJobInput }[] = sources.flatMap((source) =>
       TARGETS.map((target) => ({ sourceKey: source.key, target, input: demoJob(source, target, batchId) })),
@@ -73,33 +75,7 @@ async function runDemo(stack: LocalStack, started: number): Promise<number> {
   }
 }
 
-interface UploadedSource {
-  key: string;
-  name: string;
-  width: number;
-  height: number;
-  bytes: Buffer;
-}
-
-async function uploadSamples(s3: ReturnType<typeof createS3Client>): Promise<UploadedSource[]> {
-  return Promise.all(
-    SAMPLE_SCENES.map(async (scene) => {
-      const bytes = await renderSampleScene(scene);
-      const key = `samples/${scene.name}.jpg`;
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: LOCAL_BUCKETS.sources,
-          Key: key,
-          Body: bytes,
-          ContentType: "image/jpeg",
-        }),
-      );
-      return { key, name: scene.name, width: scene.width, height: scene.height, bytes };
-    }),
-  );
-}
-
-function demoJob(source: UploadedSource, target: string, batchId: string): OutpaintJobInput {
+function demoJob(source: UploadedSample, target: string, batchId: string): OutpaintJobInput {
   const spec = target.startsWith("preset:")
     ? { kind: "preset", name: target.slice("preset:".length) }
     : { kind: "ratio", ratio: target };
@@ -142,7 +118,7 @@ async function waitForAll(queue: Queue, jobIds: string[]): Promise<Finished> {
 
 async function collectRows(
   s3: ReturnType<typeof createS3Client>,
-  sources: UploadedSource[],
+  sources: UploadedSample[],
   jobs: { sourceKey: string; target: string }[],
   jobIds: string[],
   finished: Finished,

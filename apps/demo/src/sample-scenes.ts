@@ -1,4 +1,6 @@
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
+import { LOCAL_BUCKETS } from "./local-stack.ts";
 
 /**
  * The demo's source images, drawn by the project (no third-party files, no licence to track):
@@ -120,4 +122,29 @@ export const SAMPLE_SCENES: readonly SampleScene[] = [lakeside(), desert(), city
 
 export async function renderSampleScene(scene: SampleScene): Promise<Buffer> {
   return sharp(Buffer.from(scene.svg)).jpeg({ quality: 90 }).toBuffer();
+}
+
+export interface UploadedSample {
+  key: string;
+  name: string;
+  width: number;
+  height: number;
+  bytes: Buffer;
+}
+
+/** Renders every sample scene and puts it at `samples/<name>.jpg` in the sources bucket. */
+export async function uploadSampleScenes(
+  s3: S3Client,
+  bucket: string = LOCAL_BUCKETS.sources,
+): Promise<UploadedSample[]> {
+  return Promise.all(
+    SAMPLE_SCENES.map(async (scene) => {
+      const bytes = await renderSampleScene(scene);
+      const key = `samples/${scene.name}.jpg`;
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: "image/jpeg" }),
+      );
+      return { key, name: scene.name, width: scene.width, height: scene.height, bytes };
+    }),
+  );
 }

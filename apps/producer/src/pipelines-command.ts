@@ -143,5 +143,5 @@ export function describeRun(record: RunRecord): string {
 }
 
 function formatTime(epochMs: number | undefined): string {
-  return epochMs === undefined ? "—" : new Date(epochMs).toISOString().replace(".000Z", "Z");
+  return epochMs === undefined ? "—" : `${new Date(epochMs).toISOString().slice(0, 19)}Z`;
 }

@@ -1,0 +1,110 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRedisConnection, waitForRedisReady } from "@reframe/jobs";
+import {
+  applyPipelines,
+  createPipelineRunQueue,
+  createPipelineStore,
+  parsePipelinesFile,
+} from "@reframe/pipelines";
+import { createS3Client } from "@reframe/storage";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
+import { uploadSampleScenes } from "./sample-scenes.ts";
+
+const EXAMPLE_PIPELINES = fileURLToPath(new URL("../../../examples/pipelines.yaml", import.meta.url));
+
+/**
+ * `npm run demo -- --serve`: the whole stack stays up (Redis, embedded S3, emulator, webhook
+ * receiver, worker, HTTP API with the S3 event intake), the sample library is uploaded, the example
+ * pipelines are applied, and the embedded S3's events feed the upload triggers. The environment for
+ * the CLI, the API and S3 goes to `<out>/env` (tokens are not printed) until Ctrl-C.
+ */
+export async function serve(outDir: string): Promise<number> {
+  console.log("starting Redis, the embedded S3, the emulator, the webhook receiver, a worker and the API…");
+  const stack = await startLocalStack({
+    redisUrl: process.env.REDIS_URL || undefined,
+    api: true,
+    uploadTriggers: true,
+  });
+  try {
+    await prepare(stack, outDir);
+    const envFile = join(outDir, "env");
+    await mkdir(outDir, { recursive: true });
+    await writeFile(envFile, environmentFile(stack), { mode: 0o600 });
+    console.log(instructions(envFile));
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    console.log("\nstopping…");
+    return 0;
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function prepare(stack: LocalStack, outDir: string): Promise<void> {
+  const s3 = createS3Client({
+    endpoint: stack.s3.endpoint,
+    region: stack.s3.region,
+    forcePathStyle: true,
+    credentials: stack.s3.credentials,
+  });
+  const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
+  const runQueue = createPipelineRunQueue({ connection });
+  try {
+    await waitForRedisReady(connection);
+    const samples = await uploadSampleScenes(s3);
+    await mkdir(join(outDir, "samples"), { recursive: true });
+    for (const sample of samples)
+      await writeFile(join(outDir, "samples", `${sample.name}.jpg`), sample.bytes);
+    console.log(
+      `uploaded ${samples.length} sample images to s3://${LOCAL_BUCKETS.sources}/samples/ (copies in ${outDir}/samples/)`,
+    );
+    const file = parsePipelinesFile(await readFile(EXAMPLE_PIPELINES, "utf8"), "examples/pipelines.yaml");
+    const changes = await applyPipelines(file, { store: createPipelineStore(connection), runQueue });
+    console.log(
+      `applied examples/pipelines.yaml: ${changes.map((c) => `${c.pipeline} (${c.change})`).join(", ")}`,
+    );
+  } finally {
+    await runQueue.close();
+    connection.disconnect();
+    s3.destroy();
+  }
+}
+
+function environmentFile(stack: LocalStack): string {
+  const variables: Record<string, string> = {
+    REDIS_URL: stack.redisUrl,
+    QUEUE_PREFIX: "{reframe}",
+    S3_ENDPOINT: stack.s3.endpoint,
+    S3_REGION: stack.s3.region,
+    S3_FORCE_PATH_STYLE: "true",
+    S3_ACCESS_KEY_ID: stack.s3.credentials.accessKeyId,
+    S3_SECRET_ACCESS_KEY: stack.s3.credentials.secretAccessKey,
+    OUTPUT_BUCKET: LOCAL_BUCKETS.outputs,
+    API_URL: stack.api!.url,
+    API_TOKEN: stack.api!.token,
+    INTAKE_TOKEN: stack.api!.intakeToken,
+  };
+  return `${Object.entries(variables)
+    .map(([name, value]) => `export ${name}='${value}'`)
+    .join("\n")}\n`;
+}
+
+function instructions(envFile: string): string {
+  return `
+reframe is running on embedded defaults. In another terminal, in this checkout:
+
+  source ${envFile}
+  pnpm reframe pipelines list
+  pnpm reframe pipelines run nightly-samples
+  curl -s "$API_URL/v1/jobs" -H "authorization: Bearer $API_TOKEN" -H 'content-type: application/json' \\
+    -d '{"source":{"kind":"s3","bucket":"reframe-sources","key":"samples/lakeside.jpg"},"target":{"kind":"ratio","ratio":"3:1"},"output":{"bucket":"reframe-outputs"}}'
+  # an upload under incoming/ triggers the "uploads" pipeline:
+  curl -s --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" \\
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T out/demo/samples/desert.jpg "$S3_ENDPOINT/reframe-sources/incoming/desert.jpg"
+
+Ctrl-C stops everything.`;
+}
