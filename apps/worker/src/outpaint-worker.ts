@@ -1,3 +1,4 @@
+import { createGuardedFetch } from "@reframe/egress";
 import {
   assertNoEviction,
   createBatchStore,
@@ -80,6 +81,7 @@ export async function startOutpaintWorker(
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
   });
+  const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
   const deps: OutpaintDeps = {
     outpaintQueue,
     routeQueue,
@@ -88,6 +90,7 @@ export async function startOutpaintWorker(
     batcher,
     provider,
     s3,
+    sourceFetch: egress.fetch,
     webhook,
     logger,
     now: Date.now,
@@ -99,7 +102,6 @@ export async function startOutpaintWorker(
       maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
       scratchBucket: config.SCRATCH_BUCKET ?? "",
       scratchPrefix: config.SCRATCH_PREFIX,
-      egress: { allowHosts: config.SOURCE_URL_ALLOW_HOSTS },
     },
   };
   const worker = new Worker<OutpaintJobData>(OUTPAINT_QUEUE, createOutpaintProcessor(deps), {
@@ -139,7 +141,7 @@ export async function startOutpaintWorker(
         ignoreAreas: config.SCRATCH_BUCKET
           ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
           : [],
-        egress: deps.settings.egress,
+        sourceFetch: egress.fetch,
         logger,
       })
     : undefined;
@@ -162,6 +164,7 @@ export async function startOutpaintWorker(
       await reconciler?.stop();
       await Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
       await provider.close();
+      await egress.close();
       s3.destroy();
       await connection.quit();
     },

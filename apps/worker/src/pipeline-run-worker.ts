@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { EgressPolicy } from "@reframe/egress";
+import type { GuardedFetch } from "@reframe/egress";
 import type { BatchStore } from "@reframe/jobs";
 import {
   createPipelineStore,
@@ -23,7 +23,8 @@ export interface PipelineRunWorkerOptions {
   routeQueue(name: string): Pick<Queue, "add">;
   /** The worker's scratch prefix: never a source. */
   ignoreAreas: { bucket: string; prefix: string }[];
-  egress: EgressPolicy;
+  /** The worker's egress guard, for URL sources' headers. */
+  sourceFetch: GuardedFetch["fetch"];
   logger: Logger;
 }
 

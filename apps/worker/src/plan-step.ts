@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { EgressRefusedError, guardedFetch } from "@reframe/egress";
+import { EgressRefusedError } from "@reframe/egress";
 import { PROVIDER_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions, renderKeyTemplate, splitKey } from "@reframe/storage";
@@ -213,10 +213,14 @@ async function copyStep(
 }
 
 /** User-given URLs are fetched through the egress guard: no private, loopback or metadata addresses. */
-async function fetchSource(url: string, deps: OutpaintDeps, init: RequestInit = {}): Promise<Response> {
-  let response: Response;
+async function fetchSource(
+  url: string,
+  deps: OutpaintDeps,
+  init: { headers?: Record<string, string> } = {},
+): Promise<Awaited<ReturnType<OutpaintDeps["sourceFetch"]>>> {
+  let response: Awaited<ReturnType<OutpaintDeps["sourceFetch"]>>;
   try {
-    response = await guardedFetch(url, init, deps.settings.egress);
+    response = await deps.sourceFetch(url, init);
   } catch (error) {
     if (error instanceof EgressRefusedError) throw new PlanError("sourceRefused", error.message);
     throw error;

@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { EgressPolicy } from "@reframe/egress";
+import type { GuardedFetch } from "@reframe/egress";
 import type { BatchStore, TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
@@ -18,8 +18,6 @@ export interface WorkerSettings {
   /** Where pre-scaled sources go; never under an output prefix. */
   scratchBucket: string;
   scratchPrefix: string;
-  /** Which private hosts URL sources may reach (none by default). */
-  egress: EgressPolicy;
 }
 
 export interface WebhookSettings {
@@ -38,6 +36,8 @@ export interface OutpaintDeps {
   batcher: Pick<SubmitBatcher, "submit">;
   provider: Pick<RunwareClient, "getResponses">;
   s3: S3Client;
+  /** Reads URL sources through the egress guard (no private, loopback or metadata addresses). */
+  sourceFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
   settings: WorkerSettings;
   logger: Logger;

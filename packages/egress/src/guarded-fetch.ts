@@ -1,25 +1,61 @@
-import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { Agent, fetch, type RequestInit, type Response } from "undici";
 import { isPublicAddress } from "./address-policy.ts";
-
-/** A URL (or a redirect) that points where user-given URLs must not go. */
-export class EgressRefusedError extends Error {
-  readonly code = "egressRefused";
-  constructor(message: string) {
-    super(message);
-    this.name = "EgressRefusedError";
-  }
-}
+import { EgressRefusedError, pinnedLookup, type Resolve, resolveWithSystem } from "./pinned-lookup.ts";
 
 export interface EgressPolicy {
   /** Host names (or IP literals) reachable even on private addresses, e.g. a local S3 or CDN. */
   allowHosts?: readonly string[];
   /** Redirects followed at most (each one checked like the first URL). */
   maxRedirects?: number;
+  /** Name resolution; the system resolver by default. */
+  resolve?: Resolve;
+  /** Bound on opening one connection (undici's default is 10 s). */
+  connectTimeoutMs?: number;
 }
 
-/** Refuses non-http(s) schemes and hosts that resolve to any non-public address (unless allow-listed). */
-export async function assertPublicUrl(raw: string, policy: EgressPolicy = {}): Promise<URL> {
+/** fetch for URLs users give, and the connections it keeps; close it when the process stops. */
+export interface GuardedFetch {
+  fetch(url: string, init?: Omit<RequestInit, "redirect" | "dispatcher">): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_REDIRECTS = 5;
+
+/**
+ * Outbound HTTP for user-given URLs: every hop (the URL and each redirect) must be http(s) to public
+ * addresses only, unless its host is allow-listed. IP literals are checked before the request; names
+ * are checked inside the connection's own lookup, so the address connected to is the address that
+ * was checked (see pinned-lookup.ts).
+ */
+export function createGuardedFetch(policy: EgressPolicy = {}): GuardedFetch {
+  const allowHosts = new Set(policy.allowHosts ?? []);
+  const maxRedirects = policy.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+  const agent = new Agent({
+    connect: {
+      lookup: pinnedLookup(policy.resolve ?? resolveWithSystem, allowHosts),
+      ...(policy.connectTimeoutMs === undefined ? {} : { timeout: policy.connectTimeoutMs }),
+    },
+  });
+  return {
+    async fetch(raw, init = {}) {
+      let url = checkTarget(raw, allowHosts);
+      for (let hop = 0; ; hop += 1) {
+        const response = await fetchOnce(url, init, agent);
+        const location = response.headers.get("location");
+        if (response.status < 300 || response.status >= 400 || !location) return response;
+        await response.body?.cancel();
+        if (hop >= maxRedirects)
+          throw new EgressRefusedError(`more than ${maxRedirects} redirects from ${raw}`);
+        url = checkTarget(new URL(location, url).href, allowHosts);
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+/** The checks that need no resolution: a URL, http(s), and no private IP literal. */
+function checkTarget(raw: string, allowHosts: ReadonlySet<string>): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -30,33 +66,23 @@ export async function assertPublicUrl(raw: string, policy: EgressPolicy = {}): P
     throw new EgressRefusedError(`only http and https URLs are fetched, not ${url.protocol}`);
   }
   const host = url.hostname.replace(/^\[|\]$/g, "");
-  if (policy.allowHosts?.includes(host)) return url;
-  const addresses = isIP(host)
-    ? [host]
-    : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-  const blocked = addresses.find((address) => !isPublicAddress(address));
-  if (blocked) throw new EgressRefusedError(`${host} resolves to ${blocked}, which is not a public address`);
+  if (isIP(host) && !allowHosts.has(host) && !isPublicAddress(host)) {
+    throw new EgressRefusedError(`${host} is not a public address`);
+  }
   return url;
 }
 
-/**
- * fetch for URLs given by users: every hop (the URL and each redirect) must be http(s) to a public
- * address. The check resolves the name before the request resolves it again, so a DNS answer that
- * changes in between (rebinding) is not caught here; an egress proxy is the complete answer.
- */
-export async function guardedFetch(
-  raw: string,
-  init: RequestInit = {},
-  policy: EgressPolicy = {},
+async function fetchOnce(
+  url: URL,
+  init: Omit<RequestInit, "redirect" | "dispatcher">,
+  agent: Agent,
 ): Promise<Response> {
-  let url = await assertPublicUrl(raw, policy);
-  for (let hop = 0; ; hop += 1) {
-    const response = await fetch(url, { ...init, redirect: "manual" });
-    const location = response.headers.get("location");
-    if (response.status < 300 || response.status >= 400 || !location) return response;
-    await response.body?.cancel();
-    if (hop >= (policy.maxRedirects ?? 5))
-      throw new EgressRefusedError(`more than ${policy.maxRedirects ?? 5} redirects from ${raw}`);
-    url = await assertPublicUrl(new URL(location, url).href, policy);
+  try {
+    return await fetch(url, { ...init, redirect: "manual", dispatcher: agent });
+  } catch (error) {
+    // undici reports a refused lookup as TypeError("fetch failed") with the refusal as its cause.
+    const cause = (error as { cause?: unknown }).cause;
+    if (cause instanceof EgressRefusedError) throw cause;
+    throw error;
   }
 }

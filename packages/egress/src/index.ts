@@ -1,2 +1,3 @@
 export { isPublicAddress } from "./address-policy.ts";
-export { assertPublicUrl, type EgressPolicy, EgressRefusedError, guardedFetch } from "./guarded-fetch.ts";
+export { createGuardedFetch, type EgressPolicy, type GuardedFetch } from "./guarded-fetch.ts";
+export { EgressRefusedError, type Resolve, type ResolvedAddress } from "./pinned-lookup.ts";

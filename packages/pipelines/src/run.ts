@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { EgressPolicy } from "@reframe/egress";
+import type { GuardedFetch } from "@reframe/egress";
 import {
   announceBatchCompleted,
   type BatchStore,
@@ -30,7 +30,8 @@ export interface RunDeps {
   routeQueue(name: string): Pick<Queue, "add">;
   /** Places the worker never treats as sources: its scratch prefix. */
   ignoreAreas?: readonly { bucket: string; prefix: string }[];
-  egress?: EgressPolicy;
+  /** Reads URL sources' headers through the caller's egress guard (its allow-list). */
+  sourceFetch?: GuardedFetch["fetch"];
   now?: () => number;
 }
 
@@ -90,7 +91,8 @@ export async function executeRun(
     const toAdd = await missingJobs(deps.outpaintQueue, jobs);
     const estimate = summarizeEstimates(
       await estimateJobs(toAdd, {
-        dimensionsOf: (source) => readSourceDimensions(source, { s3: deps.s3, egress: deps.egress }),
+        dimensionsOf: (source) =>
+          readSourceDimensions(source, { s3: deps.s3, sourceFetch: deps.sourceFetch }),
       }),
     );
     record.estimatedCostUsd = estimate.costUsd;

@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type EgressPolicy, EgressRefusedError, guardedFetch } from "@reframe/egress";
+import { createGuardedFetch, EgressRefusedError, type GuardedFetch } from "@reframe/egress";
 import { PROVIDER_LIMITS, planCanvas, type Size } from "@reframe/geometry";
 import { canonicalJson, type OutpaintJob, sourceIdentity } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions } from "@reframe/storage";
@@ -77,10 +77,14 @@ export async function estimateJobs(
   return jobs.map((job) => estimateJob(job, dimensions.get(canonicalJson(sourceIdentity(job.source)))!));
 }
 
-/** A source's dimensions from its hints, or from the first 64 KiB of the image. */
+/**
+ * A source's dimensions from its hints, or from the first 64 KiB of the image. URL sources are read
+ * through `sourceFetch` (the caller's egress guard, with its allow-list), else through a guard of
+ * its own that allows no private address.
+ */
 export async function readSourceDimensions(
   source: OutpaintJob["source"],
-  { s3, egress = {} }: { s3: S3Client; egress?: EgressPolicy },
+  { s3, sourceFetch }: { s3: S3Client; sourceFetch?: GuardedFetch["fetch"] },
 ): Promise<SourceDimensions> {
   if (source.kind === "s3" && source.width && source.height)
     return { ok: true, size: { width: source.width, height: source.height } };
@@ -93,20 +97,26 @@ export async function readSourceDimensions(
       });
       return { ok: true, size: { width, height } };
     }
-    const response = await guardedFetch(source.url, { headers: { Range: HEADER_RANGE } }, egress);
-    if (!response.ok) {
-      await response.body?.cancel();
-      return {
-        ok: false,
-        code: "sourceUnreadable",
-        message: `GET ${source.url} answered ${response.status}`,
-      };
+    if (sourceFetch) return await readUrlHeader(source.url, sourceFetch);
+    const guard = createGuardedFetch();
+    try {
+      return await readUrlHeader(source.url, guard.fetch);
+    } finally {
+      await guard.close();
     }
-    const { width, height } = parseImageHeader(new Uint8Array(await response.arrayBuffer()));
-    return { ok: true, size: { width, height } };
   } catch (error) {
     return dimensionsFailure(error);
   }
+}
+
+async function readUrlHeader(url: string, sourceFetch: GuardedFetch["fetch"]): Promise<SourceDimensions> {
+  const response = await sourceFetch(url, { headers: { Range: HEADER_RANGE } });
+  if (!response.ok) {
+    await response.body?.cancel();
+    return { ok: false, code: "sourceUnreadable", message: `GET ${url} answered ${response.status}` };
+  }
+  const { width, height } = parseImageHeader(new Uint8Array(await response.arrayBuffer()));
+  return { ok: true, size: { width, height } };
 }
 
 function dimensionsFailure(error: unknown): SourceDimensions {
