@@ -101,6 +101,14 @@ describe("decideAwait", () => {
     });
   });
 
+  it("redoes a task the provider never acknowledged once its deadline passed (its URLs expired with it)", () => {
+    const late = task({ confirmed: false, deadline: NOW });
+    expect(decideAwait(state([late]), new Map(), NOW, 3)).toMatchObject({
+      kind: "resubmit",
+      reasons: ["taskDeadlineExceeded"],
+    });
+  });
+
   it("submits again tasks the provider never acknowledged", () => {
     expect(decideAwait(state([task({ confirmed: false })]), new Map(), NOW, 3)).toEqual({ kind: "submit" });
   });

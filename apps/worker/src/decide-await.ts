@@ -73,7 +73,9 @@ type TaskVerdict =
 
 function judgeTask(task: TaskState, outcome: TaskOutcomeRecord | undefined, now: number): TaskVerdict {
   if (!outcome) {
-    if (task.confirmed && now >= task.deadline) {
+    // Also a task the provider never acknowledged: its presigned URLs died with the deadline, so
+    // sending it again could only fail; it is redone under a new generation with a new deadline.
+    if (now >= task.deadline) {
       return { kind: "redo", code: "taskDeadlineExceeded", message: `no result by the task's deadline` };
     }
     return { kind: "pending" };

@@ -33,8 +33,10 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
           await save(state);
           break;
         case "submit":
-          return await parkAndSubmit({ job, token, data, state, deps }, unconfirmed(state));
         case "await":
+          // A fresh plan decides "submit" here too; going through the decision means a task whose
+          // deadline passed before it could be sent (retries, an outage) is redone, not sent with
+          // presigned URLs that already expired.
           state = await awaitStep({ job, token, data, state, deps });
           await save(state);
           break;

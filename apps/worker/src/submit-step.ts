@@ -6,15 +6,10 @@ import {
   type TaskOutcome,
   taskWebhookURL,
 } from "@reframe/runware";
-import { presignOutputUpload, presignSourceDownload } from "@reframe/storage";
+import { presignExpirySeconds, presignOutputUpload, presignSourceDownload } from "@reframe/storage";
 import type { Job } from "bullmq";
 import type { CanvasPlan, StepState, TaskState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
-
-/** Presigned URLs live until the task's deadline and no longer (design.md "Storage"). */
-function secondsUntil(deadline: number, now: number): number {
-  return Math.max(60, Math.ceil((deadline - now) / 1000));
-}
 
 export async function buildProviderTask(
   job: OutpaintJob,
@@ -22,8 +17,11 @@ export async function buildProviderTask(
   task: TaskState,
   deps: OutpaintDeps,
 ): Promise<ImageInferenceTask> {
-  const now = deps.now();
-  const expiresInSeconds = secondsUntil(task.deadline, now);
+  // The URLs die by the task's deadline and never later (design.md "Storage"): past it the task is
+  // redone under a new generation that writes the same key, and the old task must no longer be able
+  // to. A deadline already passed throws PresignDeadlineError; the job's next run redoes the task.
+  const signedAt = deps.now();
+  const expiresInSeconds = presignExpirySeconds({ deadline: task.deadline, signedAt });
   const image =
     plan.sourceRef.kind === "url"
       ? plan.sourceRef.url
@@ -32,12 +30,14 @@ export async function buildProviderTask(
           bucket: plan.sourceRef.bucket,
           key: plan.sourceRef.key,
           expiresInSeconds,
+          signedAt,
         });
   const uploadEndpoint = await presignOutputUpload({
     client: deps.s3,
     bucket: job.output.bucket,
     key: task.key,
     expiresInSeconds,
+    signedAt,
   });
   return {
     taskType: "imageInference",

@@ -3,6 +3,12 @@ export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
 export { type ImageFormat, type ImageHeader, ImageHeaderError, parseImageHeader } from "./image-header.ts";
 export { KEY_TEMPLATE_FIELDS, KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
 export { keyFilter, type ListedObject, type ListObjectsInput, listObjects } from "./list-objects.ts";
-export { type PresignInput, presignOutputUpload, presignSourceDownload } from "./presign.ts";
+export {
+  PresignDeadlineError,
+  type PresignInput,
+  presignExpirySeconds,
+  presignOutputUpload,
+  presignSourceDownload,
+} from "./presign.ts";
 export { type CreatedObject, decodeEventKey, type ParsedS3Event, parseS3Event } from "./s3-events.ts";
 export { type OutputVerification, readImageDimensions, verifyOutputObject } from "./verify.ts";

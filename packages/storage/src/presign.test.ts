@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
-import { presignOutputUpload, presignSourceDownload } from "./presign.ts";
+import {
+  PresignDeadlineError,
+  presignExpirySeconds,
+  presignOutputUpload,
+  presignSourceDownload,
+} from "./presign.ts";
 
 const client = createS3Client({
   endpoint: "http://127.0.0.1:9",
@@ -34,4 +39,32 @@ describe("presigned URLs", () => {
       ).rejects.toThrow(/expiresInSeconds must be an integer from 1 to 604800/);
     },
   );
+});
+
+describe("presignExpirySeconds", () => {
+  const signedAt = Date.parse("2026-11-24T10:00:00.900Z");
+
+  it("counts whole seconds from the signing second (X-Amz-Date) to the deadline, rounding down", () => {
+    // X-Amz-Date is 10:00:00; 10:00:00 + 45 s is the last whole second at or before the deadline.
+    expect(presignExpirySeconds({ deadline: signedAt + 44_500, signedAt })).toBe(45);
+    expect(presignExpirySeconds({ deadline: Date.parse("2026-11-24T10:00:45.000Z"), signedAt })).toBe(45);
+  });
+
+  it("is capped by maxSeconds and by SigV4's 7 days", () => {
+    expect(presignExpirySeconds({ deadline: signedAt + 3_600_000, signedAt, maxSeconds: 900 })).toBe(900);
+    expect(presignExpirySeconds({ deadline: signedAt + 30 * 86_400_000, signedAt })).toBe(604_800);
+  });
+
+  it("refuses a deadline that leaves no whole second", () => {
+    for (const deadline of [signedAt - 1, Date.parse("2026-11-24T10:00:00.999Z")]) {
+      expect(() => presignExpirySeconds({ deadline, signedAt })).toThrow(PresignDeadlineError);
+    }
+  });
+
+  it("signs at the given time, so X-Amz-Date is that second", async () => {
+    const url = new URL(
+      await presignOutputUpload({ client, bucket: "out", key: "k", expiresInSeconds: 45, signedAt }),
+    );
+    expect(url.searchParams.get("X-Amz-Date")).toBe("20261124T100000Z");
+  });
 });

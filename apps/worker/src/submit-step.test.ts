@@ -1,0 +1,103 @@
+import { PassThrough } from "node:stream";
+import { outpaintJobSchema } from "@reframe/jobs";
+import { createS3Client, PresignDeadlineError } from "@reframe/storage";
+import { createLogger } from "@reframe/telemetry";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import type { CanvasPlan, TaskState } from "./step-state.ts";
+import { buildProviderTask } from "./submit-step.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+// Presigning is local computation: the client never connects.
+const s3 = createS3Client({
+  endpoint: "http://127.0.0.1:9",
+  region: "us-east-1",
+  forcePathStyle: true,
+  credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+});
+afterAll(() => s3.destroy());
+
+const job = outpaintJobSchema.parse({
+  source: { kind: "s3", bucket: "reframe-sources", key: "a.jpg" },
+  target: { kind: "ratio", ratio: "16:9", anchor: "center" },
+  output: { bucket: "reframe-outputs", format: "PNG" },
+});
+
+const plan: CanvasPlan = {
+  margins: { top: 0, right: 16, bottom: 0, left: 16 },
+  width: 128,
+  height: 72,
+  sourceWidth: 96,
+  sourceHeight: 72,
+  sourceScale: 1,
+  costUsd: 0.1,
+  exactSizeMet: true,
+  requested: null,
+  sourceRef: { kind: "s3", bucket: "reframe-sources", key: "a.jpg" },
+  targetLabel: "16x9",
+  contentType: "image/png",
+};
+
+function depsAt(now: number): OutpaintDeps {
+  return {
+    s3,
+    now: () => now,
+    webhook: undefined,
+    logger: createLogger({ name: "submit-test", level: "silent", destination: new PassThrough() }),
+  } as OutpaintDeps;
+}
+
+const task = (deadline: number): TaskState => ({
+  variant: 0,
+  generation: 0,
+  taskUUID: "6f1d7a52-2f0e-5b9a-9d65-3c1f1b8b1a10",
+  key: "16x9/a.png",
+  confirmed: false,
+  submitAttempts: 0,
+  deadline,
+});
+
+/** When a SigV4 presigned URL stops working: X-Amz-Date plus X-Amz-Expires seconds (epoch ms). */
+function expiryOf(url: string): number {
+  const params = new URL(url).searchParams;
+  const date = params
+    .get("X-Amz-Date")!
+    .replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z");
+  return Date.parse(date) + Number(params.get("X-Amz-Expires")) * 1000;
+}
+
+describe("presigned URLs of a provider task", () => {
+  const now = Date.parse("2026-11-24T10:00:00.700Z");
+
+  it("expire at the task's deadline when it is less than a minute away, not a minute later", async () => {
+    const deadline = now + 30_500;
+    const built = await buildProviderTask(job, plan, task(deadline), depsAt(now));
+    for (const url of [built.uploadEndpoint!, built.inputs.image as string]) {
+      expect(new URL(url).searchParams.get("X-Amz-Expires")).toBe("31");
+      expect(expiryOf(url)).toBeLessThanOrEqual(deadline);
+    }
+  });
+
+  it("never outlive the deadline and fall short of it by less than a second, for any clock and deadline", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: Date.parse("2026-01-01"), max: Date.parse("2030-01-01") }),
+        fc.integer({ min: 1_000, max: 86_400_000 }),
+        async (at, remaining) => {
+          const deadline = at + remaining;
+          const built = await buildProviderTask(job, plan, task(deadline), depsAt(at));
+          const expiry = expiryOf(built.uploadEndpoint!);
+          expect(expiry).toBeLessThanOrEqual(deadline);
+          expect(expiry).toBeGreaterThan(deadline - 1_000);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it("are refused once the deadline has passed", async () => {
+    await expect(buildProviderTask(job, plan, task(now - 1), depsAt(now))).rejects.toBeInstanceOf(
+      PresignDeadlineError,
+    );
+  });
+});
