@@ -224,6 +224,8 @@ describe("POST /runware/:taskUUID", () => {
     const h = await harness();
     const failed = randomUUID();
     const lost = randomUUID();
+    await parkedJob(h, failed);
+    await parkedJob(h, lost);
     const errorBody = (taskUUID: string, code: string) => ({
       errors: [{ code, message: `${code} happened`, taskUUID }],
     });

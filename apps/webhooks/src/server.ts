@@ -16,7 +16,8 @@ import { readDelivery } from "./delivery.ts";
  * Stateless: everything lives in Redis, so any number of replicas can sit behind a load balancer.
  *
  *   200 {ok:true, stored:true}    stored; the job was promoted
- *   200 {ok:true, stored:false}   a duplicate: the first outcome stays, nothing changes
+ *   200 {ok:true, stored:false}   a duplicate or a replay: the first outcome stays, nothing changes;
+ *                                 also a task no job waits for (finished, or unknown): nothing stored
  *   400                           malformed JSON, not a webhook body, or a taskUUID that is not the URL's
  *   401                           missing or wrong token (nothing is read or stored)
  *   413                           body over the limit

@@ -106,12 +106,15 @@ describe("task store", () => {
     expect(expireAt).toBe(deadline + TASK_RETENTION_MS);
   });
 
-  it("stores an outcome for a task it never saw, with no job and a bounded lifetime", async () => {
+  it("stores nothing for a task it does not know: never registered, or finished and forgotten", async () => {
     const { store, redis, prefix } = setup();
-    expect(await store.storeOutcome("stray", success("img"))).toEqual({ stored: true, jobId: null });
-    const ttl = await redis.pttl(taskStoreKeys(prefix).task("stray"));
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(TASK_RETENTION_MS);
+    expect(await store.storeOutcome("stray", success("img"))).toEqual({ stored: false, jobId: null });
+    await store.registerTasks([register("done")]);
+    await store.storeOutcome("done", success("img"));
+    await store.forget(["done"]);
+    expect(await store.storeOutcome("done", success("img"))).toEqual({ stored: false, jobId: null });
+    const keys = taskStoreKeys(prefix);
+    expect(await redis.exists(keys.task("stray"), keys.task("done"))).toBe(0);
   });
 
   it("forgets the mapping, the outcome and the pending entry of finished tasks", async () => {

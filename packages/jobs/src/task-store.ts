@@ -100,7 +100,7 @@ export function createTaskStore(
         redis,
         STORE_OUTCOME,
         [keys.task(taskUUID), keys.pending],
-        [taskUUID, record, TASK_RETENTION_MS],
+        [taskUUID, record],
       )) as [number, string | null];
       return { stored: stored === 1, jobId: jobId ?? null };
     },

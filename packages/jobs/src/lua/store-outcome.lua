@@ -6,21 +6,23 @@
 
   ARGV[1]  taskUUID
   ARGV[2]  the outcome record (JSON)
-  ARGV[3]  time to live (ms) for a task nobody registered (a late webhook after `forget`, or an
-           outcome that arrived for a task this store never saw), so such records cannot pile up
 
   Returns { stored, jobId }:
-    stored  1 when this call stored the outcome, 0 when an outcome was already there (a duplicate
-            webhook, or a poll that lost the race): the existing outcome is kept unchanged
-    jobId   the job the task belongs to, or false (nil) when the task was never registered
+    stored  1 when this call stored the outcome; 0 when an outcome was already there (a duplicate
+            or replayed webhook, or a poll that lost the race): the existing outcome is kept
+            unchanged; 0 as well when the task is not registered (its job finished and forgot it,
+            its record expired, or it never existed): nothing is written, so a delivery replayed
+            after the end leaves no trace. Tasks are registered before their submit goes out, so
+            a real first outcome always finds its task; a job that lost its registration still
+            asks the provider itself when it wakes.
+    jobId   the job the task belongs to, or false (nil) when the task is not registered
 
   Either way the task leaves the pending set: it has an outcome, so the reconciler stops polling it.
 ]]
-local existed = redis.call("EXISTS", KEYS[1])
-local stored = redis.call("HSETNX", KEYS[1], "outcome", ARGV[2])
-if existed == 0 then
-  redis.call("PEXPIRE", KEYS[1], ARGV[3])
-end
 redis.call("ZREM", KEYS[2], ARGV[1])
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  return { 0, false }
+end
+local stored = redis.call("HSETNX", KEYS[1], "outcome", ARGV[2])
 local jobId = redis.call("HGET", KEYS[1], "jobId")
 return { stored, jobId }
