@@ -30,6 +30,8 @@ export interface LocalStackOptions {
   emulatorEnv?: Record<string, string>;
   /** Extra environment for every worker. */
   workerEnv?: Record<string, string>;
+  /** Extra environment for the webhook receiver (body limit, body timeout). */
+  webhooksEnv?: Record<string, string>;
   /** Every process's log level; lines are captured (see `outputs()`), never printed. Readiness needs info. */
   logLevel?: "trace" | "debug" | "info";
   /** Use this Redis instead of starting one (REDIS_URL). */
@@ -111,6 +113,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             WEBHOOKS_PORT: String(webhooksPort),
             WEBHOOKS_HOST: "127.0.0.1",
             LOG_LEVEL: logLevel,
+            ...options.webhooksEnv,
           },
           ready: { url: `${webhooksUrl}/healthz` },
         }),
