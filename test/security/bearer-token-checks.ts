@@ -71,8 +71,44 @@ export function describeBearerTokenChecks(get: () => SecurityStack): void {
       }
     });
 
-    // The S3 event intake (POST /v1/events/s3, its own INTAKE_TOKEN) is being built in apps/producer;
-    // its author fills this in.
-    it.todo("the event intake answers 401 without its token");
+    it("the event intake answers 401 without its own token (the API's does not open it), and adds nothing", async () => {
+      const event = JSON.stringify({
+        Records: [
+          {
+            eventName: "ObjectCreated:Put",
+            s3: {
+              bucket: { name: LOCAL_BUCKETS.sources },
+              object: { key: "incoming/x.jpg", size: 10, eTag: "e1" },
+            },
+          },
+        ],
+      });
+      const before = await jobCount();
+      for (const [what, headers] of [
+        ["no token", {}],
+        ["the API token", { authorization: `Bearer ${s.api.token}` }],
+        ["a wrong token", { authorization: `Bearer ${s.api.intakeToken.slice(0, -1)}x` }],
+      ] as const) {
+        const response = await fetch(`${s.api.url}/v1/events/s3`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: event,
+        });
+        expect(response.status, what).toBe(401);
+      }
+      const withIntakeToken = await fetch(`${s.api.url}/v1/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${s.api.intakeToken}` },
+        body: newJob(),
+      });
+      expect(withIntakeToken.status, "the intake token on the jobs route").toBe(401);
+      const accepted = await fetch(`${s.api.url}/v1/events/s3`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${s.api.intakeToken}` },
+        body: event,
+      });
+      expect(accepted.status).toBe(202);
+      expect(await jobCount()).toBe(before);
+    });
   });
 }

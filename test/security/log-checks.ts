@@ -28,6 +28,7 @@ export function describeLogChecks(get: () => SecurityStack): void {
       const secrets = new Map<string, string>([
         [s.stack.apiKey, "the provider API key"],
         [s.api.token, "the API token"],
+        [s.api.intakeToken, "the intake token"],
         [s.webhookSecret, "the webhook secret"],
         [s.stack.s3.credentials.secretAccessKey, "the S3 secret key"],
       ]);

@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput, taskStoreKeys } from "@reframe/jobs";
 import { createRunwareClient, type ImageInferenceResult, type RunwareClient } from "@reframe/runware";
-import { freePort, type RunningProcess, startProcess } from "@reframe/testkit";
 import type { Job } from "bullmq";
 import sharp from "sharp";
 import { vi } from "vitest";
@@ -19,21 +16,22 @@ import {
 /**
  * One local stack for the whole security suite, every part a real process at debug log level:
  * Redis, the embedded S3, the emulator, the webhook receiver (small body limit and timeout), a
- * worker that may reach 127.0.0.1 for URL sources (and nothing else private), the HTTP API, and a
+ * worker that may reach 127.0.0.1 for URL sources (and nothing else private), the HTTP API with the
+ * S3 event intake, and a
  * local HTTP server that plays the web for URL sources. The checks share it, so the last check can
  * read every log line every other check caused.
  */
 
 export const WEBHOOKS_BODY_LIMIT_BYTES = 4096;
 export const WEBHOOKS_BODY_TIMEOUT_MS = 1000;
-const API_MAIN = fileURLToPath(new URL("../../apps/producer/src/api-main.ts", import.meta.url));
 
 export interface SecurityStack {
   stack: LocalStack;
   clients: PipelineClients;
   provider: RunwareClient;
   webhookSecret: string;
-  api: { url: string; token: string; process: RunningProcess };
+  /** The HTTP API process, with the S3 event intake and its own token. */
+  api: { url: string; token: string; intakeToken: string };
   web: SourceWeb;
   /** Values no log line may hold, beyond the stack's own secrets: tokens and signatures checks made. */
   neverLogged: Set<string>;
@@ -51,6 +49,7 @@ export async function startSecurityStack(): Promise<SecurityStack> {
       workers: 1,
       webhooks: true,
       logLevel: "debug",
+      api: true,
       emulatorEnv: { EMULATOR_LATENCY_MS: "50-150" },
       webhooksEnv: {
         WEBHOOKS_BODY_LIMIT_BYTES: String(WEBHOOKS_BODY_LIMIT_BYTES),
@@ -65,31 +64,15 @@ export async function startSecurityStack(): Promise<SecurityStack> {
     stoppers.push(() => clients.close());
     const provider = createRunwareClient({ baseUrl: `${stack.emulatorUrl}/v1`, apiKey: stack.apiKey });
     stoppers.push(() => provider.close());
-    const token = randomBytes(24).toString("base64url");
-    const apiPort = await freePort();
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const api = await startProcess({
-      name: "api",
-      command: [process.execPath, API_MAIN],
-      env: {
-        REDIS_URL: stack.redisUrl,
-        API_TOKEN: token,
-        API_PORT: String(apiPort),
-        API_HOST: "127.0.0.1",
-        LOG_LEVEL: "debug",
-      },
-      ready: { url: `${apiUrl}/healthz` },
-    });
-    stoppers.push(() => api.stop("SIGTERM"));
     return {
       stack,
       clients,
       provider,
       webhookSecret: stack.workerEnvironment.WEBHOOK_SECRET!,
-      api: { url: apiUrl, token, process: api },
+      api: stack.api!,
       web,
       neverLogged: new Set(),
-      outputs: () => `${stack.outputs()}\n--- api\n${api.output()}`,
+      outputs: () => stack.outputs(),
       async stop() {
         for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
       },
