@@ -1,14 +1,12 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { EgressRefusedError } from "@reframe/egress";
-import { PROVIDER_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
+import { OUTPAINT_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
-import { parseImageHeader, readImageDimensions, renderKeyTemplate, splitKey } from "@reframe/storage";
+import { readSourceDimensions, SourceHttpError, sourceLabel, sourceProblemOf } from "@reframe/sources";
+import { renderKeyTemplate, splitKey } from "@reframe/storage";
 import sharp from "sharp";
 import type { CanvasPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
-
-export const OUTPAINT_LIMITS = PROVIDER_LIMITS["runware:bfl:flux@outpainting"];
 
 const CONTENT_TYPES = { JPG: "image/jpeg", PNG: "image/png", WEBP: "image/webp" } as const;
 const EXTENSIONS = { JPG: "jpg", PNG: "png", WEBP: "webp" } as const;
@@ -30,7 +28,9 @@ export async function planStep(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   const now = deps.now();
-  const source = await sourceDimensions(job, deps);
+  const dimensions = await readSourceDimensions(job.source, { s3: deps.s3, sourceFetch: deps.sourceFetch });
+  if (!dimensions.ok) throw new PlanError(dimensions.code, dimensions.message);
+  const source = dimensions.size;
   const planned = planCanvas({
     source,
     target: job.target as Target,
@@ -71,35 +71,6 @@ export async function planStep(
   return { ...state, step: "submit", plan, tasks, plannedAt: now };
 }
 
-async function sourceDimensions(
-  job: OutpaintJob,
-  deps: OutpaintDeps,
-): Promise<{ width: number; height: number }> {
-  const { s3 } = deps;
-  const { source } = job;
-  if (source.kind === "s3") {
-    if (source.width && source.height) return { width: source.width, height: source.height };
-    try {
-      return await readImageDimensions({ client: s3, bucket: source.bucket, key: source.key });
-    } catch (error) {
-      throw sourceUnreadable(error, `s3://${source.bucket}/${source.key}`);
-    }
-  }
-  const response = await fetchSource(source.url, deps, { headers: { Range: "bytes=0-65535" } });
-  return parseImageHeader(new Uint8Array(await response.arrayBuffer()));
-}
-
-function sourceUnreadable(error: unknown, where: string): Error {
-  const name = (error as { name?: string }).name;
-  if (name === "NoSuchKey" || name === "NotFound") {
-    return new PlanError("sourceNotFound", `the source ${where} does not exist`);
-  }
-  if (error instanceof Error && /not a (jpeg|png|webp)|unsupported|unknown image/i.test(error.message)) {
-    return new PlanError("sourceNotAnImage", `the source ${where} is not a JPEG, PNG or WebP image`);
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}
-
 function originalSourceRef(job: OutpaintJob): SourceRef {
   return job.source.kind === "s3"
     ? { kind: "s3", bucket: job.source.bucket, key: job.source.key }
@@ -134,13 +105,25 @@ async function prescaleSource(
   return { kind: "s3", bucket: deps.settings.scratchBucket, key };
 }
 
+/** The whole source, to pre-scale or copy it; URLs go through the egress guard (deps.sourceFetch). */
 async function downloadSource(job: OutpaintJob, deps: OutpaintDeps): Promise<Buffer> {
-  if (job.source.kind === "url") {
-    const response = await fetchSource(job.source.url, deps);
-    return Buffer.from(await response.arrayBuffer());
+  const { source } = job;
+  try {
+    if (source.kind === "url") {
+      const response = await deps.sourceFetch(source.url);
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new SourceHttpError(source.url, response.status);
+      }
+      return Buffer.from(await response.arrayBuffer());
+    }
+    const object = await deps.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
+    return Buffer.from(await object.Body!.transformToByteArray());
+  } catch (error) {
+    const problem = sourceProblemOf(error, sourceLabel(source));
+    if (problem) throw new PlanError(problem.code, problem.message);
+    throw error;
   }
-  const object = await deps.s3.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: job.source.key }));
-  return Buffer.from(await object.Body!.transformToByteArray());
 }
 
 function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string {
@@ -210,21 +193,4 @@ async function copyStep(
     deadline: now,
   };
   return { ...state, step: "finalize", plan, tasks: [copy], plannedAt: now, submittedAt: now };
-}
-
-/** User-given URLs are fetched through the egress guard: no private, loopback or metadata addresses. */
-async function fetchSource(
-  url: string,
-  deps: OutpaintDeps,
-  init: { headers?: Record<string, string> } = {},
-): Promise<Awaited<ReturnType<OutpaintDeps["sourceFetch"]>>> {
-  let response: Awaited<ReturnType<OutpaintDeps["sourceFetch"]>>;
-  try {
-    response = await deps.sourceFetch(url, init);
-  } catch (error) {
-    if (error instanceof EgressRefusedError) throw new PlanError("sourceRefused", error.message);
-    throw error;
-  }
-  if (!response.ok) throw new PlanError("sourceUnreadable", `GET ${url} answered ${response.status}`);
-  return response;
 }

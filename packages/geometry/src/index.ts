@@ -1,4 +1,4 @@
-export { outputCostUsd, PROVIDER_LIMITS, type ProviderLimits } from "./limits.ts";
+export { OUTPAINT_LIMITS, outputCostUsd, PROVIDER_LIMITS, type ProviderLimits } from "./limits.ts";
 export {
   type CanvasPlan,
   type Margins,

@@ -26,3 +26,6 @@ export function outputCostUsd(width: number, height: number, limits: ProviderLim
   const megapixels = Math.ceil((width * height) / limits.megapixel);
   return (megapixels * Math.round(limits.pricePerMegapixelUsd * 100)) / 100;
 }
+
+/** The model reframe submits to: FLUX Outpainting on Runware. The worker and every estimate plan with it. */
+export const OUTPAINT_LIMITS: ProviderLimits = PROVIDER_LIMITS["runware:bfl:flux@outpainting"];

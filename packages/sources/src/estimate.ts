@@ -1,8 +1,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { createGuardedFetch, EgressRefusedError, type GuardedFetch } from "@reframe/egress";
-import { PROVIDER_LIMITS, planCanvas, type Size } from "@reframe/geometry";
+import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
+import { OUTPAINT_LIMITS, planCanvas, type Size } from "@reframe/geometry";
 import { canonicalJson, type OutpaintJob, sourceIdentity } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions } from "@reframe/storage";
+import { SourceHttpError, sourceProblemOf } from "./source-problems.ts";
 
 /**
  * What a job will do and cost, computed before it is enqueued with the same planCanvas and limits
@@ -17,7 +18,6 @@ export type JobEstimate =
 
 export type SourceDimensions = { ok: true; size: Size } | { ok: false; code: string; message: string };
 
-export const OUTPAINT_LIMITS = PROVIDER_LIMITS["runware:bfl:flux@outpainting"];
 const HEADER_RANGE = "bytes=0-65535";
 
 export function estimateJob(job: OutpaintJob, source: SourceDimensions): JobEstimate {
@@ -68,7 +68,15 @@ export async function estimateJobs(
     Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
       for (let next = pending.shift(); next; next = pending.shift()) {
         const [identity, source] = next;
-        dimensions.set(identity, await dimensionsOf(source));
+        // An estimate does not retry: a transient failure counts as unreadable, with its message.
+        dimensions.set(
+          identity,
+          await dimensionsOf(source).catch((error: unknown) => ({
+            ok: false as const,
+            code: "sourceUnreadable",
+            message: error instanceof Error ? error.message : String(error),
+          })),
+        );
         done += 1;
         onProgress?.(done, bySource.size);
       }
@@ -82,12 +90,17 @@ export async function estimateJobs(
  * through `sourceFetch` (the caller's egress guard, with its allow-list), else through a guard of
  * its own that allows no private address.
  */
+/**
+ * A source's dimensions from its hints, or from the first 64 KiB of the image. A problem retrying
+ * cannot fix is a value; a transient failure (network, 5xx) is thrown.
+ */
 export async function readSourceDimensions(
   source: OutpaintJob["source"],
   { s3, sourceFetch }: { s3: S3Client; sourceFetch?: GuardedFetch["fetch"] },
 ): Promise<SourceDimensions> {
   if (source.kind === "s3" && source.width && source.height)
     return { ok: true, size: { width: source.width, height: source.height } };
+  const where = source.kind === "s3" ? `s3://${source.bucket}/${source.key}` : source.url;
   try {
     if (source.kind === "s3") {
       const { width, height } = await readImageDimensions({
@@ -97,35 +110,28 @@ export async function readSourceDimensions(
       });
       return { ok: true, size: { width, height } };
     }
-    if (sourceFetch) return await readUrlHeader(source.url, sourceFetch);
+    if (sourceFetch) return { ok: true, size: await readUrlHeader(source.url, sourceFetch) };
     const guard = createGuardedFetch();
     try {
-      return await readUrlHeader(source.url, guard.fetch);
+      return { ok: true, size: await readUrlHeader(source.url, guard.fetch) };
     } finally {
       await guard.close();
     }
   } catch (error) {
-    return dimensionsFailure(error);
+    const problem = sourceProblemOf(error, where);
+    if (problem) return { ok: false, ...problem };
+    throw error;
   }
 }
 
-async function readUrlHeader(url: string, sourceFetch: GuardedFetch["fetch"]): Promise<SourceDimensions> {
+async function readUrlHeader(url: string, sourceFetch: GuardedFetch["fetch"]): Promise<Size> {
   const response = await sourceFetch(url, { headers: { Range: HEADER_RANGE } });
   if (!response.ok) {
     await response.body?.cancel();
-    return { ok: false, code: "sourceUnreadable", message: `GET ${url} answered ${response.status}` };
+    throw new SourceHttpError(url, response.status);
   }
   const { width, height } = parseImageHeader(new Uint8Array(await response.arrayBuffer()));
-  return { ok: true, size: { width, height } };
-}
-
-function dimensionsFailure(error: unknown): SourceDimensions {
-  const name = (error as { name?: string }).name;
-  const message = error instanceof Error ? error.message : String(error);
-  if (name === "NoSuchKey" || name === "NotFound") return { ok: false, code: "sourceNotFound", message };
-  if (error instanceof EgressRefusedError) return { ok: false, code: "sourceRefused", message };
-  if (name === "ImageHeaderError") return { ok: false, code: "sourceNotAnImage", message };
-  return { ok: false, code: "sourceUnreadable", message };
+  return { width, height };
 }
 
 export interface EstimateSummary {

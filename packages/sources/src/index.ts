@@ -3,7 +3,6 @@ export {
   estimateJob,
   estimateJobs,
   type JobEstimate,
-  OUTPAINT_LIMITS,
   readSourceDimensions,
   type SourceDimensions,
   summarizeEstimates,
@@ -24,3 +23,10 @@ export {
   parseManifest,
 } from "./manifest.ts";
 export { type SourceItem, type SourceOverrides, sourceLabel } from "./source-item.ts";
+export {
+  SOURCE_PROBLEMS,
+  SourceHttpError,
+  type SourceProblem,
+  type SourceProblemCode,
+  sourceProblemOf,
+} from "./source-problems.ts";
