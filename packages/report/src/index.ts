@@ -1,0 +1,16 @@
+export { createImageLoader } from "./image-loader.ts";
+export {
+  escapeHtml,
+  type Figure,
+  type ReportFailure,
+  type ReportPage,
+  type ReportRow,
+  renderReportPage,
+} from "./report-page.ts";
+export {
+  type ImageLoader,
+  type ReportSource,
+  type WriteReportOptions,
+  type WrittenReport,
+  writeBatchReport,
+} from "./report-writer.ts";
