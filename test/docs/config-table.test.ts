@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { emulatorConfigSchema } from "@reframe/emulator";
-import { apiConfigSchema, producerConfigSchema } from "@reframe/producer";
+import { apiConfigSchema, bulkConfigSchema, producerConfigSchema } from "@reframe/producer";
 import { webhooksConfigSchema } from "@reframe/webhooks";
 import { workerConfigSchema } from "@reframe/worker";
 import { describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ describe("the configuration tables", () => {
       workerConfigSchema,
       webhooksConfigSchema,
       producerConfigSchema,
+      bulkConfigSchema,
       apiConfigSchema,
     ].flatMap((schema) => Object.keys(schema.shape));
     expect(variables.filter((name) => !readme.has(name))).toEqual([]);

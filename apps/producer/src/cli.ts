@@ -4,6 +4,7 @@ import { ConfigError, parseEnv } from "@reframe/config";
 import { createOutpaintQueue, createRedisConnection, waitForRedisReady } from "@reframe/jobs";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
 import {
   type EnqueueFlags,
   enqueueCommand,
@@ -24,8 +25,10 @@ const USAGE = `reframe — outpaint jobs on a queue
   reframe status <jobId> [--wait]
   reframe queue pause|resume|counts
 ${PIPELINES_USAGE}
+${BULK_USAGE}
 
-Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET.`;
+Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET; bulk and batch also S3_ENDPOINT,
+S3_REGION, S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (as the worker's).`;
 
 const ENQUEUE_FLAGS = {
   source: { type: "string" },
@@ -114,6 +117,14 @@ async function run(argv: string[]): Promise<number> {
       return withQueue((_queue, context) =>
         runPipelinesCommand(rest, { ...context, print: (line) => console.log(line) }),
       );
+    case "bulk": {
+      const code = await bulkCommand(rest, process.env);
+      return code === "help" ? print(USAGE, 0) : code;
+    }
+    case "batch": {
+      const code = await batchCommand(rest, process.env);
+      return code === "help" ? print(USAGE, 0) : code;
+    }
     case undefined:
     case "help":
     case "--help":
@@ -135,7 +146,7 @@ try {
   if (error instanceof UsageError || error instanceof ConfigError) {
     console.error(`reframe: ${error.message}`);
     process.exitCode = 2;
-  } else if (error instanceof Error && "code" in error && error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+  } else if (error instanceof Error && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS_")) {
     console.error(`reframe: ${error.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else {

@@ -1,5 +1,6 @@
 export { type ApiConfig, apiConfigSchema } from "./api-config.ts";
 export { type ApiServerOptions, createApiServer } from "./api-server.ts";
+export { type BulkConfig, bulkConfigSchema } from "./bulk/bulk-config.ts";
 export {
   type EnqueueFlags,
   enqueueCommand,

@@ -1,0 +1,68 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { parseEnv } from "@reframe/config";
+import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
+import {
+  type BatchStore,
+  createBatchStore,
+  createOutpaintQueue,
+  createRedisConnection,
+  waitForRedisReady,
+} from "@reframe/jobs";
+import { createS3Client } from "@reframe/storage";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { type BulkConfig, bulkConfigSchema } from "./bulk-config.ts";
+import type { Interrupt } from "./interrupt.ts";
+import type { ProgressStream } from "./progress-line.ts";
+
+/** The clients and streams a bulk or batch command works with; opened once, closed once. */
+export interface BulkContext {
+  config: BulkConfig;
+  redis: Redis;
+  queue: Queue;
+  store: BatchStore;
+  s3: S3Client;
+  /** URL sources' headers and pictures, through the egress guard (SOURCE_URL_ALLOW_HOSTS). */
+  sourceFetch: GuardedFetch["fetch"];
+  /** Plans and summaries: what a script reads. */
+  out: ProgressStream;
+  /** Progress and messages. */
+  err: ProgressStream;
+  interrupt: Interrupt;
+  now: () => number;
+}
+
+export async function withBulkContext<T>(
+  env: NodeJS.ProcessEnv,
+  streams: { out: ProgressStream; err: ProgressStream; interrupt: Interrupt },
+  run: (context: BulkContext) => Promise<T>,
+): Promise<T> {
+  const config = parseEnv(bulkConfigSchema, env);
+  const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
+  const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
+  const s3 = createS3Client({
+    endpoint: config.S3_ENDPOINT,
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
+  });
+  const guard = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
+  try {
+    await waitForRedisReady(redis);
+    return await run({
+      config,
+      redis,
+      queue,
+      store: createBatchStore(redis, { prefix: config.QUEUE_PREFIX }),
+      s3,
+      sourceFetch: guard.fetch,
+      ...streams,
+      now: Date.now,
+    });
+  } finally {
+    await queue.close();
+    redis.disconnect();
+    s3.destroy();
+    await guard.close();
+  }
+}

@@ -1,0 +1,153 @@
+import { announceBatchCompleted, createRouteQueues, enqueueMany, type OutpaintJob } from "@reframe/jobs";
+import type { Queue } from "bullmq";
+import { defaultReportFile, finishBatch, reattachHint } from "./batch-command.ts";
+import type { BulkContext } from "./bulk-context.ts";
+import { type BulkPlan, planBulk } from "./bulk-plan.ts";
+import type { BulkRequest } from "./bulk-request.ts";
+import { INTERRUPTED_EXIT_CODE, isInterruption } from "./interrupt.ts";
+import { formatPlan, formatUsd } from "./plan-text.ts";
+import { createProgressLine, rateAndEta } from "./progress-line.ts";
+
+/** The budget was below the estimate: nothing was enqueued. */
+export const OVER_BUDGET_EXIT_CODE = 3;
+
+/**
+ * `reframe bulk`: plan (list or parse, expand, look up, estimate), print the plan, stop there on a
+ * dry run or over the budget, then open the batch, enqueue in chunks, seal it and follow it to its
+ * end with a summary and a report. Every step is safe to repeat: the batch id comes from the request
+ * and job ids from the work, so running the same command again adds only what is missing.
+ */
+export async function runBulk(
+  request: BulkRequest,
+  context: BulkContext,
+  commandLine: string,
+): Promise<number> {
+  let plan: BulkPlan;
+  try {
+    plan = await makePlan(request, context);
+  } catch (error) {
+    if (!isInterruption(error, context.interrupt)) throw error;
+    context.err.write("interrupted before anything was enqueued\n");
+    return INTERRUPTED_EXIT_CODE;
+  }
+  context.out.write(`${formatPlan(plan, request)}\n`);
+  if (request.dryRun) {
+    context.out.write("dry run: nothing was enqueued\n");
+    return 0;
+  }
+  const cost = plan.estimate?.costUsd;
+  if (request.maxCostUsd !== undefined && cost !== undefined && cost > request.maxCostUsd) {
+    context.err.write(
+      `refused: the estimated cost ${formatUsd(cost)} of ${plan.toRun.length} jobs to run is over the budget of ${formatUsd(request.maxCostUsd)} (--max-cost); nothing was enqueued\n`,
+    );
+    return OVER_BUDGET_EXIT_CODE;
+  }
+  await context.store.open(plan.batchId, {
+    kind: "bulk",
+    createdAt: context.now(),
+    route: request.template.route,
+    description: commandLine,
+    ...(cost === undefined ? {} : { estimatedCostUsd: cost }),
+  });
+  const enqueued = await enqueueChunks(plan, request.chunkSize, context);
+  if (enqueued === "interrupted") return INTERRUPTED_EXIT_CODE;
+  await sealAndAnnounce(plan.batchId, context);
+  if (request.detach) {
+    context.out.write(`batch ${plan.batchId} runs on; follow it with: ${reattachHint(plan.batchId)}\n`);
+    return 0;
+  }
+  return finishBatch(context, plan.batchId, {
+    follow: true,
+    reportFile: request.reportFile ?? defaultReportFile(plan.batchId),
+  });
+}
+
+async function makePlan(request: BulkRequest, context: BulkContext): Promise<BulkPlan> {
+  const progress = createProgressLine({ stream: context.err, now: context.now });
+  const phases = {
+    listing: { verb: "listed", what: "sources" },
+    checking: { verb: "looked up", what: "jobs in the queue" },
+    estimating: { verb: "read the size of", what: "sources" },
+  };
+  let current: { phase: keyof typeof phases; text: string } | undefined;
+  const plan = await planBulk(request, {
+    s3: context.s3,
+    queue: context.queue,
+    redis: context.redis,
+    store: context.store,
+    queuePrefix: context.config.QUEUE_PREFIX,
+    sourceFetch: context.sourceFetch,
+    skip: context.config.SCRATCH_BUCKET
+      ? [{ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }]
+      : [],
+    signal: context.interrupt.signal,
+    onProgress: (phase, done, total) => {
+      if (current && current.phase !== phase) progress.done(current.text);
+      const { verb, what } = phases[phase];
+      current = { phase, text: `${verb} ${done}${total === undefined ? "" : `/${total}`} ${what}` };
+      progress.update(current.text, total ? done / total : undefined);
+    },
+  });
+  if (current) progress.done(current.text);
+  return plan;
+}
+
+/**
+ * Every distinct job goes through enqueueMany, chunk by chunk: the missing ones are added and awaited,
+ * the others are recorded as skipped with their state. Ctrl-C takes effect between chunks, so a
+ * chunk is never half-registered by choice; a crash inside one is repaired by the next run (a job
+ * registered but never added is still missing from the queue, so it is added then).
+ */
+async function enqueueChunks(
+  plan: BulkPlan,
+  chunkSize: number,
+  context: BulkContext,
+): Promise<"done" | "interrupted"> {
+  const progress = createProgressLine({ stream: context.err, now: context.now });
+  const jobs: OutpaintJob[] = plan.jobs;
+  const startedAt = context.now();
+  let added = 0;
+  for (let start = 0; start < jobs.length; start += chunkSize) {
+    if (context.interrupt.requested) {
+      progress.done(`enqueued ${added} new jobs, looked at ${start} of ${jobs.length}`);
+      context.err.write(
+        `interrupted: batch ${plan.batchId} is not sealed; run the same command again to resume it (it adds only what is missing)\n`,
+      );
+      return "interrupted";
+    }
+    const chunk = jobs.slice(start, start + chunkSize);
+    const result = await enqueueMany(context.queue, chunk, {
+      chunkSize: chunk.length,
+      batch: { store: context.store, batchId: plan.batchId },
+    });
+    added += result.added;
+    const doneCount = start + chunk.length;
+    progress.update(
+      `enqueued ${added} new of ${doneCount}/${jobs.length} jobs${rateAndEta(doneCount, jobs.length - doneCount, context.now() - startedAt)}`,
+      doneCount / jobs.length,
+    );
+  }
+  progress.done(`enqueued ${added} new jobs (${jobs.length - added} already in the queue)`);
+  return "done";
+}
+
+/** A batch with nothing pending closes when sealed; nobody else would announce it then. */
+async function sealAndAnnounce(batchId: string, context: BulkContext): Promise<void> {
+  if ((await context.store.seal(batchId)) !== "closed") return;
+  const queues = new Map<string, Queue>();
+  const routeQueue = (name: string) => {
+    if (!queues.has(name)) {
+      const created = createRouteQueues([name], {
+        connection: context.redis,
+        prefix: context.config.QUEUE_PREFIX,
+      });
+      queues.set(name, created.get(name)!);
+    }
+    return queues.get(name)!;
+  };
+  try {
+    await announceBatchCompleted(context.store, batchId, routeQueue);
+  } finally {
+    await Promise.all([...queues.values()].map((queue) => queue.close()));
+  }
+}

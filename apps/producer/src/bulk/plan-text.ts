@@ -1,0 +1,72 @@
+import type { BulkPlan } from "./bulk-plan.ts";
+import type { BulkRequest } from "./bulk-request.ts";
+
+const row = (label: string, value: string | number, note = "") =>
+  `  ${label.padEnd(22)}${String(value).padStart(8)}${note ? `   ${note}` : ""}`;
+
+export function formatUsd(usd: number): string {
+  return `$${usd.toFixed(2)}`;
+}
+
+function sourcesNote(request: BulkRequest): string {
+  const { sources } = request;
+  if (sources.kind === "manifest") return sources.path;
+  const filters = [
+    ...sources.include.map((glob) => `include ${glob}`),
+    ...sources.exclude.map((glob) => `exclude ${glob}`),
+  ];
+  return `s3://${sources.bucket}/${sources.prefix}${filters.length ? ` (${filters.join(", ")})` : ""}`;
+}
+
+/** The plan as people read it; every count on its own line, so a script can pick one with a regex. */
+export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
+  const batch = plan.existingBatch;
+  const targets = request.template.targets.length;
+  const expansion =
+    request.sources.kind === "manifest"
+      ? `from ${plan.sources} rows`
+      : `${plan.sources} sources × ${targets} target${targets === 1 ? "" : "s"}`;
+  const lines = [
+    batch
+      ? `resuming batch ${plan.batchId}: ${batch.total} jobs already in it (${batch.completed} completed, ${batch.failed} failed, ${batch.inFlight} in flight)`
+      : `batch ${plan.batchId} (new)`,
+    row("sources", plan.sources, sourcesNote(request)),
+    row(
+      "jobs",
+      plan.jobIds.length,
+      `${expansion}${plan.duplicates ? `, ${plan.duplicates} repeated jobs counted once` : ""}`,
+    ),
+    row("already done", plan.done),
+    row("failed before", plan.failedBefore, plan.failedBefore ? "(not retried)" : ""),
+    row("in flight, this batch", plan.inFlightInBatch),
+    row(
+      "in flight elsewhere",
+      plan.inFlightElsewhere,
+      plan.inFlightElsewhere ? "(awaited by another run)" : "",
+    ),
+    row("to run", plan.toRun.length),
+  ];
+  const estimate = plan.estimate;
+  if (!estimate) {
+    lines.push("  (no estimate: --no-estimate)");
+    return lines.join("\n");
+  }
+  const reasons = Object.entries(estimate.problems)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([code, count]) => `${code} ${count}`)
+    .join(", ");
+  lines.push(
+    row("  outpaint", estimate.outpaint),
+    row(
+      "  pre-scaled",
+      estimate.prescaled,
+      "(scaled down first: over the provider's limits, or larger than an exact size)",
+    ),
+    row("  copies", estimate.copies, "(already at the target: no provider call)"),
+    row("  refused", estimate.refused, estimate.refused ? "(will fail)" : ""),
+    row("  unreadable", estimate.unreadable, estimate.unreadable ? "(will fail)" : ""),
+    ...(reasons ? [`    reasons: ${reasons}`] : []),
+    row("estimated cost", formatUsd(estimate.costUsd), `${estimate.megapixels} megapixels`),
+  );
+  return lines.join("\n");
+}
