@@ -154,9 +154,30 @@ describe("the emulator's delivery: async, webhooks, uploads, and the client", ()
       key: "out/d.png",
       expiresInSeconds: 300,
     });
-    const reply = await emulator.post([task({ inputs: { image: dataURI }, uploadEndpoint })]);
+    const failed = task({ inputs: { image: dataURI }, uploadEndpoint });
+    const reply = await emulator.post([failed]);
     expect(reply.json.errors).toEqual([expect.objectContaining({ code: "uploadFailed" })]);
     await emulator.faults({ uploadFailureRate: 0 });
+    expect((await emulator.counters()).tasks[failed.taskUUID]).toMatchObject({
+      uploadFaults: 1,
+      terminalFaults: 0,
+    });
+  });
+
+  it("counters name the tasks an injected terminal error ended and count every fault that fired", async () => {
+    const before = await emulator.counters();
+    await emulator.faults({ terminalErrorRate: 1 });
+    const blocked = task({ inputs: { image: dataURI } });
+    const reply = await emulator.post([blocked]);
+    await emulator.faults({ terminalErrorRate: 0, rate503: 1 });
+    const unavailable = await emulator.post([task({ inputs: { image: dataURI } })]);
+    await emulator.faults({ rate503: 0 });
+    expect(reply.json.errors).toEqual([expect.objectContaining({ code: "contentPolicyViolation" })]);
+    expect(unavailable.status).toBe(503);
+    const after = await emulator.counters();
+    expect(after.tasks[blocked.taskUUID]).toMatchObject({ terminalFaults: 1, accepted: 1 });
+    expect(after.injected!.terminalErrorRate).toBe(before.injected!.terminalErrorRate! + 1);
+    expect(after.injected!.rate503).toBe(before.injected!.rate503! + 1);
   });
 
   it("the client submits many tasks in one request and matches every outcome by taskUUID", async () => {

@@ -16,7 +16,11 @@ export interface RunningEmulator {
     apiKey?: string | null,
   ): Promise<{ status: number; headers: Headers; json: EnvelopeReply }>;
   faults(rates: Record<string, number>): Promise<void>;
-  counters(): Promise<{ totals: Record<string, number>; tasks: Record<string, Record<string, number>> }>;
+  counters(): Promise<{
+    totals: Record<string, number>;
+    tasks: Record<string, Record<string, number>>;
+    injected?: Record<string, number>;
+  }>;
   stop(): Promise<void>;
 }
 

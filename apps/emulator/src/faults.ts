@@ -46,8 +46,15 @@ export function faultsFromConfig(config: EmulatorConfig): Faults {
 /** Seeded (the grain's mulberry32): with EMULATOR_SEED a fault run repeats exactly. */
 export const seededRandom = createGrainRandom;
 
+export type InjectedCounts = Record<keyof Faults, number>;
+
+const noInjections = (): InjectedCounts =>
+  Object.fromEntries(Object.keys(faultsSchema.shape).map((name) => [name, 0])) as InjectedCounts;
+
 export class FaultSampler {
   faults: Faults;
+  /** How many times each fault fired: a fault run compares what it saw against what was injected. */
+  injected: InjectedCounts = noInjections();
   private readonly random: () => number;
   constructor(faults: Faults, random: () => number) {
     this.faults = faults;
@@ -56,7 +63,12 @@ export class FaultSampler {
   /** True with the probability of the named fault. */
   hits(name: keyof Faults): boolean {
     const probability = this.faults[name];
-    return probability > 0 && this.random() < probability;
+    const hit = probability > 0 && this.random() < probability;
+    if (hit) this.injected[name] += 1;
+    return hit;
+  }
+  resetInjected(): void {
+    this.injected = noInjections();
   }
   between(range: { min: number; max: number }): number {
     return range.min + Math.round(this.random() * (range.max - range.min));

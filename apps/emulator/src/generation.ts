@@ -84,6 +84,7 @@ async function runGeneration(
   await sleep(deps.faults.between(deps.settings.latency));
   try {
     if (deps.faults.hits("terminalErrorRate")) {
+      deps.store.count(task.taskUUID, "terminalFaults");
       throw new GenerationError(
         "contentPolicyViolation",
         "The generated content was blocked by the content policy (injected fault).",
@@ -191,11 +192,13 @@ export function resolveStored(deps: Pick<GenerationDeps, "store">): ResolveImage
 /** PUT of the raw bytes with their Content-Type; a few quick retries, then the generation fails. */
 async function upload(task: ImageInferenceTask, rendered: Rendered, deps: GenerationDeps): Promise<void> {
   if (!task.uploadEndpoint) return;
-  if (deps.faults.hits("uploadFailureRate"))
+  if (deps.faults.hits("uploadFailureRate")) {
+    deps.store.count(task.taskUUID, "uploadFaults");
     throw new GenerationError(
       "uploadFailed",
       "Uploading the result to uploadEndpoint failed (injected fault).",
     );
+  }
   let lastStatus = "";
   for (let attempt = 0; attempt <= deps.settings.uploadRetries; attempt += 1) {
     deps.store.count(task.taskUUID, "uploads");

@@ -143,7 +143,8 @@ async function admin(
     });
   }
   const { store, faults } = context.deps;
-  if (request.method === "GET" && path === "/admin/counters") return send(response, 200, store.snapshot());
+  if (request.method === "GET" && path === "/admin/counters")
+    return send(response, 200, { ...store.snapshot(), injected: faults.injected });
   if (request.method === "GET" && path === "/admin/faults") return send(response, 200, faults.faults);
   if (request.method === "POST" && path === "/admin/faults") {
     const body = await readJson(request, 64 * 1024);
@@ -157,6 +158,7 @@ async function admin(
   }
   if (request.method === "POST" && path === "/admin/reset") {
     store.clear();
+    faults.resetInjected();
     return send(response, 200, { ok: true });
   }
   send(response, 404, { error: `no admin route ${request.method} ${path}` });

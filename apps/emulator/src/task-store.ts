@@ -29,6 +29,10 @@ export interface TaskCounters {
   polls: number;
   webhookAttempts: number;
   uploads: number;
+  /** Generations ended by the injected terminal fault (contentPolicyViolation). */
+  terminalFaults: number;
+  /** Generations ended by the injected upload fault (uploadFailed). */
+  uploadFaults: number;
 }
 
 const emptyCounters = (): TaskCounters => ({
@@ -38,6 +42,8 @@ const emptyCounters = (): TaskCounters => ({
   polls: 0,
   webhookAttempts: 0,
   uploads: 0,
+  terminalFaults: 0,
+  uploadFaults: 0,
 });
 
 /**
