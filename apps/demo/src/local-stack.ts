@@ -2,12 +2,15 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { startEmbeddedS3 } from "@reframe/storage";
 import { freePort, type RunningProcess, startProcess, startRedisServer } from "@reframe/testkit";
+import { startRoundRobinProxy } from "./round-robin-proxy.ts";
 import { type UploadWatch, watchEmbeddedUploads } from "./upload-triggers.ts";
 
 /**
  * reframe on one machine with embedded defaults, every part as its own process, as users run it:
  * Redis (REDIS_URL, or a redis-server on a free port), the embedded S3, the provider emulator, the
- * webhook receiver and worker processes. Used by the demo and by the end-to-end tests.
+ * webhook receivers and worker processes. Used by the demo, the end-to-end tests and the
+ * fault-injection run. Several receivers sit behind one round-robin proxy, as replicas sit behind a
+ * load balancer: the provider is given one public URL.
  */
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -26,6 +29,8 @@ export interface LocalStackOptions {
   workers?: number;
   /** Without webhooks the reconciler alone completes jobs (polling). */
   webhooks?: boolean;
+  /** Webhook receiver processes (1 by default); more than one are reached through one proxy URL. */
+  webhookReceivers?: number;
   /** Extra environment for the emulator (latency, faults). */
   emulatorEnv?: Record<string, string>;
   /** Extra environment for every worker. */
@@ -50,11 +55,13 @@ export interface LocalStack {
   s3: { endpoint: string; region: string; credentials: typeof S3_CREDENTIALS };
   emulatorUrl: string;
   apiKey: string;
+  /** The public webhook URL: the receiver's, or the proxy's in front of several. */
   webhooksUrl: string | undefined;
   /** The HTTP API and its tokens, when started (`api: true`). */
   api: { url: string; token: string; intakeToken: string } | undefined;
   /** The upload-trigger feed, when on (`uploadTriggers: true`). */
   uploads: UploadWatch | undefined;
+  webhookReceivers: RunningProcess[];
   workers: RunningProcess[];
   /** The environment a worker (or the CLI) of this stack needs. */
   workerEnvironment: Record<string, string>;
@@ -100,12 +107,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     processes.push(emulator);
     const secret = randomBytes(24).toString("base64url");
     let webhooksUrl: string | undefined;
+    const webhookReceivers: RunningProcess[] = [];
     if (options.webhooks ?? true) {
-      const webhooksPort = await freePort();
-      webhooksUrl = `http://127.0.0.1:${webhooksPort}`;
-      processes.push(
-        await startProcess({
-          name: "webhooks",
+      const receiverUrls: string[] = [];
+      for (let i = 0; i < (options.webhookReceivers ?? 1); i += 1) {
+        const webhooksPort = await freePort();
+        const receiverUrl = `http://127.0.0.1:${webhooksPort}`;
+        const receiver = await startProcess({
+          name: `webhooks-${i + 1}`,
           command: [process.execPath, entry("webhooks")],
           env: {
             REDIS_URL: redisUrl,
@@ -115,9 +124,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             LOG_LEVEL: logLevel,
             ...options.webhooksEnv,
           },
-          ready: { url: `${webhooksUrl}/healthz` },
-        }),
-      );
+          ready: { url: `${receiverUrl}/healthz` },
+        });
+        processes.push(receiver);
+        webhookReceivers.push(receiver);
+        receiverUrls.push(receiverUrl);
+      }
+      if (receiverUrls.length > 1) {
+        const proxy = await startRoundRobinProxy(receiverUrls);
+        stoppers.push(() => proxy.close());
+        webhooksUrl = proxy.url;
+      } else webhooksUrl = receiverUrls[0];
     }
     const workerEnvironment: Record<string, string> = {
       REDIS_URL: redisUrl,
@@ -185,6 +202,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webhooksUrl,
       api,
       uploads,
+      webhookReceivers,
       workers,
       workerEnvironment,
       startWorker,
