@@ -7,15 +7,14 @@ import {
   createRouteQueues,
   createTaskStore,
   OUTPAINT_QUEUE,
-  outpaintJobSchema,
   providerBackoffStrategy,
   waitForRedisReady,
 } from "@reframe/jobs";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
-import { type Job, type Queue, Worker } from "bullmq";
-import { recordFailure } from "./finalize-step.ts";
+import { type Queue, Worker } from "bullmq";
+import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
@@ -112,9 +111,13 @@ export async function startOutpaintWorker(
     // worker's jobs come back after lockDuration instead of holding their work hostage.
     lockDuration: config.WORKER_LOCK_DURATION_MS,
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
     settings: { backoffStrategy: providerBackoffStrategy },
   });
-  worker.on("failed", (job, error) => void onFailed(job, error, deps));
+  worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
+  worker.on("stalled", (jobId) =>
+    logger.warn({ jobId }, "a job's worker stopped while running it; the job runs again"),
+  );
   worker.on("completed", (job) => {
     void taskStore.forget(job.data.state?.tasks.map((task) => task.taskUUID) ?? []).catch(() => undefined);
   });
@@ -169,29 +172,4 @@ export async function startOutpaintWorker(
       await connection.quit();
     },
   };
-}
-
-/**
- * A job that ran out of attempts on retryable errors (S3 or Redis trouble, a missing output) still
- * owes its route a failure event and its batch a result; terminal failures recorded theirs before
- * failing.
- */
-async function onFailed(
-  job: Job<OutpaintJobData> | undefined,
-  error: Error,
-  deps: OutpaintDeps,
-): Promise<void> {
-  if (!job?.id || error.name === "UnrecoverableError") return;
-  if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
-  const parsed = outpaintJobSchema.safeParse(job.data);
-  if (!parsed.success) return;
-  await recordFailure(
-    job.id,
-    parsed.data,
-    { code: "attemptsExhausted", message: error.message, disposition: "retryable" },
-    deps,
-    job.timestamp,
-  ).catch((emitError: unknown) =>
-    deps.logger.error({ err: emitError, jobId: job.id }, "could not record the failure"),
-  );
 }

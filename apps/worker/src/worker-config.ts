@@ -10,6 +10,7 @@ export const workerConfigSchema = z
     WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 10 }),
     WORKER_LOCK_DURATION_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_STALLED_INTERVAL_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
+    WORKER_MAX_STALLED_COUNT: envField.int({ min: 0, max: 100, default: 3 }),
     RUNWARE_API_URL: envField.url({ default: "https://api.runware.ai/v1" }),
     RUNWARE_API_KEY: envField.string(),
     RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),

@@ -1,0 +1,117 @@
+import { randomUUID } from "node:crypto";
+import {
+  createBatchStore,
+  createOutpaintQueue,
+  createRedisConnection,
+  enqueueOutpaint,
+  FAILURE_EVENT_TYPE,
+  OUTPAINT_JOB_NAME,
+  type OutpaintJobInput,
+  parseOutpaintJob,
+  providerBackoffStrategy,
+} from "@reframe/jobs";
+import { createLogger } from "@reframe/telemetry";
+import { useRedisServer } from "@reframe/testkit";
+import { Queue, Worker } from "bullmq";
+import { describe, expect, it } from "vitest";
+import { recordFinalFailure } from "./final-failure.ts";
+
+const redis = useRedisServer();
+const logger = createLogger({ name: "final-failure-test", level: "silent" });
+
+function setup() {
+  const connection = createRedisConnection(redis.url, { role: "worker" });
+  const prefix = `{t-${randomUUID().slice(0, 8)}}`;
+  const queue = createOutpaintQueue({ connection, prefix });
+  const route = new Queue("failures", { connection, prefix });
+  const workers: Worker[] = [];
+  redis.closers.push(async () => {
+    await Promise.all(workers.map((worker) => worker.close(true)));
+    await queue.close();
+    await route.close();
+    connection.disconnect();
+  });
+  const deps = {
+    routeQueue: () => route,
+    batches: createBatchStore(connection, { prefix }),
+    logger,
+    now: Date.now,
+  };
+  const input: OutpaintJobInput = {
+    source: { kind: "s3", bucket: "sources", key: "a.jpg" },
+    target: { kind: "ratio", ratio: "16:9" },
+    output: { bucket: "outputs" },
+    route: ["failures"],
+  } as OutpaintJobInput;
+  const worker = (
+    processor: () => Promise<unknown>,
+    options: { maxStalledCount?: number; lockDuration?: number } = {},
+  ) => {
+    const created = new Worker(queue.name, processor, {
+      connection,
+      prefix,
+      stalledInterval: 300,
+      lockDuration: options.lockDuration ?? 30_000,
+      maxStalledCount: options.maxStalledCount ?? 1,
+      settings: { backoffStrategy: providerBackoffStrategy },
+    });
+    created.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
+    workers.push(created);
+    return created;
+  };
+  const failureEvents = async () =>
+    (await route.getJobs(["waiting"]))
+      .map((event) => event.data as { type: string; data: { jobId: string; reason: { code: string } } })
+      .filter((event) => event.type === FAILURE_EVENT_TYPE);
+  return { queue, worker, failureEvents, input };
+}
+
+describe("a job that ends failed records its failure event, whoever failed it", () => {
+  it("a job BullMQ fails for stalling too often (its worker died holding it) gets a stalledTooOften event", async () => {
+    const { queue, worker, failureEvents, input } = setup();
+    const { jobId } = await enqueueOutpaint(queue, input);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The first worker takes the job and "dies" holding it: closed without finishing, so its lock
+    // runs out with the job still active.
+    const dying = worker(() => held, { lockDuration: 1000 });
+    await expect.poll(async () => (await queue.getJob(jobId))?.getState(), { timeout: 5000 }).toBe("active");
+    const closing = dying.close(true);
+    worker(async () => "never reached", { maxStalledCount: 0 });
+    await expect
+      .poll(async () => (await queue.getJob(jobId))?.getState(), { timeout: 15_000 })
+      .toBe("failed");
+    await expect.poll(failureEvents, { timeout: 5000 }).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({
+          jobId,
+          reason: expect.objectContaining({ code: "stalledTooOften" }),
+        }),
+      }),
+    ]);
+    release();
+    await closing;
+  });
+
+  it("a retryable error emits nothing while attempts remain, and one attemptsExhausted event after the last", async () => {
+    const { queue, worker, failureEvents, input } = setup();
+    const job = await queue.add(OUTPAINT_JOB_NAME, parseOutpaintJob(input), {
+      jobId: "retried",
+      attempts: 2,
+    });
+    worker(async () => {
+      throw new Error("S3 is down");
+    });
+    await expect
+      .poll(async () => (await queue.getJob(job.id!))?.getState(), { timeout: 5000 })
+      .toBe("failed");
+    expect((await queue.getJob(job.id!))?.attemptsMade).toBe(2);
+    await expect.poll(failureEvents, { timeout: 5000 }).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({ reason: expect.objectContaining({ code: "attemptsExhausted" }) }),
+      }),
+    ]);
+  });
+});

@@ -1,0 +1,48 @@
+import { outpaintJobSchema } from "@reframe/jobs";
+import type { Job } from "bullmq";
+import type { FailureReason } from "./decide-await.ts";
+import { recordFailure } from "./finalize-step.ts";
+import type { OutpaintDeps } from "./worker-deps.ts";
+
+/**
+ * Every job that ends failed owes its route one failure event and its batch one result, whoever
+ * failed it:
+ * - the step machine (a terminal provider error, a plan that cannot be made): it recorded both
+ *   before throwing UnrecoverableError; recording again adds nothing (the event id is the jobId in
+ *   the route queue, and a batch keeps a job's first end);
+ * - BullMQ, after the last attempt of a retryable error (S3 or Redis trouble, a missing output);
+ * - BullMQ, for a job stalled more often than `maxStalledCount` (its worker died each time it held
+ *   the job): BullMQ fails it with an UnrecoverableError of its own, so the class alone does not say
+ *   the event went out.
+ * Called from the worker's `failed` listener, which also fires for attempts that will be retried.
+ */
+export async function recordFinalFailure(
+  job: Job | undefined,
+  error: Error,
+  deps: Pick<OutpaintDeps, "routeQueue" | "batches" | "logger" | "now">,
+): Promise<void> {
+  if (!job?.id) return;
+  const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+  if (!final) return;
+  const parsed = outpaintJobSchema.safeParse(job.data);
+  if (!parsed.success) return;
+  await recordFailure(job.id, parsed.data, failureReason(job, error), deps, job.timestamp).catch(
+    (recordError: unknown) =>
+      deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
+  );
+}
+
+function failureReason(job: Job, error: Error): FailureReason {
+  if (job.deferredFailure) {
+    return {
+      code: "stalledTooOften",
+      message: `${job.deferredFailure}: its worker stopped while running it ${job.stalledCounter} times`,
+      disposition: "retryable",
+    };
+  }
+  if (error.name === "UnrecoverableError") {
+    // The step machine's own failures: what it recorded already carries the provider's code.
+    return { code: "failed", message: error.message, disposition: "terminal" };
+  }
+  return { code: "attemptsExhausted", message: error.message, disposition: "retryable" };
+}
