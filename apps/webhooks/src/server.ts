@@ -9,7 +9,7 @@ import { readDelivery } from "./delivery.ts";
 /**
  * The public receiver of provider webhooks. Each provider task carries its own URL,
  * `${baseUrl}/runware/${taskUUID}?token=…` (runware's taskWebhookURL), whose token is checked in
- * constant time before the body is even read. A delivery stores the task's outcome (first one wins)
+ * constant time before the body is even read. A delivery stores the task's outcome (first final one wins)
  * and wakes the parked job; the answer goes back as soon as Redis has it, because the provider
  * retries slow or failed deliveries.
  *

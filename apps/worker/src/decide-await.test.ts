@@ -79,6 +79,17 @@ describe("decideAwait", () => {
     });
   });
 
+  it("taskNotFound for a task the provider never acknowledged sends the same taskUUID again, no new generation", () => {
+    const outcomes = new Map<string, TaskOutcomeRecord>([
+      ["t0", { kind: "resubmit", code: "taskNotFound", receivedAt: NOW, via: "poll" }],
+    ]);
+    expect(decideAwait(state([task({ confirmed: false, generation: 2 })]), outcomes, NOW, 3)).toEqual({
+      kind: "submit",
+    });
+    const late = task({ confirmed: false, deadline: NOW - 1 });
+    expect(decideAwait(state([late]), outcomes, NOW, 3)).toMatchObject({ kind: "resubmit", variants: [0] });
+  });
+
   it("resubmits a generation that failed on the provider's side (uploadFailed)", () => {
     const outcomes = new Map([["t0", error("uploadFailed")]]);
     expect(decideAwait(state([task()]), outcomes, NOW, 3)).toMatchObject({ kind: "resubmit", variants: [0] });

@@ -84,6 +84,10 @@ function judgeTask(task: TaskState, outcome: TaskOutcomeRecord | undefined, now:
     case "success":
       return { kind: "done" };
     case "resubmit":
+      // Never acknowledged: the provider has not seen this taskUUID yet (the POST failed, or the
+      // worker died before sending it), so it is sent again as it is while its deadline allows; a
+      // new generation would burn one of the variant's few generations for nothing.
+      if (!task.confirmed && now < task.deadline) return { kind: "pending" };
       return { kind: "redo", code: outcome.code, message: `the provider answered ${outcome.code}` };
     case "error": {
       const { code, message } = outcome.error;

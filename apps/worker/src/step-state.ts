@@ -15,10 +15,12 @@ import { z } from "zod";
  *   the job delayed and can promote it. The POST itself is shared with other jobs' tasks.
  *
  * await — a parked job holds no worker slot and no lock. The webhook receiver or the reconciler
- *   stores each task's outcome under its taskUUID (first one wins) and promotes the job. When the
- *   job runs again it reads the outcomes and decides (`decideAwait`): all succeeded → finalize; a
- *   terminal error → fail; taskNotFound/taskExpired or a failed generation → resubmit as the next
- *   generation, a bounded number of times; nothing yet → check once more and park again, until the
+ *   stores each task's outcome under its taskUUID (the first final one wins) and promotes the job.
+ *   When the job runs again it reads the outcomes and decides (`decideAwait`): all succeeded →
+ *   finalize; a terminal error → fail; a failed generation, or taskNotFound/taskExpired for a task
+ *   the provider had acknowledged → resubmit as the next generation, a bounded number of times;
+ *   taskNotFound for a task never acknowledged (its POST failed, or its worker died before sending
+ *   it) → submit the same taskUUID again; nothing yet → check once more and park again, until the
  *   task's deadline.
  *
  * finalize — HEAD every output (exists, non-empty, type, planned width and height), return the

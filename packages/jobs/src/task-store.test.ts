@@ -53,6 +53,36 @@ describe("task store", () => {
     expect(outcomes.get("t1")).toEqual(success("first"));
   });
 
+  it("a final outcome replaces a provisional taskNotFound; another provisional one does not", async () => {
+    const { store } = setup();
+    const notFound: TaskOutcomeRecord = {
+      kind: "resubmit",
+      code: "taskNotFound",
+      receivedAt: NOW,
+      via: "poll",
+    };
+    await store.registerTasks([register("t1")]);
+    expect(await store.storeOutcome("t1", notFound)).toEqual({ stored: true, jobId: "op-1" });
+    expect(await store.storeOutcome("t1", { ...notFound, code: "taskExpired" })).toEqual({
+      stored: false,
+      jobId: "op-1",
+    });
+    expect(await store.storeOutcome("t1", success("late"))).toEqual({ stored: true, jobId: "op-1" });
+    expect(await store.storeOutcome("t1", notFound)).toEqual({ stored: false, jobId: "op-1" });
+    expect((await store.getOutcomes(["t1"])).get("t1")).toEqual(success("late"));
+  });
+
+  it("registering a task again (sent again under its taskUUID) clears a provisional outcome and makes it pending", async () => {
+    const { store } = setup();
+    await store.registerTasks([register("t1"), register("t2")]);
+    await store.storeOutcome("t1", { kind: "resubmit", code: "taskNotFound", receivedAt: NOW, via: "poll" });
+    await store.storeOutcome("t2", success("done"));
+    await store.registerTasks([register("t1"), register("t2")]);
+    expect((await store.getOutcomes(["t1", "t2"])).has("t1")).toBe(false);
+    expect(await store.duePending(NOW + 10_000, 10)).toEqual(["t1"]);
+    expect((await store.getOutcomes(["t2"])).get("t2")).toEqual(success("done"));
+  });
+
   it("takes a task out of the pending set when its outcome is stored", async () => {
     const { store } = setup();
     await store.registerTasks([register("t1"), register("t2")]);

@@ -6,7 +6,8 @@ import { luaScript, runScript } from "./redis-script.ts";
 
 /**
  * The state shared by the worker, the reconciler and any number of webhook receivers: which job a
- * provider task belongs to, the task's outcome (first one wins), and which tasks still wait for one.
+ * provider task belongs to, the task's outcome (the first final one wins; "not found" is provisional,
+ * see store-outcome.lua), and which tasks still wait for one.
  * Everything lives in Redis under the queue prefix (names.ts), so any process can take any part.
  */
 
@@ -33,7 +34,10 @@ export const taskOutcomeRecordSchema = z.discriminatedUnion("kind", [
     receivedAt: z.number(),
     via,
   }),
-  /** The task is gone on the provider's side (taskNotFound, expired): redo it as a new generation. */
+  /**
+   * The provider does not know the task (taskNotFound, expired). Provisional: a final outcome that
+   * arrives later replaces it, and submitting the same taskUUID again clears it.
+   */
   z.object({ kind: z.literal("resubmit"), code: z.string().min(1), receivedAt: z.number(), via }),
 ]);
 
@@ -100,7 +104,7 @@ export function createTaskStore(
         redis,
         STORE_OUTCOME,
         [keys.task(taskUUID), keys.pending],
-        [taskUUID, record],
+        [taskUUID, record, outcome.kind === "resubmit" ? "1" : "0"],
       )) as [number, string | null];
       return { stored: stored === 1, jobId: jobId ?? null };
     },
