@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import {
+  type ChaosFacts,
+  computeReport,
+  formatReport,
+  type JobObservation,
+  violations,
+} from "./chaos-report.ts";
+
+const NOW = 1_700_000_000_000;
+
+function job(id: string, overrides: Partial<JobObservation> = {}): JobObservation {
+  return {
+    jobId: id,
+    state: "completed",
+    taskUUIDs: [`${id}-g0`, `${id}-g1`, `${id}-g2`],
+    deadline: NOW - 60_000,
+    finishedAt: NOW - 70_000,
+    events: { completed: 1, failed: 0 },
+    stalls: 0,
+    outputs: [{ key: `out/${id}.png` }],
+    ...overrides,
+  };
+}
+
+function facts(jobs: JobObservation[], tasks: ChaosFacts["tasks"] = {}): ChaosFacts {
+  return {
+    jobs,
+    tasks,
+    injected: { terminalErrorRate: 1 },
+    maxGenerations: 3,
+    workerKills: 4,
+    redisRestarts: 1,
+    drainMs: 12_345,
+    observedAt: NOW,
+    stuckGraceMs: 30_000,
+  };
+}
+
+describe("the fault-injection run's figures", () => {
+  it("a clean run: every must-be-zero figure is zero and the table says so", () => {
+    const failed = job("b", {
+      state: "failed",
+      failureCode: "contentPolicyViolation",
+      events: { completed: 0, failed: 1 },
+      outputs: [],
+    });
+    const report = computeReport(facts([job("a"), failed], { "b-g1": { terminalFaults: 1, accepted: 1 } }));
+    expect(violations(report)).toEqual([]);
+    expect(report).toMatchObject({
+      completed: 1,
+      failedByReason: { contentPolicyViolation: 1 },
+      injectedTerminalJobs: 1,
+    });
+    expect(formatReport(report)).toContain("| failed: contentPolicyViolation ");
+    expect(formatReport(report)).toContain("12.3 s");
+  });
+
+  it("each fault shows in its own figure", () => {
+    const report = computeReport(
+      facts(
+        [
+          job("lost", {
+            state: "unfinished",
+            finishedAt: undefined,
+            deadline: NOW,
+            events: { completed: 0, failed: 0 },
+          }),
+          job("missing", { state: "missing", deadline: undefined, events: { completed: 0, failed: 0 } }),
+          job("stuck", { finishedAt: NOW - 60_000 + 31_000 }),
+          job("twice", { events: { completed: 2, failed: 0 } }),
+          job("silent", { events: { completed: 0, failed: 0 } }),
+          job("small", { outputs: [{ key: "out/small.png", problem: "64×64, planned 96×96" }] }),
+          job("uninjected", {
+            state: "failed",
+            failureCode: "stalledTooOften",
+            events: { completed: 0, failed: 1 },
+          }),
+          job("survived"),
+        ],
+        { "dup-task": { accepted: 2 }, "survived-g0": { terminalFaults: 1 } },
+      ),
+    );
+    expect(report.mustBeZero).toEqual({
+      lost: ["lost", "missing"],
+      stuckPastDeadline: ["stuck (31 s late)"],
+      duplicateSubmissions: ["dup-task (generated 2 times)"],
+      duplicateEvents: ["twice (2 events)"],
+      missingEvents: ["silent (no completed event)"],
+      badOutputs: ["small out/small.png: 64×64, planned 96×96"],
+      failuresNotInjected: [
+        "uninjected (stalledTooOften, injected none)",
+        "survived (completed, injected contentPolicyViolation)",
+      ],
+    });
+    expect(violations(report)).toHaveLength(7);
+  });
+
+  it("an upload fault on every generation explains an uploadFailed failure; on fewer it does not", () => {
+    const exhausted = job("x", {
+      state: "failed",
+      failureCode: "uploadFailed",
+      events: { completed: 0, failed: 1 },
+    });
+    const upload = { uploadFaults: 1 };
+    expect(
+      computeReport(facts([exhausted], { "x-g0": upload, "x-g1": upload, "x-g2": upload })).mustBeZero
+        .failuresNotInjected,
+    ).toEqual([]);
+    expect(
+      computeReport(facts([exhausted], { "x-g0": upload, "x-g1": upload })).mustBeZero.failuresNotInjected,
+    ).toHaveLength(1);
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * The figures of a fault-injection run, computed from what was observed after the drain: every
+ * job's final state, the emulator's counters, the route queue's events and every output in S3.
+ * Pure, so that each figure can be shown to catch its fault (chaos-report.test.ts).
+ */
+
+export type FinalState = "completed" | "failed" | "missing" | "unfinished";
+
+export interface JobObservation {
+  jobId: string;
+  state: FinalState;
+  /** The code of a failed job (the part of BullMQ's failedReason before the first colon). */
+  failureCode?: string;
+  /** Every taskUUID the job could have used (all generations of all variants). */
+  taskUUIDs: string[];
+  /** The job's current deadline (its latest task's), epoch ms, once planned. */
+  deadline?: number;
+  /** When the job finished, epoch ms. */
+  finishedAt?: number;
+  /** Events in the route queue about this job, by CloudEvents type. */
+  events: { completed: number; failed: number };
+  /** Times the job was found stalled (its worker was SIGKILLed while running it). */
+  stalls: number;
+  /** For a completed job: each output compared with the independently planned size. */
+  outputs: { key: string; problem?: string }[];
+}
+
+export interface TaskCounters {
+  accepted?: number;
+  conflicts?: number;
+  terminalFaults?: number;
+  uploadFaults?: number;
+}
+
+export interface ChaosFacts {
+  jobs: JobObservation[];
+  /** The emulator's per-task counters (GET /admin/counters `tasks`). */
+  tasks: Record<string, TaskCounters>;
+  /** How often each fault fired (GET /admin/counters `injected`). */
+  injected: Record<string, number>;
+  /** Generations a variant may go through (TASK_MAX_GENERATIONS). */
+  maxGenerations: number;
+  workerKills: number;
+  redisRestarts: number;
+  /** From the first enqueue to the last job finished; undefined when the run never drained. */
+  drainMs: number | undefined;
+  /** When the figures were taken, epoch ms (unfinished jobs are judged against it). */
+  observedAt: number;
+  /** How long after its deadline a job counts as stuck. */
+  stuckGraceMs: number;
+}
+
+export interface ChaosReport {
+  jobs: number;
+  completed: number;
+  failedByReason: Record<string, number>;
+  /** Jobs one of whose tasks the emulator ended with its injected terminal error. */
+  injectedTerminalJobs: number;
+  /** Must-be-zero figures, each with the ids behind it. */
+  mustBeZero: {
+    failuresNotInjected: string[];
+    lost: string[];
+    stuckPastDeadline: string[];
+    duplicateSubmissions: string[];
+    duplicateEvents: string[];
+    missingEvents: string[];
+    badOutputs: string[];
+  };
+  conflicts: number;
+  /** Jobs that ran again after their worker died holding them, and the most stalls of one job. */
+  stalledJobs: number;
+  maxStalls: number;
+  injected: Record<string, number>;
+  workerKills: number;
+  redisRestarts: number;
+  drainMs: number | undefined;
+}
+
+export function computeReport(facts: ChaosFacts): ChaosReport {
+  const failedByReason: Record<string, number> = {};
+  const mustBeZero: ChaosReport["mustBeZero"] = {
+    failuresNotInjected: [],
+    lost: [],
+    stuckPastDeadline: [],
+    duplicateSubmissions: [],
+    duplicateEvents: [],
+    missingEvents: [],
+    badOutputs: [],
+  };
+  let completed = 0;
+  let injectedTerminalJobs = 0;
+  let stalledJobs = 0;
+  let maxStalls = 0;
+  for (const job of facts.jobs) {
+    if (job.stalls > 0) stalledJobs += 1;
+    maxStalls = Math.max(maxStalls, job.stalls);
+    const expected = expectedFailure(job, facts);
+    if (expected === "contentPolicyViolation") injectedTerminalJobs += 1;
+    if (job.state === "completed") completed += 1;
+    if (job.state === "failed") {
+      const code = job.failureCode ?? "unknown";
+      failedByReason[code] = (failedByReason[code] ?? 0) + 1;
+    }
+    // A failure must have an injected cause, and an injected terminal error must fail its job.
+    const failed = job.state === "failed" ? (job.failureCode ?? "unknown") : undefined;
+    if ((failed !== undefined || expected === "contentPolicyViolation") && failed !== expected) {
+      mustBeZero.failuresNotInjected.push(
+        `${job.jobId} (${failed ?? job.state}, injected ${expected ?? "none"})`,
+      );
+    }
+    if (job.state === "missing" || job.state === "unfinished") mustBeZero.lost.push(job.jobId);
+    const endedAt = job.finishedAt ?? facts.observedAt;
+    if (job.deadline !== undefined && endedAt > job.deadline + facts.stuckGraceMs) {
+      mustBeZero.stuckPastDeadline.push(
+        `${job.jobId} (${Math.round((endedAt - job.deadline) / 1000)} s late)`,
+      );
+    }
+    const events = job.events.completed + job.events.failed;
+    if (events > 1) mustBeZero.duplicateEvents.push(`${job.jobId} (${events} events)`);
+    const owed = job.state === "completed" ? "completed" : job.state === "failed" ? "failed" : undefined;
+    if (owed && job.events[owed] === 0) mustBeZero.missingEvents.push(`${job.jobId} (no ${owed} event)`);
+    for (const output of job.outputs) {
+      if (output.problem) mustBeZero.badOutputs.push(`${job.jobId} ${output.key}: ${output.problem}`);
+    }
+  }
+  let conflicts = 0;
+  for (const [taskUUID, counters] of Object.entries(facts.tasks)) {
+    conflicts += counters.conflicts ?? 0;
+    if ((counters.accepted ?? 0) > 1) {
+      mustBeZero.duplicateSubmissions.push(`${taskUUID} (generated ${counters.accepted} times)`);
+    }
+  }
+  return {
+    jobs: facts.jobs.length,
+    completed,
+    failedByReason,
+    injectedTerminalJobs,
+    mustBeZero,
+    conflicts,
+    stalledJobs,
+    maxStalls,
+    injected: facts.injected,
+    workerKills: facts.workerKills,
+    redisRestarts: facts.redisRestarts,
+    drainMs: facts.drainMs,
+  };
+}
+
+/**
+ * The failure the injected faults force on a job: the terminal error ends it; an upload fault on
+ * every generation of a variant exhausts it (uploadFailed is retryable: the variant is redone).
+ */
+function expectedFailure(job: JobObservation, facts: ChaosFacts): string | undefined {
+  const counters = job.taskUUIDs.map((taskUUID) => facts.tasks[taskUUID]);
+  if (counters.some((task) => (task?.terminalFaults ?? 0) > 0)) return "contentPolicyViolation";
+  const uploadFaults = counters.filter((task) => (task?.uploadFaults ?? 0) > 0).length;
+  return uploadFaults >= facts.maxGenerations ? "uploadFailed" : undefined;
+}
+
+export const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string> = {
+  failuresNotInjected: "failures not matching the injected terminal errors",
+  lost: "lost (neither completed nor failed)",
+  stuckPastDeadline: "stuck past their deadline",
+  duplicateSubmissions: "duplicate provider submissions per task",
+  duplicateEvents: "duplicate completion events",
+  missingEvents: "finished jobs without their event",
+  badOutputs: "outputs missing or of the wrong size",
+};
+
+/** The must-be-zero figures that are not zero. */
+export function violations(report: ChaosReport): string[] {
+  return (Object.keys(report.mustBeZero) as (keyof ChaosReport["mustBeZero"])[])
+    .filter((name) => report.mustBeZero[name].length > 0)
+    .map((name) => MUST_BE_ZERO_LABELS[name]);
+}
+
+const FAULT_LABELS: [string, string][] = [
+  ["rate429", "429"],
+  ["rate503", "503"],
+  ["timeoutRate", "timeouts"],
+  ["uploadFailureRate", "failed uploads"],
+  ["terminalErrorRate", "terminal errors"],
+  ["webhookDropRate", "webhooks dropped"],
+  ["webhookDuplicateRate", "duplicated"],
+  ["webhookDelayRate", "delayed"],
+  ["webhookReorderRate", "reordered"],
+];
+
+/** The table a run prints, then up to `detail` ids behind each non-zero figure. */
+export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: number } = {}): string {
+  const rows: [string, string, string][] = [["completed", String(report.completed), ""]];
+  const reasons = Object.entries(report.failedByReason).sort(([a], [b]) => a.localeCompare(b));
+  for (const [code, count] of reasons) rows.push([`failed: ${code}`, String(count), ""]);
+  if (reasons.length === 0) rows.push(["failed", "0", ""]);
+  rows.push(["jobs given an injected terminal error", String(report.injectedTerminalJobs), ""]);
+  for (const [name, label] of Object.entries(MUST_BE_ZERO_LABELS)) {
+    rows.push([label, String(report.mustBeZero[name as keyof ChaosReport["mustBeZero"]].length), "0"]);
+  }
+  rows.push([
+    "time to drain",
+    report.drainMs === undefined ? "did not drain" : `${(report.drainMs / 1000).toFixed(1)} s`,
+    "",
+  ]);
+  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length), 7));
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
+  const table = [
+    line(["figure", "value", "must be"]),
+    `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`,
+    ...rows.map((row) => line(row)),
+  ];
+  const injected = FAULT_LABELS.map(([name, label]) => `${label} ×${report.injected[name] ?? 0}`).join(", ");
+  const lines = [
+    `injected: ${injected}; workers SIGKILLed ×${report.workerKills}; Redis restarted ×${report.redisRestarts}`,
+    `re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}; jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
+    "",
+    ...table,
+  ];
+  for (const [name, label] of Object.entries(MUST_BE_ZERO_LABELS)) {
+    const ids = report.mustBeZero[name as keyof ChaosReport["mustBeZero"]];
+    if (ids.length === 0) continue;
+    lines.push("", `${label}:`, ...ids.slice(0, detail).map((id) => `  ${id}`));
+    if (ids.length > detail) lines.push(`  … and ${ids.length - detail} more`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,373 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
+import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
+import { COMPLETION_EVENT_TYPE, enqueueMany, FAILURE_EVENT_TYPE, type OutpaintJobInput } from "@reframe/jobs";
+import { readImageDimensions } from "@reframe/storage";
+import type { RunningProcess } from "@reframe/testkit";
+import { taskUUIDFor } from "@reframe/worker";
+import type { Job, Queue } from "bullmq";
+import sharp from "sharp";
+import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
+import { type ChaosReport, computeReport, type JobObservation } from "./chaos-report.ts";
+
+/**
+ * One fault-injection run over real processes (issue 5): the local stack with 2 workers, 2 webhook
+ * receivers behind one URL, the emulator with fault rates, Redis with AOF and the embedded S3.
+ * While the jobs drain, a worker is SIGKILLed every few seconds and started again, and Redis is
+ * restarted once. Then every job, event, provider task and output is checked (chaos-report.ts).
+ */
+
+export interface ChaosOptions {
+  jobs: number;
+  workers?: number;
+  webhookReceivers?: number;
+  /** Milliseconds between SIGKILLs, drawn uniformly from this range. */
+  killEveryMs?: { min: number; max: number };
+  /** Share of the jobs finished when Redis is restarted (once). */
+  redisRestartAt?: number;
+  /** Seeds the emulator's faults and the harness's choices. */
+  seed?: number;
+  /** Give up waiting for the drain after this long. */
+  drainTimeoutMs?: number;
+  /** Where every process's output goes (written after the run), for a post-mortem. */
+  logFile?: string;
+  onProgress?: (line: string) => void;
+}
+
+/** The issue's fault mix: per request (HTTP), per generation (terminal, upload), per webhook. */
+export const CHAOS_FAULTS = {
+  EMULATOR_RATE_429: "0.10",
+  EMULATOR_RATE_503: "0.05",
+  EMULATOR_RATE_TIMEOUT: "0.02",
+  EMULATOR_RATE_UPLOAD_FAILURE: "0.02",
+  EMULATOR_RATE_TERMINAL: "0.01",
+  EMULATOR_RATE_WEBHOOK_DROP: "0.30",
+  EMULATOR_RATE_WEBHOOK_DUPLICATE: "0.20",
+  EMULATOR_RATE_WEBHOOK_DELAY: "0.20",
+  EMULATOR_RATE_WEBHOOK_REORDER: "0.20",
+} as const;
+
+/**
+ * Time is compressed so that 2,000 jobs drain in minutes: a timed-out request is given up after 10 s
+ * (the emulator holds those answers 15 s), a dropped webhook is polled for after 5 s (30 s by
+ * default), and a SIGKILLed worker's active jobs come back after a 5 s lock.
+ */
+const WORKER_ENV = {
+  RUNWARE_TIMEOUT_MS: "10000",
+  POLL_FIRST_MS: "5000",
+  WORKER_LOCK_DURATION_MS: "5000",
+  WORKER_STALLED_INTERVAL_MS: "2500",
+};
+const EMULATOR_ENV = { EMULATOR_TIMEOUT_DELAY_MS: "15000" };
+const MAX_GENERATIONS = 3;
+/** The shortest deadline a job may ask for: a task with no result after it is redone. */
+const DEADLINE_SECONDS = 60;
+const STUCK_GRACE_MS = 30_000;
+const ROUTE = "chaos-done";
+const SOURCES = [
+  { width: 96, height: 64 },
+  { width: 72, height: 88 },
+  { width: 100, height: 70 },
+] as const;
+const RATIOS = ["16:9", "1:1", "9:16", "3:1", "4:5", "1.91:1", "21:9", "4:1"] as const;
+
+interface PlannedJob {
+  input: OutpaintJobInput;
+  expected: { width: number; height: number };
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const random = mulberry32(seed);
+  const progress = options.onProgress ?? (() => undefined);
+  const stack = await startLocalStack({
+    workers: options.workers ?? 2,
+    webhookReceivers: options.webhookReceivers ?? 2,
+    appendOnly: true,
+    emulatorEnv: { ...CHAOS_FAULTS, ...EMULATOR_ENV, EMULATOR_SEED: String(seed) },
+    workerEnv: { ...WORKER_ENV, TASK_MAX_GENERATIONS: String(MAX_GENERATIONS) },
+  });
+  const clients = pipelineClients(stack);
+  // The harness's own clients see Redis go away during the restart; they retry, nothing more.
+  clients.connection.on("error", () => undefined);
+  clients.queue.on("error", () => undefined);
+  try {
+    const planned = await prepareJobs(clients.s3, options.jobs);
+    progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
+    const startedAt = Date.now();
+    const { jobIds } = await enqueueMany(
+      clients.queue,
+      planned.map((job) => job.input),
+    );
+    const chaos = new ChaosActions(stack, random, options.killEveryMs ?? { min: 3000, max: 6000 });
+    chaos.startKilling();
+    const drainedAt = await waitForDrain(clients, jobIds.length, {
+      timeoutMs: options.drainTimeoutMs ?? 15 * 60_000,
+      restartRedisAt: Math.ceil(jobIds.length * (options.redisRestartAt ?? 0.4)),
+      chaos,
+      progress: (finished) =>
+        progress(
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${jobIds.length} finished · workers SIGKILLed ${chaos.kills} · Redis restarted ${chaos.redisRestarts}`,
+        ),
+    });
+    await chaos.stop();
+    progress(drainedAt ? "drained; checking every job, event, task and output" : "did not drain; checking");
+    const observedAt = Date.now();
+    const jobs = await observeJobs(clients, jobIds, planned);
+    const counters = (await (await fetch(`${stack.emulatorUrl}/admin/counters`)).json()) as {
+      tasks: Record<string, Record<string, number>>;
+      injected: Record<string, number>;
+    };
+    return computeReport({
+      jobs,
+      tasks: counters.tasks,
+      injected: counters.injected,
+      maxGenerations: MAX_GENERATIONS,
+      workerKills: chaos.kills,
+      redisRestarts: chaos.redisRestarts,
+      drainMs: drainedAt === undefined ? undefined : drainedAt - startedAt,
+      observedAt,
+      stuckGraceMs: STUCK_GRACE_MS,
+    });
+  } finally {
+    await clients.close().catch(() => undefined);
+    if (options.logFile) {
+      await mkdir(dirname(options.logFile), { recursive: true });
+      await writeFile(options.logFile, stack.outputs());
+    }
+    await stack.stop();
+  }
+}
+
+/** Sources of a few odd sizes (no target ratio matches one, so every job goes to the provider). */
+async function prepareJobs(s3: S3Client, count: number): Promise<PlannedJob[]> {
+  const sourceCount = Math.ceil(count / RATIOS.length);
+  const keys = Array.from({ length: sourceCount }, (_, i) => `chaos/${i}.jpg`);
+  const sizeOf = (i: number) => SOURCES[i % SOURCES.length]!;
+  const bytes = await Promise.all(SOURCES.map((size) => sourceImage(size.width, size.height)));
+  await inBatches(keys, 16, async (key, i) => {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: LOCAL_BUCKETS.sources,
+        Key: key,
+        Body: bytes[i % SOURCES.length],
+        ContentType: "image/jpeg",
+      }),
+    );
+  });
+  const jobs: PlannedJob[] = [];
+  for (const [i, key] of keys.entries()) {
+    for (const ratio of RATIOS) {
+      if (jobs.length === count) break;
+      const target: Target = { kind: "ratio", ratio, anchor: "center" };
+      const plan = planCanvas({
+        source: sizeOf(i),
+        target,
+        limits: PROVIDER_LIMITS["runware:bfl:flux@outpainting"],
+      });
+      if (!plan.ok) throw new Error(`chaos job ${key} → ${ratio}: ${plan.message}`);
+      jobs.push({
+        input: {
+          source: { kind: "s3", bucket: LOCAL_BUCKETS.sources, key },
+          target,
+          output: { bucket: LOCAL_BUCKETS.outputs, prefix: "chaos/", format: "PNG" },
+          options: { deadlineSeconds: DEADLINE_SECONDS },
+          route: [ROUTE],
+        } as OutpaintJobInput,
+        expected: plan.plan.output,
+      });
+    }
+  }
+  return jobs;
+}
+
+async function sourceImage(width: number, height: number): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><defs><linearGradient id="g"><stop offset="0" stop-color="#3a7"/><stop offset="1" stop-color="#fc4"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/></svg>`;
+  return sharp(Buffer.from(svg)).jpeg().toBuffer();
+}
+
+/** SIGKILLs a random worker every few seconds and starts a new one; restarts Redis on request. */
+class ChaosActions {
+  kills = 0;
+  redisRestarts = 0;
+  private readonly stack: LocalStack;
+  private readonly random: () => number;
+  private readonly range: { min: number; max: number };
+  private readonly current: RunningProcess[];
+  private stopped = false;
+  private killing: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(stack: LocalStack, random: () => number, range: { min: number; max: number }) {
+    this.stack = stack;
+    this.random = random;
+    this.range = range;
+    this.current = [...stack.workers];
+  }
+
+  startKilling(): void {
+    this.killing = this.killLoop();
+  }
+
+  private async killLoop(): Promise<void> {
+    while (!this.stopped) {
+      const pause = this.range.min + this.random() * (this.range.max - this.range.min);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, pause);
+      });
+      if (this.stopped) return;
+      const index = Math.floor(this.random() * this.current.length);
+      await this.current[index]!.kill();
+      this.kills += 1;
+      this.current[index] = await this.stack.startWorker();
+    }
+  }
+
+  async restartRedis(): Promise<void> {
+    await this.stack.restartRedis();
+    this.redisRestarts += 1;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.killing;
+  }
+}
+
+/**
+ * Waits until every job has finished, or nothing is left to run (no job waiting, active or parked
+ * for 10 s: the rest are lost), or the timeout. Returns when the last job finished, if they all did.
+ */
+async function waitForDrain(
+  clients: PipelineClients,
+  total: number,
+  settings: {
+    timeoutMs: number;
+    restartRedisAt: number;
+    chaos: ChaosActions;
+    progress: (finished: number) => void;
+  },
+): Promise<number | undefined> {
+  const deadline = Date.now() + settings.timeoutMs;
+  let idleSince: number | undefined;
+  let lastReport = 0;
+  while (Date.now() < deadline) {
+    const counts = await clients.queue
+      .getJobCounts("completed", "failed", "waiting", "active", "delayed", "prioritized")
+      .catch(() => undefined);
+    if (counts) {
+      const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
+      if (finished >= total) return Date.now();
+      if (settings.chaos.redisRestarts === 0 && finished >= settings.restartRedisAt) {
+        await settings.chaos.restartRedis();
+      }
+      const pending =
+        (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
+      idleSince = pending > 0 ? undefined : (idleSince ?? Date.now());
+      if (idleSince !== undefined && Date.now() - idleSince > 10_000) return undefined;
+      if (Date.now() - lastReport >= 5000) {
+        settings.progress(finished);
+        lastReport = Date.now();
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return undefined;
+}
+
+async function observeJobs(
+  clients: PipelineClients,
+  jobIds: string[],
+  planned: PlannedJob[],
+): Promise<JobObservation[]> {
+  const events = await eventsByJob(clients.routeQueue(ROUTE));
+  const observations: JobObservation[] = [];
+  await inBatches(jobIds, 16, async (jobId, index) => {
+    const job = (await clients.queue.getJob(jobId)) as Job | undefined;
+    observations[index] = await observeJob(clients.s3, jobId, job, planned[index]!, events.get(jobId));
+  });
+  return observations;
+}
+
+async function observeJob(
+  s3: S3Client,
+  jobId: string,
+  job: Job | undefined,
+  planned: PlannedJob,
+  events: { completed: number; failed: number } = { completed: 0, failed: 0 },
+): Promise<JobObservation> {
+  const taskUUIDs = Array.from({ length: MAX_GENERATIONS }, (_, generation) =>
+    taskUUIDFor(jobId, 0, generation),
+  );
+  if (!job) return { jobId, state: "missing", taskUUIDs, events, stalls: 0, outputs: [] };
+  const state = await job.getState();
+  const tasks = (job.data as { state?: { tasks?: { deadline: number }[] } }).state?.tasks ?? [];
+  const observation: JobObservation = {
+    jobId,
+    state: state === "completed" || state === "failed" ? state : "unfinished",
+    taskUUIDs,
+    events,
+    stalls: job.stalledCounter,
+    outputs: [],
+  };
+  if (tasks.length > 0) observation.deadline = Math.max(...tasks.map((task) => task.deadline));
+  if (job.finishedOn) observation.finishedAt = job.finishedOn;
+  if (state === "failed") observation.failureCode = job.failedReason?.split(":")[0]?.trim();
+  if (state === "completed") {
+    const variants = (job.returnvalue as { variants?: { key: string }[] } | null)?.variants ?? [];
+    if (variants.length === 0)
+      observation.outputs.push({ key: "(none)", problem: "no variant in the result" });
+    for (const variant of variants)
+      observation.outputs.push(await checkOutput(s3, variant.key, planned.expected));
+  }
+  return observation;
+}
+
+async function checkOutput(
+  s3: S3Client,
+  key: string,
+  expected: { width: number; height: number },
+): Promise<{ key: string; problem?: string }> {
+  try {
+    const header = await readImageDimensions({ client: s3, bucket: LOCAL_BUCKETS.outputs, key });
+    if (header.width === expected.width && header.height === expected.height) return { key };
+    return { key, problem: `${header.width}×${header.height}, planned ${expected.width}×${expected.height}` };
+  } catch (error) {
+    return { key, problem: `unreadable: ${(error as Error).name} ${(error as Error).message}` };
+  }
+}
+
+async function eventsByJob(route: Queue): Promise<Map<string, { completed: number; failed: number }>> {
+  const all = await route.getJobs(["waiting", "active", "completed", "failed", "delayed", "prioritized"]);
+  const perJob = new Map<string, { completed: number; failed: number }>();
+  for (const event of all) {
+    const data = event.data as { type: string; data: { jobId: string } };
+    const entry = perJob.get(data.data.jobId) ?? { completed: 0, failed: 0 };
+    if (data.type === COMPLETION_EVENT_TYPE) entry.completed += 1;
+    else if (data.type === FAILURE_EVENT_TYPE) entry.failed += 1;
+    perJob.set(data.data.jobId, entry);
+  }
+  return perJob;
+}
+
+async function inBatches<T>(items: T[], size: number, work: (item: T, index: number) => Promise<void>) {
+  for (let start = 0; start < items.length; start += size) {
+    await Promise.all(items.slice(start, start + size).map((item, offset) => work(item, start + offset)));
+  }
+}
+
+/** The harness's own seeded choices (when to kill, whom). */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
