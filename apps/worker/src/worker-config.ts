@@ -11,6 +11,8 @@ export const workerConfigSchema = z
     WORKER_LOCK_DURATION_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_STALLED_INTERVAL_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_MAX_STALLED_COUNT: envField.int({ min: 0, max: 100, default: 3 }),
+    WORKER_WATCHDOG_MS: envField.int({ min: 0, max: 600_000, default: 10_000 }),
+    WORKER_SILENT_AFTER_MS: envField.int({ min: 1000, max: 3_600_000, default: 30_000 }),
     RUNWARE_API_URL: envField.url({ default: "https://api.runware.ai/v1" }),
     RUNWARE_API_KEY: envField.string(),
     RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),

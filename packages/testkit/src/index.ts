@@ -1,4 +1,5 @@
 export { freePort } from "./free-port.ts";
 export { type ReadyCheck, type RunningProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export { type LocalRedis, type StartRedisOptions, startRedisServer } from "./redis-server.ts";
+export { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 export { type RedisServerFixture, useRedisServer } from "./use-redis-server.ts";

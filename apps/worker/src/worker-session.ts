@@ -1,0 +1,224 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { GuardedFetch } from "@reframe/egress";
+import {
+  assertNoEviction,
+  createBatchStore,
+  createOutpaintQueue,
+  createRedisConnection,
+  createRouteQueues,
+  createTaskStore,
+  OUTPAINT_QUEUE,
+  providerBackoffStrategy,
+  waitForRedisReady,
+} from "@reframe/jobs";
+import type { RunwareClient } from "@reframe/runware";
+import type { Logger } from "@reframe/telemetry";
+import { type Queue, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { recordFinalFailure } from "./final-failure.ts";
+import { LeaderLock } from "./leader-lock.ts";
+import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
+import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
+import { Reconciler } from "./reconciler.ts";
+import type { SubmitBatcher } from "./submit-batcher.ts";
+import type { WorkerConfig } from "./worker-config.ts";
+import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
+
+const RECONCILER_LOCK_TTL_MS = 10_000;
+/** How long an abandoned session may take to let go before it is left to the garbage collector. */
+const ABANDON_TIMEOUT_MS = 5_000;
+
+/** What outlives a session: nothing here holds a Redis connection. */
+export interface SessionShared {
+  config: WorkerConfig;
+  logger: Logger;
+  provider: RunwareClient;
+  batcher: SubmitBatcher;
+  s3: S3Client;
+  /** Reads URL sources through the egress guard. */
+  sourceFetch: GuardedFetch["fetch"];
+  webhook: WebhookSettings | undefined;
+}
+
+/**
+ * Everything of a worker process that lives on one Redis connection: the connection, the queues,
+ * the task and batch stores, the BullMQ Workers (outpaint, pipeline runs) and the reconciler. The silence watchdog replaces a session
+ * whose connection went dead without ioredis noticing (a failover that leaves old connections
+ * half-open); the provider client, the batcher and the S3 client carry over.
+ */
+export interface WorkerSession {
+  connection: Redis;
+  worker: Worker<OutpaintJobData>;
+  reconciler: Reconciler | undefined;
+  pipelineRuns: Worker | undefined;
+  /** Jobs taken since the session opened, and processors running now. */
+  progress(): { taken: number; running: number };
+  /** Graceful: stops taking jobs, lets active ones finish or park, sends queued submits, closes. */
+  close(): Promise<void>;
+  /** The connection is dead: drop it at once (its commands fail), then close what closes in time. */
+  abandon(): Promise<void>;
+}
+
+export async function openWorkerSession(shared: SessionShared): Promise<WorkerSession> {
+  const { config, logger } = shared;
+  const connection = await connectRedis(shared);
+  const wiring = wireDeps(shared, connection);
+  const { deps, closeQueues } = wiring;
+  const outpaint = startOutpaintProcessing(shared, connection, deps);
+  const reconciler = config.RECONCILER
+    ? new Reconciler({
+        lock: new LeaderLock(connection, `${config.QUEUE_PREFIX}:reconciler:lock`, RECONCILER_LOCK_TTL_MS),
+        taskStore: deps.taskStore,
+        provider: shared.provider,
+        queue: wiring.outpaintQueue,
+        logger,
+        pollIntervalMs: config.POLL_INTERVAL_MS,
+      })
+    : undefined;
+  reconciler?.start();
+  const pipelineRuns = config.PIPELINE_RUNS
+    ? startPipelineRunWorker({
+        connection,
+        prefix: config.QUEUE_PREFIX,
+        s3: shared.s3,
+        outpaintQueue: wiring.outpaintQueue,
+        batches: deps.batches,
+        routeQueue: deps.routeQueue,
+        ignoreAreas: config.SCRATCH_BUCKET
+          ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
+          : [],
+        sourceFetch: shared.sourceFetch,
+        logger,
+      })
+    : undefined;
+  const { worker } = outpaint;
+  return {
+    connection,
+    worker,
+    reconciler,
+    pipelineRuns,
+    progress: outpaint.progress,
+    async close() {
+      await Promise.all([worker.close(), pipelineRuns?.close()]);
+      await shared.batcher.drain();
+      await reconciler?.stop();
+      await closeQueues();
+      await connection.quit();
+    },
+    async abandon() {
+      connection.disconnect();
+      await settledWithin(ABANDON_TIMEOUT_MS, [
+        worker.close(true),
+        pipelineRuns?.close(true),
+        reconciler?.stop(),
+        closeQueues(),
+      ]);
+    },
+  };
+}
+
+/** The BullMQ worker of the outpaint queue, counting the jobs it takes for the watchdog. */
+function startOutpaintProcessing(shared: SessionShared, connection: Redis, deps: OutpaintDeps) {
+  const { config, logger } = shared;
+  const processor = createOutpaintProcessor(deps);
+  let taken = 0;
+  let running = 0;
+  const worker = new Worker<OutpaintJobData>(
+    OUTPAINT_QUEUE,
+    async (job, token) => {
+      taken += 1;
+      running += 1;
+      try {
+        return await processor(job, token);
+      } finally {
+        running -= 1;
+      }
+    },
+    {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      // A job is active only for milliseconds between parks, so a short lock is safe; a crashed
+      // worker's jobs come back after lockDuration instead of holding their work hostage.
+      lockDuration: config.WORKER_LOCK_DURATION_MS,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+      settings: { backoffStrategy: providerBackoffStrategy },
+    },
+  );
+  worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
+  worker.on("completed", (job) => {
+    const taskUUIDs = job.data.state?.tasks.map((task) => task.taskUUID) ?? [];
+    void deps.taskStore.forget(taskUUIDs).catch(() => undefined);
+  });
+  worker.on("stalled", (jobId) =>
+    logger.warn({ jobId }, "a job's worker stopped while running it; the job runs again"),
+  );
+  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  return { worker, progress: () => ({ taken, running }) };
+}
+
+/** Waits for every promise to settle, or for `ms`, whichever comes first. */
+async function settledWithin(ms: number, promises: (Promise<unknown> | undefined)[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([Promise.allSettled(promises), timeout]);
+  clearTimeout(timer);
+}
+
+async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
+  const connection = createRedisConnection(config.REDIS_URL, { role: "worker" });
+  connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
+  try {
+    await waitForRedisReady(connection);
+    await assertNoEviction(connection, { onUnchecked: (message) => logger.warn(message) });
+  } catch (error) {
+    connection.disconnect();
+    throw error;
+  }
+  return connection;
+}
+
+/** The outpaint processor's collaborators on this session's connection. */
+function wireDeps(shared: SessionShared, connection: Redis) {
+  const { config } = shared;
+  const prefix = config.QUEUE_PREFIX;
+  const outpaintQueue = createOutpaintQueue({ connection, prefix });
+  const taskStore = createTaskStore(connection, { prefix });
+  const routeQueues = new Map<string, Queue>();
+  const routeQueue = (name: string): Queue => {
+    let queue = routeQueues.get(name);
+    if (!queue) {
+      queue = createRouteQueues([name], { connection, prefix }).get(name)!;
+      routeQueues.set(name, queue);
+    }
+    return queue;
+  };
+  const deps: OutpaintDeps = {
+    outpaintQueue,
+    routeQueue,
+    taskStore,
+    batches: createBatchStore(connection, { prefix }),
+    batcher: shared.batcher,
+    provider: shared.provider,
+    s3: shared.s3,
+    sourceFetch: shared.sourceFetch,
+    webhook: shared.webhook,
+    logger: shared.logger,
+    now: Date.now,
+    settings: {
+      maxGenerations: config.TASK_MAX_GENERATIONS,
+      recheckMs: config.JOB_RECHECK_MS,
+      // With webhooks the reconciler is a safety net: it waits long enough for them to arrive.
+      firstPollMs: config.POLL_FIRST_MS ?? (shared.webhook ? 30_000 : config.POLL_INTERVAL_MS),
+      maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
+      scratchBucket: config.SCRATCH_BUCKET ?? "",
+      scratchPrefix: config.SCRATCH_PREFIX,
+    },
+  };
+  const closeQueues = () =>
+    Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
+  return { deps, outpaintQueue, closeQueues };
+}

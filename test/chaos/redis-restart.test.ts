@@ -1,0 +1,85 @@
+import { type LocalStack, startLocalStack } from "@reframe/demo";
+import { enqueueMany } from "@reframe/jobs";
+import {
+  type LocalRedis,
+  type RunningProcess,
+  startRedisServer,
+  startTcpProxy,
+  type TcpProxy,
+} from "@reframe/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  job,
+  jobStates,
+  type PipelineClients,
+  pipelineClients,
+  uploadSource,
+} from "../pipeline/pipeline-fixture.ts";
+
+/**
+ * Redis going away under a running worker, over a real redis-server with AOF. The worker reaches
+ * Redis through a TCP proxy that can leave its open connections half-dead, as a failover behind a
+ * DNS name or a load balancer does (a plain restart closes them, and ioredis reconnects).
+ */
+describe("a worker across Redis restarts", () => {
+  let redis: LocalRedis;
+  let proxy: TcpProxy;
+  let stack: LocalStack;
+  let clients: PipelineClients;
+  let worker: RunningProcess;
+  beforeAll(async () => {
+    redis = await startRedisServer({ appendOnly: true });
+    proxy = await startTcpProxy({ targetPort: redis.port });
+    stack = await startLocalStack({
+      workers: 0,
+      redisUrl: redis.url,
+      emulatorEnv: { EMULATOR_LATENCY_MS: "100-300" },
+    });
+    worker = await stack.startWorker({
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      POLL_FIRST_MS: "1000",
+      WORKER_WATCHDOG_MS: "1000",
+      WORKER_SILENT_AFTER_MS: "3000",
+    });
+    clients = pipelineClients(stack);
+    // The test's own clients see Redis go away too; they reconnect, nothing more.
+    clients.connection.on("error", () => undefined);
+    clients.queue.on("error", () => undefined);
+    for (let i = 0; i < 4; i += 1) await uploadSource(clients.s3, `restart/${i}.jpg`);
+  });
+  afterAll(async () => {
+    await clients?.close();
+    await stack?.stop();
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  const batch = async (ratio: string) => {
+    const keys = Array.from({ length: 4 }, (_, i) => `restart/${i}.jpg`);
+    return (
+      await enqueueMany(
+        clients.queue,
+        keys.map((key) => job(key, ratio, [])),
+      )
+    ).jobIds;
+  };
+
+  it("jobs accepted just before a restart are not lost, and the worker takes jobs again by itself", async () => {
+    const before = await batch("16:9");
+    await redis.restart();
+    const after = await batch("1:1");
+    await expect
+      .poll(() => jobStates(clients.queue, [...before, ...after]), { timeout: 30_000, interval: 250 })
+      .toEqual({ completed: 8 });
+  });
+
+  it("a failover that leaves its connections half-open: the watchdog recreates it and it takes jobs again", async () => {
+    proxy.silenceOpenConnections();
+    await redis.restart();
+    const jobIds = await batch("9:16");
+    await expect
+      .poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000, interval: 250 })
+      .toEqual({ completed: 4 });
+    expect(worker.output()).toMatch(/"alert":"worker-silent".*has not answered a PING/);
+  });
+});
