@@ -67,6 +67,8 @@ export interface ChaosReport {
     badOutputs: string[];
   };
   conflicts: number;
+  /** Provider generations started (tasks the emulator accepted), to compare with the jobs. */
+  generations: number;
   /** Jobs that ran again after their worker died holding them, and the most stalls of one job. */
   stalledJobs: number;
   maxStalls: number;
@@ -124,8 +126,10 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     }
   }
   let conflicts = 0;
+  let generations = 0;
   for (const [taskUUID, counters] of Object.entries(facts.tasks)) {
     conflicts += counters.conflicts ?? 0;
+    generations += counters.accepted ?? 0;
     if ((counters.accepted ?? 0) > 1) {
       mustBeZero.duplicateSubmissions.push(`${taskUUID} (generated ${counters.accepted} times)`);
     }
@@ -137,6 +141,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     injectedTerminalJobs,
     mustBeZero,
     conflicts,
+    generations,
     stalledJobs,
     maxStalls,
     injected: facts.injected,
@@ -164,7 +169,7 @@ export const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string
   duplicateSubmissions: "duplicate provider submissions per task",
   duplicateEvents: "duplicate completion events",
   missingEvents: "finished jobs without their event",
-  badOutputs: "outputs missing or of the wrong size",
+  badOutputs: "outputs missing, of the wrong size, or not the one announced",
 };
 
 /** The must-be-zero figures that are not zero. */
@@ -211,7 +216,8 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   const injected = FAULT_LABELS.map(([name, label]) => `${label} ×${report.injected[name] ?? 0}`).join(", ");
   const lines = [
     `injected: ${injected}; workers SIGKILLed ×${report.workerKills}; Redis restarted ×${report.redisRestarts}`,
-    `re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}; jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
+    `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
+    `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
     "",
     ...table,
   ];

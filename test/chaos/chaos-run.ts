@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
 import { COMPLETION_EVENT_TYPE, enqueueMany, FAILURE_EVENT_TYPE, type OutpaintJobInput } from "@reframe/jobs";
@@ -293,24 +293,32 @@ async function observeJobs(
   return observations;
 }
 
+interface EventsOfJob {
+  completed: number;
+  failed: number;
+  /** What the completion events announced, per output key. */
+  announced: Map<string, { width: number; height: number; etag?: string }>;
+}
+
 async function observeJob(
   s3: S3Client,
   jobId: string,
   job: Job | undefined,
   planned: PlannedJob,
-  events: { completed: number; failed: number } = { completed: 0, failed: 0 },
+  events: EventsOfJob = { completed: 0, failed: 0, announced: new Map() },
 ): Promise<JobObservation> {
   const taskUUIDs = Array.from({ length: MAX_GENERATIONS }, (_, generation) =>
     taskUUIDFor(jobId, 0, generation),
   );
-  if (!job) return { jobId, state: "missing", taskUUIDs, events, stalls: 0, outputs: [] };
+  const counted = { completed: events.completed, failed: events.failed };
+  if (!job) return { jobId, state: "missing", taskUUIDs, events: counted, stalls: 0, outputs: [] };
   const state = await job.getState();
   const tasks = (job.data as { state?: { tasks?: { deadline: number }[] } }).state?.tasks ?? [];
   const observation: JobObservation = {
     jobId,
     state: state === "completed" || state === "failed" ? state : "unfinished",
     taskUUIDs,
-    events,
+    events: counted,
     stalls: job.stalledCounter,
     outputs: [],
   };
@@ -318,37 +326,60 @@ async function observeJob(
   if (job.finishedOn) observation.finishedAt = job.finishedOn;
   if (state === "failed") observation.failureCode = job.failedReason?.split(":")[0]?.trim();
   if (state === "completed") {
-    const variants = (job.returnvalue as { variants?: { key: string }[] } | null)?.variants ?? [];
+    const variants =
+      (job.returnvalue as { variants?: { key: string; etag?: string }[] } | null)?.variants ?? [];
     if (variants.length === 0)
       observation.outputs.push({ key: "(none)", problem: "no variant in the result" });
-    for (const variant of variants)
-      observation.outputs.push(await checkOutput(s3, variant.key, planned.expected));
+    for (const variant of variants) {
+      const problem = await checkOutput(s3, variant, planned.expected, events.announced.get(variant.key));
+      observation.outputs.push(problem ? { key: variant.key, problem } : { key: variant.key });
+    }
   }
   return observation;
 }
 
+/**
+ * The object in S3 has the independently planned size, is the one the job recorded (same ETag: no
+ * older generation overwrote it afterwards), and the completion event announced that size.
+ */
 async function checkOutput(
   s3: S3Client,
-  key: string,
+  variant: { key: string; etag?: string },
   expected: { width: number; height: number },
-): Promise<{ key: string; problem?: string }> {
+  announced: { width: number; height: number } | undefined,
+): Promise<string | undefined> {
+  const planned = `${expected.width}×${expected.height}`;
   try {
-    const header = await readImageDimensions({ client: s3, bucket: LOCAL_BUCKETS.outputs, key });
-    if (header.width === expected.width && header.height === expected.height) return { key };
-    return { key, problem: `${header.width}×${header.height}, planned ${expected.width}×${expected.height}` };
+    const head = await s3.send(new HeadObjectCommand({ Bucket: LOCAL_BUCKETS.outputs, Key: variant.key }));
+    const header = await readImageDimensions({ client: s3, bucket: LOCAL_BUCKETS.outputs, key: variant.key });
+    if (header.width !== expected.width || header.height !== expected.height) {
+      return `${header.width}×${header.height}, planned ${planned}`;
+    }
+    if (variant.etag && head.ETag !== variant.etag) {
+      return `replaced after it was verified (ETag ${head.ETag}, recorded ${variant.etag})`;
+    }
+    if (announced && (announced.width !== expected.width || announced.height !== expected.height)) {
+      return `the completion event announced ${announced.width}×${announced.height}, planned ${planned}`;
+    }
+    return undefined;
   } catch (error) {
-    return { key, problem: `unreadable: ${(error as Error).name} ${(error as Error).message}` };
+    return `unreadable: ${(error as Error).name} ${(error as Error).message}`;
   }
 }
 
-async function eventsByJob(route: Queue): Promise<Map<string, { completed: number; failed: number }>> {
+async function eventsByJob(route: Queue): Promise<Map<string, EventsOfJob>> {
   const all = await route.getJobs(["waiting", "active", "completed", "failed", "delayed", "prioritized"]);
-  const perJob = new Map<string, { completed: number; failed: number }>();
+  const perJob = new Map<string, EventsOfJob>();
   for (const event of all) {
-    const data = event.data as { type: string; data: { jobId: string } };
-    const entry = perJob.get(data.data.jobId) ?? { completed: 0, failed: 0 };
-    if (data.type === COMPLETION_EVENT_TYPE) entry.completed += 1;
-    else if (data.type === FAILURE_EVENT_TYPE) entry.failed += 1;
+    const data = event.data as {
+      type: string;
+      data: { jobId: string; variants?: { key: string; width: number; height: number; etag?: string }[] };
+    };
+    const entry = perJob.get(data.data.jobId) ?? { completed: 0, failed: 0, announced: new Map() };
+    if (data.type === COMPLETION_EVENT_TYPE) {
+      entry.completed += 1;
+      for (const variant of data.data.variants ?? []) entry.announced.set(variant.key, variant);
+    } else if (data.type === FAILURE_EVENT_TYPE) entry.failed += 1;
     perJob.set(data.data.jobId, entry);
   }
   return perJob;
