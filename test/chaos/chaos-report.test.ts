@@ -88,12 +88,36 @@ describe("the fault-injection run's figures", () => {
       duplicateEvents: ["twice (2 events)"],
       missingEvents: ["silent (no completed event)"],
       badOutputs: ["small out/small.png: 64×64, planned 96×96"],
+      batchMismatches: [],
       failuresNotInjected: [
         "uninjected (stalledTooOften, injected none)",
         "survived (completed, injected contentPolicyViolation)",
       ],
     });
     expect(violations(report)).toHaveLength(7);
+  });
+
+  it("a batch that miscounts, does not close, or announces twice shows as a batch mismatch", () => {
+    const status = {
+      total: 2,
+      completed: 2,
+      failed: 0,
+      inFlight: 0,
+      failuresByReason: {},
+      closedAt: NOW,
+    };
+    const clean = computeReport({ ...facts([job("a"), job("b")]), batch: { status, announcements: 1 } });
+    expect(clean.mustBeZero.batchMismatches).toEqual([]);
+    const wrong = computeReport({
+      ...facts([job("a"), job("b")]),
+      batch: { status: { ...status, completed: 1, inFlight: 1, closedAt: undefined }, announcements: 2 },
+    });
+    expect(wrong.mustBeZero.batchMismatches).toEqual([
+      "completed: the batch says 1, the jobs 2",
+      "in flight: the batch says 1, the jobs 0",
+      "every job ended but the batch did not close",
+      "completion announcements: the batch says 2, the jobs 1",
+    ]);
   });
 
   it("an upload fault on every generation explains an uploadFailed failure; on fewer it does not", () => {

@@ -25,6 +25,21 @@ export interface JobObservation {
   outputs: { key: string; problem?: string }[];
 }
 
+/** The run's batch as the batch store reports it, and its completion events. */
+export interface BatchObservation {
+  status:
+    | {
+        total: number;
+        completed: number;
+        failed: number;
+        inFlight: number;
+        failuresByReason: Record<string, number>;
+        closedAt: number | undefined;
+      }
+    | undefined;
+  announcements: number;
+}
+
 export interface TaskCounters {
   accepted?: number;
   conflicts?: number;
@@ -34,6 +49,8 @@ export interface TaskCounters {
 
 export interface ChaosFacts {
   jobs: JobObservation[];
+  /** The batch the jobs were enqueued in (`reframe bulk` style), when there was one. */
+  batch?: BatchObservation;
   /** The emulator's per-task counters (GET /admin/counters `tasks`). */
   tasks: Record<string, TaskCounters>;
   /** How often each fault fired (GET /admin/counters `injected`). */
@@ -65,6 +82,7 @@ export interface ChaosReport {
     duplicateEvents: string[];
     missingEvents: string[];
     badOutputs: string[];
+    batchMismatches: string[];
   };
   conflicts: number;
   /** Provider generations started (tasks the emulator accepted), to compare with the jobs. */
@@ -88,6 +106,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     duplicateEvents: [],
     missingEvents: [],
     badOutputs: [],
+    batchMismatches: [],
   };
   let completed = 0;
   let injectedTerminalJobs = 0;
@@ -134,6 +153,10 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
       mustBeZero.duplicateSubmissions.push(`${taskUUID} (generated ${counters.accepted} times)`);
     }
   }
+  if (facts.batch)
+    mustBeZero.batchMismatches.push(
+      ...batchMismatches(facts.batch, facts.jobs.length, completed, failedByReason),
+    );
   return {
     jobs: facts.jobs.length,
     completed,
@@ -149,6 +172,40 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     redisRestarts: facts.redisRestarts,
     drainMs: facts.drainMs,
   };
+}
+
+/** Where the batch's own report differs from the jobs, or it did not announce its end exactly once. */
+function batchMismatches(
+  batch: BatchObservation,
+  jobs: number,
+  completed: number,
+  failedByReason: Record<string, number>,
+): string[] {
+  const { status, announcements } = batch;
+  if (!status) return ["the batch is gone"];
+  const failed = Object.values(failedByReason).reduce((sum, count) => sum + count, 0);
+  const mismatches: string[] = [];
+  const compare = (what: string, reported: unknown, actual: unknown) => {
+    if (JSON.stringify(reported) !== JSON.stringify(actual)) {
+      mismatches.push(
+        `${what}: the batch says ${JSON.stringify(reported)}, the jobs ${JSON.stringify(actual)}`,
+      );
+    }
+  };
+  compare("total", status.total, jobs);
+  compare("completed", status.completed, completed);
+  compare("failed", status.failed, failed);
+  compare("failures by reason", sortedEntries(status.failuresByReason), sortedEntries(failedByReason));
+  if (completed + failed === jobs) {
+    compare("in flight", status.inFlight, 0);
+    if (status.closedAt === undefined) mismatches.push("every job ended but the batch did not close");
+    compare("completion announcements", announcements, 1);
+  }
+  return mismatches;
+}
+
+function sortedEntries(record: Record<string, number>): [string, number][] {
+  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
 }
 
 /**
@@ -170,6 +227,7 @@ export const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string
   duplicateEvents: "duplicate completion events",
   missingEvents: "finished jobs without their event",
   badOutputs: "outputs missing, of the wrong size, or not the one announced",
+  batchMismatches: "batch report differing from the jobs (or not closed once)",
 };
 
 /** The must-be-zero figures that are not zero. */

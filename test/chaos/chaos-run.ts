@@ -3,14 +3,27 @@ import { dirname } from "node:path";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
-import { COMPLETION_EVENT_TYPE, enqueueMany, FAILURE_EVENT_TYPE, type OutpaintJobInput } from "@reframe/jobs";
+import {
+  BATCH_COMPLETED_EVENT_TYPE,
+  type BatchStore,
+  COMPLETION_EVENT_TYPE,
+  createBatchStore,
+  enqueueMany,
+  FAILURE_EVENT_TYPE,
+  type OutpaintJobInput,
+} from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
 import type { RunningProcess } from "@reframe/testkit";
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
 import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
-import { type ChaosReport, computeReport, type JobObservation } from "./chaos-report.ts";
+import {
+  type BatchObservation,
+  type ChaosReport,
+  computeReport,
+  type JobObservation,
+} from "./chaos-report.ts";
 
 /**
  * One fault-injection run over real processes (issue 5): the local stack with 2 workers, 2 webhook
@@ -66,6 +79,8 @@ const MAX_GENERATIONS = 3;
 const DEADLINE_SECONDS = 60;
 const STUCK_GRACE_MS = 30_000;
 const ROUTE = "chaos-done";
+/** Where the batch announces that it closed (once). */
+const BATCH_ROUTE = "chaos-batches";
 const SOURCES = [
   { width: 96, height: 64 },
   { width: 72, height: 88 },
@@ -94,13 +109,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   clients.connection.on("error", () => undefined);
   clients.queue.on("error", () => undefined);
   try {
-    const planned = await prepareJobs(clients.s3, options.jobs);
+    // One batch, as `reframe bulk` makes: it must count every end once and close exactly once.
+    const batchId = `chaos-${seed}`;
+    const batches = createBatchStore(clients.connection, { prefix: "{reframe}" });
+    const planned = await prepareJobs(clients.s3, options.jobs, batchId);
     progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
     const startedAt = Date.now();
+    await batches.open(batchId, { kind: "bulk", createdAt: startedAt, route: [BATCH_ROUTE] });
     const { jobIds } = await enqueueMany(
       clients.queue,
       planned.map((job) => job.input),
+      { batch: { store: batches, batchId } },
     );
+    await batches.seal(batchId);
     const chaos = new ChaosActions(stack, random, options.killEveryMs ?? { min: 3000, max: 6000 });
     chaos.startKilling();
     const drainedAt = await waitForDrain(clients, jobIds.length, {
@@ -116,12 +137,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     progress(drainedAt ? "drained; checking every job, event, task and output" : "did not drain; checking");
     const observedAt = Date.now();
     const jobs = await observeJobs(clients, jobIds, planned);
+    const batch = await observeBatch(clients, batches, batchId);
     const counters = (await (await fetch(`${stack.emulatorUrl}/admin/counters`)).json()) as {
       tasks: Record<string, Record<string, number>>;
       injected: Record<string, number>;
     };
     return computeReport({
       jobs,
+      batch,
       tasks: counters.tasks,
       injected: counters.injected,
       maxGenerations: MAX_GENERATIONS,
@@ -142,7 +165,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 /** Sources of a few odd sizes (no target ratio matches one, so every job goes to the provider). */
-async function prepareJobs(s3: S3Client, count: number): Promise<PlannedJob[]> {
+async function prepareJobs(s3: S3Client, count: number, batchId: string): Promise<PlannedJob[]> {
   const sourceCount = Math.ceil(count / RATIOS.length);
   const keys = Array.from({ length: sourceCount }, (_, i) => `chaos/${i}.jpg`);
   const sizeOf = (i: number) => SOURCES[i % SOURCES.length]!;
@@ -175,6 +198,7 @@ async function prepareJobs(s3: S3Client, count: number): Promise<PlannedJob[]> {
           output: { bucket: LOCAL_BUCKETS.outputs, prefix: "chaos/", format: "PNG" },
           options: { deadlineSeconds: DEADLINE_SECONDS },
           route: [ROUTE],
+          labels: { batchId },
         } as OutpaintJobInput,
         expected: plan.plan.output,
       });
@@ -365,6 +389,22 @@ async function checkOutput(
   } catch (error) {
     return `unreadable: ${(error as Error).name} ${(error as Error).message}`;
   }
+}
+
+async function observeBatch(
+  clients: PipelineClients,
+  batches: BatchStore,
+  batchId: string,
+): Promise<BatchObservation> {
+  const status = await batches.status(batchId);
+  const events = await clients
+    .routeQueue(BATCH_ROUTE)
+    .getJobs(["waiting", "active", "completed", "failed", "delayed", "prioritized"]);
+  const announcements = events.filter((event) => {
+    const data = event.data as { type: string; data: { batchId: string } };
+    return data.type === BATCH_COMPLETED_EVENT_TYPE && data.data.batchId === batchId;
+  }).length;
+  return { status, announcements };
 }
 
 async function eventsByJob(route: Queue): Promise<Map<string, EventsOfJob>> {
