@@ -180,6 +180,27 @@ describe("the emulator's delivery: async, webhooks, uploads, and the client", ()
     expect(after.injected!.rate503).toBe(before.injected!.rate503! + 1);
   });
 
+  it("a taskUUID sent again while its first submission is still reading the input is a conflict, generated once", async () => {
+    peer.holdImages();
+    const submitted = task({ inputs: { image: peer.imageUrl }, deliveryMethod: "async" });
+    const first = emulator.post([submitted]);
+    await expect.poll(() => peer.heldImages(), { timeout: 5000 }).toBe(1);
+    let again: Awaited<ReturnType<RunningEmulator["post"]>> | undefined;
+    const second = emulator.post([submitted]).then((reply) => {
+      again = reply;
+    });
+    // Either the second one is answered while the first still waits, or it reads the input too.
+    await expect.poll(() => again !== undefined || peer.heldImages() > 1, { timeout: 5000 }).toBe(true);
+    peer.releaseImages();
+    await Promise.all([first, second]);
+    expect(again!.json.errors).toEqual([expect.objectContaining({ code: "conflictTaskUUID" })]);
+    expect((await first).json.data).toEqual([{ taskType: "imageInference", taskUUID: submitted.taskUUID }]);
+    expect((await emulator.counters()).tasks[submitted.taskUUID]).toMatchObject({
+      accepted: 1,
+      conflicts: 1,
+    });
+  });
+
   it("the client submits many tasks in one request and matches every outcome by taskUUID", async () => {
     const before = (await emulator.counters()).totals.requests!;
     const tasks = Array.from({ length: 5 }, () =>

@@ -97,10 +97,13 @@ export function task(extra: Record<string, unknown> = {}): Record<string, unknow
 export async function startPeer(image: Buffer) {
   const received: { path: string; body: unknown }[] = [];
   const answers: number[] = [];
+  let holding = false;
+  const held: (() => void)[] = [];
   const server: Server = createServer(async (request: IncomingMessage, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     if (request.method === "GET") {
+      if (holding) await new Promise<void>((resolve) => held.push(resolve));
       response.writeHead(200, { "content-type": "image/png" }).end(image);
       return;
     }
@@ -115,6 +118,15 @@ export async function startPeer(image: Buffer) {
     received,
     /** Status codes for the next deliveries, in order (then 200). */
     answerNext: (...codes: number[]) => answers.push(...codes),
+    /** Image requests wait (counted by `heldImages`) until `releaseImages`. */
+    holdImages: () => {
+      holding = true;
+    },
+    heldImages: () => held.length,
+    releaseImages: () => {
+      holding = false;
+      for (const resolve of held.splice(0)) resolve();
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

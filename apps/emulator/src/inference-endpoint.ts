@@ -145,17 +145,30 @@ async function admit(
   deps: GenerationDeps,
 ): Promise<Omit<Accepted, "sync"> | { status: number; error: ProviderErrorObject }> {
   deps.store.count(task.taskUUID, "submits");
-  const scope = { taskUUID: task.taskUUID, taskType: "imageInference" };
-  if (deps.store.get(task.taskUUID)) {
+  if (!deps.store.claim(task.taskUUID)) {
     deps.store.count(task.taskUUID, "conflicts");
     return {
       status: 400,
       error: providerError("conflictTaskUUID", "A task with this taskUUID already exists.", {
         parameter: "taskUUID",
-        ...scope,
+        taskUUID: task.taskUUID,
+        taskType: "imageInference",
       }),
     };
   }
+  try {
+    return await admitClaimed(task, settings, deps);
+  } finally {
+    deps.store.unclaim(task.taskUUID);
+  }
+}
+
+async function admitClaimed(
+  task: ImageInferenceTask,
+  settings: EndpointSettings,
+  deps: GenerationDeps,
+): Promise<Omit<Accepted, "sync"> | { status: number; error: ProviderErrorObject }> {
+  const scope = { taskUUID: task.taskUUID, taskType: "imageInference" };
   let source: Buffer;
   let size: { width: number; height: number };
   try {

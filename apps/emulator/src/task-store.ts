@@ -53,6 +53,8 @@ const emptyCounters = (): TaskCounters => ({
 export class TaskStore {
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly images = new Map<string, StoredImage>();
+  /** taskUUIDs being admitted (input fetched, canvas checked) but not stored yet. */
+  private readonly admitting = new Set<string>();
   private counters = new Map<string, TaskCounters>();
   totals = { requests: 0, ...emptyCounters() };
   private readonly now: () => number;
@@ -72,6 +74,22 @@ export class TaskStore {
 
   add(record: TaskRecord): void {
     this.tasks.set(record.taskUUID, record);
+  }
+
+  /**
+   * Claims a taskUUID for admission, at once and before anything is awaited: false when a task with
+   * it exists or is being admitted, so two submissions of one taskUUID that overlap (a client that
+   * re-sends while its first request is still reading the input) generate once, not twice.
+   */
+  claim(taskUUID: string): boolean {
+    if (this.admitting.has(taskUUID) || this.get(taskUUID)) return false;
+    this.admitting.add(taskUUID);
+    return true;
+  }
+
+  /** Ends a claim: the task was stored (`add`) or refused. */
+  unclaim(taskUUID: string): void {
+    this.admitting.delete(taskUUID);
   }
 
   putImage(imageUUID: string, image: StoredImage): void {
@@ -115,6 +133,7 @@ export class TaskStore {
 
   clear(): void {
     this.tasks.clear();
+    this.admitting.clear();
     this.images.clear();
     this.resetCounters();
   }
