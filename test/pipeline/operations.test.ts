@@ -1,6 +1,6 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
-import { enqueueMany } from "@reframe/jobs";
+import { createBatchStore, enqueueMany } from "@reframe/jobs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reframe } from "../reframe-cli.ts";
@@ -43,6 +43,30 @@ describe("operating the pipeline", () => {
     );
     const status = await reframe(["status", jobId!], stack.workerEnvironment);
     expect(status.stdout).toContain(`${jobId}: completed`);
+  });
+
+  it("reframe enqueue --batch joins the batch: the job's end is counted there", async () => {
+    await uploadSource(clients.s3, "cli/b.jpg");
+    const result = await reframe(
+      [
+        "enqueue",
+        "--source",
+        `s3://${LOCAL_BUCKETS.sources}/cli/b.jpg`,
+        "--target",
+        "4:5",
+        "--batch",
+        "cli-batch",
+        "--wait",
+      ],
+      stack.workerEnvironment,
+    );
+    expect(result.code).toBe(0);
+    expect(await createBatchStore(clients.connection).status("cli-batch")).toMatchObject({
+      info: { kind: "cli" },
+      total: 1,
+      completed: 1,
+      inFlight: 0,
+    });
   });
 
   it("enqueueing the same work twice says so and adds nothing", async () => {

@@ -2,7 +2,7 @@ import {
   BATCH_ID_PATTERN,
   type BatchStore,
   createBatchStore,
-  enqueueMany,
+  enqueueIntoLabelledBatches,
   JobValidationError,
   type OutpaintJob,
   parseOutpaintJobs,
@@ -112,23 +112,6 @@ async function postJobs(
     const issues = error.issues.map((issue) => ({ ...issue, path: path(issue.path) }));
     return reply.code(400).send({ error: "validation", issues });
   }
-  // Jobs posted under a batchId join that batch (opened on first use; the API never seals it).
-  const groups = Map.groupBy(jobs.entries(), ([, job]) => job.labels.batchId);
-  const jobIds: string[] = new Array(jobs.length);
-  let added = 0;
-  let existing = 0;
-  for (const [batchId, entries] of groups) {
-    if (batchId) await batches.open(batchId, { kind: "api", createdAt: Date.now() });
-    const result = await enqueueMany(
-      queue,
-      entries.map(([, job]) => job),
-      batchId ? { batch: { store: batches, batchId } } : {},
-    );
-    entries.forEach(([index], position) => {
-      jobIds[index] = result.jobIds[position]!;
-    });
-    added += result.added;
-    existing += result.existing;
-  }
+  const { added, existing, jobIds } = await enqueueIntoLabelledBatches(queue, batches, jobs, "api");
   return reply.code(202).send({ added, existing, jobIds });
 }

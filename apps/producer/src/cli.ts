@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, parseEnv } from "@reframe/config";
-import { createOutpaintQueue, createRedisConnection, waitForRedisReady } from "@reframe/jobs";
+import {
+  createBatchStore,
+  createOutpaintQueue,
+  createRedisConnection,
+  waitForRedisReady,
+} from "@reframe/jobs";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
@@ -77,9 +82,10 @@ async function run(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: ENQUEUE_FLAGS, strict: true });
       if (values.help) return print(USAGE, 0);
       if (!values.source || !values.target) throw new UsageError("enqueue needs --source and --target");
-      return withQueue(async (queue) => {
+      return withQueue(async (queue, { connection, prefix }) => {
         const input = jobFromFlags(values as EnqueueFlags, process.env.OUTPUT_BUCKET || undefined);
-        const { jobId, added } = await enqueueCommand(queue, input);
+        const batches = createBatchStore(connection, { prefix });
+        const { jobId, added } = await enqueueCommand(queue, batches, input);
         console.log(added ? jobId : `${jobId} (already queued: same source, target and options)`);
         if (!values.wait) return 0;
         const final = await waitForJob(queue, jobId, (status) => console.error(describe(status)));

@@ -1,5 +1,11 @@
 import { parseTargetSpec } from "@reframe/geometry";
-import { enqueueOutpaint, JobValidationError, type OutpaintJobInput } from "@reframe/jobs";
+import {
+  type BatchStore,
+  enqueueIntoLabelledBatches,
+  JobValidationError,
+  type OutpaintJobInput,
+  parseOutpaintJob,
+} from "@reframe/jobs";
 import type { Job, Queue } from "bullmq";
 import { parseSourceSpec, UsageError } from "./source-spec.ts";
 
@@ -50,12 +56,20 @@ export function jobFromFlags(flags: EnqueueFlags, defaultBucket: string | undefi
   } as OutpaintJobInput;
 }
 
+/** One job; with --batch it joins that batch (opened on first use), so `reframe batch status` counts it. */
 export async function enqueueCommand(
   queue: Queue,
+  batches: BatchStore,
   input: OutpaintJobInput,
 ): Promise<{ jobId: string; added: boolean }> {
   try {
-    return await enqueueOutpaint(queue, input);
+    const { added, jobIds } = await enqueueIntoLabelledBatches(
+      queue,
+      batches,
+      [parseOutpaintJob(input)],
+      "cli",
+    );
+    return { jobId: jobIds[0]!, added: added === 1 };
   } catch (error) {
     if (error instanceof JobValidationError) throw new UsageError(error.message);
     throw error;

@@ -40,10 +40,11 @@ export type BatchCompletedEvent = z.output<typeof batchCompletedEventSchema>;
 
 export function makeBatchCompletedEvent(status: BatchStatus & { closedAt: number }): BatchCompletedEvent {
   const type = status.info.kind === "pipeline-run" ? RUN_COMPLETED_EVENT_TYPE : BATCH_COMPLETED_EVENT_TYPE;
-  // Deterministic, so announcing twice adds one event; createdAt tells a batch id reused after
-  // retention apart from the first batch of that name.
+  // Deterministic, so announcing one close twice adds one event; createdAt tells a batch id reused
+  // after retention apart from the first batch of that name, and closedAt a batch that grew after
+  // it closed (batch-add.lua) and closed again.
   const digest = createHash("sha256")
-    .update(`${type}\n${status.batchId}\n${status.info.createdAt}`)
+    .update(`${type}\n${status.batchId}\n${status.info.createdAt}\n${status.closedAt}`)
     .digest("hex");
   return batchCompletedEventSchema.parse({
     specversion: "1.0",

@@ -133,6 +133,30 @@ describe("batch store", () => {
     expect((await store.status("b1"))?.closedAt).toBe(1_500);
   });
 
+  it("a closed batch that gains jobs opens again, and its next close is announced as a new event", async () => {
+    const f = fixture();
+    await f.store.open("b1", { kind: "bulk", createdAt: 1, route: ["done"] });
+    await f.store.addJobs("b1", { awaited: ["j1"], skipped: [] });
+    await f.store.seal("b1");
+    expect(await f.store.recordEnd("b1", "j1", completed())).toBe("closed");
+    const first = await announceBatchCompleted(f.store, "b1", f.queue);
+    f.tick(1_000);
+    await f.store.addJobs("b1", { awaited: ["j1", "j2"], skipped: [] });
+    expect(await f.store.status("b1")).toMatchObject({
+      total: 2,
+      inFlight: 1,
+      sealedAt: undefined,
+      closedAt: undefined,
+    });
+    expect(await announceBatchCompleted(f.store, "b1", f.queue)).toBeUndefined();
+    expect(await f.store.seal("b1")).toBe("open");
+    expect(await f.store.recordEnd("b1", "j2", completed())).toBe("closed");
+    const second = await announceBatchCompleted(f.store, "b1", f.queue);
+    expect(second?.id).not.toBe(first?.id);
+    expect(second?.data).toMatchObject({ total: 2, completed: 2 });
+    expect(await f.queue("done").count()).toBe(2);
+  });
+
   it("a job ending before the batch is sealed does not close it; sealing an empty batch does", async () => {
     const { store } = fixture();
     await store.open("b1", { kind: "bulk", createdAt: 1 });

@@ -31,7 +31,8 @@ export const batchIdSchema = z.string().regex(BATCH_ID_PATTERN, BATCH_ID_RULE);
 /** As long as failed jobs are kept (queues.ts): a batch's report outlives none of its jobs. */
 export const BATCH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
-export const BATCH_KINDS = ["bulk", "pipeline-run", "api"] as const;
+/** api and cli batches are open: jobs join them by label and they are never sealed. */
+export const BATCH_KINDS = ["bulk", "pipeline-run", "api", "cli"] as const;
 export const SKIP_REASONS = ["done", "failed", "inFlight"] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

@@ -1,5 +1,5 @@
 import type { JobsOptions, Queue } from "bullmq";
-import type { BatchStore, SkipReason } from "./batch-store.ts";
+import type { BatchInfo, BatchStore, SkipReason } from "./batch-store.ts";
 import { JobValidationError, type JobValidationIssue } from "./errors.ts";
 import { OUTPAINT_JOB_NAME } from "./names.ts";
 import { type OutpaintJob, type OutpaintJobInput, outpaintJobId, outpaintJobSchema } from "./outpaint-job.ts";
@@ -185,4 +185,35 @@ function jobOptions(opts: EnqueueOptions): JobsOptions {
     ...(opts.priority === undefined ? {} : { priority: opts.priority }),
     ...(opts.delay === undefined ? {} : { delay: opts.delay }),
   };
+}
+
+/**
+ * Jobs enqueued by hand (the API, `reframe enqueue --batch`) join the batch their labels.batchId
+ * names, opened on first use and never sealed: more jobs may join it later. Jobs without one are
+ * enqueued as they are. Ids come back in input order.
+ */
+export async function enqueueIntoLabelledBatches(
+  queue: Queue,
+  batches: BatchStore,
+  jobs: readonly OutpaintJob[],
+  kind: BatchInfo["kind"],
+): Promise<{ added: number; existing: number; jobIds: string[] }> {
+  const groups = Map.groupBy(jobs.entries(), ([, job]) => job.labels.batchId);
+  const jobIds: string[] = new Array(jobs.length);
+  let added = 0;
+  let existing = 0;
+  for (const [batchId, entries] of groups) {
+    if (batchId) await batches.open(batchId, { kind, createdAt: Date.now() });
+    const result = await enqueueMany(
+      queue,
+      entries.map(([, job]) => job),
+      batchId ? { batch: { store: batches, batchId } } : {},
+    );
+    entries.forEach(([index], position) => {
+      jobIds[index] = result.jobIds[position]!;
+    });
+    added += result.added;
+    existing += result.existing;
+  }
+  return { added, existing, jobIds };
 }

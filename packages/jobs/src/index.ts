@@ -31,6 +31,7 @@ export {
   type EnqueueOptions,
   type EnqueueResult,
   type ExistingState,
+  enqueueIntoLabelledBatches,
   enqueueMany,
   enqueueOutpaint,
   jobStates,

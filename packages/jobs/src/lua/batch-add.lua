@@ -16,6 +16,10 @@
 
   Returns { awaited, skipped }: how many job ids this call newly made members, and newly skipped.
   Counters in KEYS[1]: total (members), skipped:<reason>.
+
+  A batch that gains awaited jobs after it closed (a bulk run again over a prefix that grew) opens
+  again: sealedAt and closedAt are cleared, its producer seals it once more, and its next close is
+  announced as a new completion (the event id includes closedAt).
 ]]
 local ttl = ARGV[1]
 local n = tonumber(ARGV[2])
@@ -26,7 +30,10 @@ for i = 3, 2 + n do
     awaited = awaited + 1
   end
 end
-if awaited > 0 then redis.call("HINCRBY", KEYS[1], "total", awaited) end
+if awaited > 0 then
+  redis.call("HINCRBY", KEYS[1], "total", awaited)
+  redis.call("HDEL", KEYS[1], "sealedAt", "closedAt")
+end
 local skipped = 0
 for i = 3 + n, #ARGV, 2 do
   local jobId, reason = ARGV[i], ARGV[i + 1]
