@@ -1,7 +1,6 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack } from "@reframe/demo";
 import { createOutpaintQueue, createRedisConnection, type OutpaintJobInput } from "@reframe/jobs";
-import { createS3Client } from "@reframe/storage";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import sharp from "sharp";
@@ -16,12 +15,7 @@ export interface PipelineClients {
 }
 
 export function pipelineClients(stack: LocalStack): PipelineClients {
-  const s3 = createS3Client({
-    endpoint: stack.s3.endpoint,
-    region: stack.s3.region,
-    forcePathStyle: true,
-    credentials: stack.s3.credentials,
-  });
+  const s3 = stack.s3Client();
   const connection = createRedisConnection(stack.redisUrl, { role: "worker" });
   const queue = createOutpaintQueue({ connection, prefix: "{reframe}" });
   const routes = new Map<string, Queue>();

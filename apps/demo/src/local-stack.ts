@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { startEmbeddedS3 } from "@reframe/storage";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
 import { freePort, type RunningProcess, startProcess, startRedisServer } from "@reframe/testkit";
 import { startRoundRobinProxy } from "./round-robin-proxy.ts";
 import { type UploadWatch, watchEmbeddedUploads } from "./upload-triggers.ts";
@@ -57,6 +58,8 @@ export interface LocalStack {
   apiKey: string;
   /** The public webhook URL: the receiver's, or the proxy's in front of several. */
   webhooksUrl: string | undefined;
+  /** A client of the embedded S3 with the stack's credentials; the caller destroys it. */
+  s3Client(): S3Client;
   /** The HTTP API and its tokens, when started (`api: true`). */
   api: { url: string; token: string; intakeToken: string } | undefined;
   /** The upload-trigger feed, when on (`uploadTriggers: true`). */
@@ -197,6 +200,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       redisUrl,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
+      s3Client: () =>
+        createS3Client({
+          endpoint: s3.endpoint,
+          region: "us-east-1",
+          forcePathStyle: true,
+          credentials: S3_CREDENTIALS,
+        }),
       emulatorUrl,
       apiKey: API_KEY,
       webhooksUrl,

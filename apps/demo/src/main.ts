@@ -1,13 +1,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
   createOutpaintQueue,
   createRedisConnection,
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
-import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
@@ -37,12 +36,7 @@ async function main(): Promise<number> {
 }
 
 async function runDemo(stack: LocalStack, started: number): Promise<number> {
-  const s3 = createS3Client({
-    endpoint: stack.s3.endpoint,
-    region: stack.s3.region,
-    forcePathStyle: true,
-    credentials: stack.s3.credentials,
-  });
+  const s3 = stack.s3Client();
   const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
   const queue = createOutpaintQueue({ connection, prefix: "{reframe}" });
   try {
@@ -117,7 +111,7 @@ async function waitForAll(queue: Queue, jobIds: string[]): Promise<Finished> {
 }
 
 async function collectRows(
-  s3: ReturnType<typeof createS3Client>,
+  s3: S3Client,
   sources: UploadedSample[],
   jobs: { sourceKey: string; target: string }[],
   jobIds: string[],

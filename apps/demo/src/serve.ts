@@ -8,7 +8,6 @@ import {
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
-import { createS3Client } from "@reframe/storage";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { uploadSampleScenes } from "./sample-scenes.ts";
 
@@ -45,12 +44,7 @@ export async function serve(outDir: string): Promise<number> {
 }
 
 async function prepare(stack: LocalStack, outDir: string): Promise<void> {
-  const s3 = createS3Client({
-    endpoint: stack.s3.endpoint,
-    region: stack.s3.region,
-    forcePathStyle: true,
-    credentials: stack.s3.credentials,
-  });
+  const s3 = stack.s3Client();
   const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
   const runQueue = createPipelineRunQueue({ connection });
   try {

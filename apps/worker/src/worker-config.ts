@@ -1,4 +1,4 @@
-import { envField } from "@reframe/config";
+import { envField, s3EnvFields } from "@reframe/config";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -16,11 +16,7 @@ export const workerConfigSchema = z
     RUNWARE_API_URL: envField.url({ default: "https://api.runware.ai/v1" }),
     RUNWARE_API_KEY: envField.string(),
     RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),
-    S3_ENDPOINT: envField.url({ default: "" }).optional(),
-    S3_REGION: envField.string({ default: "us-east-1" }),
-    S3_FORCE_PATH_STYLE: envField.boolean(false),
-    S3_ACCESS_KEY_ID: envField.string(),
-    S3_SECRET_ACCESS_KEY: envField.string(),
+    ...s3EnvFields,
     SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
     SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
     SOURCE_URL_ALLOW_HOSTS: envField.list([]),

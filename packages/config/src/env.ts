@@ -96,3 +96,15 @@ export const envField = {
     return withDefault(schema, fallback);
   },
 };
+
+/**
+ * The S3 connection, the same variables in every process that reads or writes buckets (the worker,
+ * `reframe bulk`): spread into a process's schema.
+ */
+export const s3EnvFields = {
+  S3_ENDPOINT: envField.url({ default: "" }).optional(),
+  S3_REGION: envField.string({ default: "us-east-1" }),
+  S3_FORCE_PATH_STYLE: envField.boolean(false),
+  S3_ACCESS_KEY_ID: envField.string(),
+  S3_SECRET_ACCESS_KEY: envField.string(),
+};

@@ -1,4 +1,4 @@
-import { envField } from "@reframe/config";
+import { envField, s3EnvFields } from "@reframe/config";
 import type { z } from "zod";
 import { producerConfigSchema } from "../producer-config.ts";
 
@@ -7,11 +7,7 @@ import { producerConfigSchema } from "../producer-config.ts";
  * the estimate and download thumbnails for the report. Same variables as the worker's.
  */
 export const bulkConfigSchema = producerConfigSchema.extend({
-  S3_ENDPOINT: envField.url({ default: "" }).optional(),
-  S3_REGION: envField.string({ default: "us-east-1" }),
-  S3_FORCE_PATH_STYLE: envField.boolean(false),
-  S3_ACCESS_KEY_ID: envField.string(),
-  S3_SECRET_ACCESS_KEY: envField.string(),
+  ...s3EnvFields,
   /** Pre-scaled sources land here: a listing of this area is never taken for sources. */
   SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
   SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
