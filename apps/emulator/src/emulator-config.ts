@@ -19,6 +19,8 @@ export const emulatorConfigSchema = z.object({
   EMULATOR_PUBLIC_URL: envField.url({ default: "" }).optional(),
   EMULATOR_API_KEYS: envField.list(["local-dev-key"]),
   EMULATOR_ADMIN_TOKEN: envField.string({ default: "" }).optional(),
+  /** throughput: upload a flat image of the right size instead of outpainting (benchmarks). */
+  EMULATOR_MODE: envField.enum(["render", "throughput"], "render"),
   EMULATOR_LATENCY_MS: rangeField("200-800"),
   EMULATOR_CONCURRENCY: envField.int({ min: 1, max: 64, default: 2 }),
   EMULATOR_DEFAULT_TTL_S: envField.int({ min: 60, max: 2_592_000, default: 86_400 }),

@@ -4,6 +4,7 @@ import type { Logger } from "@reframe/telemetry";
 import sharp from "sharp";
 import {
   applyWatermark,
+  blankImage,
   decodeImageBytes,
   decodeInputImage,
   EngineInputError,
@@ -19,6 +20,8 @@ import type { WebhookDispatcher } from "./webhook-dispatcher.ts";
 
 export interface GenerationSettings {
   latency: { min: number; max: number };
+  /** "throughput" skips the engine: a flat image of the planned size and format is uploaded. */
+  mode: "render" | "throughput";
   defaultTtlS: number;
   uploadRetries: number;
   fetchTimeoutMs: number;
@@ -91,7 +94,10 @@ async function runGeneration(
       );
     }
     const seed = deps.faults.seed();
-    const rendered = await deps.semaphore.run(() => render(task, source, canvas, seed, deps));
+    const rendered =
+      deps.settings.mode === "throughput"
+        ? await blank(task, canvas)
+        : await deps.semaphore.run(() => render(task, source, canvas, seed, deps));
     await upload(task, rendered, deps);
     generation.result = resultItem(task, rendered, seed, deps);
     generation.status = "success";
@@ -170,6 +176,14 @@ async function render(
     alpha: decoded.hasAlpha,
   });
   return { ...encoded, width: finished.width, height: finished.height };
+}
+
+async function blank(
+  task: ImageInferenceTask,
+  canvas: Extract<CanvasCheck, { ok: true }>,
+): Promise<Rendered> {
+  const encoded = await blankImage(task.outputFormat ?? "JPG", canvas.width, canvas.height);
+  return { ...encoded, width: canvas.width, height: canvas.height };
 }
 
 async function crop(

@@ -46,6 +46,7 @@ export async function startEmulatorServer(
   const deps: GenerationDeps = {
     settings: {
       latency: config.EMULATOR_LATENCY_MS,
+      mode: config.EMULATOR_MODE,
       defaultTtlS: config.EMULATOR_DEFAULT_TTL_S,
       uploadRetries: config.EMULATOR_UPLOAD_RETRIES,
       fetchTimeoutMs: config.EMULATOR_FETCH_TIMEOUT_MS,

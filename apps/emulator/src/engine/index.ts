@@ -1,3 +1,4 @@
+export { blankImage } from "./blank.ts";
 export {
   type DecodedImage,
   type DecodeOptions,
