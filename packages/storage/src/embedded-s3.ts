@@ -24,6 +24,32 @@ const AWSAccount = require("@20minutes/s3rver/lib/models/account.js") as {
   DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
 };
 
+type StoredObject = { size: number; range?: unknown; content: { destroy(): void } | null };
+type RangeOptions = { start?: number; end?: number } | undefined;
+const FilesystemStore = require("@20minutes/s3rver/lib/stores/filesystem.js") as {
+  prototype: { getObject(bucket: string, key: string, options: RangeOptions): Promise<StoredObject | null> };
+};
+
+/**
+ * s3rver answers a ranged GET of an empty object with `Content-Range: bytes 0-0/0` and a length of 1,
+ * then sends nothing: the client waits forever. S3 answers 416 InvalidRange (no first byte to send),
+ * which s3rver's controller produces when the stored object has a range and no content.
+ */
+let emptyRangeFixed = false;
+function fixEmptyRange(): void {
+  if (emptyRangeFixed) return;
+  emptyRangeFixed = true;
+  const getObject = FilesystemStore.prototype.getObject;
+  FilesystemStore.prototype.getObject = async function getObjectOrInvalidRange(bucket, key, options) {
+    const object = await getObject.call(this, bucket, key, options);
+    if (object?.content && object.range && object.size === 0) {
+      object.content.destroy();
+      object.content = null;
+    }
+    return object;
+  };
+}
+
 export interface EmbeddedS3 {
   endpoint: string;
   port: number;
@@ -46,6 +72,7 @@ export async function startEmbeddedS3(options: {
   secretAccessKey: string;
   silent?: boolean;
 }): Promise<EmbeddedS3> {
+  fixEmptyRange();
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), "reframe-s3-")));
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(options.accessKeyId, options.secretAccessKey);
   const server = new S3rver({

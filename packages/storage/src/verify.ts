@@ -1,9 +1,4 @@
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { type ImageHeader, parseImageHeader } from "./image-header.ts";
 
 const HEADER_BYTES = 65_536;
@@ -26,7 +21,9 @@ export type OutputVerification =
 
 /**
  * Checks what the provider says it uploaded: the object exists, is not empty, has the expected type,
- * and its stored width and height are the planned ones (a ranged GET of its header).
+ * and its stored width and height are the planned ones. One ranged GET of the header answers all of
+ * it (its Content-Range carries the object's full size), so a finalize costs one S3 request, not a
+ * HEAD and a GET.
  */
 export async function verifyOutputObject(input: {
   client: S3Client;
@@ -34,25 +31,33 @@ export async function verifyOutputObject(input: {
   key: string;
   expected: { contentType?: string; width?: number; height?: number };
 }): Promise<OutputVerification> {
-  let head: HeadObjectCommandOutput;
+  const where = `s3://${input.bucket}/${input.key}`;
+  let object: GetObjectCommandOutput;
   try {
-    head = await input.client.send(new HeadObjectCommand({ Bucket: input.bucket, Key: input.key }));
+    object = await input.client.send(
+      new GetObjectCommand({ Bucket: input.bucket, Key: input.key, Range: `bytes=0-${HEADER_BYTES - 1}` }),
+    );
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status === 404 || (error as { name?: string }).name === "NotFound") {
-      return { ok: false, reason: "missing", detail: `s3://${input.bucket}/${input.key} does not exist` };
+    const name = (error as { name?: string }).name;
+    if (status === 404 || name === "NoSuchKey" || name === "NotFound") {
+      return { ok: false, reason: "missing", detail: `${where} does not exist` };
     }
+    // S3 answers a range on a zero-length object with 416: there is no first byte to return.
+    if (status === 416 || name === "InvalidRange")
+      return { ok: false, reason: "empty", detail: `${where} is empty` };
     throw error;
   }
-  const size = head.ContentLength ?? 0;
-  if (size === 0) return { ok: false, reason: "empty", detail: `s3://${input.bucket}/${input.key} is empty` };
+  const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  const size = fullSize(object.ContentRange) ?? object.ContentLength ?? bytes.length;
+  if (size === 0) return { ok: false, reason: "empty", detail: `${where} is empty` };
   let header: ImageHeader;
   try {
-    header = await readImageDimensions(input);
+    header = parseImageHeader(bytes.subarray(0, HEADER_BYTES));
   } catch (error) {
     return { ok: false, reason: "wrong-type", detail: `not an image: ${(error as Error).message}` };
   }
-  const contentType = head.ContentType ?? `image/${header.format}`;
+  const contentType = object.ContentType ?? `image/${header.format}`;
   const { expected } = input;
   if (
     expected.contentType &&
@@ -75,5 +80,11 @@ export async function verifyOutputObject(input: {
       detail: `${header.width}×${header.height}, expected ${expected.width}×${expected.height}`,
     };
   }
-  return { ok: true, size, contentType, width: header.width, height: header.height, etag: head.ETag };
+  return { ok: true, size, contentType, width: header.width, height: header.height, etag: object.ETag };
+}
+
+/** "bytes 0-65535/1048576" → 1048576 (undefined when absent or "*"). */
+function fullSize(contentRange: string | undefined): number | undefined {
+  const total = contentRange?.match(/\/(\d+)$/)?.[1];
+  return total === undefined ? undefined : Number(total);
 }
