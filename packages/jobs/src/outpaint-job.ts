@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { z } from "zod";
 import { batchIdSchema } from "./batch-store.ts";
 import { QUEUE_NAME_PATTERN } from "./names.ts";
@@ -166,7 +166,7 @@ export function outpaintJobId(job: OutpaintJob): string {
     route: [...job.route].sort(),
     pipelineVersion: job.pipelineVersion,
   };
-  return `op-${createHash("sha256").update(canonicalJson(identity)).digest("hex")}`;
+  return `op-${hash("sha256", canonicalJson(identity), "hex")}`;
 }
 
 export function sourceIdentity(source: OutpaintSource): Record<string, string> {
@@ -180,13 +180,27 @@ export function sourceIdentity(source: OutpaintSource): Record<string, string> {
 
 /** JSON with object keys sorted at every depth and undefined members left out; arrays keep order. */
 export function canonicalJson(value: unknown): string {
+  // Written as loops: every enqueue hashes its job, and a 100,000-row bulk run spent more time here
+  // than in Redis with entries/filter/sort/map. The default sort compares UTF-16 code units, as the
+  // ids already issued were made with, so no id changes.
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(",")}]`;
-  const members = Object.entries(value as Record<string, unknown>)
-    .filter(([, item]) => item !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`);
-  return `{${members.join(",")}}`;
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let index = 0; index < value.length; index += 1) {
+      if (index > 0) out += ",";
+      out += canonicalJson(value[index] ?? null);
+    }
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  let out = "{";
+  for (const key of Object.keys(record).sort()) {
+    const item = record[key];
+    if (item === undefined) continue;
+    if (out.length > 1) out += ",";
+    out += `${JSON.stringify(key)}:${canonicalJson(item)}`;
+  }
+  return `${out}}`;
 }
 
 function safeProtocol(value: string): string {
