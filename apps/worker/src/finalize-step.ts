@@ -1,4 +1,9 @@
-import { makeCompletionEvent, makeFailureEvent, type OutpaintJob } from "@reframe/jobs";
+import {
+  makeCompletionEvent,
+  makeFailureEvent,
+  type OutpaintJob,
+  type TaskOutcomeRecord,
+} from "@reframe/jobs";
 import { verifyOutputObject } from "@reframe/storage";
 import { UnrecoverableError } from "bullmq";
 import { reportJobEnd } from "./batch-report.ts";
@@ -45,9 +50,11 @@ export async function finalizeStep(
   job: OutpaintJob,
   state: StepState,
   deps: OutpaintDeps,
+  /** The outcomes the await step just read; read again when absent (a copy, a resumed finalize). */
+  known?: ReadonlyMap<string, TaskOutcomeRecord>,
 ): Promise<OutpaintResult> {
   const plan = state.plan!;
-  const outcomes = await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
+  const outcomes = known ?? (await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID)));
   const variants: OutpaintVariantResult[] = [];
   for (const task of state.tasks) {
     const verified = await verifyOutputObject({

@@ -33,13 +33,15 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
           await save(state);
           break;
         case "submit":
-        case "await":
+        case "await": {
           // A fresh plan decides "submit" here too; going through the decision means a task whose
           // deadline passed before it could be sent (retries, an outage) is redone, not sent with
-          // presigned URLs that already expired.
-          state = await awaitStep({ job, token, data, state, deps });
-          await save(state);
-          break;
+          // presigned URLs that already expired. Every other decision than finalizing leaves by
+          // throwing; finalizing goes on without saving the step: a retried finalize re-reads the
+          // same stored outcomes and decides the same.
+          const { outcomes } = await awaitStep({ job, token, data, state, deps });
+          return await finalizeStep(jobId, data, { ...state, step: "finalize" }, deps, outcomes);
+        }
         case "finalize":
           return await finalizeStep(jobId, data, state, deps);
         default:
@@ -137,16 +139,15 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
   }
   if (sent.pause) await pauseForAccount(sent.pause.code, sent.pause.message, deps);
   if (sent.retryAt !== undefined) await job.changeDelay(Math.max(0, sent.retryAt - deps.now()));
-  else if (await hasStoredOutcome(sent.state, deps)) await job.promote().catch(() => undefined);
+  // The answer itself ended a task (a sync result, a validation error): no webhook will come.
+  else if (sent.storedOutcome) await job.promote().catch(() => undefined);
   throw new DelayedError();
 }
 
-async function hasStoredOutcome(state: StepState, deps: OutpaintDeps): Promise<boolean> {
-  const outcomes = await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
-  return outcomes.size > 0;
-}
-
-async function awaitStep(context: StepContext): Promise<StepState> {
+/** Returns only to finalize (with the outcomes it read); every other way out throws. */
+async function awaitStep(
+  context: StepContext,
+): Promise<{ outcomes: ReadonlyMap<string, TaskOutcomeRecord> }> {
   const { job, token, data, state, deps } = context;
   const now = deps.now();
   const uuids = state.tasks.map((task) => task.taskUUID);
@@ -159,7 +160,7 @@ async function awaitStep(context: StepContext): Promise<StepState> {
   }
   switch (decision.kind) {
     case "finalize":
-      return { ...state, step: "finalize" };
+      return { outcomes };
     case "fail":
       return await failJob(job.id!, data, decision.reason, deps, state.enqueuedAt);
     case "pause":

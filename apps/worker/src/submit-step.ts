@@ -66,6 +66,8 @@ export interface SubmitResult {
   retryAt?: number;
   /** The provider refused the account (credits, key): the queue must pause. */
   pause?: ProviderError;
+  /** An outcome was stored from the answer itself (a sync result, a task's error). */
+  storedOutcome: boolean;
 }
 
 /**
@@ -87,24 +89,27 @@ export async function sendTasks(
   let retryAfterMs = 0;
   let requestFailed = false;
   let pause: ProviderError | undefined;
+  let storedOutcome = false;
   for (const [index, result] of settled.entries()) {
     const task = toSend[index]!;
     if (result.status === "rejected") {
       const error = toProviderError(result.reason, task.taskUUID);
       if (error.disposition === "pause") pause = error;
-      else if (error.disposition === "terminal") await storeTaskError(task.taskUUID, error, deps);
-      else requestFailed = true;
+      else if (error.disposition === "terminal") {
+        await storeTaskError(task.taskUUID, error, deps);
+        storedOutcome = true;
+      } else requestFailed = true;
       retryAfterMs = Math.max(retryAfterMs, error.retryAfterMs ?? 0);
       continue;
     }
     const outcome: TaskOutcome = result.value;
-    await recordOutcome(task, outcome, deps, confirmed);
+    if (await recordOutcome(task, outcome, deps, confirmed)) storedOutcome = true;
     if (outcome.kind === "failed" && outcome.error.disposition === "pause") pause = outcome.error;
   }
   const tasks = state.tasks.map((task) =>
     confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
   );
-  const next: SubmitResult = { state: { ...state, tasks } };
+  const next: SubmitResult = { state: { ...state, tasks }, storedOutcome };
   if (pause) next.pause = pause;
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
   return next;
@@ -115,29 +120,25 @@ async function recordOutcome(
   outcome: TaskOutcome,
   deps: OutpaintDeps,
   confirmed: Set<string>,
-): Promise<void> {
+): Promise<boolean> {
   const receivedAt = deps.now();
   switch (outcome.kind) {
     case "accepted":
     case "alreadyAccepted":
     case "processing":
       confirmed.add(task.taskUUID);
-      return;
+      return false;
     case "completed": {
       confirmed.add(task.taskUUID);
       const [result] = outcome.results;
-      if (result)
-        await deps.taskStore.storeOutcome(task.taskUUID, {
-          kind: "success",
-          result,
-          receivedAt,
-          via: "sync",
-        });
-      return;
+      if (!result) return false;
+      await deps.taskStore.storeOutcome(task.taskUUID, { kind: "success", result, receivedAt, via: "sync" });
+      return true;
     }
     case "failed":
-      if (outcome.error.disposition === "terminal") await storeTaskError(task.taskUUID, outcome.error, deps);
-      return;
+      if (outcome.error.disposition !== "terminal") return false;
+      await storeTaskError(task.taskUUID, outcome.error, deps);
+      return true;
     default:
       return assertNever(outcome);
   }
