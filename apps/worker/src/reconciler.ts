@@ -4,6 +4,7 @@ import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { LeaderLock } from "./leader-lock.ts";
 import { outcomeRecord } from "./poll-once.ts";
+import { nextPollDelayMs } from "./poll-schedule.ts";
 
 export interface ReconcilerOptions {
   lock: Pick<LeaderLock, "acquireOrRenew" | "release">;
@@ -17,8 +18,10 @@ export interface ReconcilerOptions {
   maxRequestsPerTick?: number;
   /** How often the loop looks for due tasks. */
   tickMs?: number;
-  /** Next check of a task that is still processing. */
+  /** Shortest wait before the next check of a task that is still processing. */
   pollIntervalMs?: number;
+  /** Longest wait: the wait grows with the task's age (poll-schedule.ts) up to this. */
+  pollMaxIntervalMs?: number;
   /** A task polled right after its submit may not be known yet (provider-protocol §4.3). */
   notFoundGraceMs?: number;
   now?: () => number;
@@ -45,6 +48,7 @@ export class Reconciler {
       maxRequestsPerTick: 20,
       tickMs: 500,
       pollIntervalMs: 2000,
+      pollMaxIntervalMs: 10_000,
       notFoundGraceMs: 10_000,
       now: Date.now,
       ...options,
@@ -85,7 +89,7 @@ export class Reconciler {
   }
 
   private async pollBatch(taskUUIDs: string[]): Promise<void> {
-    const { taskStore, provider, logger, pollIntervalMs } = this.options;
+    const { taskStore, provider, logger, pollIntervalMs, pollMaxIntervalMs } = this.options;
     this.requests += 1;
     let answers: Awaited<ReturnType<RunwareClient["getResponses"]>>;
     try {
@@ -98,23 +102,32 @@ export class Reconciler {
       return;
     }
     const now = this.options.now();
-    const later: { taskUUID: string; at: number }[] = [];
-    for (const taskUUID of taskUUIDs) {
+    const records = taskUUIDs.map((taskUUID) => {
       const answer = answers.get(taskUUID);
-      const record = answer ? outcomeRecord(answer, now, "poll") : undefined;
-      if (!record || (record.kind === "resubmit" && (await this.isYoung(taskUUID, now)))) {
-        later.push({ taskUUID, at: now + pollIntervalMs });
+      return answer ? outcomeRecord(answer, now, "poll") : undefined;
+    });
+    const unfinished = taskUUIDs.filter(
+      (_, index) => records[index]?.kind !== "success" && records[index]?.kind !== "error",
+    );
+    const registered = new Map(
+      (await taskStore.registeredAtMany(unfinished)).map((at, index) => [unfinished[index]!, at] as const),
+    );
+    const later: { taskUUID: string; at: number }[] = [];
+    for (const [index, taskUUID] of taskUUIDs.entries()) {
+      const record = records[index];
+      const age = now - (registered.get(taskUUID) ?? now);
+      // taskNotFound right after a submit means "not visible yet", not "lost".
+      const young = registered.get(taskUUID) != null && age < this.options.notFoundGraceMs;
+      if (!record || (record.kind === "resubmit" && young)) {
+        later.push({
+          taskUUID,
+          at: now + nextPollDelayMs(age, { minMs: pollIntervalMs, maxMs: pollMaxIntervalMs }),
+        });
         continue;
       }
       const { stored, jobId } = await taskStore.storeOutcome(taskUUID, record);
       if (stored && jobId) await promoteJob(this.options.queue, jobId);
     }
     if (later.length > 0) await taskStore.reschedule(later);
-  }
-
-  /** taskNotFound right after a submit means "not visible yet", not "lost". */
-  private async isYoung(taskUUID: string, now: number): Promise<boolean> {
-    const registeredAt = await this.options.taskStore.registeredAt(taskUUID);
-    return registeredAt !== null && now - registeredAt < this.options.notFoundGraceMs;
   }
 }

@@ -73,6 +73,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         queue: wiring.outpaintQueue,
         logger,
         pollIntervalMs: config.POLL_INTERVAL_MS,
+        pollMaxIntervalMs: Math.max(config.POLL_INTERVAL_MS, config.POLL_MAX_INTERVAL_MS),
       })
     : undefined;
   reconciler?.start();

@@ -132,6 +132,8 @@ describe("task store", () => {
     expect(await store.registeredAt("t1")).toBe(NOW);
     expect(await store.jobIdOf("nope")).toBeNull();
     expect(await store.registeredAt("nope")).toBeNull();
+    expect(await store.registeredAtMany(["nope", "t1"])).toEqual([null, NOW]);
+    expect(await store.registeredAtMany([])).toEqual([]);
     const expireAt = await redis.pexpiretime(taskStoreKeys(prefix).task("t1"));
     expect(expireAt).toBe(deadline + TASK_RETENTION_MS);
   });

@@ -68,6 +68,8 @@ export interface TaskStore {
   jobIdOf(taskUUID: string): Promise<string | null>;
   /** When the task was last registered (epoch ms), or null when unknown. */
   registeredAt(taskUUID: string): Promise<number | null>;
+  /** The same for many tasks, in one round trip; in input order. */
+  registeredAtMany(taskUUIDs: readonly string[]): Promise<(number | null)[]>;
   pendingCount(): Promise<number>;
 }
 
@@ -150,6 +152,17 @@ export function createTaskStore(
     async registeredAt(taskUUID) {
       const value = await redis.hget(keys.task(taskUUID), "registeredAt");
       return value === null ? null : Number(value);
+    },
+
+    async registeredAtMany(taskUUIDs) {
+      if (taskUUIDs.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const taskUUID of taskUUIDs) pipeline.hget(keys.task(taskUUID), "registeredAt");
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([error, value]) => {
+        if (error) throw error;
+        return typeof value === "string" ? Number(value) : null;
+      });
     },
 
     pendingCount: () => redis.zcard(keys.pending),
