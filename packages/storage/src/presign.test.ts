@@ -1,3 +1,5 @@
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
 import {
@@ -67,4 +69,53 @@ describe("presignExpirySeconds", () => {
     );
     expect(url.searchParams.get("X-Amz-Date")).toBe("20261124T100000Z");
   });
+});
+
+describe("presigned URLs match the SDK's presigner byte for byte", () => {
+  const signingDate = new Date("2026-11-25T05:06:07Z");
+  const signedAt = signingDate.getTime();
+  const clients = {
+    "a custom endpoint, path-style": client,
+    "AWS, virtual-hosted": createS3Client({
+      region: "eu-west-3",
+      forcePathStyle: false,
+      credentials: {
+        accessKeyId: "AKIDEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+      },
+    }),
+    "AWS with a session token": new S3Client({
+      region: "us-east-1",
+      credentials: {
+        accessKeyId: "ASIAEXAMPLE",
+        secretAccessKey: "s3cr3t",
+        sessionToken: "token/with+chars=",
+      },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    }),
+  };
+  const objects = [
+    ["reframe-outputs", "a/b.png"],
+    ["my.dotted.bucket", "x/y z.jpg"],
+    ["src", "a b/c+d/é~!*'()&=$@,;:?#[]%.jpg"],
+    ["src", "/leading//double/"],
+  ] as const;
+
+  for (const [name, s3] of Object.entries(clients)) {
+    it.each(objects)(`${name}: %s/%s`, async (bucket, key) => {
+      const expiresIn = 900;
+      const sdkPut = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key }), {
+        expiresIn,
+        signingDate,
+      });
+      const sdkGet = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+        expiresIn,
+        signingDate,
+      });
+      const input = { client: s3, bucket, key, expiresInSeconds: expiresIn, signedAt };
+      expect(await presignOutputUpload(input)).toBe(sdkPut);
+      expect(await presignSourceDownload(input)).toBe(sdkGet);
+    });
+  }
 });
