@@ -30,7 +30,9 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
       switch (state.step) {
         case "plan":
           state = await planOrFail(jobId, data, state, deps);
-          await save(state);
+          // The submit step saves the parked state before anything leaves; a plan lost to a crash
+          // is made again. A copy (straight to finalize) is saved: it is not redone for free.
+          if (state.step !== "submit") await save(state);
           break;
         case "submit":
         case "await": {
