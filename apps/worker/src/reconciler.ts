@@ -47,7 +47,7 @@ export class Reconciler {
       batchSize: 100,
       maxRequestsPerTick: 20,
       tickMs: 500,
-      pollIntervalMs: 2000,
+      pollIntervalMs: 1000,
       pollMaxIntervalMs: 10_000,
       notFoundGraceMs: 10_000,
       now: Date.now,

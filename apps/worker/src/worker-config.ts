@@ -28,7 +28,7 @@ export const workerConfigSchema = z
     TASK_MAX_SUBMIT_ATTEMPTS: envField.int({ min: 1, max: 100, default: 12 }),
     JOB_RECHECK_MS: envField.int({ min: 100, max: 3_600_000, default: 60_000 }),
     POLL_FIRST_MS: envField.int({ min: 100, max: 3_600_000 }).optional(),
-    POLL_INTERVAL_MS: envField.int({ min: 100, max: 600_000, default: 2000 }),
+    POLL_INTERVAL_MS: envField.int({ min: 100, max: 600_000, default: 1000 }),
     POLL_MAX_INTERVAL_MS: envField.int({ min: 100, max: 3_600_000, default: 10_000 }),
     RECONCILER: envField.boolean(true),
     PIPELINE_RUNS: envField.boolean(true),
