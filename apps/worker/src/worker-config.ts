@@ -7,7 +7,9 @@ export const workerConfigSchema = z
   .object({
     REDIS_URL: envField.url({ protocols: ["redis:", "rediss:"] }),
     QUEUE_PREFIX: envField.string({ default: "{reframe}" }),
-    WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 10 }),
+    // A job holds a slot only while it plans, submits (one POST shared by up to SUBMIT_MAX_BATCH
+    // tasks) or finalizes; 50 lets a full submit batch form (pnpm bench: fewer requests, less CPU).
+    WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 50 }),
     WORKER_LOCK_DURATION_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_STALLED_INTERVAL_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_MAX_STALLED_COUNT: envField.int({ min: 0, max: 100, default: 3 }),
