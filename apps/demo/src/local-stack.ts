@@ -40,6 +40,8 @@ export interface LocalStackOptions {
   webhooksEnv?: Record<string, string>;
   /** Every process's log level; lines are captured (see `outputs()`), never printed. Readiness needs info. */
   logLevel?: "trace" | "debug" | "info";
+  /** Run the embedded S3 as its own process (benchmarks); `onObjectCreated` is then unavailable. */
+  s3Process?: boolean;
   /** Use this Redis instead of starting one (REDIS_URL). */
   redisUrl?: string;
   appendOnly?: boolean;
@@ -66,6 +68,8 @@ export interface LocalStack {
   uploads: UploadWatch | undefined;
   webhookReceivers: RunningProcess[];
   workers: RunningProcess[];
+  /** Every process started (emulator, webhooks, workers), by name: for benchmarks reading /proc. */
+  process(name: string): RunningProcess | undefined;
   /** The environment a worker (or the CLI) of this stack needs. */
   workerEnvironment: Record<string, string>;
   startWorker(extraEnv?: Record<string, string>): Promise<RunningProcess>;
@@ -86,11 +90,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       : await startRedisServer({ appendOnly: options.appendOnly ?? false });
     if (redis) stoppers.push(() => redis.stop());
     const redisUrl = options.redisUrl ?? redis!.url;
-    const s3 = await startEmbeddedS3({
-      buckets: Object.values(LOCAL_BUCKETS),
-      ...S3_CREDENTIALS,
-      ...(options.s3Directory ? { directory: options.s3Directory } : {}),
-    });
+    const s3 = options.s3Process
+      ? await startS3Process(processes)
+      : await startEmbeddedS3({
+          buckets: Object.values(LOCAL_BUCKETS),
+          ...S3_CREDENTIALS,
+          ...(options.s3Directory ? { directory: options.s3Directory } : {}),
+        });
     stoppers.push(() => s3.close());
     const emulatorPort = await freePort();
     const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
@@ -214,6 +220,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       uploads,
       webhookReceivers,
       workers,
+      process: (name) => processes.find((p) => p.name === name),
       workerEnvironment,
       startWorker,
       onObjectCreated: s3.onObjectCreated,
@@ -232,4 +239,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** The embedded S3 in a child process (embedded-s3-main.ts), with the same buckets and keys. */
+async function startS3Process(
+  processes: RunningProcess[],
+): Promise<Awaited<ReturnType<typeof startEmbeddedS3>>> {
+  const port = await freePort();
+  const child = await startProcess({
+    name: "s3",
+    command: [process.execPath, fileURLToPath(new URL("./embedded-s3-main.ts", import.meta.url))],
+    env: {
+      S3_BUCKETS: Object.values(LOCAL_BUCKETS).join(","),
+      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      S3_PORT: String(port),
+    },
+    ready: { line: /embedded S3 listening/ },
+  });
+  processes.push(child);
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    close: async () => {
+      await child.stop("SIGTERM");
+    },
+    onObjectCreated() {
+      throw new Error("onObjectCreated needs the embedded S3 in this process (s3Process: false)");
+    },
+  };
 }

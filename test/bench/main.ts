@@ -1,0 +1,85 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type BenchmarkResult, renderTable } from "./figures.ts";
+import { BENCHMARKS, type BenchmarkName } from "./registry.ts";
+
+/**
+ * `pnpm bench [name…] [--scale 0.01] [--out DIR]`: runs the benchmarks of issue 5 (all of them, or
+ * the ones named), prints a table and writes out/bench/bench-<time>.json (and latest.json).
+ * `--scale` multiplies every size (jobs, rows): the smoke test runs the whole harness at a tiny scale.
+ */
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface BenchReport {
+  startedAt: string;
+  scale: number;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryBytes: number;
+    node: string;
+    loadAverageAtStart: number[];
+  };
+  results: BenchmarkResult[];
+}
+
+export async function runBenchmarks(names: readonly BenchmarkName[], scale: number): Promise<BenchReport> {
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    scale,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      memoryBytes: totalmem(),
+      node: process.version,
+      loadAverageAtStart: loadavg(),
+    },
+    results: [],
+  };
+  for (const name of names) {
+    process.stderr.write(`[bench] ${name} …\n`);
+    const result = await BENCHMARKS[name].run(scale);
+    process.stderr.write(`[bench] ${name} done in ${(result.durationMs / 1000).toFixed(1)} s\n`);
+    report.results.push(result);
+  }
+  return report;
+}
+
+export async function writeReport(report: BenchReport, directory: string): Promise<string> {
+  await mkdir(directory, { recursive: true });
+  const file = `${directory}/bench-${report.startedAt.replace(/[:.]/g, "-")}.json`;
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFile(file, text);
+  await writeFile(`${directory}/latest.json`, text);
+  return file;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { scale: { type: "string", default: "1" }, out: { type: "string" } },
+  });
+  const scale = Number(values.scale);
+  if (!(scale > 0)) throw new Error("--scale must be a positive number");
+  const known = Object.keys(BENCHMARKS) as BenchmarkName[];
+  const unknown = positionals.filter((name) => !known.includes(name as BenchmarkName));
+  if (unknown.length > 0)
+    throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${known.join(", ")}`);
+  const names = positionals.length > 0 ? (positionals as BenchmarkName[]) : known;
+  const report = await runBenchmarks(names, scale);
+  const file = await writeReport(report, values.out ?? `${REPO_ROOT}out/bench`);
+  console.log(renderTable(report.results));
+  console.log(
+    `\n${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}; JSON: ${file}`,
+  );
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,78 @@
+import { enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { Worker } from "bullmq";
+import { benchJob, ROUTE, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
+import { type BenchmarkResult, figure } from "./figures.ts";
+import { redisUsedMemory } from "./process-stats.ts";
+
+export const REDIS_MEMORY_FIGURES = ["redisMemory.usedMemory", "redisMemory.bytesPerJob"] as const;
+
+/**
+ * N jobs completed through the whole pipeline (webhooks, emulator at zero latency, no image work),
+ * their completion events consumed by a downstream worker, under the default retention
+ * (OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS): Redis's used_memory afterwards, against an empty queue.
+ */
+export async function runRedisMemory({ jobs }: { jobs: number }): Promise<BenchmarkResult> {
+  const started = Date.now();
+  const bench = await startBenchStack({
+    workers: 1,
+    webhooks: true,
+    emulatorEnv: { EMULATOR_LATENCY_MS: "0" },
+  });
+  // The downstream: route events are consumed, so their own retention applies as in production.
+  const downstream = new Worker(ROUTE, async () => undefined, {
+    connection: bench.redis.duplicate(),
+    prefix: "{reframe}",
+    concurrency: 50,
+  });
+  try {
+    await downstream.waitUntilReady();
+    const before = await redisUsedMemory(bench.redis);
+    const t0 = performance.now();
+    for (let start = 0; start < jobs; start += 10_000) {
+      const count = Math.min(10_000, jobs - start);
+      await enqueueMany(
+        bench.queue,
+        Array.from({ length: count }, (_, i) => benchJob(start + i, "memory")),
+      );
+    }
+    await waitUntilDrained(bench.queue, { intervalMs: 1000 });
+    const seconds = (performance.now() - t0) / 1000;
+    const after = await redisUsedMemory(bench.redis);
+    const counts = await bench.queue.getJobCounts("completed", "failed");
+    const keys = await bench.redis.dbsize();
+    return {
+      name: "redisMemory",
+      durationMs: Date.now() - started,
+      setup: {
+        jobs,
+        seconds,
+        retention: {
+          outpaint: OUTPAINT_JOB_OPTIONS.removeOnComplete,
+          route: ROUTE_JOB_OPTIONS.removeOnComplete,
+        },
+        completedKept: counts.completed,
+        keys,
+        bytesPerKeptJob: counts.completed ? (after - before) / counts.completed : null,
+      },
+      figures: [
+        figure({
+          id: REDIS_MEMORY_FIGURES[0],
+          label: `Redis used_memory after ${jobs} completed`,
+          value: after,
+          unit: "bytes",
+          baseline: { value: before, label: "empty queue" },
+        }),
+        figure({
+          id: REDIS_MEMORY_FIGURES[1],
+          label: "Redis bytes per completed job",
+          value: (after - before) / jobs,
+          unit: "bytes",
+          note: "the growth divided by every job run; retention keeps the newest 10,000",
+        }),
+      ],
+    };
+  } finally {
+    await downstream.close();
+    await bench.close();
+  }
+}
