@@ -1,7 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { CreatedObject } from "./s3-events.ts";
 
 const require = createRequire(import.meta.url);
@@ -26,19 +30,29 @@ const AWSAccount = require("@20minutes/s3rver/lib/models/account.js") as {
 
 type StoredObject = { size: number; range?: unknown; content: { destroy(): void } | null };
 type RangeOptions = { start?: number; end?: number } | undefined;
+type FilesystemStorePrototype = {
+  getObject(bucket: string, key: string, options: RangeOptions): Promise<StoredObject | null>;
+  putContent(objectPath: string, content: Buffer | Readable): Promise<[number, string]>;
+};
 const FilesystemStore = require("@20minutes/s3rver/lib/stores/filesystem.js") as {
-  prototype: { getObject(bucket: string, key: string, options: RangeOptions): Promise<StoredObject | null> };
+  prototype: FilesystemStorePrototype;
 };
 
+let storeFixed = false;
+let temporaryFiles = 0;
+
 /**
- * s3rver answers a ranged GET of an empty object with `Content-Range: bytes 0-0/0` and a length of 1,
- * then sends nothing: the client waits forever. S3 answers 416 InvalidRange (no first byte to send),
- * which s3rver's controller produces when the stored object has a range and no content.
+ * Two places where s3rver is not S3, fixed on its store once:
+ * - A ranged GET of an empty object is answered `Content-Range: bytes 0-0/0` with a length of 1 and
+ *   no byte: the client waits forever. S3 answers 416 InvalidRange (no first byte to send), which
+ *   s3rver's controller produces when the stored object has a range and no content.
+ * - A PUT writes straight into the object's file, and answers before a buffer body is on disk: a GET
+ *   meanwhile (the webhook of that very upload, or a retried PUT's reader) sees an empty or partial
+ *   object. S3 objects appear whole: the body goes to a temporary file, renamed once complete.
  */
-let emptyRangeFixed = false;
-function fixEmptyRange(): void {
-  if (emptyRangeFixed) return;
-  emptyRangeFixed = true;
+function fixFilesystemStore(): void {
+  if (storeFixed) return;
+  storeFixed = true;
   const getObject = FilesystemStore.prototype.getObject;
   FilesystemStore.prototype.getObject = async function getObjectOrInvalidRange(bucket, key, options) {
     const object = await getObject.call(this, bucket, key, options);
@@ -47,6 +61,30 @@ function fixEmptyRange(): void {
       object.content = null;
     }
     return object;
+  };
+  FilesystemStore.prototype.putContent = async function putContentWhole(objectPath, content) {
+    temporaryFiles += 1;
+    const temporary = `${objectPath}.${process.pid}-${temporaryFiles}.uploading`;
+    const md5 = createHash("md5");
+    let size = 0;
+    try {
+      await pipeline(
+        Buffer.isBuffer(content) ? Readable.from([content]) : content,
+        new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            md5.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+          },
+        }),
+        createWriteStream(temporary),
+      );
+      await rename(temporary, objectPath);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    return [size, md5.digest("hex")];
   };
 }
 
@@ -72,7 +110,7 @@ export async function startEmbeddedS3(options: {
   secretAccessKey: string;
   silent?: boolean;
 }): Promise<EmbeddedS3> {
-  fixEmptyRange();
+  fixFilesystemStore();
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), "reframe-s3-")));
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(options.accessKeyId, options.secretAccessKey);
   const server = new S3rver({

@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
@@ -104,6 +104,32 @@ describe("output verification over the embedded S3", () => {
       ok: false,
       reason,
     });
+  });
+
+  it("an object being uploaded is absent or whole to readers, never partial (S3 semantics)", async () => {
+    const body = Buffer.alloc(4 * 1024 * 1024, 7);
+    const upload = client.send(
+      new PutObjectCommand({
+        Bucket: "verify",
+        Key: "big.bin",
+        Body: body,
+        ContentType: "application/octet-stream",
+      }),
+    );
+    let uploading = true;
+    void upload.finally(() => {
+      uploading = false;
+    });
+    const seen = new Set<string>();
+    while (uploading) {
+      const head = await client
+        .send(new HeadObjectCommand({ Bucket: "verify", Key: "big.bin" }))
+        .then((reply) => String(reply.ContentLength))
+        .catch(() => "absent");
+      seen.add(head);
+    }
+    await upload;
+    expect([...seen].filter((size) => size !== "absent" && size !== String(body.length))).toEqual([]);
   });
 
   it("reads dimensions through a ranged GET, and reports created objects with their real keys", async () => {
