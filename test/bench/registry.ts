@@ -15,25 +15,22 @@ export const BENCHMARKS = {
   throughput: {
     figures: THROUGHPUT_FIGURES,
     run: (scale: number): Promise<BenchmarkResult> =>
-      runThroughput({
-        jobs: scaled(5000, scale, 20),
-        concurrency: Number(process.env.BENCH_CONCURRENCY ?? 10),
-      }),
+      runThroughput({ jobs: scaled(5000, scale, 20), concurrency: WORKER_DEFAULT_CONCURRENCY }),
   },
   providerCalls: {
     figures: PROVIDER_CALLS_FIGURES,
     run: (scale: number): Promise<BenchmarkResult> =>
-      runProviderCalls({ jobs: scaled(1000, scale, 20), latencyMs: "4000-12000" }),
+      runProviderCalls({ jobs: scaled(1000, scale, 20), latencyMs: scale < 0.1 ? "300-900" : "4000-12000" }),
   },
   inFlight: {
     figures: IN_FLIGHT_FIGURES,
     run: (scale: number): Promise<BenchmarkResult> =>
-      runInFlight({ jobs: scaled(10_000, scale, 20), latencyMs: scale < 0.1 ? 3000 : 30_000 }),
+      runInFlight({ jobs: scaled(10_000, scale, 20), latencyMs: scale < 0.1 ? 1000 : 30_000 }),
   },
   bulkEnqueue: {
     figures: BULK_ENQUEUE_FIGURES,
     run: (scale: number): Promise<BenchmarkResult> =>
-      runBulkEnqueue({ rows: scaled(100_000, scale, 100), rounds: scale < 0.1 ? 1 : 3 }),
+      runBulkEnqueue({ rows: scaled(100_000, scale, 200), rounds: scale < 0.1 ? 1 : 3 }),
   },
   redisMemory: {
     figures: REDIS_MEMORY_FIGURES,
