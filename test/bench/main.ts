@@ -57,13 +57,15 @@ export async function writeReport(report: BenchReport, directory: string): Promi
   return file;
 }
 
+class UsageError extends Error {}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: { scale: { type: "string", default: "1" }, out: { type: "string" } },
   });
   const scale = Number(values.scale);
-  if (!(scale > 0)) throw new Error("--scale must be a positive number");
+  if (!(scale > 0)) throw new UsageError("--scale must be a positive number");
   const known = Object.keys(BENCHMARKS) as BenchmarkName[];
   const unknown = positionals.filter((name) => !known.includes(name as BenchmarkName));
   if (unknown.length > 0)
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
+    console.error(error instanceof UsageError ? `pnpm bench: ${error.message}` : error);
+    process.exit(error instanceof UsageError ? 2 : 1);
   });
 }
