@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const known = Object.keys(BENCHMARKS) as BenchmarkName[];
   const unknown = positionals.filter((name) => !known.includes(name as BenchmarkName));
   if (unknown.length > 0)
-    throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${known.join(", ")}`);
+    throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${known.join(", ")}`);
   const names = positionals.length > 0 ? (positionals as BenchmarkName[]) : known;
   const report = await runBenchmarks(names, scale);
   const file = await writeReport(report, values.out ?? `${REPO_ROOT}out/bench`);
