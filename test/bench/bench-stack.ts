@@ -14,6 +14,8 @@ export interface BenchStack {
   stack: LocalStack;
   redis: Redis;
   queue: Queue;
+  /** Throws when a process of the stack (S3, emulator, webhooks, a worker) has exited. */
+  assertRunning(): void;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,14 @@ export async function startBenchStack(options: LocalStackOptions): Promise<Bench
     ...options,
     emulatorEnv: { EMULATOR_MODE: "throughput", ...options.emulatorEnv },
   });
-  const redis = createRedisConnection(stack.redisUrl, { role: "worker" });
+  // A producer connection fails fast: a benchmark whose Redis went away stops instead of hanging.
+  const redis = createRedisConnection(stack.redisUrl, { role: "producer" });
+  const gone: string[] = [];
+  for (const name of ["s3", "emulator", "webhooks", ...stack.workers.map((worker) => worker.name)]) {
+    void stack
+      .process(name)
+      ?.exited.then(({ code, signal }) => gone.push(`${name} (code ${code}, signal ${signal})`));
+  }
   const queue = createOutpaintQueue({ connection: redis, prefix: "{reframe}" });
   const s3 = createS3Client({
     endpoint: stack.s3.endpoint,
@@ -57,6 +66,10 @@ export async function startBenchStack(options: LocalStackOptions): Promise<Bench
     stack,
     redis,
     queue,
+    assertRunning() {
+      if (gone.length > 0)
+        throw new Error(`a process of the stack exited during the benchmark: ${gone.join(", ")}`);
+    },
     async close() {
       await queue.close();
       redis.disconnect();
@@ -94,11 +107,13 @@ export async function waitUntilDrained(
     stallMs = 120_000,
     intervalMs = 100,
     onSample,
-  }: { stallMs?: number; intervalMs?: number; onSample?: () => Promise<void> } = {},
+    alive,
+  }: { stallMs?: number; intervalMs?: number; onSample?: () => Promise<void>; alive?: () => void } = {},
 ): Promise<void> {
   let lastRemaining = Number.POSITIVE_INFINITY;
   let lastProgressAt = Date.now();
   for (;;) {
+    alive?.();
     const counts = await queue.getJobCounts(...UNFINISHED, "failed");
     if ((counts.failed ?? 0) > 0) {
       const [failed] = await queue.getFailed(0, 0);

@@ -35,6 +35,7 @@ export async function runInFlight({ jobs, latencyMs }: InFlightOptions): Promise
     );
     await waitUntilDrained(bench.queue, {
       intervalMs: 500,
+      alive: bench.assertRunning,
       stallMs: latencyMs + 120_000,
       onSample: async () => {
         peakRedis = Math.max(peakRedis, await redisUsedMemory(bench.redis));

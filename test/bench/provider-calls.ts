@@ -119,7 +119,7 @@ async function measureReframe(options: {
       bench.queue,
       Array.from({ length: options.jobs }, (_, i) => benchJob(i, run)),
     );
-    await waitUntilDrained(bench.queue, { intervalMs: 250 });
+    await waitUntilDrained(bench.queue, { intervalMs: 250, alive: bench.assertRunning });
     const requests = (await emulatorRequests(bench)) - before;
     const completed = await bench.queue.getJobs(["completed"], 0, -1);
     const providerMs = completed.map(

@@ -1,4 +1,4 @@
-import { enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { createRedisConnection, enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
 import { Worker } from "bullmq";
 import { benchJob, ROUTE, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
@@ -19,8 +19,9 @@ export async function runRedisMemory({ jobs }: { jobs: number }): Promise<Benchm
     emulatorEnv: { EMULATOR_LATENCY_MS: "0" },
   });
   // The downstream: route events are consumed, so their own retention applies as in production.
+  const downstreamConnection = createRedisConnection(bench.stack.redisUrl, { role: "worker" });
   const downstream = new Worker(ROUTE, async () => undefined, {
-    connection: bench.redis.duplicate(),
+    connection: downstreamConnection,
     prefix: "{reframe}",
     concurrency: 50,
   });
@@ -35,7 +36,7 @@ export async function runRedisMemory({ jobs }: { jobs: number }): Promise<Benchm
         Array.from({ length: count }, (_, i) => benchJob(start + i, "memory")),
       );
     }
-    await waitUntilDrained(bench.queue, { intervalMs: 1000 });
+    await waitUntilDrained(bench.queue, { intervalMs: 1000, alive: bench.assertRunning });
     const seconds = (performance.now() - t0) / 1000;
     const after = await redisUsedMemory(bench.redis);
     const counts = await bench.queue.getJobCounts("completed", "failed");
@@ -73,6 +74,7 @@ export async function runRedisMemory({ jobs }: { jobs: number }): Promise<Benchm
     };
   } finally {
     await downstream.close();
+    downstreamConnection.disconnect();
     await bench.close();
   }
 }

@@ -49,7 +49,7 @@ export async function runThroughput({ jobs, concurrency }: ThroughputOptions): P
     const harnessBefore = process.cpuUsage();
     const t0 = performance.now();
     await enqueueMany(bench.queue, inputs);
-    await waitUntilDrained(bench.queue, { intervalMs: 50 });
+    await waitUntilDrained(bench.queue, { intervalMs: 50, alive: bench.assertRunning });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = meter.read();
     const harness = process.cpuUsage(harnessBefore);
