@@ -9,6 +9,7 @@ export const PROVIDER_CALLS_FIGURES = [
   "providerCalls.withoutWebhooks",
   "providerCalls.p50WithWebhooks",
   "providerCalls.p50WithoutWebhooks",
+  "providerCalls.p90WithoutWebhooks",
 ] as const;
 
 export interface ProviderCallsOptions {
@@ -91,6 +92,13 @@ export async function runProviderCalls({ jobs, latencyMs }: ProviderCallsOptions
         value: withoutWebhooks.p50Ms / 1000,
         unit: "s",
         baseline: baseline(baselineP50),
+      }),
+      figure({
+        id: PROVIDER_CALLS_FIGURES[4],
+        label: "p90 submit → result, polling",
+        value: withoutWebhooks.p90Ms / 1000,
+        unit: "s",
+        baseline: baseline(percentile(perTask.latenciesMs, 90) / 1000),
       }),
     ],
   };
