@@ -33,7 +33,12 @@ export async function startBenchStack(options: LocalStackOptions): Promise<Bench
   // A producer connection fails fast: a benchmark whose Redis went away stops instead of hanging.
   const redis = createRedisConnection(stack.redisUrl, { role: "producer" });
   const gone: string[] = [];
-  for (const name of ["s3", "emulator", "webhooks", ...stack.workers.map((worker) => worker.name)]) {
+  const watched = [
+    "s3",
+    "emulator",
+    ...[...stack.webhookReceivers, ...stack.workers].map((child) => child.name),
+  ];
+  for (const name of watched) {
     void stack
       .process(name)
       ?.exited.then(({ code, signal }) => gone.push(`${name} (code ${code}, signal ${signal})`));

@@ -39,7 +39,7 @@ export async function runThroughput({ jobs, concurrency }: ThroughputOptions): P
     const [worker] = bench.stack.workers;
     const pids = {
       worker: worker!.pid,
-      webhooks: processPid(bench.stack, "webhooks"),
+      webhooks: bench.stack.webhookReceivers[0]!.pid,
       emulator: processPid(bench.stack, "emulator"),
       s3: processPid(bench.stack, "s3"),
       redis: await redisPid(bench.redis),
