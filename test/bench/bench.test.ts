@@ -18,7 +18,7 @@ describe("pnpm bench at a tiny scale", () => {
   it("runs every benchmark and writes a JSON report with every figure", async () => {
     directory = await mkdtemp(join(tmpdir(), "reframe-bench-"));
     const names = Object.keys(BENCHMARKS) as BenchmarkName[];
-    const file = await writeReport(await runBenchmarks(names, 0.004), directory);
+    const file = await writeReport(await runBenchmarks(names, 0.004, () => undefined), directory);
     const report = JSON.parse(await readFile(file, "utf8")) as BenchReport;
     const figures = new Map(report.results.flatMap((result) => result.figures.map((f) => [f.id, f])));
     const expected = names.flatMap((name) => [...BENCHMARKS[name].figures]);

@@ -26,7 +26,11 @@ export interface BenchReport {
   results: BenchmarkResult[];
 }
 
-export async function runBenchmarks(names: readonly BenchmarkName[], scale: number): Promise<BenchReport> {
+export async function runBenchmarks(
+  names: readonly BenchmarkName[],
+  scale: number,
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<BenchReport> {
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     scale,
@@ -40,9 +44,9 @@ export async function runBenchmarks(names: readonly BenchmarkName[], scale: numb
     results: [],
   };
   for (const name of names) {
-    process.stderr.write(`[bench] ${name} …\n`);
+    log(`[bench] ${name} …`);
     const result = await BENCHMARKS[name].run(scale);
-    process.stderr.write(`[bench] ${name} done in ${(result.durationMs / 1000).toFixed(1)} s\n`);
+    log(`[bench] ${name} done in ${(result.durationMs / 1000).toFixed(1)} s`);
     report.results.push(result);
   }
   return report;
