@@ -153,7 +153,12 @@ async function awaitStep(
   const { job, token, data, state, deps } = context;
   const now = deps.now();
   const uuids = state.tasks.map((task) => task.taskUUID);
-  let outcomes: ReadonlyMap<string, TaskOutcomeRecord> = await deps.taskStore.getOutcomes(uuids);
+  // A task never sent (a fresh plan: no submittedAt, which the park saves before the POST) cannot
+  // have an outcome, so a new job skips the read.
+  const neverSent = state.tasks.every((task) => task.submittedAt === undefined);
+  let outcomes: ReadonlyMap<string, TaskOutcomeRecord> = neverSent
+    ? new Map()
+    : await deps.taskStore.getOutcomes(uuids);
   let decision: AwaitDecision = decideAwait(state, outcomes, now, deps.settings.maxGenerations);
   if (decision.kind === "wait") {
     // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
