@@ -141,9 +141,16 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
   }
   if (sent.pause) await pauseForAccount(sent.pause.code, sent.pause.message, deps);
   if (sent.retryAt !== undefined) await job.changeDelay(Math.max(0, sent.retryAt - deps.now()));
-  // The answer itself ended a task (a sync result, a validation error): no webhook will come.
-  else if (sent.storedOutcome) await job.promote().catch(() => undefined);
+  // An outcome may already be stored: the answer itself ended a task (a sync result, a validation
+  // error), or a webhook came while this job was not delayed and its promote found nothing to wake.
+  else if (sent.storedOutcome || (await hasStoredOutcome(sent.state, deps)))
+    await job.promote().catch(() => undefined);
   throw new DelayedError();
+}
+
+async function hasStoredOutcome(state: StepState, deps: OutpaintDeps): Promise<boolean> {
+  const outcomes = await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
+  return outcomes.size > 0;
 }
 
 /** Returns only to finalize (with the outcomes it read); every other way out throws. */
