@@ -1,15 +1,20 @@
-import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
-  enqueueMany,
   OUTPAINT_JOB_NAME,
   type OutpaintJobInput,
   outpaintJobId,
   parseOutpaintJob,
 } from "@reframe/jobs";
+import { enqueuePlan, parseBulkRequest, planBulk } from "@reframe/producer";
+import { createS3Client } from "@reframe/storage";
 import { startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import { type BenchmarkResult, figure } from "./figures.ts";
 
 export const BULK_ENQUEUE_FIGURES = ["bulkEnqueue.rowsPerSecond"] as const;
@@ -23,37 +28,69 @@ export interface ManifestRow {
   target: string;
 }
 
-/** What a bulk run does with its rows: plan each (cost, limits), then enqueue the planned jobs. */
-export type PlanAndEnqueue = (
+/**
+ * The function measured: what `reframe bulk --manifest FILE --dry-run=false --detach` does between
+ * reading the file and following the batch: parse the manifest, expand and validate every row,
+ * look every job up in the queue, estimate the ones to run (sizes from the rows, no S3 read), open
+ * the batch and enqueue into it in chunks.
+ */
+async function planAndEnqueue(
   queue: Queue,
-  rows: readonly ManifestRow[],
-) => Promise<{ enqueued: number; costUsd: number }>;
+  redis: Redis,
+  manifestPath: string,
+): Promise<{ enqueued: number; costUsd: number }> {
+  const request = parseBulkRequest(
+    {
+      manifest: manifestPath,
+      bucket: "reframe-outputs",
+      prefix: "reformats/",
+      route: "dam-update",
+      batch: "bench",
+    },
+    {},
+  );
+  const store = createBatchStore(redis, { prefix: "{reframe}" });
+  const plan = await planBulk(request, {
+    s3: UNUSED_S3,
+    queue,
+    redis,
+    store,
+    queuePrefix: "{reframe}",
+    sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
+    skip: [],
+  });
+  await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
+  const result = await enqueuePlan(plan, { queue, store }, { chunkSize: CHUNK });
+  await store.seal(plan.batchId);
+  return { enqueued: result.added + result.existing, costUsd: plan.estimate?.costUsd ?? 0 };
+}
 
-const LIMITS = PROVIDER_LIMITS["runware:bfl:flux@outpainting"];
+/** The bulk command's default chunk. */
 const CHUNK = 500;
 
-/** Until `reframe bulk` lands: planCanvas per row, then enqueueMany (validation, ids, existence, addBulk). */
-export const planAndEnqueueRows: PlanAndEnqueue = async (queue, rows) => {
-  let costUsd = 0;
-  const inputs: OutpaintJobInput[] = [];
-  for (const row of rows) {
-    const target: Target = { kind: "ratio", ratio: row.target, anchor: "center" } as Target;
-    const planned = planCanvas({ source: { width: row.width, height: row.height }, target, limits: LIMITS });
-    if (!planned.ok) continue;
-    costUsd += planned.plan.costUsd;
-    inputs.push(rowJob(row));
-  }
-  const result = await enqueueMany(queue, inputs, { chunkSize: CHUNK });
-  return { enqueued: result.added + result.existing, costUsd };
-};
+/** Never called: every manifest row carries its size, so the estimate reads no header. */
+const UNUSED_S3 = createS3Client({
+  endpoint: "http://127.0.0.1:9",
+  region: "us-east-1",
+  forcePathStyle: true,
+  credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
+});
 
-// The function measured. When `reframe bulk` lands, point this at its planning + enqueue function.
-const planAndEnqueue: PlanAndEnqueue = planAndEnqueueRows;
+/** The rows as a studio's CSV manifest (bucket, key, known size, the row's target). */
+async function writeManifest(
+  rows: readonly ManifestRow[],
+): Promise<{ path: string; remove(): Promise<void> }> {
+  const directory = await mkdtemp(join(tmpdir(), "reframe-bench-"));
+  const path = join(directory, "manifest.csv");
+  const lines = rows.map((row) => `${row.bucket},${row.key},${row.width},${row.height},${row.target}`);
+  await writeFile(path, `bucket,key,width,height,targets\n${lines.join("\n")}\n`);
+  return { path, remove: () => rm(directory, { recursive: true, force: true }) };
+}
 
 function rowJob(row: ManifestRow): OutpaintJobInput {
   return {
     source: { kind: "s3", bucket: row.bucket, key: row.key, width: row.width, height: row.height },
-    target: { kind: "ratio", ratio: row.target, anchor: "center" },
+    target: { kind: "ratio", ratio: row.target },
     output: { bucket: "reframe-outputs", prefix: "reformats/" },
     route: ["dam-update"],
     labels: { batchId: "bench" },
@@ -87,11 +124,14 @@ export async function runBulkEnqueue({
   rounds: number;
 }): Promise<BenchmarkResult> {
   const started = Date.now();
+  const closers: (() => Promise<void>)[] = [];
   const redisServer = await startRedisServer();
   const redis = createRedisConnection(redisServer.url, { role: "worker" });
   const queue = createOutpaintQueue({ connection: redis, prefix: "{reframe}" });
   try {
     const rows = manifestRows(count);
+    const manifest = await writeManifest(rows);
+    closers.push(manifest.remove);
     // The baseline's jobs are built before its clock starts: it measures Redis and BullMQ alone.
     const prepared = rows.map((row) => {
       const job = parseOutpaintJob(rowJob(row));
@@ -111,7 +151,7 @@ export async function runBulkEnqueue({
       rawRuns.push((performance.now() - t0) / 1000);
       await redis.flushall();
       const t1 = performance.now();
-      const result = await planAndEnqueue(queue, rows);
+      const result = await planAndEnqueue(queue, redis, manifest.path);
       runs.push((performance.now() - t1) / 1000);
       costUsd = result.costUsd;
       const waiting = await queue.getWaitingCount();
@@ -144,6 +184,7 @@ export async function runBulkEnqueue({
       ],
     };
   } finally {
+    for (const close of closers) await close();
     await queue.close();
     redis.disconnect();
     await redisServer.stop();

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import { describe, expect, it, vi } from "vitest";
-import { enqueueMany, enqueueOutpaint } from "./enqueue.ts";
+import { enqueueMany, enqueueOutpaint, parseOutpaintJobs } from "./enqueue.ts";
 import { JobValidationError } from "./errors.ts";
-import type { OutpaintJobInput } from "./outpaint-job.ts";
+import { type OutpaintJobInput, outpaintJobSchema } from "./outpaint-job.ts";
 import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
 
 const server = useRedisServer();
@@ -60,6 +60,42 @@ describe("enqueueOutpaint", () => {
     const queue = freshQueue();
     await enqueueOutpaint(queue, input(1), { delay: 60_000 });
     expect(await queue.getJobCounts("wait", "delayed")).toEqual({ wait: 0, delayed: 1 });
+  });
+});
+
+describe("parseOutpaintJobs", () => {
+  it("gives exactly what parsing each job whole gives, shared fields or not", () => {
+    const inputs: unknown[] = [
+      ...Array.from({ length: 50 }, (_, n) => input(n)),
+      { ...input(1), target: { kind: "preset", name: "x-header", anchor: "top" }, route: ["b", "a", "b"] },
+      { ...input(2), options: { mode: "fast", variants: 2 }, output: { bucket: "outputs", format: "PNG" } },
+      {
+        source: { kind: "url", url: "https://x.example/a.jpg" },
+        target: { kind: "ratio", ratio: "1:1" },
+        output: { bucket: "outputs" },
+      },
+    ];
+    expect(parseOutpaintJobs(inputs)).toEqual(inputs.map((one) => outpaintJobSchema.parse(one)));
+  });
+
+  it("names an unknown field and a bad shared field on every job that has it", () => {
+    const bad = { bucket: "outputs", quality: 5 };
+    const error = (() => {
+      try {
+        parseOutpaintJobs([
+          { ...input(1), output: bad },
+          { ...input(2), colour: "red" },
+          { ...input(3), output: bad },
+        ]);
+      } catch (caught) {
+        return caught as JobValidationError;
+      }
+    })();
+    expect(error?.issues.map((issue) => issue.path)).toEqual([
+      "inputs[0].output.quality",
+      "inputs[1]",
+      "inputs[2].output.quality",
+    ]);
   });
 });
 

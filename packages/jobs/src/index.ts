@@ -35,6 +35,7 @@ export {
   enqueueMany,
   enqueueOutpaint,
   jobStates,
+  jobStatesInChunks,
   parseOutpaintJob,
   parseOutpaintJobs,
 } from "./enqueue.ts";

@@ -1,7 +1,14 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseOutpaintJob } from "./enqueue.ts";
 import { JobValidationError } from "./errors.ts";
-import { canonicalJson, type OutpaintJobInput, outpaintJobId } from "./outpaint-job.ts";
+import {
+  canonicalJson,
+  jobIdentityJson,
+  type OutpaintJobInput,
+  outpaintJobId,
+  sourceIdentity,
+} from "./outpaint-job.ts";
 
 const minimal: OutpaintJobInput = {
   source: { kind: "s3", bucket: "sources", key: "photos/cat.jpg", etag: "abc123" },
@@ -124,6 +131,49 @@ describe("outpaintJobId", () => {
     expect(idOf({ ...minimal, source: { ...minimal.source, width: 800, height: 600 } })).toBe(base);
     expect(idOf({ ...minimal, route: ["cdn-purge"] })).not.toBe(base);
     expect(idOf({ ...minimal, route: ["a", "b"] })).toBe(idOf({ ...minimal, route: ["b", "a"] }));
+  });
+});
+
+describe("jobIdentityJson", () => {
+  it("is canonicalJson of the identity, so ids are what they always were", () => {
+    const inputs = [
+      minimal,
+      { ...minimal, target: { kind: "margins", top: 0, right: 64, bottom: 10, left: 0 }, route: ["b", "a"] },
+      { ...minimal, target: { kind: "preset", name: "x-header", anchor: { x: 0.25, y: 1 } } },
+      {
+        source: { kind: "url", url: "https://cdn.example.com/a b.jpg" },
+        target: { kind: "size", width: 1080, height: 1350, anchor: "top" },
+        output: {
+          bucket: "outputs",
+          prefix: "x/",
+          format: "WEBP",
+          quality: 80,
+          keyTemplate: "{prefix}{name}-{target}.{ext}",
+        },
+        options: {
+          mode: "fast",
+          variants: 3,
+          ttl: 600,
+          watermark: { text: "ACME", displayPosition: "top-left" },
+        },
+        pipelineVersion: "7",
+      },
+    ];
+    for (const input of inputs) {
+      const job = parseOutpaintJob(input);
+      const identity = {
+        source: sourceIdentity(job.source),
+        target: job.target,
+        output: job.output,
+        options: job.options,
+        route: [...job.route].sort(),
+        pipelineVersion: job.pipelineVersion,
+      };
+      expect(jobIdentityJson(job)).toBe(canonicalJson(identity));
+      expect(outpaintJobId(job)).toBe(
+        `op-${createHash("sha256").update(canonicalJson(identity)).digest("hex")}`,
+      );
+    }
   });
 });
 

@@ -158,15 +158,49 @@ export type OutpaintSource = OutpaintJob["source"];
  * "op-" keeps the id free of ":" and never all digits, as BullMQ requires for custom ids.
  */
 export function outpaintJobId(job: OutpaintJob): string {
-  const identity = {
-    source: sourceIdentity(job.source),
-    target: job.target,
-    output: job.output,
-    options: job.options,
-    route: [...job.route].sort(),
-    pipelineVersion: job.pipelineVersion,
-  };
-  return `op-${hash("sha256", canonicalJson(identity), "hex")}`;
+  let jobId = jobIds.get(job);
+  if (jobId === undefined) {
+    jobId = computeJobId(job);
+    jobIds.set(job, jobId);
+  }
+  return jobId;
+}
+
+/** A job's id by the job object: planning and enqueueing the same parsed jobs hash each once. */
+const jobIds = new WeakMap<OutpaintJob, string>();
+
+function computeJobId(job: OutpaintJob): string {
+  return `op-${hash("sha256", jobIdentityJson(job), "hex")}`;
+}
+
+/**
+ * canonicalJson of {source identity, target, output, options, route (sorted), pipelineVersion},
+ * written out in its key order so that the parts a run's jobs share (target, output, options) are
+ * made canonical once: the same string as canonicalJson of the whole, at a fraction of the cost.
+ */
+export function jobIdentityJson(job: OutpaintJob): string {
+  return `{"options":${sharedCanonicalJson(job.options)},"output":${sharedCanonicalJson(job.output)},"pipelineVersion":${JSON.stringify(job.pipelineVersion)},"route":${canonicalJson([...job.route].sort())},"source":${canonicalJson(sourceIdentity(job.source))},"target":${sharedCanonicalJson(job.target)}}`;
+}
+
+/**
+ * Canonical forms of values seen before: by the object (parsed jobs of one run share their parts),
+ * else by its plain JSON (bounded: cleared when it grows).
+ */
+const canonicalByObject = new WeakMap<object, string>();
+const canonicalByJson = new Map<string, string>();
+
+function sharedCanonicalJson(value: object): string {
+  let canonical = canonicalByObject.get(value);
+  if (canonical !== undefined) return canonical;
+  const plain = JSON.stringify(value);
+  canonical = canonicalByJson.get(plain);
+  if (canonical === undefined) {
+    if (canonicalByJson.size >= 10_000) canonicalByJson.clear();
+    canonical = canonicalJson(value);
+    canonicalByJson.set(plain, canonical);
+  }
+  canonicalByObject.set(value, canonical);
+  return canonical;
 }
 
 export function sourceIdentity(source: OutpaintSource): Record<string, string> {

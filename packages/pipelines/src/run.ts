@@ -4,7 +4,7 @@ import {
   announceBatchCompleted,
   type BatchStore,
   enqueueMany,
-  jobStates,
+  jobStatesInChunks,
   type OutpaintJob,
   outpaintJobId,
   parseOutpaintJobs,
@@ -44,8 +44,6 @@ export class RunDefinitionError extends Error {
     this.code = code;
   }
 }
-
-const STATE_CHUNK = 1000;
 
 /**
  * One run of a pipeline: list its source, expand every object × target into jobs, and enqueue the
@@ -137,13 +135,6 @@ async function allOutputAreas(store: PipelineStore) {
 }
 
 async function missingJobs(queue: Queue, jobs: readonly OutpaintJob[]): Promise<OutpaintJob[]> {
-  const missing: OutpaintJob[] = [];
-  for (let start = 0; start < jobs.length; start += STATE_CHUNK) {
-    const chunk = jobs.slice(start, start + STATE_CHUNK);
-    const states = await jobStates(queue, chunk.map(outpaintJobId));
-    chunk.forEach((job, index) => {
-      if (states[index] === undefined) missing.push(job);
-    });
-  }
-  return missing;
+  const states = await jobStatesInChunks(queue, jobs.map(outpaintJobId));
+  return jobs.filter((_, index) => states[index] === undefined);
 }

@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
 import { OUTPAINT_LIMITS, planCanvas, type Size } from "@reframe/geometry";
-import { canonicalJson, type OutpaintJob, sourceIdentity } from "@reframe/jobs";
+import { type OutpaintJob, sourceIdentity } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions } from "@reframe/storage";
 import { SourceHttpError, sourceProblemOf } from "./source-problems.ts";
 
@@ -60,14 +60,16 @@ export async function estimateJobs(
   },
 ): Promise<JobEstimate[]> {
   const bySource = new Map<string, OutpaintJob["source"]>();
-  for (const job of jobs) bySource.set(canonicalJson(sourceIdentity(job.source)), job.source);
+  for (const job of jobs) bySource.set(sourceKey(job.source), job.source);
   const dimensions = new Map<string, SourceDimensions>();
   const pending = [...bySource];
+  // A shared cursor, not shift(): shifting a 100,000-entry array is linear each time.
+  let cursor = 0;
   let done = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
-      for (let next = pending.shift(); next; next = pending.shift()) {
-        const [identity, source] = next;
+      while (cursor < pending.length) {
+        const [identity, source] = pending[cursor++]!;
         // An estimate does not retry: a transient failure counts as unreadable, with its message.
         dimensions.set(
           identity,
@@ -82,7 +84,7 @@ export async function estimateJobs(
       }
     }),
   );
-  return jobs.map((job) => estimateJob(job, dimensions.get(canonicalJson(sourceIdentity(job.source)))!));
+  return jobs.map((job) => estimateJob(job, dimensions.get(sourceKey(job.source))!));
 }
 
 /**
@@ -184,4 +186,9 @@ export function summarizeEstimates(estimates: readonly JobEstimate[]): EstimateS
   summary.costUsd = cents / 100;
   summary.megapixels = Math.round(summary.megapixels * 100) / 100;
   return summary;
+}
+
+/** One source, one key: sourceIdentity builds its members in a fixed order, so plain JSON will do. */
+function sourceKey(source: OutpaintJob["source"]): string {
+  return JSON.stringify(sourceIdentity(source));
 }

@@ -21,16 +21,20 @@ export interface JobTemplate {
  */
 export function expandJobs(items: Iterable<SourceItem>, template: JobTemplate): OutpaintJobInput[] {
   const jobs: OutpaintJobInput[] = [];
+  // Jobs without overrides share the template's objects: validating and hashing then sees them once.
+  const options = template.options ?? {};
+  const route = template.route ?? [];
+  const labels = template.labels ?? {};
   for (const item of items) {
     const { overrides } = item;
     for (const target of overrides.targets ?? template.targets) {
       jobs.push({
         source: item.source,
         target: anchored(target, overrides.anchor, template.anchor),
-        output: { ...template.output, ...overrides.output },
-        options: { ...template.options, ...overrides.options },
-        route: template.route ?? [],
-        labels: template.labels ?? {},
+        output: overrides.output ? { ...template.output, ...overrides.output } : template.output,
+        options: overrides.options ? { ...options, ...overrides.options } : options,
+        route,
+        labels,
         ...(template.pipelineVersion ? { pipelineVersion: template.pipelineVersion } : {}),
       });
     }
@@ -41,7 +45,7 @@ export function expandJobs(items: Iterable<SourceItem>, template: JobTemplate): 
 function anchored(target: Target, rowAnchor: Anchor | undefined, runAnchor: Anchor | undefined): Target {
   if (target.kind === "margins") return target;
   const anchor = rowAnchor ?? target.anchor ?? runAnchor;
-  return anchor === undefined ? target : { ...target, anchor };
+  return anchor === undefined || anchor === target.anchor ? target : { ...target, anchor };
 }
 
 /** Images only, unless the run gives its own include globs: other files would fail as sourceNotAnImage. */

@@ -76,6 +76,7 @@ export function parseManifest(
 ): SourceItem[] {
   const items: SourceItem[] = [];
   const issues: ManifestIssue[] = [];
+  const targetSpecs = new Map<string, ReturnType<typeof parseTargetSpec>>();
   for (const { line, record, error } of records(text, format)) {
     if (error) {
       issues.push({ line, field: "(row)", rule: error });
@@ -87,7 +88,7 @@ export function parseManifest(
         issues.push({ line, field: issue.path.join(".") || "(row)", rule: issue.message });
       continue;
     }
-    const item = itemOf(parsed.data, `${name} line ${line}`, defaultBucket);
+    const item = itemOf(parsed.data, `${name} line ${line}`, defaultBucket, targetSpecs);
     if ("rule" in item) issues.push({ line, ...item });
     else items.push(item);
   }
@@ -125,10 +126,11 @@ function itemOf(
   row: Row,
   origin: string,
   defaultBucket: string | undefined,
+  targetSpecs: Map<string, ReturnType<typeof parseTargetSpec>>,
 ): SourceItem | Omit<ManifestIssue, "line"> {
   const named = [row.source, row.key, row.url].filter((value) => value !== undefined);
   if (named.length !== 1) return { field: "source", rule: "give exactly one of source, key or url" };
-  const overrides = overridesOf(row);
+  const overrides = overridesOf(row, targetSpecs);
   if ("rule" in overrides) return overrides;
   const hints = {
     ...(row.width === undefined ? {} : { width: row.width }),
@@ -157,12 +159,20 @@ function itemOf(
   };
 }
 
-function overridesOf(row: Row): SourceOverrides | Omit<ManifestIssue, "line"> {
+/** `targetSpecs`: the specs parsed so far in this manifest (its rows repeat a few targets). */
+function overridesOf(
+  row: Row,
+  targetSpecs: Map<string, ReturnType<typeof parseTargetSpec>>,
+): SourceOverrides | Omit<ManifestIssue, "line"> {
   const overrides: SourceOverrides = {};
   if (row.targets) {
     const targets: Target[] = [];
     for (const spec of row.targets) {
-      const parsed = parseTargetSpec(spec);
+      let parsed = targetSpecs.get(spec);
+      if (!parsed) {
+        parsed = parseTargetSpec(spec);
+        targetSpecs.set(spec, parsed);
+      }
       if (!parsed.ok) return { field: "targets", rule: `${spec}: ${parsed.message}` };
       targets.push(parsed.target);
     }

@@ -8,7 +8,7 @@ import {
   batchKeys,
   type ExistingState,
   JobValidationError,
-  jobStates,
+  jobStatesInChunks,
   type OutpaintJob,
   outpaintJobId,
   parseOutpaintJobs,
@@ -81,15 +81,14 @@ export async function planBulk(request: BulkRequest, deps: PlanDeps): Promise<Bu
   const jobIds = [...byId.keys()];
   const counts = { done: 0, failedBefore: 0, inFlight: [] as string[] };
   const toRun: BulkPlan["toRun"] = [];
-  for (let start = 0; start < jobIds.length; start += STATE_CHUNK) {
-    deps.signal?.throwIfAborted();
-    const ids = jobIds.slice(start, start + STATE_CHUNK);
-    const states = await jobStates(deps.queue, ids);
-    ids.forEach((jobId, index) => {
-      tally(jobId, states[index], byId, counts, toRun);
-    });
-    deps.onProgress?.("checking", Math.min(start + STATE_CHUNK, jobIds.length), jobIds.length);
-  }
+  const states = await jobStatesInChunks(deps.queue, jobIds, {
+    chunkSize: STATE_CHUNK,
+    onChunk: (done, total) => deps.onProgress?.("checking", done, total),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  jobIds.forEach((jobId, index) => {
+    tally(jobId, states[index], byId, counts, toRun);
+  });
   const inFlightInBatch = await membersOf(deps, batchId, counts.inFlight);
   const existingBatch = await deps.store.status(batchId);
   const estimate = request.estimate ? await estimateToRun(toRun, deps) : undefined;

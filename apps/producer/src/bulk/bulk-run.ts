@@ -1,4 +1,9 @@
-import { announceBatchCompleted, createRouteQueues, enqueueMany, type OutpaintJob } from "@reframe/jobs";
+import {
+  announceBatchCompleted,
+  createRouteQueues,
+  type EnqueueManyResult,
+  enqueueMany,
+} from "@reframe/jobs";
 import type { Queue } from "bullmq";
 import { defaultReportFile, finishBatch, reattachHint } from "./batch-command.ts";
 import type { BulkContext } from "./bulk-context.ts";
@@ -104,31 +109,50 @@ async function enqueueChunks(
   context: BulkContext,
 ): Promise<"done" | "interrupted"> {
   const progress = createProgressLine({ stream: context.err, now: context.now });
-  const jobs: OutpaintJob[] = plan.jobs;
   const startedAt = context.now();
-  let added = 0;
-  for (let start = 0; start < jobs.length; start += chunkSize) {
-    if (context.interrupt.requested) {
-      progress.done(`enqueued ${added} new jobs, looked at ${start} of ${jobs.length}`);
-      context.err.write(
-        `interrupted: batch ${plan.batchId} is not sealed; run the same command again to resume it (it adds only what is missing)\n`,
+  const result = await enqueuePlan(plan, context, {
+    chunkSize,
+    shouldStop: () => context.interrupt.requested,
+    onChunk: (added, done, total) => {
+      progress.update(
+        `enqueued ${added} new of ${done}/${total} jobs${rateAndEta(done, total - done, context.now() - startedAt)}`,
+        done / total,
       );
-      return "interrupted";
-    }
-    const chunk = jobs.slice(start, start + chunkSize);
-    const result = await enqueueMany(context.queue, chunk, {
-      chunkSize: chunk.length,
-      batch: { store: context.store, batchId: plan.batchId },
-    });
-    added += result.added;
-    const doneCount = start + chunk.length;
-    progress.update(
-      `enqueued ${added} new of ${doneCount}/${jobs.length} jobs${rateAndEta(doneCount, jobs.length - doneCount, context.now() - startedAt)}`,
-      doneCount / jobs.length,
+    },
+  });
+  if (result.stopped) {
+    progress.done(
+      `enqueued ${result.added} new jobs, looked at ${result.added + result.existing} of ${plan.jobs.length}`,
     );
+    context.err.write(
+      `interrupted: batch ${plan.batchId} is not sealed; run the same command again to resume it (it adds only what is missing)\n`,
+    );
+    return "interrupted";
   }
-  progress.done(`enqueued ${added} new jobs (${jobs.length - added} already in the queue)`);
+  progress.done(`enqueued ${result.added} new jobs (${result.existing} already in the queue)`);
   return "done";
+}
+
+/**
+ * A plan's jobs into its batch, in chunks (one call, so each chunk's lookup of the next travels with
+ * its add); stops between chunks when asked. What `reframe bulk` does after its plan, and what the
+ * bulk-enqueue benchmark measures.
+ */
+export function enqueuePlan(
+  plan: Pick<BulkPlan, "jobs" | "batchId">,
+  { queue, store }: Pick<BulkContext, "queue" | "store">,
+  options: {
+    chunkSize: number;
+    shouldStop?: () => boolean;
+    onChunk?: (added: number, done: number, total: number) => void;
+  },
+): Promise<EnqueueManyResult> {
+  return enqueueMany(queue, plan.jobs, {
+    chunkSize: options.chunkSize,
+    batch: { store, batchId: plan.batchId },
+    ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
+    onProgress: (done, total, added) => options.onChunk?.(added, done, total),
+  });
 }
 
 /** A batch with nothing pending closes when sealed; nobody else would announce it then. */
