@@ -13,7 +13,7 @@ import {
   type OutpaintJobInput,
 } from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
-import type { RunningProcess } from "@reframe/testkit";
+import { type RunningProcess, seededRandom } from "@reframe/testkit";
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
@@ -95,7 +95,7 @@ interface PlannedJob {
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const progress = options.onProgress ?? (() => undefined);
   const stack = await startLocalStack({
     workers: options.workers ?? 2,
@@ -429,16 +429,4 @@ async function inBatches<T>(items: T[], size: number, work: (item: T, index: num
   for (let start = 0; start < items.length; start += size) {
     await Promise.all(items.slice(start, start + size).map((item, offset) => work(item, start + offset)));
   }
-}
-
-/** The harness's own seeded choices (when to kill, whom). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

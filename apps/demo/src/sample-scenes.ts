@@ -1,4 +1,5 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { seededRandom } from "@reframe/testkit";
 import sharp from "sharp";
 import { LOCAL_BUCKETS } from "./local-stack.ts";
 
@@ -13,18 +14,6 @@ export interface SampleScene {
   width: number;
   height: number;
   svg: string;
-}
-
-/** A small seeded PRNG (mulberry32): stars and windows land in the same place every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const grain = (id: string, opacity: number) => `
@@ -71,7 +60,7 @@ function desert(): SampleScene {
 function cityNight(): SampleScene {
   const width = 512;
   const height = 768;
-  const next = random(42);
+  const next = seededRandom(42);
   const stars = Array.from(
     { length: 70 },
     () =>
