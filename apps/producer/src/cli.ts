@@ -10,6 +10,7 @@ import {
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
+import { JOB_FLAGS } from "./bulk/bulk-request.ts";
 import {
   type EnqueueFlags,
   enqueueCommand,
@@ -36,19 +37,10 @@ Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET; bulk and batch a
 S3_REGION, S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (as the worker's).`;
 
 const ENQUEUE_FLAGS = {
+  ...JOB_FLAGS,
   source: { type: "string" },
   target: { type: "string" },
-  anchor: { type: "string" },
-  bucket: { type: "string" },
-  prefix: { type: "string" },
-  format: { type: "string" },
-  quality: { type: "string" },
-  variants: { type: "string" },
-  mode: { type: "string" },
-  route: { type: "string" },
-  batch: { type: "string" },
   wait: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 function describe(status: JobStatus): string {

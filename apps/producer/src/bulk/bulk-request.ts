@@ -16,30 +16,35 @@ import { UsageError } from "../source-spec.ts";
  * command resumes the same batch.
  */
 
-export const BULK_FLAGS = {
-  source: { type: "string" },
-  manifest: { type: "string" },
-  "source-bucket": { type: "string" },
-  include: { type: "string", multiple: true },
-  exclude: { type: "string", multiple: true },
-  target: { type: "string", multiple: true },
+/** Flags that shape a job, the same for `reframe enqueue` and `reframe bulk`. */
+export const JOB_FLAGS = {
   anchor: { type: "string" },
   bucket: { type: "string" },
   prefix: { type: "string" },
-  "key-template": { type: "string" },
   format: { type: "string" },
   quality: { type: "string" },
   variants: { type: "string" },
   mode: { type: "string" },
   route: { type: "string" },
   batch: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export const BULK_FLAGS = {
+  ...JOB_FLAGS,
+  source: { type: "string" },
+  manifest: { type: "string" },
+  "source-bucket": { type: "string" },
+  include: { type: "string", multiple: true },
+  exclude: { type: "string", multiple: true },
+  target: { type: "string", multiple: true },
+  "key-template": { type: "string" },
   "dry-run": { type: "boolean" },
   "max-cost": { type: "string" },
   "no-estimate": { type: "boolean" },
   detach: { type: "boolean" },
   report: { type: "string" },
   "chunk-size": { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 export type BulkFlags = {
