@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, parseEnv } from "@reframe/config";
+import { formatScale, formatShare } from "@reframe/geometry";
 import {
   createBatchStore,
   createOutpaintQueue,
@@ -27,7 +28,8 @@ const USAGE = `reframe — outpaint jobs on a queue
 
   reframe enqueue --source s3://bucket/key|URL --target 16:9|1080x1350|preset:NAME|margins:T,R,B,L
                   [--anchor center] [--bucket OUT] [--prefix P/] [--format JPG|PNG|WEBP] [--quality 90]
-                  [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--wait]
+                  [--variants 1] [--mode high|fast] [--fit fit|down-only] [--max-upscale 4]
+                  [--max-generated-share 90%] [--route q1,q2] [--batch ID] [--wait]
   reframe status <jobId> [--wait]
   reframe queue pause|resume|counts
 ${PIPELINES_USAGE}
@@ -46,8 +48,12 @@ const ENQUEUE_FLAGS = {
 function describe(status: JobStatus): string {
   const base = `${status.jobId}: ${status.state}${status.step && status.state !== "completed" ? ` (${status.step})` : ""}`;
   if (status.failedReason) return `${base} — ${status.failedReason}`;
+  const plan =
+    status.sourceScale === undefined || status.generatedShare === undefined
+      ? ""
+      : `  source ${formatScale(status.sourceScale)}, ${formatShare(status.generatedShare)} generated`;
   const outputs = status.outputs.map(
-    (o) => `\n  s3://${o.bucket}/${o.key}  ${o.width}x${o.height}  ${o.size} bytes`,
+    (o) => `\n  s3://${o.bucket}/${o.key}  ${o.width}x${o.height}  ${o.size} bytes${plan}`,
   );
   return base + outputs.join("");
 }

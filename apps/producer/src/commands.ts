@@ -7,6 +7,7 @@ import {
   parseOutpaintJob,
 } from "@reframe/jobs";
 import type { Job, Queue } from "bullmq";
+import { canvasPolicyOptions } from "./bulk/bulk-request.ts";
 import { parseSourceSpec, UsageError } from "./source-spec.ts";
 
 export interface EnqueueFlags {
@@ -19,6 +20,9 @@ export interface EnqueueFlags {
   quality?: string;
   variants?: string;
   mode?: string;
+  fit?: string;
+  "max-upscale"?: string;
+  "max-generated-share"?: string;
   route?: string;
   batch?: string;
 }
@@ -45,6 +49,7 @@ export function jobFromFlags(flags: EnqueueFlags, defaultBucket: string | undefi
     options: {
       ...(flags.variants === undefined ? {} : { variants: Number(flags.variants) }),
       ...(flags.mode === undefined ? {} : { mode: flags.mode }),
+      ...canvasPolicyOptions(flags),
     },
     route: flags.route
       ? flags.route
@@ -83,6 +88,9 @@ export interface JobStatus {
   outputs: { bucket: string; key: string; width: number; height: number; size: number }[];
   failedReason: string | undefined;
   costUsd: number | undefined;
+  /** A completed job's plan: the factor its source was resized by, and the generated share of its outputs. */
+  sourceScale: number | undefined;
+  generatedShare: number | undefined;
 }
 
 export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus | undefined> {
@@ -94,6 +102,8 @@ export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus 
         bucket: string;
         costUsd: number;
         variants: { key: string; width: number; height: number; size: number }[];
+        sourceScale?: number;
+        generatedShare?: number;
       }
     | null
     | undefined;
@@ -104,6 +114,8 @@ export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus 
     outputs: result?.variants.map((variant) => ({ bucket: result.bucket, ...variant })) ?? [],
     failedReason: job.failedReason || undefined,
     costUsd: result?.costUsd,
+    sourceScale: result?.sourceScale,
+    generatedShare: result?.generatedShare,
   };
 }
 

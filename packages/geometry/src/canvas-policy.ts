@@ -31,30 +31,32 @@ const absentWhen =
   (value: T | undefined): T | undefined =>
     value === fallback ? undefined : value;
 
+export const fitPolicySchema = z.enum(FIT_POLICIES, `must be ${FIT_POLICIES.join(" or ")}`);
+export const maxUpscaleSchema = z
+  .number("must be a number")
+  .min(1, "must be at least 1")
+  .max(MAX_UPSCALE_LIMIT, `must be at most ${MAX_UPSCALE_LIMIT}`);
+export const maxGeneratedShareSchema = z
+  .number("must be a number")
+  .min(0, "must be from 0 to 1")
+  .max(1, "must be from 0 to 1");
+
 /**
  * The policy as job options (composed into the job's options by `@reframe/jobs`, and so into the
  * pipelines file, the bulk request and the HTTP API). Absent means the default.
  */
 export const canvasPolicyShape = {
-  /** fit (scale up or down to fill one dimension of an exact size) or down-only. Default fit. */
-  fit: z
-    .enum(FIT_POLICIES, `must be ${FIT_POLICIES.join(" or ")}`)
+  fit: fitPolicySchema
     .optional()
     .transform(absentWhen<FitPolicy>(DEFAULT_FIT))
-    .meta({ description: `fit (default) or down-only: how a source is sized on an exact-size canvas` }),
-  /** The largest factor a fit may scale a source up by. Default 4. */
-  maxUpscale: z
-    .number("must be a number")
-    .min(1, "must be at least 1")
-    .max(MAX_UPSCALE_LIMIT, `must be at most ${MAX_UPSCALE_LIMIT}`)
+    .meta({
+      description: `fit: scale the source up or down to fill an exact size; down-only: only ever down (default ${DEFAULT_FIT})`,
+    }),
+  maxUpscale: maxUpscaleSchema
     .optional()
     .transform(absentWhen(DEFAULT_MAX_UPSCALE))
     .meta({ description: `the largest factor a fit scales a source up by (default ${DEFAULT_MAX_UPSCALE})` }),
-  /** The largest share (0–1) of the output that may be generated; above it the job is refused. Default 0.9. */
-  maxGeneratedShare: z
-    .number("must be a number")
-    .min(0, "must be from 0 to 1")
-    .max(1, "must be from 0 to 1")
+  maxGeneratedShare: maxGeneratedShareSchema
     .optional()
     .transform(absentWhen(DEFAULT_MAX_GENERATED_SHARE))
     .meta({

@@ -16,9 +16,12 @@ export {
   DEFAULT_MAX_UPSCALE,
   FIT_POLICIES,
   type FitPolicy,
+  fitPolicySchema,
   formatScale,
   formatShare,
   MAX_UPSCALE_LIMIT,
+  maxGeneratedShareSchema,
+  maxUpscaleSchema,
   parseShare,
 } from "./canvas-policy.ts";
 export { OUTPAINT_LIMITS, outputCostUsd, PROVIDER_LIMITS, type ProviderLimits } from "./limits.ts";

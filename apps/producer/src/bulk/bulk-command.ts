@@ -9,11 +9,13 @@ export const BULK_USAGE = `  reframe bulk --source s3://bucket/prefix/ [--includ
               | --manifest FILE.csv|FILE.jsonl [--source-bucket B]
               --target 16:9 [--target preset:NAME]… [--anchor center]
               [--bucket OUT] [--prefix P/] [--key-template T] [--format JPG|PNG|WEBP] [--quality 90]
-              [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--chunk-size 500]
+              [--variants 1] [--mode high|fast] [--fit fit|down-only] [--max-upscale 4]
+              [--max-generated-share 90%] [--route q1,q2] [--batch ID] [--chunk-size 500]
               [--dry-run] [--max-cost USD] [--no-estimate] [--detach] [--report FILE]
   reframe batch status <batchId> [--follow] [--report FILE]
 
-  bulk prints its plan (jobs, already done, to run, pre-scaled, copies, estimated cost), then
+  bulk prints its plan (jobs, already done, to run, scaled down or up, copies, refused, the
+  generated share, estimated cost, and the planned outputs), then
   enqueues and follows the batch to its end; the same command again resumes the same batch and
   adds only what is missing. Ctrl-C while following leaves the batch running.
   Exit codes: 0 done, 1 some jobs failed, 2 bad usage, 3 over --max-cost, 130 interrupted.`;

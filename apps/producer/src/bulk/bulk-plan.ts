@@ -17,6 +17,7 @@ import {
   type EstimateSummary,
   estimateJobs,
   expandJobs,
+  type JobEstimate,
   ManifestError,
   parseManifest,
   prefixItems,
@@ -52,6 +53,8 @@ export interface BulkPlan {
   toRun: { jobId: string; job: OutpaintJob }[];
   /** Of `toRun`; absent with --no-estimate. */
   estimate: EstimateSummary | undefined;
+  /** Each job of `toRun`'s estimate, in the same order (its scale, generated share, cost); absent with --no-estimate. */
+  estimates: JobEstimate[] | undefined;
 }
 
 export interface PlanDeps {
@@ -91,7 +94,7 @@ export async function planBulk(request: BulkRequest, deps: PlanDeps): Promise<Bu
   });
   const inFlightInBatch = await membersOf(deps, batchId, counts.inFlight);
   const existingBatch = await deps.store.status(batchId);
-  const estimate = request.estimate ? await estimateToRun(toRun, deps) : undefined;
+  const estimates = request.estimate ? await estimateToRun(toRun, deps) : undefined;
   return {
     batchId,
     existingBatch,
@@ -104,7 +107,8 @@ export async function planBulk(request: BulkRequest, deps: PlanDeps): Promise<Bu
     inFlightInBatch,
     inFlightElsewhere: counts.inFlight.length - inFlightInBatch,
     toRun,
-    estimate,
+    estimate: estimates && summarizeEstimates(estimates),
+    estimates,
   };
 }
 
@@ -230,8 +234,8 @@ async function membersOf(deps: PlanDeps, batchId: string, jobIds: readonly strin
   return members;
 }
 
-async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<EstimateSummary> {
-  const estimates = await estimateJobs(
+async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<JobEstimate[]> {
+  return await estimateJobs(
     toRun.map(({ job }) => job),
     {
       dimensionsOf: (source) => {
@@ -241,5 +245,4 @@ async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<
       onProgress: (done, total) => deps.onProgress?.("estimating", done, total),
     },
   );
-  return summarizeEstimates(estimates);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ANCHOR_NAMES, type Anchor, parseTargetSpec, type Target } from "@reframe/geometry";
+import { ANCHOR_NAMES, type Anchor, parseShare, parseTargetSpec, type Target } from "@reframe/geometry";
 import {
   canonicalJson,
   JobValidationError,
@@ -25,10 +25,38 @@ export const JOB_FLAGS = {
   quality: { type: "string" },
   variants: { type: "string" },
   mode: { type: "string" },
+  fit: { type: "string" },
+  "max-upscale": { type: "string" },
+  "max-generated-share": { type: "string" },
   route: { type: "string" },
   batch: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/**
+ * --fit, --max-upscale and --max-generated-share (0.9 or 90%) as job options, for `enqueue` and
+ * `bulk` alike. A value that is not a number is refused here; the job schema checks the rest and the
+ * caller names the flag.
+ */
+export function canvasPolicyOptions(flags: {
+  fit?: string | undefined;
+  "max-upscale"?: string | undefined;
+  "max-generated-share"?: string | undefined;
+}): { fit?: string; maxUpscale?: number; maxGeneratedShare?: number } {
+  const number = (flag: string, value: number) => {
+    if (Number.isNaN(value)) throw new UsageError(`--${flag}: must be a number`);
+    return value;
+  };
+  const upscale = flags["max-upscale"];
+  const share = flags["max-generated-share"];
+  return {
+    ...(flags.fit === undefined ? {} : { fit: flags.fit }),
+    ...(upscale === undefined
+      ? {}
+      : { maxUpscale: number("max-upscale", upscale.trim() === "" ? Number.NaN : Number(upscale)) }),
+    ...(share === undefined ? {} : { maxGeneratedShare: number("max-generated-share", parseShare(share)) }),
+  };
+}
 
 export const BULK_FLAGS = {
   ...JOB_FLAGS,
@@ -90,6 +118,9 @@ const FIELD_FLAGS: [RegExp, string][] = [
   [/^output\.quality/, "--quality"],
   [/^options\.mode/, "--mode"],
   [/^options\.variants/, "--variants"],
+  [/^options\.fit/, "--fit"],
+  [/^options\.maxUpscale/, "--max-upscale"],
+  [/^options\.maxGeneratedShare/, "--max-generated-share"],
   [/^route/, "--route"],
   [/^labels\.batchId/, "--batch"],
 ];
@@ -175,6 +206,7 @@ function templateProbe(flags: BulkFlags, bucket: string, target: Target | undefi
     options: {
       ...(flags.variants === undefined ? {} : { variants: Number(flags.variants) }),
       ...(flags.mode === undefined ? {} : { mode: flags.mode }),
+      ...canvasPolicyOptions(flags),
     },
     route: (flags.route ?? "")
       .split(",")
