@@ -135,6 +135,27 @@ describe("canvases that fit", () => {
     }
   });
 
+  it("a source of the story's shape is a copy at the planned scale: resized to 1080×1920, no provider call, no cost", async () => {
+    const small = await sharp(photo).resize(540, 960, { fit: "fill" }).png().toBuffer();
+    await upload(clients, "fit-copy/tall.png", small);
+    const submitsBefore = (await emulatorCounters(stack)).totals.submits ?? 0;
+    const { jobIds } = await enqueueMany(clients.queue, [story("fit-copy/tall.png")]);
+    await expect
+      .poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000, interval: 250 })
+      .toEqual({ completed: 1 });
+    const done = await clients.queue.getJob(jobIds[0]!);
+    expect(done!.returnvalue).toMatchObject({
+      costUsd: 0,
+      sourceScale: 2,
+      generatedShare: 0,
+      variants: [{ width: 1080, height: 1920 }],
+    });
+    const output = await download(clients, LOCAL_BUCKETS.outputs, done!.returnvalue.variants[0].key);
+    const expected = await sharp(small).resize(1080, 1920, { fit: "fill" }).png().toBuffer();
+    expect(await meanDifference(sharp(output), sharp(expected))).toBeLessThan(2);
+    expect((await emulatorCounters(stack)).totals.submits ?? 0).toBe(submitsBefore);
+  });
+
   it("a 32×32 image to a story is refused at plan on its first attempt; the dry run counts it as refused; the report shows scale and share", async () => {
     await upload(clients, "fit-run/photo.png", photo);
     await upload(clients, "fit-run/tiny.png", await quadrants(32));
