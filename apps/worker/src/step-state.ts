@@ -33,7 +33,7 @@ import { z } from "zod";
 export const STEPS = ["plan", "submit", "await", "finalize"] as const;
 export type Step = (typeof STEPS)[number];
 
-/** Where the provider reads the source: the original object, a pre-scaled scratch copy, or a URL. */
+/** Where the provider reads the source: the original object, a resized scratch copy, or a URL. */
 export const sourceRefSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("s3"), bucket: z.string(), key: z.string() }),
   z.object({ kind: z.literal("url"), url: z.string() }),
