@@ -68,6 +68,16 @@ describe("formatPlan", () => {
     );
   });
 
+  it("says a down-only run scales nothing up", () => {
+    const downOnly = parseBulkRequest(
+      { source: "s3://library/photos/", target: ["preset:instagram-story"], fit: "down-only" },
+      { OUTPUT_BUCKET: "outputs" },
+    );
+    expect(formatPlan(planOf([[3000, 3000]]), downOnly)).toMatch(
+      /^ {4}scaled up +0 {3}\(--fit down-only: never, unless a manifest row asks\)$/m,
+    );
+  });
+
   it("lists the most generated outputs first when there are too many to list", () => {
     const sizes: [number, number][] = Array.from({ length: 30 }, (_, i) => [300 + i * 10, 300 + i * 10]);
     sizes.push([1080, 200]);

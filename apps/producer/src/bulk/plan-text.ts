@@ -68,7 +68,9 @@ export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
     row(
       "  scaled up",
       estimate.upscaled,
-      `(to fill an exact size, at most ${formatScale(request.template.options.maxUpscale ?? DEFAULT_MAX_UPSCALE)})`,
+      request.template.options.fit === "down-only"
+        ? "(--fit down-only: never, unless a manifest row asks)"
+        : `(to fill an exact size, at most ${formatScale(request.template.options.maxUpscale ?? DEFAULT_MAX_UPSCALE)})`,
     ),
     row("  copies", estimate.copies, "(already at the target: no provider call)"),
     row("  refused", estimate.refused, estimate.refused ? "(will fail)" : ""),
