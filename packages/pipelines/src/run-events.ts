@@ -50,3 +50,56 @@ export function makeRunRefusedEvent(
     },
   });
 }
+
+/**
+ * The first job of a window that an upload trigger could not add (its pipeline's ceiling per
+ * rolling day or hour was reached) tells the pipeline's route, once per window: later refusals of
+ * that window are counted (`reframe pipelines runs`) but not announced again.
+ */
+export const BUDGET_EXCEEDED_EVENT_TYPE = "reframe.pipeline.budget.exceeded.v1";
+
+export const budgetExceededEventSchema = z.object({
+  specversion: z.literal("1.0"),
+  id: z.string(),
+  source: z.string(),
+  type: z.literal(BUDGET_EXCEEDED_EVENT_TYPE),
+  subject: z.string(),
+  time: z.iso.datetime({ offset: true }),
+  datacontenttype: z.literal("application/json"),
+  data: z.object({
+    pipeline: z.string(),
+    window: z.enum(["day", "hour"]),
+    ceilingUsd: z.number(),
+    /** Counted in the window when the job was refused. */
+    spentUsd: z.number(),
+    refused: z.object({ jobId: z.string(), source: z.string(), target: z.string(), costUsd: z.number() }),
+    reason: z.object({ code: z.literal("overBudget"), message: z.string() }),
+  }),
+});
+export type BudgetExceededEvent = z.output<typeof budgetExceededEventSchema>;
+
+export function makeBudgetExceededEvent(
+  input: Omit<BudgetExceededEvent["data"], "reason"> & { time: number },
+): BudgetExceededEvent {
+  const { time, ...data } = input;
+  const digest = createHash("sha256")
+    .update(`${BUDGET_EXCEEDED_EVENT_TYPE}\n${data.pipeline}\n${data.window}\n${time}`)
+    .digest("hex");
+  const span = data.window === "day" ? "24 hours" : "hour";
+  return budgetExceededEventSchema.parse({
+    specversion: "1.0",
+    id: `evt-${digest.slice(0, 32)}`,
+    source: EVENT_SOURCE,
+    type: BUDGET_EXCEEDED_EVENT_TYPE,
+    subject: data.pipeline,
+    time: new Date(time).toISOString(),
+    datacontenttype: "application/json",
+    data: {
+      ...data,
+      reason: {
+        code: "overBudget",
+        message: `${data.refused.source} (${data.refused.target}, $${data.refused.costUsd.toFixed(2)}) was not added: pipeline ${data.pipeline}'s uploads spent $${data.spentUsd.toFixed(2)} of $${data.ceilingUsd.toFixed(2)} in the last ${span}`,
+      },
+    },
+  });
+}
