@@ -94,6 +94,7 @@ async function prescaleSource(
     .png()
     .toBuffer();
   const key = `${deps.settings.scratchPrefix}${jobId}.png`;
+  await deps.written.record(deps.settings.scratchBucket, [key]);
   await deps.s3.send(
     new PutObjectCommand({
       Bucket: deps.settings.scratchBucket,
@@ -179,6 +180,7 @@ async function copyStep(
   const encoder = sharp(await downloadSource(job, deps)).rotate();
   const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
   const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
+  await deps.written.record(job.output.bucket, [key]);
   await deps.s3.send(
     new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
   );
