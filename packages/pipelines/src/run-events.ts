@@ -28,19 +28,26 @@ export const runRefusedEventSchema = z.object({
 });
 export type RunRefusedEvent = z.output<typeof runRefusedEventSchema>;
 
-export function makeRunRefusedEvent(
-  input: Omit<RunRefusedEvent["data"], "reason"> & { time: number },
-): RunRefusedEvent {
-  const digest = createHash("sha256").update(`${RUN_REFUSED_EVENT_TYPE}\n${input.runId}`).digest("hex");
-  const { time, ...data } = input;
-  return runRefusedEventSchema.parse({
+/** The CloudEvents envelope of a pipeline's events; the id hashes what makes the event one. */
+function envelope<T extends string>(type: T, subject: string, identity: string, time: number) {
+  const digest = createHash("sha256").update(`${type}\n${identity}`).digest("hex");
+  return {
     specversion: "1.0",
     id: `evt-${digest.slice(0, 32)}`,
     source: EVENT_SOURCE,
-    type: RUN_REFUSED_EVENT_TYPE,
-    subject: input.runId,
+    type,
+    subject,
     time: new Date(time).toISOString(),
     datacontenttype: "application/json",
+  } as const;
+}
+
+export function makeRunRefusedEvent(
+  input: Omit<RunRefusedEvent["data"], "reason"> & { time: number },
+): RunRefusedEvent {
+  const { time, ...data } = input;
+  return runRefusedEventSchema.parse({
+    ...envelope(RUN_REFUSED_EVENT_TYPE, input.runId, input.runId, time),
     data: {
       ...data,
       reason: {
@@ -82,18 +89,9 @@ export function makeBudgetExceededEvent(
   input: Omit<BudgetExceededEvent["data"], "reason"> & { time: number },
 ): BudgetExceededEvent {
   const { time, ...data } = input;
-  const digest = createHash("sha256")
-    .update(`${BUDGET_EXCEEDED_EVENT_TYPE}\n${data.pipeline}\n${data.window}\n${time}`)
-    .digest("hex");
   const span = data.window === "day" ? "24 hours" : "hour";
   return budgetExceededEventSchema.parse({
-    specversion: "1.0",
-    id: `evt-${digest.slice(0, 32)}`,
-    source: EVENT_SOURCE,
-    type: BUDGET_EXCEEDED_EVENT_TYPE,
-    subject: data.pipeline,
-    time: new Date(time).toISOString(),
-    datacontenttype: "application/json",
+    ...envelope(BUDGET_EXCEEDED_EVENT_TYPE, data.pipeline, `${data.pipeline}\n${data.window}\n${time}`, time),
     data: {
       ...data,
       reason: {
