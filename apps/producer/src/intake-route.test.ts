@@ -194,6 +194,40 @@ pipelines:
     expect(await queue.count()).toBe(2);
   });
 
+  it("answers 503 and adds nothing when it cannot read the image's header, so that the notifier retries", async () => {
+    const unreachable = createS3Client({
+      endpoint: "http://127.0.0.1:9",
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "x", secretAccessKey: "y" },
+    });
+    const offline = createApiServer({
+      queue,
+      redis,
+      prefix: PREFIX,
+      token: API_TOKEN,
+      logger: createLogger({ name: "api", level: "silent" }),
+      intake: { token: INTAKE_TOKEN, scratch: [], s3: unreachable },
+    });
+    try {
+      const response = await offline.inject({
+        method: "POST",
+        url: "/v1/events/s3",
+        headers: { authorization: `Bearer ${INTAKE_TOKEN}` },
+        payload: awsEvent("uploads/a.jpg"),
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toEqual({
+        error: "unavailable",
+        message: "the event could not be taken now; retry",
+      });
+      expect(await queue.count()).toBe(0);
+    } finally {
+      await offline.close();
+      unreachable.destroy();
+    }
+  });
+
   it("answers 401 without the intake token (the API token does not open it), 400 for a body it cannot read", async () => {
     expect((await post(awsEvent("uploads/a.jpg"), API_TOKEN)).statusCode).toBe(401);
     expect(

@@ -2,7 +2,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { OUTPAINT_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
 import { readSourceDimensions, SourceHttpError, sourceLabel, sourceProblemOf } from "@reframe/sources";
-import { renderKeyTemplate, splitKey } from "@reframe/storage";
+import { KeyTemplateError, renderKeyTemplate, splitKey } from "@reframe/storage";
 import sharp from "sharp";
 import type { CanvasPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
@@ -133,14 +133,20 @@ function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string 
   const ext = EXTENSIONS[job.output.format];
   const variantSuffix = job.options.variants > 1 ? `-v${variant + 1}` : "";
   const sizeSuffix = plan.exactSizeMet ? "" : `-${plan.width}x${plan.height}`;
-  return renderKeyTemplate(job.output.keyTemplate, {
-    prefix: job.output.prefix ?? "",
-    target: plan.targetLabel,
-    dir,
-    name: `${name}${sizeSuffix}${variantSuffix}`,
-    ext,
-    variant: String(variant + 1),
-  });
+  try {
+    return renderKeyTemplate(job.output.keyTemplate, {
+      prefix: job.output.prefix ?? "",
+      target: plan.targetLabel,
+      dir,
+      name: `${name}${sizeSuffix}${variantSuffix}`,
+      ext,
+      variant: String(variant + 1),
+    });
+  } catch (error) {
+    // A key without a file name (a source key ending in "/") would land outside the output area.
+    if (error instanceof KeyTemplateError) throw new PlanError("outputKeyInvalid", error.message);
+    throw error;
+  }
 }
 
 /**

@@ -87,7 +87,7 @@ describe("the spend ledger (SPEND_LIMIT_USD_PER_DAY)", () => {
       ),
       { numRuns: 60 },
     );
-  });
+  }, 60_000);
 
   it("records why the queue paused; a new day or a higher ceiling lifts it, the same one does not", async () => {
     const { ledger } = setup();

@@ -1,7 +1,7 @@
 import { anchorSchema, parseTargetSpec, targetSchema } from "@reframe/geometry";
 import { optionsSchema, outputSchema, QUEUE_NAME_PATTERN } from "@reframe/jobs";
 import { outputAreasOf } from "@reframe/sources";
-import { areasOverlap, describeArea, type S3Area } from "@reframe/storage";
+import { areaContains, areasOverlap, describeArea, type S3Area } from "@reframe/storage";
 import { CronExpressionParser } from "cron-parser";
 import { parseDocument } from "yaml";
 import { z } from "zod";
@@ -157,6 +157,18 @@ export const pipelinesFileSchema = z
       areas: outputAreasOf(pipeline),
     }));
     for (const [name, pipeline] of Object.entries(file.pipelines)) {
+      // Runs leave output areas out of their listings: a source inside one would list nothing.
+      const { source } = pipeline;
+      const holder =
+        source && writers.find((writer) => writer.areas.some((area) => areaContains(area, source)));
+      if (source && holder) {
+        const area = holder.areas.find((candidate) => areaContains(candidate, source))!;
+        context.addIssue({
+          code: "custom",
+          path: ["pipelines", name, "source"],
+          message: `s3://${source.bucket}/${source.prefix} lies where pipeline ${holder.name} writes its outputs (${describeArea(area)}, from its key template ${holder.pipeline.output.keyTemplate}); outputs are never sources, so a run would find nothing: give the outputs a prefix and key template that start outside the source`,
+        });
+      }
       pipeline.triggers.forEach((trigger, index) => {
         for (const writer of writers) {
           const area = writer.areas.find((candidate) => areasOverlap(trigger, candidate));

@@ -165,5 +165,5 @@ describe("upload budgets", () => {
       ),
       { numRuns: 80 },
     );
-  });
+  }, 60_000);
 });
