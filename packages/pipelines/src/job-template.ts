@@ -22,8 +22,8 @@ export function jobTemplateOf(
 
 /**
  * The areas that are never a source: where any applied pipeline writes (one output area per
- * target) and the scratch area. Runs leave them out of their listings; the intake counts an object
- * there as an output.
+ * target) and the scratch area. Runs leave them out of their listings (the intake applies them
+ * with the trigger's own area in view: triggers.ts).
  */
 export function neverSourceAreas(
   pipelines: readonly AppliedPipeline[],
