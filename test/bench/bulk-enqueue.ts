@@ -57,7 +57,7 @@ async function planAndEnqueue(
     store,
     queuePrefix: "{reframe}",
     sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
-    skip: [],
+    scratch: [],
   });
   await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
   const result = await enqueuePlan(plan, { queue, store }, { chunkSize: CHUNK });

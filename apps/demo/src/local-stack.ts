@@ -197,6 +197,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             INTAKE_TOKEN: api.intakeToken,
             API_PORT: String(port),
             API_HOST: "127.0.0.1",
+            S3_ENDPOINT: s3.endpoint,
+            S3_REGION: "us-east-1",
+            S3_FORCE_PATH_STYLE: "true",
+            S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+            S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
             SCRATCH_BUCKET: scratchArea.bucket,
             SCRATCH_PREFIX: scratchArea.prefix,
             LOG_LEVEL: logLevel,
@@ -205,20 +210,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }),
       );
     }
-    const uploads = options.uploadTriggers
-      ? await watchEmbeddedUploads(s3, { redisUrl, ignoreAreas: [scratchArea] })
-      : undefined;
-    if (uploads) stoppers.push(() => uploads.stop());
+    let uploads: UploadWatch | undefined;
+    if (options.uploadTriggers) {
+      const client = stackS3Client(s3.endpoint);
+      stoppers.push(async () => client.destroy());
+      uploads = await watchEmbeddedUploads(s3, { redisUrl, client, scratch: [scratchArea] });
+      stoppers.push(() => uploads!.stop());
+    }
     return {
       redisUrl,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
-      s3Client: () =>
-        createS3Client({
-          endpoint: s3.endpoint,
-          region: "us-east-1",
-          forcePathStyle: true,
-          credentials: S3_CREDENTIALS,
-        }),
+      s3Client: () => stackS3Client(s3.endpoint),
       emulatorUrl,
       apiKey: API_KEY,
       webhooksUrl,
@@ -245,6 +247,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+function stackS3Client(endpoint: string): S3Client {
+  return createS3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: S3_CREDENTIALS });
 }
 
 /** The embedded S3 in a child process (embedded-s3-main.ts), with the same buckets and keys. */

@@ -6,6 +6,7 @@ import {
   waitForRedisReady,
 } from "@reframe/jobs";
 import { runProcess } from "@reframe/lifecycle";
+import { createS3Client, scratchAreas } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
@@ -22,6 +23,15 @@ await runProcess({
     await waitForRedisReady(redis);
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
     const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
+    const s3 = createS3Client({
+      endpoint: config.S3_ENDPOINT || undefined,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      credentials: {
+        accessKeyId: config.S3_ACCESS_KEY_ID ?? "",
+        secretAccessKey: config.S3_SECRET_ACCESS_KEY ?? "",
+      },
+    });
     const app = createApiServer({
       queue,
       redis,
@@ -32,9 +42,8 @@ await runProcess({
         ? {
             intake: {
               token: config.INTAKE_TOKEN,
-              ignoreAreas: config.SCRATCH_BUCKET
-                ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
-                : [],
+              scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
+              s3,
             },
           }
         : {}),
@@ -46,6 +55,7 @@ await runProcess({
         await app.close();
         await queue.close();
         await redis.quit();
+        s3.destroy();
       },
     };
   },

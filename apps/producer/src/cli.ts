@@ -22,6 +22,7 @@ import {
 } from "./commands.ts";
 import { PIPELINES_USAGE, runPipelinesCommand } from "./pipelines-command.ts";
 import { producerConfigSchema } from "./producer-config.ts";
+import { runQueueCommand } from "./queue-command.ts";
 import { UsageError } from "./source-spec.ts";
 
 const USAGE = `reframe — outpaint jobs on a queue
@@ -109,14 +110,9 @@ async function run(argv: string[]): Promise<number> {
       });
     }
     case "queue":
-      return withQueue(async (queue) => {
-        if (rest[0] === "pause") await queue.pause();
-        else if (rest[0] === "resume") await queue.resume();
-        else if (rest[0] === "counts") console.log(JSON.stringify(await queue.getJobCounts(), null, 2));
-        else throw new UsageError("queue needs pause, resume or counts");
-        if (rest[0] !== "counts") console.log(`outpaint queue ${rest[0]}d`);
-        return 0;
-      });
+      return withQueue((queue, context) =>
+        runQueueCommand(rest, { queue, ...context, print: (line) => console.log(line) }),
+      );
     case "pipelines":
       return withQueue((_queue, context) =>
         runPipelinesCommand(rest, { ...context, print: (line) => console.log(line) }),

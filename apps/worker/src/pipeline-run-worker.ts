@@ -10,6 +10,7 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
+import type { S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -21,8 +22,8 @@ export interface PipelineRunWorkerOptions {
   outpaintQueue: Queue;
   batches: BatchStore;
   routeQueue(name: string): Pick<Queue, "add">;
-  /** The worker's scratch prefix: never a source. */
-  ignoreAreas: { bucket: string; prefix: string }[];
+  /** The worker's scratch area: never a source. */
+  scratch: S3Area[];
   /** The worker's egress guard, for URL sources' headers. */
   sourceFetch: GuardedFetch["fetch"];
   logger: Logger;

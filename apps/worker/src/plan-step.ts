@@ -10,7 +10,7 @@ import {
 } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
 import { readSourceDimensions, SourceHttpError, sourceLabel, sourceProblemOf } from "@reframe/sources";
-import { renderKeyTemplate, splitKey } from "@reframe/storage";
+import { KeyTemplateError, renderKeyTemplate, splitKey } from "@reframe/storage";
 import sharp from "sharp";
 import type { JobPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
@@ -103,6 +103,7 @@ async function prescaleSource(
     .png()
     .toBuffer();
   const key = `${deps.settings.scratchPrefix}${jobId}.png`;
+  await deps.written.record(deps.settings.scratchBucket, [key]);
   await deps.s3.send(
     new PutObjectCommand({
       Bucket: deps.settings.scratchBucket,
@@ -141,14 +142,20 @@ function outputKey(job: OutpaintJob, plan: JobPlan, variant: number): string {
   const ext = EXTENSIONS[job.output.format];
   const variantSuffix = job.options.variants > 1 ? `-v${variant + 1}` : "";
   const sizeSuffix = plan.exactSizeMet ? "" : `-${plan.output.width}x${plan.output.height}`;
-  return renderKeyTemplate(job.output.keyTemplate, {
-    prefix: job.output.prefix ?? "",
-    target: plan.targetLabel,
-    dir,
-    name: `${name}${sizeSuffix}${variantSuffix}`,
-    ext,
-    variant: String(variant + 1),
-  });
+  try {
+    return renderKeyTemplate(job.output.keyTemplate, {
+      prefix: job.output.prefix ?? "",
+      target: plan.targetLabel,
+      dir,
+      name: `${name}${sizeSuffix}${variantSuffix}`,
+      ext,
+      variant: String(variant + 1),
+    });
+  } catch (error) {
+    // A key without a file name (a source key ending in "/") would land outside the output area.
+    if (error instanceof KeyTemplateError) throw new PlanError("outputKeyInvalid", error.message);
+    throw error;
+  }
 }
 
 /**
@@ -185,6 +192,7 @@ async function copyStep(
     : decoded;
   const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
   const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
+  await deps.written.record(job.output.bucket, [key]);
   await deps.s3.send(
     new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
   );

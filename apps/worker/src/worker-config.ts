@@ -34,6 +34,8 @@ export const workerConfigSchema = z
     POLL_MAX_INTERVAL_MS: envField.int({ min: 100, max: 3_600_000, default: 10_000 }),
     RECONCILER: envField.boolean(true),
     PIPELINE_RUNS: envField.boolean(true),
+    // Off by default: a ceiling is a business decision; pipelines' upload triggers have their own.
+    SPEND_LIMIT_USD_PER_DAY: envField.decimal({ min: 0.01 }),
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),

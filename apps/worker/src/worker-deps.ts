@@ -1,6 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore, TaskStore } from "@reframe/jobs";
+import type { BatchStore, SpendLedger, TaskStore } from "@reframe/jobs";
+import type { WrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
@@ -39,6 +40,10 @@ export interface OutpaintDeps {
   /** Reads URL sources through the egress guard (no private, loopback or metadata addresses). */
   sourceFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
+  /** Records each key before it can be written (provider PUT, copy, scratch): the intake's loop guard. */
+  written: Pick<WrittenObjects, "record">;
+  /** SPEND_LIMIT_USD_PER_DAY, counted across workers; undefined when it is off. */
+  spendCeiling: { ledger: SpendLedger; limitUsd: number } | undefined;
   settings: WorkerSettings;
   logger: Logger;
   now(): number;

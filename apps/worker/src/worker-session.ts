@@ -6,12 +6,15 @@ import {
   createOutpaintQueue,
   createRedisConnection,
   createRouteQueues,
+  createSpendLedger,
   createTaskStore,
   OUTPAINT_QUEUE,
   providerBackoffStrategy,
   waitForRedisReady,
 } from "@reframe/jobs";
+import { createWrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
+import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -20,6 +23,7 @@ import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import { Reconciler } from "./reconciler.ts";
+import { startSpendWatch } from "./spend-watch.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
@@ -77,6 +81,12 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       })
     : undefined;
   reconciler?.start();
+  const spendWatch = startSpendWatch({
+    ledger: wiring.spendLedger,
+    queue: wiring.outpaintQueue,
+    limitUsd: config.SPEND_LIMIT_USD_PER_DAY,
+    logger,
+  });
   const pipelineRuns = config.PIPELINE_RUNS
     ? startPipelineRunWorker({
         connection,
@@ -85,9 +95,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         outpaintQueue: wiring.outpaintQueue,
         batches: deps.batches,
         routeQueue: deps.routeQueue,
-        ignoreAreas: config.SCRATCH_BUCKET
-          ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
-          : [],
+        scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
         sourceFetch: shared.sourceFetch,
         logger,
       })
@@ -100,6 +108,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
     pipelineRuns,
     progress: outpaint.progress,
     async close() {
+      spendWatch.stop();
       await Promise.all([worker.close(), pipelineRuns?.close()]);
       await shared.batcher.drain();
       await reconciler?.stop();
@@ -107,6 +116,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       await connection.quit();
     },
     async abandon() {
+      spendWatch.stop();
       connection.disconnect();
       await settledWithin(ABANDON_TIMEOUT_MS, [
         worker.close(true),
@@ -197,6 +207,7 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     }
     return queue;
   };
+  const spendLedger = createSpendLedger(connection, { prefix });
   const deps: OutpaintDeps = {
     outpaintQueue,
     routeQueue,
@@ -207,6 +218,11 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     s3: shared.s3,
     sourceFetch: shared.sourceFetch,
     webhook: shared.webhook,
+    written: createWrittenObjects(connection, { prefix }),
+    spendCeiling:
+      config.SPEND_LIMIT_USD_PER_DAY === undefined
+        ? undefined
+        : { ledger: spendLedger, limitUsd: config.SPEND_LIMIT_USD_PER_DAY },
     logger: shared.logger,
     now: Date.now,
     settings: {
@@ -221,5 +237,5 @@ function wireDeps(shared: SessionShared, connection: Redis) {
   };
   const closeQueues = () =>
     Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
-  return { deps, outpaintQueue, closeQueues };
+  return { deps, outpaintQueue, spendLedger, closeQueues };
 }

@@ -78,6 +78,22 @@ export const envField = {
       fallback === undefined ? parsed : parsed.optional().transform((v) => v ?? [...fallback]),
     );
   },
+  /** A decimal number (an amount of money: "12.50"); absent stays undefined unless a default is given. */
+  decimal(options: { min?: number; max?: number; default?: number } = {}) {
+    const { min = 0, max = Number.MAX_SAFE_INTEGER } = options;
+    const rule = `must be a number from ${min} to ${max}`;
+    const parsed = z
+      .string({ error: "is required" })
+      .regex(/^\d+(\.\d+)?$/, rule)
+      .transform(Number)
+      .pipe(z.number().min(min, rule).max(max, rule));
+    return z.preprocess(
+      blankToUndefined,
+      options.default === undefined
+        ? parsed.optional()
+        : parsed.optional().transform((v) => v ?? (options.default as number)),
+    );
+  },
   /** A probability: a decimal from 0 to 1 (fault-injection rates). */
   rate(fallback = 0) {
     const rule = "must be a number from 0 to 1";

@@ -72,8 +72,6 @@ export {
 } from "./names.ts";
 export {
   canonicalJson,
-  DEFAULT_KEY_TEMPLATE,
-  KEY_TEMPLATE_FIELDS,
   labelsSchema,
   OUTPUT_FORMATS,
   type OutpaintJob,
@@ -100,6 +98,19 @@ export {
   ROUTE_JOB_OPTIONS,
   waitForRedisReady,
 } from "./queues.ts";
+export { type LuaScript, luaScript, runScript } from "./redis-script.ts";
+export {
+  createSpendLedger,
+  fromMicroUsd,
+  type SpendCharge,
+  type SpendLedger,
+  type SpendPause,
+  type SpendReservation,
+  type SpendStatus,
+  spendDayOf,
+  spendPauseLifted,
+  toMicroUsd,
+} from "./spend-ledger.ts";
 export {
   createTaskStore,
   type PromoteOutcome,

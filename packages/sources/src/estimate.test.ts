@@ -136,7 +136,7 @@ describe("over the embedded S3", () => {
     for await (const item of prefixItems(
       client,
       { bucket: "lib", prefix: "photos/" },
-      { skip: [{ bucket: "lib", prefix: "photos/reformats/" }] },
+      { neverSources: [{ bucket: "lib", prefix: "photos/reformats/" }] },
     ))
       items.push(item);
     expect(items.map((item) => item.origin).sort()).toEqual([

@@ -11,6 +11,7 @@ export {
   DEFAULT_IMAGE_GLOBS,
   expandJobs,
   type JobTemplate,
+  outputAreasOf,
   type PrefixSource,
   prefixItems,
 } from "./expand.ts";

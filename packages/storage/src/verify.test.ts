@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
 import { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
 import { ImageHeaderError, parseImageHeader } from "./image-header.ts";
-import { KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
 import { readImageDimensions, verifyOutputObject } from "./verify.ts";
 
 const image = (format: "png" | "jpeg" | "webp", options: { lossless?: boolean; alpha?: boolean } = {}) =>
@@ -27,30 +26,6 @@ describe("parseImageHeader", () => {
     expect(() => parseImageHeader(Buffer.from("GIF89a........................"))).toThrowError(
       ImageHeaderError,
     );
-  });
-});
-
-describe("key templates", () => {
-  it("render placeholders and drop empty, . and .. segments", () => {
-    expect(
-      renderKeyTemplate("{prefix}/{target}/{dir}{name}.{ext}", {
-        prefix: "out/",
-        target: "16x9",
-        dir: "a/../b/",
-        name: "c",
-        ext: "jpg",
-      }),
-    ).toBe("out/16x9/a/b/c.jpg");
-  });
-
-  it("name an unknown placeholder", () => {
-    expect(() => renderKeyTemplate("{nope}/{name}", { name: "x" })).toThrowError(KeyTemplateError);
-    expect(() => renderKeyTemplate("{nope}/{name}", { name: "x" })).toThrowError(/\{nope\}/);
-  });
-
-  it("split keys into dir, name and extension", () => {
-    expect(splitKey("a/b/c.tar.gz")).toEqual({ dir: "a/b/", name: "c.tar", ext: "gz" });
-    expect(splitKey("plain")).toEqual({ dir: "", name: "plain", ext: "" });
   });
 });
 

@@ -4,6 +4,7 @@ import {
   type EnqueueManyResult,
   enqueueMany,
 } from "@reframe/jobs";
+import { scratchAreas } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import { defaultReportFile, finishBatch, reattachHint } from "./batch-command.ts";
 import type { BulkContext } from "./bulk-context.ts";
@@ -82,9 +83,7 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Bul
     store: context.store,
     queuePrefix: context.config.QUEUE_PREFIX,
     sourceFetch: context.sourceFetch,
-    skip: context.config.SCRATCH_BUCKET
-      ? [{ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }]
-      : [],
+    scratch: scratchAreas({ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }),
     signal: context.interrupt.signal,
     onProgress: (phase, done, total) => {
       if (current && current.phase !== phase) progress.done(current.text);
