@@ -1,3 +1,5 @@
+/** The output formats are the provider's (packages/runware); jobs name them in their schema. */
+export { OUTPUT_FORMATS } from "@reframe/runware";
 export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
@@ -75,7 +77,6 @@ export {
   DEFAULT_KEY_TEMPLATE,
   KEY_TEMPLATE_FIELDS,
   labelsSchema,
-  OUTPUT_FORMATS,
   type OutpaintJob,
   type OutpaintJobInput,
   type OutpaintSource,

@@ -1,4 +1,5 @@
 import { hash } from "node:crypto";
+import { OUTPUT_FORMATS } from "@reframe/runware";
 import { z } from "zod";
 import { batchIdSchema } from "./batch-store.ts";
 import { QUEUE_NAME_PATTERN } from "./names.ts";
@@ -53,7 +54,6 @@ const urlSourceSchema = z.strictObject({
 
 export const sourceSchema = z.discriminatedUnion("kind", [s3SourceSchema, urlSourceSchema]);
 
-export const OUTPUT_FORMATS = ["JPG", "PNG", "WEBP"] as const;
 export const KEY_TEMPLATE_FIELDS = ["prefix", "target", "dir", "name", "ext", "variant"] as const;
 
 /**
