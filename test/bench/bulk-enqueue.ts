@@ -57,6 +57,7 @@ async function planAndEnqueue(
     store,
     queuePrefix: "{reframe}",
     sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
+    sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
     skip: [],
   });
   await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });

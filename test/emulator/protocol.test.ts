@@ -1,4 +1,4 @@
-import { parseImageHeader } from "@reframe/storage";
+import { readImageHeader } from "@reframe/images";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grayPng, type RunningEmulator, startEmulator, startPeer, task } from "./emulator-fixture.ts";
@@ -34,7 +34,7 @@ describe("the emulator's imageInference", () => {
       outpaint: { top: 10, right: 20, bottom: 30, left: 40 },
     });
     const image = Buffer.from(await (await fetch(String(result!.imageURL))).arrayBuffer());
-    expect(parseImageHeader(image)).toMatchObject({ format: "png", width: 96 + 60, height: 64 + 40 });
+    expect(readImageHeader(image)).toMatchObject({ format: "png", width: 96 + 60, height: 64 + 40 });
     // ttl 60 s × EMULATOR_TIME_SCALE 0.01: gone within a second.
     await expect
       .poll(async () => (await fetch(String(result!.imageURL))).status, { timeout: 5000 })
@@ -43,7 +43,7 @@ describe("the emulator's imageInference", () => {
 
   it("outputType base64Data and dataURI carry the bytes in the answer", async () => {
     const [b64] = await generate({ outputType: "base64Data" });
-    expect(parseImageHeader(Buffer.from(String(b64!.imageBase64Data), "base64"))).toMatchObject({
+    expect(readImageHeader(Buffer.from(String(b64!.imageBase64Data), "base64"))).toMatchObject({
       width: 128,
       height: 64,
     });
@@ -110,7 +110,7 @@ describe("the emulator's imageInference", () => {
       inputs: { image: String(first!.imageUUID) },
       outputType: "base64Data",
     });
-    expect(parseImageHeader(Buffer.from(String(chained!.imageBase64Data), "base64"))).toMatchObject({
+    expect(readImageHeader(Buffer.from(String(chained!.imageBase64Data), "base64"))).toMatchObject({
       width: 160,
       height: 64,
     });
@@ -131,7 +131,7 @@ describe("the emulator's imageInference", () => {
       settings: { autoCrop: true },
       outputType: "base64Data",
     });
-    const { width, height } = parseImageHeader(Buffer.from(String(cropped!.imageBase64Data), "base64"));
+    const { width, height } = readImageHeader(Buffer.from(String(cropped!.imageBase64Data), "base64"));
     expect(Math.max(width, height)).toBeLessThanOrEqual(2048);
     expect(width * height).toBeLessThanOrEqual(4_194_304);
   });

@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
+import { configureSharp, createImageSlots } from "@reframe/images";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
@@ -45,11 +49,24 @@ export async function startOutpaintWorker(
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  const shared: SessionShared = { config, logger, provider, batcher, s3, sourceFetch: egress.fetch, webhook };
+  configureSharp();
+  const workDirectory = await mkdtemp(join(tmpdir(), "reframe-worker-"));
+  const shared: SessionShared = {
+    config,
+    logger,
+    provider,
+    batcher,
+    s3,
+    sourceFetch: egress.fetch,
+    webhook,
+    imageSlots: createImageSlots(config.IMAGE_CONCURRENCY),
+    workDirectory,
+  };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
     s3.destroy();
+    await rm(workDirectory, { recursive: true, force: true });
   };
   let session: WorkerSession;
   try {
@@ -88,6 +105,7 @@ export async function startOutpaintWorker(
   logger.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
+      imageConcurrency: config.IMAGE_CONCURRENCY,
       webhooks: Boolean(webhook),
       reconciler: Boolean(session.reconciler),
       pipelineRuns: Boolean(session.pipelineRuns),

@@ -10,6 +10,7 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
+import type { SourceLimits } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -25,6 +26,7 @@ export interface PipelineRunWorkerOptions {
   ignoreAreas: { bucket: string; prefix: string }[];
   /** The worker's egress guard, for URL sources' headers. */
   sourceFetch: GuardedFetch["fetch"];
+  sourceLimits: SourceLimits;
   logger: Logger;
 }
 

@@ -1,15 +1,22 @@
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { OUTPAINT_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
+import {
+  describeImageFile,
+  type Encoding,
+  type ImageFile,
+  providerInputEncoding,
+  renderImage,
+} from "@reframe/images";
 import type { OutpaintJob } from "@reframe/jobs";
-import { readSourceDimensions, SourceHttpError, sourceLabel, sourceProblemOf } from "@reframe/sources";
+import { OUTPUT_FORMAT_FILES } from "@reframe/runware";
+import { downloadSource, inspectSource, sourceLabel, sourceProblemOf } from "@reframe/sources";
 import { renderKeyTemplate, splitKey } from "@reframe/storage";
-import sharp from "sharp";
-import type { CanvasPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
+import type { CanvasPlan, PreparedSource, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
-
-const CONTENT_TYPES = { JPG: "image/jpeg", PNG: "image/png", WEBP: "image/webp" } as const;
-const EXTENSIONS = { JPG: "jpg", PNG: "png", WEBP: "webp" } as const;
 
 /** A plan that cannot be made: the job fails with this code and message (terminal). */
 export class PlanError extends Error {
@@ -28,47 +35,61 @@ export async function planStep(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   const now = deps.now();
-  const dimensions = await readSourceDimensions(job.source, { s3: deps.s3, sourceFetch: deps.sourceFetch });
-  if (!dimensions.ok) throw new PlanError(dimensions.code, dimensions.message);
-  const source = dimensions.size;
-  const planned = planCanvas({
-    source,
-    target: job.target as Target,
-    limits: OUTPAINT_LIMITS,
-    overLimit: job.options.overLimit,
+  const inspected = await inspectSource(job.source, {
+    s3: deps.s3,
+    sourceFetch: deps.sourceFetch,
+    limits: deps.settings.sourceLimits,
   });
-  if (!planned.ok && planned.reason === "already-at-target") return copyStep(jobId, job, state, source, deps);
-  if (!planned.ok) throw new PlanError(planned.reason, planned.message);
-  const canvas = planned.plan;
-  const sourceRef =
-    canvas.sourceScale < 1
-      ? await prescaleSource(jobId, job, canvas.scaledSource, deps)
-      : originalSourceRef(job);
-  const plan: CanvasPlan = {
-    margins: canvas.margins,
-    width: canvas.output.width,
-    height: canvas.output.height,
-    sourceWidth: canvas.scaledSource.width,
-    sourceHeight: canvas.scaledSource.height,
-    sourceScale: canvas.sourceScale,
-    costUsd: canvas.costUsd * job.options.variants,
-    exactSizeMet: canvas.exactSizeMet,
-    requested: canvas.requested,
-    sourceRef,
-    targetLabel: targetLabel(job.target as Target),
-    contentType: CONTENT_TYPES[job.output.format],
-  };
-  const deadline = now + job.options.deadlineSeconds * 1000;
-  const tasks: TaskState[] = Array.from({ length: job.options.variants }, (_, variant) => ({
-    variant,
-    generation: 0,
-    taskUUID: taskUUIDFor(jobId, variant, 0),
-    key: outputKey(job, plan, variant),
-    confirmed: false,
-    submitAttempts: 0,
-    deadline,
-  }));
-  return { ...state, step: "submit", plan, tasks, plannedAt: now };
+  if (!inspected.ok) throw new PlanError(inspected.code, inspected.message);
+  const local = localSource(jobId, job, deps);
+  try {
+    // A source the provider cannot read as it is is planned from what its decoder sees (a HEIF's
+    // rotation, a GIF's first frame), not from its header.
+    const conversions = inspected.image?.conversions ?? [];
+    const source = conversions.length > 0 ? await local.describe() : inspected.size;
+    const planned = planCanvas({
+      source,
+      target: job.target as Target,
+      limits: OUTPAINT_LIMITS,
+      overLimit: job.options.overLimit,
+    });
+    if (!planned.ok && planned.reason === "already-at-target")
+      return await copyStep(jobId, job, state, source, local, deps);
+    if (!planned.ok) throw new PlanError(planned.reason, planned.message);
+    const canvas = planned.plan;
+    const prepared =
+      conversions.length > 0 || canvas.sourceScale !== 1
+        ? await prepareSource(jobId, canvas.scaledSource, local, conversions, deps)
+        : undefined;
+    const plan: CanvasPlan = {
+      margins: canvas.margins,
+      width: canvas.output.width,
+      height: canvas.output.height,
+      sourceWidth: canvas.scaledSource.width,
+      sourceHeight: canvas.scaledSource.height,
+      sourceScale: canvas.sourceScale,
+      costUsd: canvas.costUsd * job.options.variants,
+      exactSizeMet: canvas.exactSizeMet,
+      requested: canvas.requested,
+      sourceRef: prepared?.ref ?? originalSourceRef(job),
+      ...(prepared ? { preparedSource: prepared.description } : {}),
+      targetLabel: targetLabel(job.target as Target),
+      contentType: OUTPUT_FORMAT_FILES[job.output.format].contentType,
+    };
+    const deadline = now + job.options.deadlineSeconds * 1000;
+    const tasks: TaskState[] = Array.from({ length: job.options.variants }, (_, variant) => ({
+      variant,
+      generation: 0,
+      taskUUID: taskUUIDFor(jobId, variant, 0),
+      key: outputKey(job, plan, variant),
+      confirmed: false,
+      submitAttempts: 0,
+      deadline,
+    }));
+    return { ...state, step: "submit", plan, tasks, plannedAt: now };
+  } finally {
+    await local.remove();
+  }
 }
 
 function originalSourceRef(job: OutpaintJob): SourceRef {
@@ -78,58 +99,125 @@ function originalSourceRef(job: OutpaintJob): SourceRef {
 }
 
 /**
- * The canvas would break the provider's limits: a scaled copy of the source goes to the scratch
- * prefix and the provider reads that instead. This is the one place the worker touches image bytes.
+ * The job's source as a local file, downloaded on first use (S3, or a URL through the egress guard,
+ * stopping past MAX_SOURCE_BYTES) and removed when the plan is made. A file rather than a buffer:
+ * libvips reads it itself, so the worker's memory does not follow the source's size.
  */
-async function prescaleSource(
-  jobId: string,
-  job: OutpaintJob,
-  size: { width: number; height: number },
-  deps: OutpaintDeps,
-): Promise<SourceRef> {
-  const original = await downloadSource(job, deps);
-  const scaled = await sharp(original)
-    .rotate()
-    .resize(size.width, size.height, { fit: "fill" })
-    .png()
-    .toBuffer();
-  const key = `${deps.settings.scratchPrefix}${jobId}.png`;
-  await deps.s3.send(
-    new PutObjectCommand({
-      Bucket: deps.settings.scratchBucket,
-      Key: key,
-      Body: scaled,
-      ContentType: "image/png",
-    }),
-  );
-  return { kind: "s3", bucket: deps.settings.scratchBucket, key };
+interface LocalSource {
+  /** The source's name for messages: s3://bucket/key or the URL. */
+  where: string;
+  path(): Promise<string>;
+  describe(): Promise<ImageFile>;
+  remove(): Promise<void>;
 }
 
-/** The whole source, to pre-scale or copy it; URLs go through the egress guard (deps.sourceFetch). */
-async function downloadSource(job: OutpaintJob, deps: OutpaintDeps): Promise<Buffer> {
-  const { source } = job;
+function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): LocalSource {
+  const file = join(deps.settings.workDirectory, `${jobId}-source`);
+  const where = sourceLabel(job.source);
+  let downloaded: Promise<string> | undefined;
+  let described: Promise<ImageFile> | undefined;
+  const path = () => {
+    downloaded ??= classified(where, async () => {
+      await downloadSource(job.source, deps, file, deps.settings.sourceLimits);
+      return file;
+    });
+    return downloaded;
+  };
+  return {
+    where,
+    path,
+    describe() {
+      described ??= path().then((at) =>
+        classified(where, () => describeImageFile(at, deps.settings.sourceLimits)),
+      );
+      return described;
+    },
+    async remove() {
+      if (downloaded) await rm(file, { force: true });
+    },
+  };
+}
+
+/** A problem retrying cannot fix becomes the job's terminal reason; anything else is thrown for retries. */
+async function classified<T>(where: string, work: () => Promise<T>): Promise<T> {
   try {
-    if (source.kind === "url") {
-      const response = await deps.sourceFetch(source.url);
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new SourceHttpError(source.url, response.status);
-      }
-      return Buffer.from(await response.arrayBuffer());
-    }
-    const object = await deps.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
-    return Buffer.from(await object.Body!.transformToByteArray());
+    return await work();
   } catch (error) {
-    const problem = sourceProblemOf(error, sourceLabel(source));
+    const problem = sourceProblemOf(error, where);
     if (problem) throw new PlanError(problem.code, problem.message);
     throw error;
   }
 }
 
+/**
+ * The provider is given a copy of the source in the scratch area instead of the original: scaled to
+ * the plan (down to fit the provider's limits, or up to fit an exact size) and converted to an 8-bit
+ * sRGB JPEG or PNG (see renderProviderInput), within an image slot (IMAGE_CONCURRENCY per process).
+ * The copy is uploaded from its file, so no image buffer outlives the slot.
+ */
+async function prepareSource(
+  jobId: string,
+  size: { width: number; height: number },
+  local: LocalSource,
+  conversions: string[],
+  deps: OutpaintDeps,
+): Promise<{ ref: SourceRef; description: PreparedSource }> {
+  const described = await local.describe();
+  const encoding = providerInputEncoding(described);
+  const rendered = await renderInSlot(jobId, local, size, encoding, deps);
+  try {
+    const key = `${deps.settings.scratchPrefix}${jobId}.${encoding.format}`;
+    await uploadFile(deps, deps.settings.scratchBucket, key, rendered, encoding.contentType);
+    return {
+      ref: { kind: "s3", bucket: deps.settings.scratchBucket, key },
+      description: { format: described.format, conversions, animated: described.animated },
+    };
+  } finally {
+    await rm(rendered.file, { force: true });
+  }
+}
+
+/** Decodes, converts and scales the local source within an image slot (IMAGE_CONCURRENCY per process). */
+async function renderInSlot(
+  jobId: string,
+  local: LocalSource,
+  size: { width: number; height: number },
+  encoding: Encoding,
+  deps: OutpaintDeps,
+): Promise<{ file: string; bytes: number }> {
+  const source = await local.path();
+  const described = await local.describe();
+  const file = join(deps.settings.workDirectory, `${jobId}-rendered.${encoding.format}`);
+  return deps.imageSlots.run(() =>
+    classified(local.where, () =>
+      renderImage({ source, described, size, file, encoding, limits: deps.settings.sourceLimits }),
+    ),
+  );
+}
+
+/** Uploads from the file: no image buffer outlives its slot. */
+async function uploadFile(
+  deps: OutpaintDeps,
+  bucket: string,
+  key: string,
+  rendered: { file: string; bytes: number },
+  contentType: string,
+): Promise<void> {
+  await deps.s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: createReadStream(rendered.file),
+      ContentLength: rendered.bytes,
+      ContentType: contentType,
+    }),
+  );
+}
+
 function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string {
   const sourceKey = job.source.kind === "s3" ? job.source.key : new URL(job.source.url).pathname.slice(1);
   const { dir, name } = splitKey(sourceKey);
-  const ext = EXTENSIONS[job.output.format];
+  const ext = OUTPUT_FORMAT_FILES[job.output.format].extension;
   const variantSuffix = job.options.variants > 1 ? `-v${variant + 1}` : "";
   const sizeSuffix = plan.exactSizeMet ? "" : `-${plan.width}x${plan.height}`;
   return renderKeyTemplate(job.output.keyTemplate, {
@@ -152,6 +240,7 @@ async function copyStep(
   job: OutpaintJob,
   state: StepState,
   source: { width: number; height: number },
+  local: LocalSource,
   deps: OutpaintDeps,
 ): Promise<StepState> {
   if (job.options.watermark) {
@@ -161,6 +250,7 @@ async function copyStep(
     );
   }
   const now = deps.now();
+  const output = OUTPUT_FORMAT_FILES[job.output.format];
   const plan: CanvasPlan = {
     margins: { top: 0, right: 0, bottom: 0, left: 0 },
     width: source.width,
@@ -173,15 +263,16 @@ async function copyStep(
     requested: null,
     sourceRef: originalSourceRef(job),
     targetLabel: targetLabel(job.target as Target),
-    contentType: CONTENT_TYPES[job.output.format],
+    contentType: output.contentType,
   };
   const key = outputKey(job, plan, 0);
-  const encoder = sharp(await downloadSource(job, deps)).rotate();
-  const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
-  const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
-  await deps.s3.send(
-    new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
-  );
+  const encoding: Encoding = { format: output.extension, quality: job.output.quality, flatten: false };
+  const rendered = await renderInSlot(jobId, local, source, encoding, deps);
+  try {
+    await uploadFile(deps, job.output.bucket, key, rendered, output.contentType);
+  } finally {
+    await rm(rendered.file, { force: true });
+  }
   deps.logger.info({ jobId, key }, "the source is already at the target: copied without a provider call");
   const copy: TaskState = {
     variant: 0,

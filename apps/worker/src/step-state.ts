@@ -45,6 +45,17 @@ export const sourceRefSchema = z.discriminatedUnion("kind", [
 ]);
 export type SourceRef = z.infer<typeof sourceRefSchema>;
 
+/** What the worker did to the source before the provider read it (absent: the provider read the original). */
+export const preparedSourceSchema = z.object({
+  /** The source's format, as its decoder read it. */
+  format: z.string(),
+  /** Why it was converted ("TIFF", "16-bit", "CMYK", "EXIF orientation 6", …); empty when only scaled. */
+  conversions: z.array(z.string()),
+  /** An animated GIF or WebP: its first frame was used. */
+  animated: z.boolean(),
+});
+export type PreparedSource = z.infer<typeof preparedSourceSchema>;
+
 export const canvasPlanSchema = z.object({
   margins: marginsSchema,
   width: z.number().int(),
@@ -56,6 +67,7 @@ export const canvasPlanSchema = z.object({
   exactSizeMet: z.boolean(),
   requested: z.object({ width: z.number().int(), height: z.number().int() }).nullable(),
   sourceRef: sourceRefSchema,
+  preparedSource: preparedSourceSchema.optional(),
   targetLabel: z.string(),
   contentType: z.string(),
 });

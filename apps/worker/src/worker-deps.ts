@@ -1,5 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
+import type { ImageSlots, SourceLimits } from "@reframe/images";
 import type { BatchStore, TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
@@ -18,6 +19,10 @@ export interface WorkerSettings {
   /** Where pre-scaled sources go; never under an output prefix. */
   scratchBucket: string;
   scratchPrefix: string;
+  /** MAX_SOURCE_PIXELS, MAX_SOURCE_BYTES. */
+  sourceLimits: SourceLimits;
+  /** A local directory of this process for sources being decoded (removed at stop). */
+  workDirectory: string;
 }
 
 export interface WebhookSettings {
@@ -38,6 +43,8 @@ export interface OutpaintDeps {
   s3: S3Client;
   /** Reads URL sources through the egress guard (no private, loopback or metadata addresses). */
   sourceFetch: GuardedFetch["fetch"];
+  /** At most IMAGE_CONCURRENCY decodes at once in this process. */
+  imageSlots: ImageSlots;
   webhook: WebhookSettings | undefined;
   settings: WorkerSettings;
   logger: Logger;

@@ -1,5 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
+import type { ImageSlots } from "@reframe/images";
 import {
   assertNoEviction,
   createBatchStore,
@@ -38,6 +40,9 @@ export interface SessionShared {
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
+  /** Image work of the whole process, across sessions: the slots and the local directory. */
+  imageSlots: ImageSlots;
+  workDirectory: string;
 }
 
 /**
@@ -89,6 +94,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
           ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
           : [],
         sourceFetch: shared.sourceFetch,
+        sourceLimits: sourceLimitsOf(config),
         logger,
       })
     : undefined;
@@ -206,6 +212,7 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     provider: shared.provider,
     s3: shared.s3,
     sourceFetch: shared.sourceFetch,
+    imageSlots: shared.imageSlots,
     webhook: shared.webhook,
     logger: shared.logger,
     now: Date.now,
@@ -217,6 +224,8 @@ function wireDeps(shared: SessionShared, connection: Redis) {
       maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
       scratchBucket: config.SCRATCH_BUCKET ?? "",
       scratchPrefix: config.SCRATCH_PREFIX,
+      sourceLimits: sourceLimitsOf(config),
+      workDirectory: shared.workDirectory,
     },
   };
   const closeQueues = () =>

@@ -1,6 +1,5 @@
 export { createS3Client, type S3ClientSettings } from "./client.ts";
 export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
-export { type ImageFormat, type ImageHeader, ImageHeaderError, parseImageHeader } from "./image-header.ts";
 export { KEY_TEMPLATE_FIELDS, KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
 export { keyFilter, type ListedObject, type ListObjectsInput, listObjects } from "./list-objects.ts";
 export {
@@ -11,4 +10,9 @@ export {
   presignSourceDownload,
 } from "./presign.ts";
 export { type CreatedObject, decodeEventKey, type ParsedS3Event, parseS3Event } from "./s3-events.ts";
-export { type OutputVerification, readImageDimensions, verifyOutputObject } from "./verify.ts";
+export {
+  type OutputVerification,
+  readImageDimensions,
+  readObjectRange,
+  verifyOutputObject,
+} from "./verify.ts";

@@ -17,11 +17,12 @@ import {
   type EstimateSummary,
   estimateJobs,
   expandJobs,
+  inspectSource,
   ManifestError,
   parseManifest,
   prefixItems,
-  readSourceDimensions,
   type SourceItem,
+  type SourceLimits,
   summarizeEstimates,
 } from "@reframe/sources";
 import type { Queue } from "bullmq";
@@ -61,6 +62,8 @@ export interface PlanDeps {
   store: BatchStore;
   queuePrefix: string;
   sourceFetch: GuardedFetch["fetch"];
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: the estimate refuses what the worker will refuse. */
+  sourceLimits: SourceLimits;
   /** Areas a prefix listing leaves out besides the run's own outputs (the scratch prefix). */
   skip: { bucket: string; prefix: string }[];
   onProgress?: (phase: "listing" | "checking" | "estimating", done: number, total?: number) => void;
@@ -236,7 +239,11 @@ async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<
     {
       dimensionsOf: (source) => {
         deps.signal?.throwIfAborted();
-        return readSourceDimensions(source, { s3: deps.s3, sourceFetch: deps.sourceFetch });
+        return inspectSource(source, {
+          s3: deps.s3,
+          sourceFetch: deps.sourceFetch,
+          limits: deps.sourceLimits,
+        });
       },
       onProgress: (done, total) => deps.onProgress?.("estimating", done, total),
     },

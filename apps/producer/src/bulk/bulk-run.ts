@@ -1,3 +1,4 @@
+import { sourceLimitsOf } from "@reframe/config";
 import {
   announceBatchCompleted,
   createRouteQueues,
@@ -82,6 +83,7 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Bul
     store: context.store,
     queuePrefix: context.config.QUEUE_PREFIX,
     sourceFetch: context.sourceFetch,
+    sourceLimits: sourceLimitsOf(context.config),
     skip: context.config.SCRATCH_BUCKET
       ? [{ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }]
       : [],
