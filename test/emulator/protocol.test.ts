@@ -207,3 +207,41 @@ describe("the emulator's imageInference", () => {
     ]);
   });
 });
+
+/** EMULATOR_INPUT_FORMATS and EMULATOR_INPUT_PIXELS: what the provider documents, and the choice where it does not. */
+describe("the emulator's inputs", () => {
+  const small = () => sharp({ create: { width: 96, height: 64, channels: 3, background: "#468" } });
+  const dataUri = (bytes: Buffer, type: string) => `data:${type};base64,${bytes.toString("base64")}`;
+  let strict: RunningEmulator;
+  let lenient: RunningEmulator;
+  beforeAll(async () => {
+    [strict, lenient] = await Promise.all([
+      startEmulator(),
+      startEmulator({ EMULATOR_INPUT_FORMATS: "jpeg,png,webp,tiff", EMULATOR_INPUT_PIXELS: "any" }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([strict?.stop(), lenient?.stop()]);
+  });
+
+  it("takes JPEG, PNG and WebP; refuses TIFF, CMYK and 16-bit by default with invalidImage; takes them when configured", async () => {
+    const inputs = {
+      jpeg: dataUri(await small().jpeg().toBuffer(), "image/jpeg"),
+      png: dataUri(await small().png().toBuffer(), "image/png"),
+      webp: dataUri(await small().webp().toBuffer(), "image/webp"),
+      tiff: dataUri(await small().tiff().toBuffer(), "image/tiff"),
+      cmyk: dataUri(await small().toColourspace("cmyk").jpeg().toBuffer(), "image/jpeg"),
+      deep: dataUri(await small().toColourspace("rgb16").png().toBuffer(), "image/png"),
+    };
+    const answer = async (emulator: RunningEmulator, image: string) => {
+      const reply = await emulator.post([task({ inputs: { image }, deliveryMethod: "sync" })]);
+      return reply.status === 200 ? "ok" : `${reply.status} ${reply.json.errors?.[0]?.code}`;
+    };
+    for (const name of ["jpeg", "png", "webp"] as const)
+      expect(await answer(strict, inputs[name])).toBe("ok");
+    for (const name of ["tiff", "cmyk", "deep"] as const) {
+      expect(await answer(strict, inputs[name]), name).toBe("400 invalidImage");
+      expect(await answer(lenient, inputs[name]), name).toBe("ok");
+    }
+  });
+});

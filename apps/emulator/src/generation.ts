@@ -26,6 +26,10 @@ export interface GenerationSettings {
   uploadRetries: number;
   fetchTimeoutMs: number;
   maxInputBytes: number;
+  /** EMULATOR_INPUT_FORMATS: sharp's format names accepted as inputs.image. */
+  inputFormats: ReadonlySet<string>;
+  /** EMULATOR_INPUT_PIXELS. */
+  inputPixels: "8bit-rgb" | "any";
   publicUrl: string;
   timeScale: number;
 }
@@ -149,7 +153,7 @@ async function render(
   seed: number,
   deps: GenerationDeps,
 ): Promise<Rendered> {
-  const decoded = await decodeImageBytes(source, {});
+  const decoded = await decodeImageBytes(source, { formats: deps.settings.inputFormats });
   const cropped: RawImage = canvas.crop ? await crop(decoded, canvas.crop) : decoded;
   const extended = await outpaintImage({
     source: cropped,
