@@ -8,7 +8,7 @@ import { verifyOutputObject } from "@reframe/storage";
 import { UnrecoverableError } from "bullmq";
 import { reportJobEnd } from "./batch-report.ts";
 import type { FailureReason } from "./decide-await.ts";
-import type { StepState } from "./step-state.ts";
+import type { PreparedSource, StepState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 export interface OutpaintVariantResult {
@@ -31,6 +31,11 @@ export interface OutpaintResult {
   costUsd: number;
   exactSizeMet: boolean;
   requested: { width: number; height: number } | null;
+  /**
+   * What the worker did to the source before the provider read it (converted, scaled), and whether
+   * it was animated (its first frame was used); absent when the provider read the original.
+   */
+  preparedSource?: PreparedSource;
   timings: {
     enqueuedAt: number;
     submittedAt: number;
@@ -98,6 +103,7 @@ export async function finalizeStep(
     costUsd: roundCents(variants.reduce((sum, variant) => sum + variant.costUsd, 0)),
     exactSizeMet: plan.exactSizeMet,
     requested: plan.requested,
+    ...(plan.preparedSource ? { preparedSource: plan.preparedSource } : {}),
     timings: {
       enqueuedAt: state.enqueuedAt,
       submittedAt,
