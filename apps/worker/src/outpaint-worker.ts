@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
@@ -50,7 +50,7 @@ export async function startOutpaintWorker(
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
   configureSharp();
-  const workDirectory = await mkdtemp(join(tmpdir(), "reframe-worker-"));
+  const workDirectory = await openWorkDirectory();
   const shared: SessionShared = {
     config,
     logger,
@@ -122,4 +122,30 @@ export async function startOutpaintWorker(
       await closeShared();
     },
   };
+}
+
+/**
+ * This process's directory for sources being decoded: TMPDIR/reframe-worker-<pid>. A worker that was
+ * killed leaves its directory behind; the next one to start removes those of processes that are gone.
+ */
+async function openWorkDirectory(): Promise<string> {
+  const base = tmpdir();
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    const pid = Number(/^reframe-worker-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid))
+      await rm(join(base, name), { recursive: true, force: true });
+  }
+  const directory = join(base, `reframe-worker-${process.pid}`);
+  await rm(directory, { recursive: true, force: true });
+  await mkdir(directory);
+  return directory;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

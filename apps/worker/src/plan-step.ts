@@ -100,7 +100,7 @@ function originalSourceRef(job: OutpaintJob): SourceRef {
 
 /**
  * The job's source as a local file, downloaded on first use (S3, or a URL through the egress guard,
- * stopping past MAX_SOURCE_BYTES) and removed when the plan is made. A file rather than a buffer:
+ * stopping past MAX_SOURCE_BYTES) within a source slot, and removed when the plan is made. A file rather than a buffer:
  * libvips reads it itself, so the worker's memory does not follow the source's size.
  */
 interface LocalSource {
@@ -116,8 +116,10 @@ function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): Local
   const where = sourceLabel(job.source);
   let downloaded: Promise<string> | undefined;
   let described: Promise<ImageFile> | undefined;
+  let release: (() => void) | undefined;
   const path = () => {
     downloaded ??= classified(where, async () => {
+      release = await deps.imageSlots.holdSource();
       await downloadSource(job.source, deps, file, deps.settings.sourceLimits);
       return file;
     });
@@ -133,7 +135,10 @@ function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): Local
       return described;
     },
     async remove() {
-      if (downloaded) await rm(file, { force: true });
+      if (!downloaded) return;
+      await downloaded.catch(() => undefined);
+      await rm(file, { force: true });
+      release?.();
     },
   };
 }

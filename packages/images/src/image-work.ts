@@ -2,22 +2,39 @@ import pLimit from "p-limit";
 import sharp from "sharp";
 
 /**
- * Image work is bounded by design: at most `concurrency` decodes run at once in a process
- * (IMAGE_CONCURRENCY, the CPU count by default), whatever WORKER_CONCURRENCY lets in, and each runs
- * on one libvips thread. libvips' operation cache is off: the worker never processes the same
- * image twice, so the cache would only hold memory (50 MB by default).
+ * Image work is bounded by design, whatever WORKER_CONCURRENCY lets in:
+ * - at most `concurrency` decodes at once in a process (IMAGE_CONCURRENCY, the CPU count by
+ *   default), each on one libvips thread;
+ * - at most twice as many sources held on local disk (downloading, or waiting for a decoder), so
+ *   the next sources arrive while the current ones decode, and disk and S3 traffic stay bounded too.
+ * A holder of a source slot may take a decode slot, never the other way round: no deadlock.
  */
 export interface ImageSlots {
+  /** Runs `work` in a decode slot. */
   run<T>(work: () => Promise<T>): Promise<T>;
+  /** Waits for a source slot; call the function it gives back to free it. */
+  holdSource(): Promise<() => void>;
   readonly concurrency: number;
 }
 
 export function createImageSlots(concurrency: number): ImageSlots {
-  const limit = pLimit(concurrency);
-  return { run: (work) => limit(work), concurrency };
+  const decodes = pLimit(concurrency);
+  const sources = pLimit(2 * concurrency);
+  return {
+    run: (work) => decodes(work),
+    holdSource: () =>
+      new Promise((granted) => {
+        void sources(() => new Promise<void>((release) => granted(() => release())));
+      }),
+    concurrency,
+  };
 }
 
-/** Process-wide sharp settings for image work; call once at start-up (main). */
+/**
+ * Process-wide sharp settings for image work; call once at start-up (main). libvips' operation cache
+ * is off: the worker never processes the same image twice, so the cache would only hold memory
+ * (up to 50 MB by default).
+ */
 export function configureSharp(): void {
   sharp.cache(false);
   // One libvips thread per image: parallelism comes from IMAGE_CONCURRENCY images at once, which

@@ -164,4 +164,21 @@ describe("createImageSlots", () => {
     );
     expect(most).toBe(2);
   });
+
+  it("holds at most twice as many sources as decodes, until each is freed", async () => {
+    const slots = createImageSlots(1);
+    const first = await slots.holdSource();
+    const second = await slots.holdSource();
+    let third = false;
+    const waiting = slots.holdSource().then((free) => {
+      third = true;
+      return free;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(third).toBe(false);
+    first();
+    (await waiting)();
+    second();
+    expect(third).toBe(true);
+  });
 });
