@@ -60,6 +60,7 @@ export async function startOutpaintWorker(
     sourceFetch: egress.fetch,
     webhook,
     imageSlots: createImageSlots(config.IMAGE_CONCURRENCY),
+    inspections: new Map(),
     workDirectory,
   };
   const closeShared = async () => {

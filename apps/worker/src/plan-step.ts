@@ -12,11 +12,28 @@ import {
 } from "@reframe/images";
 import type { OutpaintJob } from "@reframe/jobs";
 import { OUTPUT_FORMAT_FILES } from "@reframe/runware";
-import { downloadSource, inspectSource, sourceLabel, sourceProblemOf } from "@reframe/sources";
+import {
+  downloadSource,
+  inspectSource,
+  type SourceInspection,
+  sourceLabel,
+  sourceProblemOf,
+} from "@reframe/sources";
 import { renderKeyTemplate, splitKey } from "@reframe/storage";
 import type { CanvasPlan, PreparedSource, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
+
+/**
+ * The source needs image work (conversion, scaling) and this process has no source slot free: the
+ * processor parks the job for a moment instead of holding a worker slot while it waits.
+ */
+export class ImageWorkBusyError extends Error {
+  constructor() {
+    super("every source slot of this worker is taken");
+    this.name = "ImageWorkBusyError";
+  }
+}
 
 /** A plan that cannot be made: the job fails with this code and message (terminal). */
 export class PlanError extends Error {
@@ -35,13 +52,18 @@ export async function planStep(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   const now = deps.now();
-  const inspected = await inspectSource(job.source, {
-    s3: deps.s3,
-    sourceFetch: deps.sourceFetch,
-    limits: deps.settings.sourceLimits,
-  });
+  // A job parked for want of a source slot comes back to this plan: its inspection is remembered
+  // in this process (a few hundred bytes each) so that waiting costs no S3 reads.
+  const inspected =
+    deps.inspections.get(jobId) ??
+    (await inspectSource(job.source, {
+      s3: deps.s3,
+      sourceFetch: deps.sourceFetch,
+      limits: deps.settings.sourceLimits,
+    }));
   if (!inspected.ok) throw new PlanError(inspected.code, inspected.message);
   const local = localSource(jobId, job, deps);
+  let busy = false;
   try {
     // A source the provider cannot read as it is is planned from what its decoder sees (a HEIF's
     // rotation, a GIF's first frame), not from its header.
@@ -87,9 +109,23 @@ export async function planStep(
       deadline,
     }));
     return { ...state, step: "submit", plan, tasks, plannedAt: now };
+  } catch (error) {
+    busy = error instanceof ImageWorkBusyError;
+    if (busy) remember(deps.inspections, jobId, inspected);
+    throw error;
   } finally {
+    if (!busy) deps.inspections.delete(jobId);
     await local.remove();
   }
+}
+
+/** Inspections of parked jobs kept at most: the oldest go first (they are read again if needed). */
+const REMEMBERED_INSPECTIONS = 10_000;
+
+function remember(inspections: Map<string, SourceInspection>, jobId: string, inspected: SourceInspection) {
+  inspections.delete(jobId);
+  inspections.set(jobId, inspected);
+  if (inspections.size > REMEMBERED_INSPECTIONS) inspections.delete(inspections.keys().next().value!);
 }
 
 function originalSourceRef(job: OutpaintJob): SourceRef {
@@ -118,11 +154,14 @@ function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): Local
   let described: Promise<ImageFile> | undefined;
   let release: (() => void) | undefined;
   const path = () => {
-    downloaded ??= classified(where, async () => {
-      release = await deps.imageSlots.holdSource();
-      await downloadSource(job.source, deps, file, deps.settings.sourceLimits);
-      return file;
-    });
+    if (!downloaded) {
+      release = deps.imageSlots.tryHoldSource();
+      if (!release) throw new ImageWorkBusyError();
+      downloaded = classified(where, async () => {
+        await downloadSource(job.source, deps, file, deps.settings.sourceLimits);
+        return file;
+      });
+    }
     return downloaded;
   };
   return {
@@ -135,9 +174,10 @@ function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): Local
       return described;
     },
     async remove() {
-      if (!downloaded) return;
-      await downloaded.catch(() => undefined);
-      await rm(file, { force: true });
+      if (downloaded) {
+        await downloaded.catch(() => undefined);
+        await rm(file, { force: true });
+      }
       release?.();
     },
   };

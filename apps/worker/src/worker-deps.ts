@@ -3,6 +3,7 @@ import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots, SourceLimits } from "@reframe/images";
 import type { BatchStore, TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
+import type { SourceInspection } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { SubmitBatcher } from "./submit-batcher.ts";
@@ -45,6 +46,8 @@ export interface OutpaintDeps {
   sourceFetch: GuardedFetch["fetch"];
   /** At most IMAGE_CONCURRENCY decodes at once in this process. */
   imageSlots: ImageSlots;
+  /** Sources inspected by jobs parked for want of a source slot, by job id (plan-step.ts). */
+  inspections: Map<string, SourceInspection>;
   webhook: WebhookSettings | undefined;
   settings: WorkerSettings;
   logger: Logger;

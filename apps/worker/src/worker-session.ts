@@ -14,6 +14,7 @@ import {
   waitForRedisReady,
 } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
+import type { SourceInspection } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -42,6 +43,7 @@ export interface SessionShared {
   webhook: WebhookSettings | undefined;
   /** Image work of the whole process, across sessions: the slots and the local directory. */
   imageSlots: ImageSlots;
+  inspections: Map<string, SourceInspection>;
   workDirectory: string;
 }
 
@@ -213,6 +215,7 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     s3: shared.s3,
     sourceFetch: shared.sourceFetch,
     imageSlots: shared.imageSlots,
+    inspections: shared.inspections,
     webhook: shared.webhook,
     logger: shared.logger,
     now: Date.now,

@@ -7,25 +7,33 @@ import sharp from "sharp";
  *   default), each on one libvips thread;
  * - at most twice as many sources held on local disk (downloading, or waiting for a decoder), so
  *   the next sources arrive while the current ones decode, and disk and S3 traffic stay bounded too.
- * A holder of a source slot may take a decode slot, never the other way round: no deadlock.
+ * A source slot is taken without waiting (`tryHoldSource`): a job that finds none is parked by its
+ * caller and comes back later, so jobs waiting for image work never hold the queue's worker slots
+ * that other jobs need to submit and finalize. A holder of a source slot may wait for a decode slot.
  */
 export interface ImageSlots {
   /** Runs `work` in a decode slot. */
   run<T>(work: () => Promise<T>): Promise<T>;
-  /** Waits for a source slot; call the function it gives back to free it. */
-  holdSource(): Promise<() => void>;
+  /** A source slot if one is free now (call the function to free it), else undefined. */
+  tryHoldSource(): (() => void) | undefined;
   readonly concurrency: number;
 }
 
 export function createImageSlots(concurrency: number): ImageSlots {
   const decodes = pLimit(concurrency);
-  const sources = pLimit(2 * concurrency);
+  let held = 0;
   return {
     run: (work) => decodes(work),
-    holdSource: () =>
-      new Promise((granted) => {
-        void sources(() => new Promise<void>((release) => granted(() => release())));
-      }),
+    tryHoldSource() {
+      if (held >= 2 * concurrency) return undefined;
+      held += 1;
+      let freed = false;
+      return () => {
+        if (freed) return;
+        freed = true;
+        held -= 1;
+      };
+    },
     concurrency,
   };
 }

@@ -165,20 +165,18 @@ describe("createImageSlots", () => {
     expect(most).toBe(2);
   });
 
-  it("holds at most twice as many sources as decodes, until each is freed", async () => {
+  it("lends at most twice as many source slots as decodes, and lends a freed one again", () => {
     const slots = createImageSlots(1);
-    const first = await slots.holdSource();
-    const second = await slots.holdSource();
-    let third = false;
-    const waiting = slots.holdSource().then((free) => {
-      third = true;
-      return free;
-    });
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(third).toBe(false);
-    first();
-    (await waiting)();
-    second();
-    expect(third).toBe(true);
+    const first = slots.tryHoldSource();
+    const second = slots.tryHoldSource();
+    expect(first && second).toBeTruthy();
+    expect(slots.tryHoldSource()).toBeUndefined();
+    first!();
+    first!();
+    const third = slots.tryHoldSource();
+    expect(third).toBeTruthy();
+    expect(slots.tryHoldSource()).toBeUndefined();
+    second!();
+    third!();
   });
 });
