@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
@@ -28,6 +29,24 @@ export const LOCAL_BUCKETS = {
  * set of ~60 MB; with these flags it peaks under 200 MB (pnpm bench inFlight).
  */
 const WORKER_HEAP_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=384"];
+
+const JEMALLOC = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/libjemalloc.so.2`;
+
+/**
+ * The worker's memory allocator, as in the container image: glibc's malloc keeps up to 8 arenas per
+ * core for the threads that decode images and returns freed pages late, so a worker's RSS grows with
+ * every large decode; sharp's documentation recommends jemalloc for this reason. jemalloc when the
+ * machine has Debian's libjemalloc2 (redis-server brings it), else glibc limited to two arenas.
+ * `pnpm bench images` measured each (README, Benchmarks).
+ */
+export function workerAllocatorEnv(): Record<string, string> {
+  return existsSync(JEMALLOC)
+    ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: JEMALLOC_CONF }
+    : { MALLOC_ARENA_MAX: "2" };
+}
+
+/** Return freed pages after a second instead of ten, from a background thread. */
+const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
 const S3_CREDENTIALS = { accessKeyId: "reframe-local", secretAccessKey: "reframe-local-secret" };
 const API_KEY = "local-dev-key";
 
@@ -170,7 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const worker = await startProcess({
         name: `worker-${workers.length + 1}`,
         command: [process.execPath, ...WORKER_HEAP_FLAGS, entry("worker")],
-        env: { ...workerEnvironment, ...options.workerEnv, ...extraEnv },
+        env: { ...workerEnvironment, ...workerAllocatorEnv(), ...options.workerEnv, ...extraEnv },
         ready: { line: /worker started/ },
       });
       workers.push(worker);

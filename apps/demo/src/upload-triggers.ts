@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
 import {
   createOutpaintQueue,
   createRedisConnection,
@@ -33,6 +34,8 @@ export async function watchEmbeddedUploads(
     redisUrl: string;
     /** Reads the matched images' headers, for their planned cost. */
     client: S3Client;
+    /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES; the defaults, as the local stack's worker has them. */
+    sourceLimits?: { maxPixels: number; maxBytes: number };
     prefix?: string;
     scratch?: S3Area[];
     onIngested?: (result: IntakeResult) => void;
@@ -66,6 +69,7 @@ export async function watchEmbeddedUploads(
           pipelines: await store.all(),
           queue,
           s3: options.client,
+          sourceLimits: options.sourceLimits ?? DEFAULT_SOURCE_LIMITS,
           written,
           budgets,
           routeQueue,

@@ -1,4 +1,4 @@
-import { envField, s3EnvFields } from "@reframe/config";
+import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -15,6 +15,7 @@ export const apiConfigSchema = z
     ...s3EnvFields,
     S3_ACCESS_KEY_ID: envField.string({ default: "" }).optional(),
     S3_SECRET_ACCESS_KEY: envField.string({ default: "" }).optional(),
+    ...sourceLimitEnvFields,
     SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
     SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 10_000 }),

@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from "@reframe/config";
+import { loadConfigOrExit, sourceLimitsOf } from "@reframe/config";
 import {
   assertNoEviction,
   createOutpaintQueue,
@@ -44,6 +44,7 @@ await runProcess({
               token: config.INTAKE_TOKEN,
               scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
               s3,
+              sourceLimits: sourceLimitsOf(config),
             },
           }
         : {}),

@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
 import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
 import {
   applyPipelines,
@@ -69,7 +70,12 @@ pipelines:
       prefix: PREFIX,
       token: API_TOKEN,
       logger: createLogger({ name: "api", level: "silent" }),
-      intake: { token: INTAKE_TOKEN, scratch: [{ bucket: "media", prefix: "_scratch/" }], s3: s3Client },
+      intake: {
+        token: INTAKE_TOKEN,
+        scratch: [{ bucket: "media", prefix: "_scratch/" }],
+        s3: s3Client,
+        sourceLimits: DEFAULT_SOURCE_LIMITS,
+      },
     });
   });
   beforeEach(async () => {
@@ -207,7 +213,7 @@ pipelines:
       prefix: PREFIX,
       token: API_TOKEN,
       logger: createLogger({ name: "api", level: "silent" }),
-      intake: { token: INTAKE_TOKEN, scratch: [], s3: unreachable },
+      intake: { token: INTAKE_TOKEN, scratch: [], s3: unreachable, sourceLimits: DEFAULT_SOURCE_LIMITS },
     });
     try {
       const response = await offline.inject({

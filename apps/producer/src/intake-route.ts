@@ -7,6 +7,7 @@ import {
   createWrittenObjects,
   ingestCreatedObjects,
 } from "@reframe/pipelines";
+import type { SourceLimits } from "@reframe/sources";
 import { parseS3Event, type S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
@@ -25,6 +26,8 @@ export interface IntakeOptions {
   scratch: S3Area[];
   /** Reads the matched images' headers: a job's planned cost is counted before it is added. */
   s3: S3Client;
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES, as the worker has them. */
+  sourceLimits: SourceLimits;
   logger: Logger;
 }
 
@@ -58,6 +61,7 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
         pipelines: await store.all(),
         queue: options.queue,
         s3: options.s3,
+        sourceLimits: options.sourceLimits,
         written,
         budgets,
         routeQueue,

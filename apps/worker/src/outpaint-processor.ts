@@ -3,7 +3,7 @@ import { outpaintJobSchema } from "@reframe/jobs";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
 import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
-import { PlanError, planStep } from "./plan-step.ts";
+import { ImageWorkBusyError, PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
 import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
 import { buildProviderTask, sendTasks } from "./submit-step.ts";
@@ -29,7 +29,7 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     for (;;) {
       switch (state.step) {
         case "plan":
-          state = await planOrFail(jobId, data, state, deps);
+          state = await planOrPark(job, token, data, state, deps);
           // The submit step saves the parked state before anything leaves; a plan lost to a crash
           // is made again. A copy (straight to finalize) is saved: it is not redone for free.
           if (state.step !== "submit") await save(state);
@@ -59,6 +59,31 @@ interface StepContext {
   data: OutpaintJob;
   state: StepState;
   deps: OutpaintDeps;
+}
+
+/** Parked this long (plus up to as much again, so parked jobs spread out) when image work is busy. */
+const IMAGE_WORK_PARK_MS = 1000;
+
+/**
+ * A plan that needs image work while this worker's source slots are all taken parks the job for a
+ * second or two, still at the plan step, and gives its worker slot back: jobs waiting to decode must
+ * not hold the slots that other jobs need to submit and finalize (with 50 slots all waiting on two
+ * decoders, finished generations could not be finalized until the whole backlog was decoded).
+ */
+async function planOrPark(
+  job: Job<OutpaintJobData>,
+  token: string | undefined,
+  data: OutpaintJob,
+  state: StepState,
+  deps: OutpaintDeps,
+): Promise<StepState> {
+  try {
+    return await planOrFail(job.id!, data, state, deps);
+  } catch (error) {
+    if (!(error instanceof ImageWorkBusyError)) throw error;
+    await job.moveToDelayed(deps.now() + IMAGE_WORK_PARK_MS * (1 + Math.random()), token);
+    throw new DelayedError();
+  }
 }
 
 async function planOrFail(

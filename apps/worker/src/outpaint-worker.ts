@@ -1,4 +1,8 @@
+import { mkdir, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
+import { configureSharp, createImageSlots } from "@reframe/images";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
@@ -45,11 +49,25 @@ export async function startOutpaintWorker(
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  const shared: SessionShared = { config, logger, provider, batcher, s3, sourceFetch: egress.fetch, webhook };
+  configureSharp();
+  const workDirectory = await openWorkDirectory();
+  const shared: SessionShared = {
+    config,
+    logger,
+    provider,
+    batcher,
+    s3,
+    sourceFetch: egress.fetch,
+    webhook,
+    imageSlots: createImageSlots(config.IMAGE_CONCURRENCY),
+    inspections: new Map(),
+    workDirectory,
+  };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
     s3.destroy();
+    await rm(workDirectory, { recursive: true, force: true });
   };
   let session: WorkerSession;
   try {
@@ -88,6 +106,7 @@ export async function startOutpaintWorker(
   logger.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
+      imageConcurrency: config.IMAGE_CONCURRENCY,
       webhooks: Boolean(webhook),
       reconciler: Boolean(session.reconciler),
       pipelineRuns: Boolean(session.pipelineRuns),
@@ -104,4 +123,30 @@ export async function startOutpaintWorker(
       await closeShared();
     },
   };
+}
+
+/**
+ * This process's directory for sources being decoded: TMPDIR/reframe-worker-<pid>. A worker that was
+ * killed leaves its directory behind; the next one to start removes those of processes that are gone.
+ */
+async function openWorkDirectory(): Promise<string> {
+  const base = tmpdir();
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    const pid = Number(/^reframe-worker-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid))
+      await rm(join(base, name), { recursive: true, force: true });
+  }
+  const directory = join(base, `reframe-worker-${process.pid}`);
+  await rm(directory, { recursive: true, force: true });
+  await mkdir(directory);
+  return directory;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

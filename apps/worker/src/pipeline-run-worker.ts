@@ -10,6 +10,7 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
+import type { SourceLimits } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
@@ -26,6 +27,7 @@ export interface PipelineRunWorkerOptions {
   scratch: S3Area[];
   /** The worker's egress guard, for URL sources' headers. */
   sourceFetch: GuardedFetch["fetch"];
+  sourceLimits: SourceLimits;
   logger: Logger;
 }
 

@@ -1,4 +1,5 @@
-import { envField, s3EnvFields } from "@reframe/config";
+import { availableParallelism } from "node:os";
+import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -10,6 +11,10 @@ export const workerConfigSchema = z
     // A job holds a slot only while it plans, submits (one POST shared by up to SUBMIT_MAX_BATCH
     // tasks) or finalizes; 50 lets a full submit batch form (pnpm bench: fewer requests, less CPU).
     WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 50 }),
+    // Decodes (pre-scaling, conversion) at once, apart from WORKER_CONCURRENCY: image work is CPU
+    // and memory, one libvips thread each, so one per core keeps the cores busy and memory bounded.
+    IMAGE_CONCURRENCY: envField.int({ min: 1, max: 64, default: availableParallelism() }),
+    ...sourceLimitEnvFields,
     WORKER_LOCK_DURATION_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_STALLED_INTERVAL_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_MAX_STALLED_COUNT: envField.int({ min: 0, max: 100, default: 3 }),

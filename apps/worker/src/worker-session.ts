@@ -1,5 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
+import type { ImageSlots } from "@reframe/images";
 import {
   assertNoEviction,
   createBatchStore,
@@ -14,6 +16,7 @@ import {
 } from "@reframe/jobs";
 import { createWrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
+import type { SourceInspection } from "@reframe/sources";
 import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, Worker } from "bullmq";
@@ -42,6 +45,10 @@ export interface SessionShared {
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
+  /** Image work of the whole process, across sessions: the slots and the local directory. */
+  imageSlots: ImageSlots;
+  inspections: Map<string, SourceInspection>;
+  workDirectory: string;
 }
 
 /**
@@ -97,6 +104,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         routeQueue: deps.routeQueue,
         scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
         sourceFetch: shared.sourceFetch,
+        sourceLimits: sourceLimitsOf(config),
         logger,
       })
     : undefined;
@@ -217,6 +225,8 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     provider: shared.provider,
     s3: shared.s3,
     sourceFetch: shared.sourceFetch,
+    imageSlots: shared.imageSlots,
+    inspections: shared.inspections,
     webhook: shared.webhook,
     written: createWrittenObjects(connection, { prefix }),
     spendCeiling:
@@ -233,6 +243,8 @@ function wireDeps(shared: SessionShared, connection: Redis) {
       maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
       scratchBucket: config.SCRATCH_BUCKET ?? "",
       scratchPrefix: config.SCRATCH_PREFIX,
+      sourceLimits: sourceLimitsOf(config),
+      workDirectory: shared.workDirectory,
     },
   };
   const closeQueues = () =>

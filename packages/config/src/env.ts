@@ -124,3 +124,22 @@ export const s3EnvFields = {
   S3_ACCESS_KEY_ID: envField.string(),
   S3_SECRET_ACCESS_KEY: envField.string(),
 };
+
+/**
+ * The largest source reframe takes on (checked from the header before the body is downloaded, and
+ * while it downloads): the same variables wherever sources are read (the worker's plan and pipeline
+ * runs, `reframe bulk`'s estimate), so a dry run refuses what the worker would refuse.
+ */
+export const DEFAULT_SOURCE_LIMITS = { maxPixels: 100_000_000, maxBytes: 200_000_000 } as const;
+
+export const sourceLimitEnvFields = {
+  MAX_SOURCE_PIXELS: envField.int({ min: 1, max: 10_000_000_000, default: DEFAULT_SOURCE_LIMITS.maxPixels }),
+  MAX_SOURCE_BYTES: envField.int({ min: 1, max: 100_000_000_000, default: DEFAULT_SOURCE_LIMITS.maxBytes }),
+};
+
+export function sourceLimitsOf(config: { MAX_SOURCE_PIXELS: number; MAX_SOURCE_BYTES: number }): {
+  maxPixels: number;
+  maxBytes: number;
+} {
+  return { maxPixels: config.MAX_SOURCE_PIXELS, maxBytes: config.MAX_SOURCE_BYTES };
+}

@@ -1,3 +1,5 @@
+/** The output formats are the provider's (packages/runware); jobs name them in their schema. */
+export { OUTPUT_FORMATS } from "@reframe/runware";
 export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
@@ -73,7 +75,6 @@ export {
 export {
   canonicalJson,
   labelsSchema,
-  OUTPUT_FORMATS,
   type OutpaintJob,
   type OutpaintJobInput,
   type OutpaintSource,

@@ -1,4 +1,5 @@
 import { hash } from "node:crypto";
+import { OUTPUT_FORMATS } from "@reframe/runware";
 // The subpath, not the package: key templates import nothing, and the S3 client the package's index
 // loads would cost the webhook receiver (which needs jobs, never S3) 40 MB and 0.35 s at start.
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from "@reframe/storage/key-template";
@@ -56,7 +57,6 @@ const urlSourceSchema = z.strictObject({
 
 export const sourceSchema = z.discriminatedUnion("kind", [s3SourceSchema, urlSourceSchema]);
 
-export const OUTPUT_FORMATS = ["JPG", "PNG", "WEBP"] as const;
 const keyTemplate = z
   .string()
   .min(1, "must not be empty")

@@ -12,9 +12,10 @@ import {
 import {
   estimateJobs,
   expandJobs,
+  inspectSource,
   prefixItems,
-  readSourceDimensions,
   type SourceItem,
+  type SourceLimits,
   summarizeEstimates,
 } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
@@ -33,6 +34,8 @@ export interface RunDeps {
   scratch?: readonly S3Area[];
   /** Reads URL sources' headers through the caller's egress guard (its allow-list). */
   sourceFetch?: GuardedFetch["fetch"];
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: a budget's estimate leaves out what the worker will refuse. */
+  sourceLimits: SourceLimits;
   now?: () => number;
 }
 
@@ -92,7 +95,7 @@ export async function executeRun(
     const estimate = summarizeEstimates(
       await estimateJobs(toAdd, {
         dimensionsOf: (source) =>
-          readSourceDimensions(source, { s3: deps.s3, sourceFetch: deps.sourceFetch }),
+          inspectSource(source, { s3: deps.s3, sourceFetch: deps.sourceFetch, limits: deps.sourceLimits }),
       }),
     );
     record.estimatedCostUsd = estimate.costUsd;

@@ -10,9 +10,10 @@ import {
 import {
   estimateJob,
   expandJobs,
+  inspectSource,
   outputAreasOf,
-  readSourceDimensions,
   type SourceDimensions,
+  type SourceLimits,
 } from "@reframe/sources";
 import { areaContains, type CreatedObject, inArea, type S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
@@ -59,6 +60,8 @@ export interface IntakeDeps {
   queue: Queue;
   /** Reads the matched images' headers, for their planned cost. */
   s3: S3Client;
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: a source over them counts nothing (the worker refuses it). */
+  sourceLimits: SourceLimits;
   written: WrittenObjects;
   budgets: UploadBudgets;
   /** Where a pipeline's budget-exceeded event goes: the queues of its route. */
@@ -202,7 +205,7 @@ async function withinBudgets(
   );
   await Promise.all(
     [...sources].map(async ([where, source]) =>
-      dimensions.set(where, await readSourceDimensions(source, { s3: deps.s3 })),
+      dimensions.set(where, await inspectSource(source, { s3: deps.s3, limits: deps.sourceLimits })),
     ),
   );
   const admitted: OutpaintJob[] = [];
@@ -219,9 +222,9 @@ async function withinBudgets(
         source: `s3://${object.bucket}/${object.key}`,
         target: targetLabel(job.target as Target),
       });
-      return size.ok && job.source.kind === "s3"
-        ? { ...job, source: { ...job.source, width: size.size.width, height: size.size.height } }
-        : job;
+      // No size hints on the job: the worker inspects the same header again (same plan, same cost)
+      // and learns the format, which decides whether the source must be converted first.
+      return job;
     });
     const reservation = await deps.budgets.reserve(name, uploadCeilingsOf(applied.definition), items, now());
     reservation.admitted.forEach((fits, index) => {

@@ -74,8 +74,14 @@ function anchored(target: Target, rowAnchor: Anchor | undefined, runAnchor: Anch
   return anchor === undefined || anchor === target.anchor ? target : { ...target, anchor };
 }
 
-/** Images only, unless the run gives its own include globs: other files would fail as sourceNotAnImage. */
-export const DEFAULT_IMAGE_GLOBS = ["**/*.{jpg,jpeg,png,webp,JPG,JPEG,PNG,WEBP}"];
+/**
+ * Images only, unless the run gives its own include globs: other files would fail as
+ * sourceUnreadable. HEIC is listed so that a library's iPhone photos are counted (as refused when
+ * sharp cannot decode them) rather than silently left out.
+ */
+export const DEFAULT_IMAGE_GLOBS = [
+  "**/*.{jpg,jpeg,png,webp,gif,tif,tiff,avif,heic,heif,JPG,JPEG,PNG,WEBP,GIF,TIF,TIFF,AVIF,HEIC,HEIF}",
+];
 
 export interface PrefixSource {
   bucket: string;

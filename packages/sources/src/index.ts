@@ -1,10 +1,12 @@
+export type { SourceLimits } from "@reframe/images";
 export {
   type EstimateSummary,
   estimateJob,
   estimateJobs,
+  inspectSource,
   type JobEstimate,
-  readSourceDimensions,
   type SourceDimensions,
+  type SourceInspection,
   summarizeEstimates,
 } from "./estimate.ts";
 export {
@@ -23,8 +25,10 @@ export {
   manifestFormatOf,
   parseManifest,
 } from "./manifest.ts";
+export { downloadSource, type SourceAccess, withSourceRanges } from "./source-bytes.ts";
 export { type SourceItem, type SourceOverrides, sourceLabel } from "./source-item.ts";
 export {
+  SOURCE_PROBLEM_ESTIMATES,
   SOURCE_PROBLEMS,
   SourceHttpError,
   type SourceProblem,

@@ -1,6 +1,5 @@
 export { createS3Client, type S3ClientSettings } from "./client.ts";
 export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
-export { type ImageFormat, type ImageHeader, ImageHeaderError, parseImageHeader } from "./image-header.ts";
 export {
   DEFAULT_KEY_TEMPLATE,
   KeyTemplateError,
@@ -22,4 +21,9 @@ export {
 } from "./presign.ts";
 export { areaContains, areasOverlap, describeArea, inArea, type S3Area, scratchAreas } from "./s3-area.ts";
 export { type CreatedObject, decodeEventKey, type ParsedS3Event, parseS3Event } from "./s3-events.ts";
-export { type OutputVerification, readImageDimensions, verifyOutputObject } from "./verify.ts";
+export {
+  type OutputVerification,
+  readImageDimensions,
+  readObjectRange,
+  verifyOutputObject,
+} from "./verify.ts";

@@ -16,13 +16,14 @@ import {
   type EstimateSummary,
   estimateJobs,
   expandJobs,
+  inspectSource,
   type JobEstimate,
   ManifestError,
   outputAreasOf,
   parseManifest,
   prefixItems,
-  readSourceDimensions,
   type SourceItem,
+  type SourceLimits,
   summarizeEstimates,
 } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
@@ -67,6 +68,8 @@ export interface PlanDeps {
   sourceFetch: GuardedFetch["fetch"];
   /** The scratch area: a listing leaves it out, with the run's own output areas. */
   scratch: S3Area[];
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: the estimate refuses what the worker will refuse. */
+  sourceLimits: SourceLimits;
   onProgress?: (phase: "listing" | "checking" | "estimating", done: number, total?: number) => void;
   signal?: AbortSignal;
 }
@@ -227,7 +230,11 @@ async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<
     {
       dimensionsOf: (source) => {
         deps.signal?.throwIfAborted();
-        return readSourceDimensions(source, { s3: deps.s3, sourceFetch: deps.sourceFetch });
+        return inspectSource(source, {
+          s3: deps.s3,
+          sourceFetch: deps.sourceFetch,
+          limits: deps.sourceLimits,
+        });
       },
       onProgress: (done, total) => deps.onProgress?.("estimating", done, total),
     },

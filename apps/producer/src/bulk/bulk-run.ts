@@ -1,3 +1,4 @@
+import { sourceLimitsOf } from "@reframe/config";
 import {
   announceBatchCompleted,
   createRouteQueues,
@@ -84,6 +85,7 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Bul
     queuePrefix: context.config.QUEUE_PREFIX,
     sourceFetch: context.sourceFetch,
     scratch: scratchAreas({ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }),
+    sourceLimits: sourceLimitsOf(context.config),
     signal: context.interrupt.signal,
     onProgress: (phase, done, total) => {
       if (current && current.phase !== phase) progress.done(current.text);
