@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore, TaskStore } from "@reframe/jobs";
+import type { BatchStore, RouteQueues, TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
@@ -29,7 +29,8 @@ export interface WebhookSettings {
 /** What the outpaint processor needs; each collaborator is the narrowest that works. */
 export interface OutpaintDeps {
   outpaintQueue: Pick<Queue, "pause" | "isPaused">;
-  routeQueue(name: string): Pick<Queue, "add">;
+  /** Where events go: downstream queues and outbound endpoints (publishEvent). */
+  routes: Pick<RouteQueues, "queue" | "deliveries">;
   taskStore: TaskStore;
   /** Where jobs report their end to the batch that added them. */
   batches: BatchStore;

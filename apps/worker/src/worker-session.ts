@@ -5,15 +5,15 @@ import {
   createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   createTaskStore,
   OUTPAINT_QUEUE,
+  openRouteQueues,
   providerBackoffStrategy,
   waitForRedisReady,
 } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
-import { type Queue, Worker } from "bullmq";
+import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
@@ -84,7 +84,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         s3: shared.s3,
         outpaintQueue: wiring.outpaintQueue,
         batches: deps.batches,
-        routeQueue: deps.routeQueue,
+        routes: deps.routes,
         ignoreAreas: config.SCRATCH_BUCKET
           ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
           : [],
@@ -188,18 +188,10 @@ function wireDeps(shared: SessionShared, connection: Redis) {
   const prefix = config.QUEUE_PREFIX;
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
   const taskStore = createTaskStore(connection, { prefix });
-  const routeQueues = new Map<string, Queue>();
-  const routeQueue = (name: string): Queue => {
-    let queue = routeQueues.get(name);
-    if (!queue) {
-      queue = createRouteQueues([name], { connection, prefix }).get(name)!;
-      routeQueues.set(name, queue);
-    }
-    return queue;
-  };
+  const routes = openRouteQueues({ connection, prefix });
   const deps: OutpaintDeps = {
     outpaintQueue,
-    routeQueue,
+    routes,
     taskStore,
     batches: createBatchStore(connection, { prefix }),
     batcher: shared.batcher,
@@ -219,7 +211,6 @@ function wireDeps(shared: SessionShared, connection: Redis) {
       scratchPrefix: config.SCRATCH_PREFIX,
     },
   };
-  const closeQueues = () =>
-    Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
+  const closeQueues = () => Promise.all([outpaintQueue.close(), routes.close()]);
   return { deps, outpaintQueue, closeQueues };
 }

@@ -63,6 +63,7 @@ export {
 } from "./events.ts";
 export {
   DEFAULT_QUEUE_PREFIX,
+  DELIVERY_QUEUE,
   OUTPAINT_JOB_NAME,
   OUTPAINT_QUEUE,
   QUEUE_NAME_PATTERN,
@@ -90,7 +91,6 @@ export {
   assertNoEviction,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   type EvictionCheck,
   OUTPAINT_JOB_OPTIONS,
   providerBackoffDelay,
@@ -100,6 +100,20 @@ export {
   ROUTE_JOB_OPTIONS,
   waitForRedisReady,
 } from "./queues.ts";
+export {
+  DELIVERY_JOB_OPTIONS,
+  type DeliveryJobData,
+  deliveryId,
+  deliveryJobDataSchema,
+  openRouteQueues,
+  parseRouteDestination,
+  publishEvent,
+  type RouteDestination,
+  type RoutedEvent,
+  type RouteQueues,
+  routeEntrySchema,
+  WEBHOOK_ROUTE_PREFIX,
+} from "./route-publisher.ts";
 export {
   createTaskStore,
   type PromoteOutcome,

@@ -1,5 +1,5 @@
 import { anchorSchema, parseTargetSpec, targetSchema } from "@reframe/geometry";
-import { optionsSchema, outputSchema, QUEUE_NAME_PATTERN } from "@reframe/jobs";
+import { optionsSchema, outputSchema, routeEntrySchema } from "@reframe/jobs";
 import { CronExpressionParser } from "cron-parser";
 import { parseDocument } from "yaml";
 import { z } from "zod";
@@ -86,9 +86,7 @@ export const pipelineSchema = z
           });
       })
       .optional(),
-    route: z
-      .array(z.string().regex(QUEUE_NAME_PATTERN, "must be a queue name: letters, digits, '.', '_', '-'"))
-      .default([]),
+    route: z.array(routeEntrySchema).default([]),
     budget: z.strictObject({ maxCostUsd: z.number().positive("must be more than 0") }).optional(),
     triggers: z.array(triggerSchema).default([]),
   })

@@ -8,6 +8,8 @@ import {
   type OutpaintJob,
   outpaintJobId,
   parseOutpaintJobs,
+  publishEvent,
+  type RouteQueues,
 } from "@reframe/jobs";
 import {
   estimateJobs,
@@ -27,7 +29,8 @@ export interface RunDeps {
   batches: BatchStore;
   outpaintQueue: Queue;
   s3: S3Client;
-  routeQueue(name: string): Pick<Queue, "add">;
+  /** Where the run-refused event goes (publishEvent). */
+  routes: Pick<RouteQueues, "queue" | "deliveries">;
   /** Places the worker never treats as sources: its scratch prefix. */
   ignoreAreas?: readonly { bucket: string; prefix: string }[];
   /** Reads URL sources' headers through the caller's egress guard (its allow-list). */
@@ -103,9 +106,7 @@ export async function executeRun(
         maxCostUsd: definition.budget.maxCostUsd,
         time: now(),
       });
-      await Promise.all(
-        definition.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
-      );
+      await publishEvent(deps.routes, definition.route, event);
       const refused: RunRecord = { ...record, state: "refused", reason: event.data.reason.message };
       await deps.store.recordRun(refused);
       return refused;
@@ -124,7 +125,7 @@ export async function executeRun(
     batch: { store: deps.batches, batchId: runId },
   });
   if ((await deps.batches.seal(runId)) === "closed")
-    await announceBatchCompleted(deps.batches, runId, deps.routeQueue);
+    await announceBatchCompleted(deps.batches, runId, deps.routes);
   const enqueued: RunRecord = { ...record, added: result.added, skipped: result.existing };
   await deps.store.recordRun(enqueued);
   return enqueued;

@@ -1,10 +1,4 @@
-import {
-  announceBatchCompleted,
-  createRouteQueues,
-  type EnqueueManyResult,
-  enqueueMany,
-} from "@reframe/jobs";
-import type { Queue } from "bullmq";
+import { announceBatchCompleted, type EnqueueManyResult, enqueueMany, openRouteQueues } from "@reframe/jobs";
 import { defaultReportFile, finishBatch, reattachHint } from "./batch-command.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import { type BulkPlan, planBulk } from "./bulk-plan.ts";
@@ -158,20 +152,10 @@ export function enqueuePlan(
 /** A batch with nothing pending closes when sealed; nobody else would announce it then. */
 async function sealAndAnnounce(batchId: string, context: BulkContext): Promise<void> {
   if ((await context.store.seal(batchId)) !== "closed") return;
-  const queues = new Map<string, Queue>();
-  const routeQueue = (name: string) => {
-    if (!queues.has(name)) {
-      const created = createRouteQueues([name], {
-        connection: context.redis,
-        prefix: context.config.QUEUE_PREFIX,
-      });
-      queues.set(name, created.get(name)!);
-    }
-    return queues.get(name)!;
-  };
+  const routes = openRouteQueues({ connection: context.redis, prefix: context.config.QUEUE_PREFIX });
   try {
-    await announceBatchCompleted(context.store, batchId, routeQueue);
+    await announceBatchCompleted(context.store, batchId, routes);
   } finally {
-    await Promise.all([...queues.values()].map((queue) => queue.close()));
+    await routes.close();
   }
 }
