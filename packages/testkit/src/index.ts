@@ -4,3 +4,9 @@ export { type LocalRedis, type StartRedisOptions, startRedisServer } from "./red
 export { seededRandom } from "./seeded-random.ts";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 export { type RedisServerFixture, useRedisServer } from "./use-redis-server.ts";
+export {
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  type WebhookAnswer,
+  type WebhookReceiver,
+} from "./webhook-receiver.ts";
