@@ -53,6 +53,8 @@ export interface LocalStackOptions {
   appendOnly?: boolean;
   /** Start the HTTP API (with the S3 event intake) as a process. */
   api?: boolean;
+  /** Extra environment for the API (SNS settings, NODE_EXTRA_CA_CERTS). */
+  apiEnv?: Record<string, string>;
   /** Feed the embedded S3's object-created events into the applied pipelines' upload triggers. */
   uploadTriggers?: boolean;
   /** Where the embedded S3 keeps its objects (a temporary directory by default). */
@@ -163,6 +165,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SCRATCH_BUCKET: LOCAL_BUCKETS.scratch,
       OUTPUT_BUCKET: LOCAL_BUCKETS.outputs,
       LOG_LEVEL: logLevel,
+      // Outbound endpoints of a local stack (the demo's sample endpoint, tests' receivers) are local.
+      DELIVERY_ALLOW_HOSTS: "127.0.0.1,localhost",
       ...(webhooksUrl ? { WEBHOOK_PUBLIC_URL: webhooksUrl, WEBHOOK_SECRET: secret } : {}),
     };
     const workers: RunningProcess[] = [];
@@ -200,6 +204,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             SCRATCH_BUCKET: scratchArea.bucket,
             SCRATCH_PREFIX: scratchArea.prefix,
             LOG_LEVEL: logLevel,
+            ...options.apiEnv,
           },
           ready: { url: `${api.url}/healthz` },
         }),

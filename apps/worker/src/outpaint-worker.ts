@@ -45,10 +45,25 @@ export async function startOutpaintWorker(
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  const shared: SessionShared = { config, logger, provider, batcher, s3, sourceFetch: egress.fetch, webhook };
+  // Signed deliveries go where their endpoint says, never where a redirect points.
+  const deliveryEgress = createGuardedFetch({
+    allowHosts: config.DELIVERY_ALLOW_HOSTS,
+    returnRedirects: true,
+  });
+  const shared: SessionShared = {
+    config,
+    logger,
+    provider,
+    batcher,
+    s3,
+    sourceFetch: egress.fetch,
+    deliveryFetch: deliveryEgress.fetch,
+    webhook,
+  };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
+    await deliveryEgress.close();
     s3.destroy();
   };
   let session: WorkerSession;

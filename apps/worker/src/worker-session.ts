@@ -15,6 +15,7 @@ import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
@@ -37,6 +38,8 @@ export interface SessionShared {
   s3: S3Client;
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
+  /** POSTs deliveries to outbound endpoints through the egress guard (DELIVERY_ALLOW_HOSTS). */
+  deliveryFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
 }
 
@@ -92,6 +95,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         logger,
       })
     : undefined;
+  const deliveries = config.DELIVERIES ? startDeliveries(shared, connection) : undefined;
   const { worker } = outpaint;
   return {
     connection,
@@ -100,7 +104,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
     pipelineRuns,
     progress: outpaint.progress,
     async close() {
-      await Promise.all([worker.close(), pipelineRuns?.close()]);
+      await Promise.all([worker.close(), pipelineRuns?.close(), deliveries?.close()]);
       await shared.batcher.drain();
       await reconciler?.stop();
       await closeQueues();
@@ -111,6 +115,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       await settledWithin(ABANDON_TIMEOUT_MS, [
         worker.close(true),
         pipelineRuns?.close(true),
+        deliveries?.close(true),
         reconciler?.stop(),
         closeQueues(),
       ]);
