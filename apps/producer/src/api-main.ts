@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from "@reframe/config";
+import { createGuardedFetch } from "@reframe/egress";
 import {
   assertNoEviction,
   createOutpaintQueue,
@@ -9,6 +10,7 @@ import { runProcess } from "@reframe/lifecycle";
 import { createLogger } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
+import { createSnsIntake, createSnsVerifier } from "./sns/index.ts";
 
 const config = loadConfigOrExit(apiConfigSchema);
 const logger = createLogger({ name: "api", level: config.LOG_LEVEL, format: config.LOG_FORMAT });
@@ -22,6 +24,21 @@ await runProcess({
     await waitForRedisReady(redis);
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
     const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
+    // SNS certificates and SubscribeURLs are fetched through the egress guard, never followed elsewhere.
+    const egress = createGuardedFetch({ allowHosts: config.SNS_ALLOW_HOSTS, returnRedirects: true });
+    const sns = createSnsIntake({
+      verifier: createSnsVerifier({
+        fetch: egress.fetch,
+        hostPattern: new RegExp(config.SNS_CERT_HOST_PATTERN),
+        topicArns: config.SNS_TOPIC_ARNS,
+        maxAgeMs: config.SNS_MAX_AGE_MS,
+      }),
+      topicArns: config.SNS_TOPIC_ARNS,
+      fetch: egress.fetch,
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      logger,
+    });
     const app = createApiServer({
       queue,
       redis,
@@ -32,6 +49,7 @@ await runProcess({
         ? {
             intake: {
               token: config.INTAKE_TOKEN,
+              sns,
               ignoreAreas: config.SCRATCH_BUCKET
                 ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
                 : [],
@@ -40,11 +58,15 @@ await runProcess({
         : {}),
     });
     const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
-    logger.info({ address, intake: Boolean(config.INTAKE_TOKEN) }, "api listening");
+    logger.info(
+      { address, intake: Boolean(config.INTAKE_TOKEN), snsTopics: config.SNS_TOPIC_ARNS.length },
+      "api listening",
+    );
     return {
       async close() {
         await app.close();
         await queue.close();
+        await egress.close();
         await redis.quit();
       },
     };

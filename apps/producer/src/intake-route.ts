@@ -4,6 +4,7 @@ import { parseS3Event } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
+import type { SnsIntake } from "./sns/index.ts";
 
 export const INTAKE_PATH = "/v1/events/s3";
 
@@ -15,6 +16,8 @@ export interface IntakeOptions {
   token: string;
   /** Areas that are never sources (the worker's scratch prefix); outputs of pipelines always are. */
   ignoreAreas: { bucket: string; prefix: string }[];
+  /** The SNS layer in front (sns/sns-intake.ts): envelopes verified and unwrapped, or answered. */
+  sns?: SnsIntake;
 }
 
 /**
@@ -26,7 +29,9 @@ export interface IntakeOptions {
 export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions): void {
   const store = createPipelineStore(options.redis, { prefix: options.prefix });
   app.post(INTAKE_PATH, async (request, reply) => {
-    const parsed = parseS3Event(request.body);
+    const unwrapped = options.sns ? await options.sns.unwrap(request) : { body: request.body };
+    if ("reply" in unwrapped) return reply.code(unwrapped.reply.status).send(unwrapped.reply.body);
+    const parsed = parseS3Event(unwrapped.body);
     if (!parsed.ok)
       return reply.code(400).send({ error: "validation", issues: [{ path: "(body)", rule: parsed.reason }] });
     const result = await ingestCreatedObjects(parsed.objects, {

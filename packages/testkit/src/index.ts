@@ -1,4 +1,12 @@
 export { freePort } from "./free-port.ts";
+export {
+  basicAuthorization,
+  type EnvelopeOptions,
+  type LocalSns,
+  type SnsEnvelope,
+  type SnsMessageType,
+  startLocalSns,
+} from "./local-sns.ts";
 export { type ReadyCheck, type RunningProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export { type LocalRedis, type StartRedisOptions, startRedisServer } from "./redis-server.ts";
 export { seededRandom } from "./seeded-random.ts";
