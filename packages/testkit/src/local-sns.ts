@@ -54,6 +54,19 @@ export interface LocalSns {
   topicArn: string;
   /** ConfirmSubscription requests received, by token. */
   confirmations: string[];
+  /** POST here with a message as the body: SNS's Publish, delivered to every subscription. */
+  publishUrl: string;
+  /**
+   * Subscribes an HTTP/S endpoint (its credentials as SNS keeps them, in an Authorization header):
+   * sends the SubscriptionConfirmation and returns the endpoint's answer; published messages go
+   * to it from then on.
+   */
+  subscribe(
+    endpoint: string,
+    options?: { authorization?: string },
+  ): Promise<{ status: number; body: string }>;
+  /** Publishes a message to every subscription, as Notification envelopes; their answers. */
+  publish(message: string, options?: { subject?: string }): Promise<{ status: number; body: string }[]>;
   envelope(type: SnsMessageType, message: string, options?: EnvelopeOptions): SnsEnvelope;
   /** POSTs an envelope as an SNS HTTP/S subscription does (text/plain JSON, x-amz-sns-* headers). */
   deliver(
@@ -148,6 +161,7 @@ export async function startLocalSns(options: { topicArn?: string; port?: number 
   const certPath = `/SimpleNotificationService-${randomUUID().replaceAll("-", "")}.pem`;
   const topicArn = options.topicArn ?? "arn:aws:sns:us-east-1:123456789012:reframe-uploads";
   const confirmations: string[] = [];
+  const subscriptions: { endpoint: string; authorization?: string }[] = [];
   const server: Server = createServer(
     {
       key: (await privateKeyOf(tls.keys)).export({ type: "pkcs8", format: "pem" }),
@@ -155,7 +169,24 @@ export async function startLocalSns(options: { topicArn?: string; port?: number 
     },
     (request, response) => {
       const url = new URL(request.url ?? "/", "https://localhost");
-      if (url.pathname === certPath) {
+      if (url.pathname === "/publish" && request.method === "POST") {
+        const chunks: Buffer[] = [];
+        request.on("data", (chunk: Buffer) => chunks.push(chunk));
+        request.on("end", () => {
+          const subject = url.searchParams.get("Subject") ?? undefined;
+          publish(Buffer.concat(chunks).toString("utf8"), subject === undefined ? {} : { subject }).then(
+            (answers) => {
+              response.writeHead(200, { "content-type": "application/json" });
+              response.end(
+                JSON.stringify({
+                  deliveries: answers.map(({ status, body }) => ({ status, body: tryJson(body) })),
+                }),
+              );
+            },
+            (error: Error) => response.writeHead(502).end(error.message),
+          );
+        });
+      } else if (url.pathname === certPath) {
         response.writeHead(200, { "content-type": "application/x-x509-ca-cert" });
         response.end(signing.certificate.toString("pem"));
       } else if (url.searchParams.get("Action") === "ConfirmSubscription") {
@@ -207,35 +238,69 @@ export async function startLocalSns(options: { topicArn?: string; port?: number 
     };
   }
 
+  async function deliver(
+    endpoint: string,
+    sent: SnsEnvelope,
+    { authorization, raw }: { authorization?: string; raw?: boolean } = {},
+  ) {
+    const response = await fetch(endpoint, {
+      method: "POST",
+      headers: {
+        "content-type": "text/plain; charset=UTF-8",
+        "x-amz-sns-message-type": sent.Type,
+        "x-amz-sns-message-id": sent.MessageId,
+        "x-amz-sns-topic-arn": sent.TopicArn,
+        "user-agent": "Amazon Simple Notification Service Agent",
+        ...(raw ? { "x-amz-sns-rawdelivery": "true" } : {}),
+        ...(authorization ? { authorization } : {}),
+      },
+      body: raw ? sent.Message : JSON.stringify(sent, null, 2),
+    });
+    return { status: response.status, body: await response.text() };
+  }
+
+  async function publish(message: string, opts: { subject?: string } = {}) {
+    return Promise.all(
+      subscriptions.map((subscription) =>
+        deliver(subscription.endpoint, envelope("Notification", message, opts), subscription),
+      ),
+    );
+  }
+
   return {
     host: "localhost",
+    publishUrl: `${base}/publish`,
+    async subscribe(endpoint, { authorization } = {}) {
+      const answer = await deliver(
+        endpoint,
+        envelope("SubscriptionConfirmation", `You have chosen to subscribe to the topic ${topicArn}.`),
+        authorization ? { authorization } : {},
+      );
+      if (answer.status === 200)
+        subscriptions.push({ endpoint, ...(authorization ? { authorization } : {}) });
+      return answer;
+    },
+    publish,
     url: base,
     certUrl: `${base}${certPath}`,
     caPem: caCertificate.toString("pem"),
     topicArn,
     confirmations,
     envelope,
-    async deliver(endpoint, sent, { authorization, raw } = {}) {
-      const response = await fetch(endpoint, {
-        method: "POST",
-        headers: {
-          "content-type": "text/plain; charset=UTF-8",
-          "x-amz-sns-message-type": sent.Type,
-          "x-amz-sns-message-id": sent.MessageId,
-          "x-amz-sns-topic-arn": sent.TopicArn,
-          "user-agent": "Amazon Simple Notification Service Agent",
-          ...(raw ? { "x-amz-sns-rawdelivery": "true" } : {}),
-          ...(authorization ? { authorization } : {}),
-        },
-        body: raw ? sent.Message : JSON.stringify(sent, null, 2),
-      });
-      return { status: response.status, body: await response.text() };
-    },
+    deliver,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** `Authorization: Basic` for a user and password, as SNS sends a subscription URL's credentials. */
