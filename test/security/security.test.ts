@@ -20,9 +20,10 @@ const get = (): SecurityStack => {
   return stack;
 };
 
+// Ten processes start here; on a busy 2-core machine that can take longer than the default hook time.
 beforeAll(async () => {
   stack = await startSecurityStack();
-});
+}, 180_000);
 afterAll(async () => {
   await stack?.stop();
 });

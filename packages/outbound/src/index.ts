@@ -1,5 +1,6 @@
 export { type AttemptResult, attemptDelivery } from "./attempt.ts";
 export {
+  attemptsFromLog,
   type DeliveryAttempt,
   type DeliveryRecord,
   type DeliveryState,

@@ -17,8 +17,10 @@ export interface ReceivedWebhook {
   contentType: string | undefined;
   /** When it arrived (epoch ms). */
   arrivedAt: number;
-  /** The status it was answered with (undefined: the connection was closed, or no answer in time). */
+  /** The status it was answered with (undefined: the connection was closed, or the sender left). */
   status?: number;
+  /** Milliseconds from arrival to the answer. */
+  answeredAfterMs?: number;
 }
 
 /** How to answer one request: a status after an optional delay, or close the connection. */
@@ -93,6 +95,7 @@ export async function startWebhookReceiver(options: {
     }
     const send = () => {
       entry.status = answer.status;
+      entry.answeredAfterMs = Date.now() - entry.arrivedAt;
       response
         .writeHead(answer.status, { "content-type": "text/plain" })
         .end(verified ? "ok" : "bad signature");
