@@ -64,14 +64,16 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
       );
     if (endpoint.eventTypes && !endpoint.eventTypes.includes(event.type))
       return { delivered: false, skipped: "eventType" };
-    if (endpoint.state.disabledAt !== undefined) {
+    // The last word before sending (endpoint-store.ts): a disable that came first is always seen.
+    const gate = await endpoints.checkBeforeSend(name);
+    if (gate.disabledAt !== undefined) {
       await endpoints.recordFailedDelivery(name);
       throw terminal(
         "endpointDisabled",
-        `endpoint ${name} is disabled (${endpoint.state.disabledReason ?? "by hand"}); after enabling it: reframe deliveries retry`,
+        `endpoint ${name} is disabled (${endpoint.state.disabledReason ?? "see reframe endpoints list"}); after enabling it: reframe deliveries retry`,
       );
     }
-    const sent = deps.now();
+    const sent = gate.now;
     await job.log(JSON.stringify({ sent } satisfies AttemptLogLine));
     const result = await attemptDelivery({
       fetch: deps.fetch,

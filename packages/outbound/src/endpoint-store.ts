@@ -91,6 +91,12 @@ export interface EndpointStore {
   enable(name: string): Promise<boolean>;
   /** A new secret signs from now on; the others keep signing for `graceMs`, then stop. */
   rotateSecret(name: string, options: { secret?: string; graceMs: number }): Promise<{ secret: string }>;
+  /**
+   * Right before a POST: whether the endpoint is disabled, and Redis's clock now (the attempt's
+   * sent time). Disabling stamps Redis's clock too, so an attempt whose sent time is after the
+   * disable cannot have passed this check: nothing is sent to an endpoint after it was disabled.
+   */
+  checkBeforeSend(name: string): Promise<{ disabledAt?: number; now: number }>;
   /** One attempt's result, for the state and counters. Returns the state after it. */
   recordAttempt(name: string, result: "success" | "failure", at: number): Promise<EndpointState>;
   /** A delivery that ended failed (no more attempts, or refused). */
@@ -113,6 +119,15 @@ export function createEndpointStore(
     if (!found) throw new EndpointError(`no endpoint ${name} (reframe endpoints list)`);
     return found;
   }
+  // Both read Redis's TIME as milliseconds, so the disable and the checks share one clock and one order.
+  const DISABLE = `local t = redis.call('TIME')
+if redis.call('HEXISTS', KEYS[1], 'disabledAt') == 1 then return 0 end
+local ms = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('HSET', KEYS[1], 'disabledAt', ms, 'disabledReason', ARGV[1])
+return ms`;
+  const CHECK = `local t = redis.call('TIME')
+return {redis.call('HGET', KEYS[1], 'disabledAt') or '', t[1] * 1000 + math.floor(t[2] / 1000)}`;
+
   async function state(name: string): Promise<EndpointState> {
     return stateOf(await redis.hgetall(stateKey(name)));
   }
@@ -151,9 +166,11 @@ export function createEndpointStore(
     async disable(name, reason) {
       await required(name);
       // The first reason stays: a 410 is not overwritten by a later "disabled by hand".
-      const set = await redis.hsetnx(stateKey(name), "disabledAt", String(now()));
-      if (set === 1) await redis.hset(stateKey(name), "disabledReason", reason);
-      return set === 1;
+      return ((await redis.eval(DISABLE, 1, stateKey(name), reason)) as number) > 0;
+    },
+    async checkBeforeSend(name) {
+      const [disabledAt, at] = (await redis.eval(CHECK, 1, stateKey(name))) as [string, number];
+      return disabledAt ? { disabledAt: Number(disabledAt), now: at } : { now: at };
     },
     async enable(name) {
       await required(name);
