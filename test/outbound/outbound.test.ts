@@ -91,10 +91,10 @@ describe("outbound webhooks", { timeout: 180_000 }, () => {
     const eventId = receiver.received.at(-1)!.id;
     const id = /^(dlv-\w+)/.exec((await cli("deliveries", "list")).stdout)![1]!;
     const byId = await cli("deliveries", "retry", id);
-    expect(byId.stdout).toBe("1 deliveries sent again (same webhook-id)\n");
+    expect(byId.stdout).toBe("1 delivery sent again (same webhook-id)\n");
     await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(before + 1);
     const bySince = await cli("deliveries", "retry", "--endpoint", "dam", "--since", "10m");
-    expect(bySince.stdout).toMatch(/^1 deliveries sent again/);
+    expect(bySince.stdout).toMatch(/^1 delivery sent again/);
     await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(before + 2);
     expect(receiver.received.slice(before).map((request) => [request.id, request.verified])).toEqual([
       [eventId, true],

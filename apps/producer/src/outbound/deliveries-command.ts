@@ -54,7 +54,8 @@ export async function runDeliveriesCommand(argv: string[], context: OutboundCont
           queue,
           id ? { id } : { endpoint: values.endpoint!, since: parseSince(values.since!, now()) },
         );
-        context.print(`${summary.retried.length} deliveries sent again (same webhook-id)`);
+        const count = summary.retried.length;
+        context.print(`${count} ${count === 1 ? "delivery" : "deliveries"} sent again (same webhook-id)`);
         for (const skipped of summary.skipped)
           context.print(`  ${skipped.id}: not retried, ${skipped.reason}`);
         return summary.retried.length === 0 && summary.skipped.length > 0 ? 1 : 0;
