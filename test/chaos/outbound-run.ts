@@ -276,7 +276,8 @@ export function computeOutboundReport(facts: {
 }): OutboundReport {
   const examples: Record<string, string[]> = {};
   const note = (figure: string, id: string) => {
-    const list = (examples[figure] ??= []);
+    const list = examples[figure] ?? [];
+    examples[figure] = list;
     if (list.length < 5) list.push(id);
   };
   // Delivered: answered 2xx within the timeout (a late 200 is a timeout to reframe, and retried).
