@@ -109,7 +109,8 @@ pipelines:
       },
     });
     await app.listen({ port: 0, host: "127.0.0.1" });
-  });
+    // A redis-server, a certificate authority and three RSA keys: room for a busy machine.
+  }, 60_000);
   afterAll(async () => {
     await app?.close();
     await egress?.close();
