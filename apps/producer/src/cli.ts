@@ -20,6 +20,12 @@ import {
   jobStatus,
   waitForJob,
 } from "./commands.ts";
+import {
+  DELIVERIES_USAGE,
+  ENDPOINTS_USAGE,
+  runDeliveriesCommand,
+  runEndpointsCommand,
+} from "./outbound/index.ts";
 import { PIPELINES_USAGE, runPipelinesCommand } from "./pipelines-command.ts";
 import { producerConfigSchema } from "./producer-config.ts";
 import { runQueueCommand } from "./queue-command.ts";
@@ -35,6 +41,8 @@ const USAGE = `reframe — outpaint jobs on a queue
   reframe queue pause|resume|counts
 ${PIPELINES_USAGE}
 ${BULK_USAGE}
+${ENDPOINTS_USAGE}
+${DELIVERIES_USAGE}
 
 Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET; bulk and batch also S3_ENDPOINT,
 S3_REGION, S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (as the worker's).`;
@@ -116,6 +124,14 @@ async function run(argv: string[]): Promise<number> {
     case "pipelines":
       return withQueue((_queue, context) =>
         runPipelinesCommand(rest, { ...context, print: (line) => console.log(line) }),
+      );
+    case "endpoints":
+      return withQueue((_queue, context) =>
+        runEndpointsCommand(rest, { ...context, print: (line) => console.log(line) }),
+      );
+    case "deliveries":
+      return withQueue((_queue, context) =>
+        runDeliveriesCommand(rest, { ...context, print: (line) => console.log(line) }),
       );
     case "bulk": {
       const code = await bulkCommand(rest, process.env);

@@ -51,6 +51,11 @@ export async function startOutpaintWorker(
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
   configureSharp();
   const workDirectory = await openWorkDirectory();
+  // Signed deliveries go where their endpoint says, never where a redirect points.
+  const deliveryEgress = createGuardedFetch({
+    allowHosts: config.DELIVERY_ALLOW_HOSTS,
+    returnRedirects: true,
+  });
   const shared: SessionShared = {
     config,
     logger,
@@ -62,10 +67,12 @@ export async function startOutpaintWorker(
     imageSlots: createImageSlots(config.IMAGE_CONCURRENCY),
     inspections: new Map(),
     workDirectory,
+    deliveryFetch: deliveryEgress.fetch,
   };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
+    await deliveryEgress.close();
     s3.destroy();
     await rm(workDirectory, { recursive: true, force: true });
   };

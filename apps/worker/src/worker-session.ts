@@ -7,10 +7,10 @@ import {
   createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   createSpendLedger,
   createTaskStore,
   OUTPAINT_QUEUE,
+  openRouteQueues,
   providerBackoffStrategy,
   waitForRedisReady,
 } from "@reframe/jobs";
@@ -19,8 +19,9 @@ import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
 import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
-import { type Queue, Worker } from "bullmq";
+import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
@@ -44,6 +45,8 @@ export interface SessionShared {
   s3: S3Client;
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
+  /** POSTs deliveries to outbound endpoints through the egress guard (DELIVERY_ALLOW_HOSTS). */
+  deliveryFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
   /** Image work of the whole process, across sessions: the slots and the local directory. */
   imageSlots: ImageSlots;
@@ -101,13 +104,14 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         s3: shared.s3,
         outpaintQueue: wiring.outpaintQueue,
         batches: deps.batches,
-        routeQueue: deps.routeQueue,
+        routes: deps.routes,
         scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
         sourceFetch: shared.sourceFetch,
         sourceLimits: sourceLimitsOf(config),
         logger,
       })
     : undefined;
+  const deliveries = config.DELIVERIES ? startDeliveries(shared, connection) : undefined;
   const { worker } = outpaint;
   return {
     connection,
@@ -117,7 +121,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
     progress: outpaint.progress,
     async close() {
       spendWatch.stop();
-      await Promise.all([worker.close(), pipelineRuns?.close()]);
+      await Promise.all([worker.close(), pipelineRuns?.close(), deliveries?.close()]);
       await shared.batcher.drain();
       await reconciler?.stop();
       await closeQueues();
@@ -129,6 +133,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       await settledWithin(ABANDON_TIMEOUT_MS, [
         worker.close(true),
         pipelineRuns?.close(true),
+        deliveries?.close(true),
         reconciler?.stop(),
         closeQueues(),
       ]);
@@ -206,19 +211,11 @@ function wireDeps(shared: SessionShared, connection: Redis) {
   const prefix = config.QUEUE_PREFIX;
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
   const taskStore = createTaskStore(connection, { prefix });
-  const routeQueues = new Map<string, Queue>();
-  const routeQueue = (name: string): Queue => {
-    let queue = routeQueues.get(name);
-    if (!queue) {
-      queue = createRouteQueues([name], { connection, prefix }).get(name)!;
-      routeQueues.set(name, queue);
-    }
-    return queue;
-  };
+  const routes = openRouteQueues({ connection, prefix });
   const spendLedger = createSpendLedger(connection, { prefix });
   const deps: OutpaintDeps = {
     outpaintQueue,
-    routeQueue,
+    routes,
     taskStore,
     batches: createBatchStore(connection, { prefix }),
     batcher: shared.batcher,
@@ -247,7 +244,6 @@ function wireDeps(shared: SessionShared, connection: Redis) {
       workDirectory: shared.workDirectory,
     },
   };
-  const closeQueues = () =>
-    Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
+  const closeQueues = () => Promise.all([outpaintQueue.close(), routes.close()]);
   return { deps, outpaintQueue, spendLedger, closeQueues };
 }

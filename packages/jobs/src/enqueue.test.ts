@@ -135,7 +135,10 @@ describe("enqueueMany", () => {
     const inputs = [input(1), { ...input(2), route: ["a:b"] }, { ...input(3), options: { variants: 0 } }];
     const error = await enqueueMany(queue, inputs).catch((caught: unknown) => caught);
     expect((error as JobValidationError).issues).toEqual([
-      { path: "inputs[1].route[0]", rule: "must be a queue name: letters, digits, '.', '_', '-' (no ':')" },
+      {
+        path: "inputs[1].route[0]",
+        rule: "must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint name> (no other ':')",
+      },
       { path: "inputs[2].options.variants", rule: "must be at least 1" },
     ]);
     expect(await queue.count()).toBe(0);

@@ -65,6 +65,7 @@ export {
 } from "./events.ts";
 export {
   DEFAULT_QUEUE_PREFIX,
+  DELIVERY_QUEUE,
   OUTPAINT_JOB_NAME,
   OUTPAINT_QUEUE,
   QUEUE_NAME_PATTERN,
@@ -89,7 +90,6 @@ export {
   assertNoEviction,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   type EvictionCheck,
   OUTPAINT_JOB_OPTIONS,
   providerBackoffDelay,
@@ -100,6 +100,20 @@ export {
   waitForRedisReady,
 } from "./queues.ts";
 export { type LuaScript, luaScript, runScript } from "./redis-script.ts";
+export {
+  DELIVERY_JOB_OPTIONS,
+  type DeliveryJobData,
+  deliveryId,
+  deliveryJobDataSchema,
+  openRouteQueues,
+  parseRouteDestination,
+  publishEvent,
+  type RouteDestination,
+  type RoutedEvent,
+  type RouteQueues,
+  routeEntrySchema,
+  WEBHOOK_ROUTE_PREFIX,
+} from "./route-publisher.ts";
 export {
   createSpendLedger,
   fromMicroUsd,
