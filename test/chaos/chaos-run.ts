@@ -111,7 +111,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     // One batch, as `reframe bulk` makes: it must count every end once and close exactly once.
     const batchId = `chaos-${seed}`;
-    const batches = createBatchStore(clients.connection, { prefix: "{reframe}" });
+    const batches = createBatchStore(clients.connection, { prefix: clients.prefix });
     const planned = await prepareJobs(clients.s3, options.jobs, batchId);
     progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
     const startedAt = Date.now();

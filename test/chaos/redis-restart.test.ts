@@ -32,7 +32,7 @@ describe("a worker across Redis restarts", () => {
     proxy = await startTcpProxy({ targetPort: redis.port });
     stack = await startLocalStack({
       workers: 0,
-      redisUrl: redis.url,
+      redisEnv: { REDIS_URL: redis.url },
       emulatorEnv: { EMULATOR_LATENCY_MS: "100-300" },
     });
     worker = await stack.startWorker({

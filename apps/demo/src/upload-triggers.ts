@@ -1,5 +1,6 @@
-import { createOutpaintQueue, createRedisConnection, waitForRedisReady } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
 import { createPipelineStore, type IntakeResult, ingestCreatedObjects } from "@reframe/pipelines";
+import { createRedisClient, type RedisSettings, waitForRedisReady } from "@reframe/redis";
 import type { CreatedObject, EmbeddedS3 } from "@reframe/storage";
 
 export interface UploadWatch {
@@ -16,15 +17,14 @@ export interface UploadWatch {
 export async function watchEmbeddedUploads(
   s3: EmbeddedS3,
   options: {
-    redisUrl: string;
-    prefix?: string;
+    redis: RedisSettings;
     ignoreAreas?: { bucket: string; prefix: string }[];
     onIngested?: (result: IntakeResult) => void;
     onError?: (error: unknown) => void;
   },
 ): Promise<UploadWatch> {
-  const prefix = options.prefix ?? "{reframe}";
-  const connection = createRedisConnection(options.redisUrl, { role: "producer" });
+  const { prefix } = options.redis;
+  const connection = createRedisClient(options.redis, { role: "producer" });
   await waitForRedisReady(connection);
   const queue = createOutpaintQueue({ connection, prefix });
   const store = createPipelineStore(connection, { prefix });

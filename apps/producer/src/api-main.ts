@@ -1,11 +1,13 @@
 import { loadConfigOrExit } from "@reframe/config";
+import { createOutpaintQueue } from "@reframe/jobs";
+import { runProcess } from "@reframe/lifecycle";
 import {
   assertNoEviction,
-  createOutpaintQueue,
-  createRedisConnection,
+  confirmWrites,
+  createRedisClient,
+  redisSettingsOf,
   waitForRedisReady,
-} from "@reframe/jobs";
-import { runProcess } from "@reframe/lifecycle";
+} from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
@@ -18,7 +20,8 @@ await runProcess({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   stoppingMessage: "finishing requests in flight",
   async start() {
-    const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
+    const settings = redisSettingsOf(config);
+    const redis = createRedisClient(settings, { role: "producer" });
     await waitForRedisReady(redis);
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
     const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
@@ -28,6 +31,7 @@ await runProcess({
       prefix: config.QUEUE_PREFIX,
       token: config.API_TOKEN,
       logger,
+      confirmWrites: () => confirmWrites(redis, settings),
       ...(config.INTAKE_TOKEN
         ? {
             intake: {

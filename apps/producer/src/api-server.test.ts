@@ -1,8 +1,8 @@
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiServer } from "./api-server.ts";
 
@@ -17,12 +17,12 @@ const job = (key: string, batchId?: string) => ({
 
 describe("the HTTP API", () => {
   let server: LocalRedis;
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let app: ReturnType<typeof createApiServer>;
   beforeAll(async () => {
     server = await startRedisServer();
-    redis = createRedisConnection(server.url, { role: "worker" });
+    redis = createRedisClient(server.url, { role: "worker" });
     queue = createOutpaintQueue({ connection: redis, prefix: "{api-test}" });
     app = createApiServer({
       queue,

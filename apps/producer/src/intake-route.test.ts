@@ -1,14 +1,14 @@
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
 import {
   applyPipelines,
   createPipelineRunQueue,
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createApiServer } from "./api-server.ts";
 
@@ -30,12 +30,12 @@ const awsEvent = (key: string, eTag = "0123abcd", bucket = "media") => ({
 
 describe("the S3 event intake", () => {
   let server: LocalRedis;
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let app: ReturnType<typeof createApiServer>;
   beforeAll(async () => {
     server = await startRedisServer();
-    redis = createRedisConnection(server.url, { role: "worker" });
+    redis = createRedisClient(server.url, { role: "worker" });
     queue = createOutpaintQueue({ connection: redis, prefix: PREFIX });
     const runQueue = createPipelineRunQueue({ connection: redis, prefix: PREFIX });
     await applyPipelines(

@@ -1,20 +1,22 @@
 import { timingSafeEqual } from "node:crypto";
 import { createPipelineStore, ingestCreatedObjects } from "@reframe/pipelines";
+import type { RedisClient } from "@reframe/redis";
 import { parseS3Event } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Redis } from "ioredis";
 
 export const INTAKE_PATH = "/v1/events/s3";
 
 export interface IntakeOptions {
   queue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The token S3 notifications carry (Authorization: Bearer <token>); not the API's own token. */
   token: string;
   /** Areas that are never sources (the worker's scratch prefix); outputs of pipelines always are. */
   ignoreAreas: { bucket: string; prefix: string }[];
+  /** Before the 202: the jobs are on enough replicas to survive a failover (see confirmWrites). */
+  confirmWrites?: () => Promise<void>;
 }
 
 /**
@@ -34,6 +36,7 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
       queue: options.queue,
       ignoreAreas: options.ignoreAreas,
     });
+    await options.confirmWrites?.();
     return reply.code(202).send({
       objects: result.objects,
       matched: result.dispositions.matched,

@@ -12,8 +12,8 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
+import type { RedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { UsageError } from "./source-spec.ts";
 
 export const PIPELINES_USAGE = `  reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
@@ -22,7 +22,7 @@ export const PIPELINES_USAGE = `  reframe pipelines apply <file.yaml> [--check] 
   reframe pipelines runs <name>                   its recent runs`;
 
 export interface PipelinesContext {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   print(line: string): void;
 }

@@ -1,4 +1,5 @@
 import { createGuardedFetch } from "@reframe/egress";
+import { redisSettingsOf } from "@reframe/redis";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
@@ -45,7 +46,16 @@ export async function startOutpaintWorker(
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  const shared: SessionShared = { config, logger, provider, batcher, s3, sourceFetch: egress.fetch, webhook };
+  const shared: SessionShared = {
+    config,
+    redis: redisSettingsOf(config),
+    logger,
+    provider,
+    batcher,
+    s3,
+    sourceFetch: egress.fetch,
+    webhook,
+  };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
@@ -62,8 +72,7 @@ export async function startOutpaintWorker(
     config.WORKER_WATCHDOG_MS > 0
       ? new SilenceWatchdog({
           probe: createRedisProbe({
-            url: config.REDIS_URL,
-            prefix: config.QUEUE_PREFIX,
+            redis: shared.redis,
             ownConnection: () => session.connection,
             timeoutMs: Math.min(5_000, config.WORKER_SILENT_AFTER_MS),
           }),

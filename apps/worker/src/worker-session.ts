@@ -1,20 +1,23 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
 import {
-  assertNoEviction,
   createBatchStore,
   createOutpaintQueue,
-  createRedisConnection,
   createRouteQueues,
   createTaskStore,
   OUTPAINT_QUEUE,
   providerBackoffStrategy,
-  waitForRedisReady,
 } from "@reframe/jobs";
+import {
+  assertNoEviction,
+  createRedisClient,
+  type RedisClient,
+  type RedisSettings,
+  waitForRedisReady,
+} from "@reframe/redis";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
@@ -31,6 +34,8 @@ const ABANDON_TIMEOUT_MS = 5_000;
 /** What outlives a session: nothing here holds a Redis connection. */
 export interface SessionShared {
   config: WorkerConfig;
+  /** Where Redis is (derived once from the config): every session connects anew through it. */
+  redis: RedisSettings;
   logger: Logger;
   provider: RunwareClient;
   batcher: SubmitBatcher;
@@ -47,7 +52,7 @@ export interface SessionShared {
  * half-open); the provider client, the batcher and the S3 client carry over.
  */
 export interface WorkerSession {
-  connection: Redis;
+  connection: RedisClient;
   worker: Worker<OutpaintJobData>;
   reconciler: Reconciler | undefined;
   pipelineRuns: Worker | undefined;
@@ -119,7 +124,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
 }
 
 /** The BullMQ worker of the outpaint queue, counting the jobs it takes for the watchdog. */
-function startOutpaintProcessing(shared: SessionShared, connection: Redis, deps: OutpaintDeps) {
+function startOutpaintProcessing(shared: SessionShared, connection: RedisClient, deps: OutpaintDeps) {
   const { config, logger } = shared;
   const processor = createOutpaintProcessor(deps);
   let taken = 0;
@@ -169,8 +174,8 @@ async function settledWithin(ms: number, promises: (Promise<unknown> | undefined
   clearTimeout(timer);
 }
 
-async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
-  const connection = createRedisConnection(config.REDIS_URL, { role: "worker" });
+async function connectRedis({ redis, logger }: SessionShared): Promise<RedisClient> {
+  const connection = createRedisClient(redis, { role: "worker" });
   connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
     await waitForRedisReady(connection);
@@ -183,7 +188,7 @@ async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
 }
 
 /** The outpaint processor's collaborators on this session's connection. */
-function wireDeps(shared: SessionShared, connection: Redis) {
+function wireDeps(shared: SessionShared, connection: RedisClient) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
   const outpaintQueue = createOutpaintQueue({ connection, prefix });

@@ -39,7 +39,7 @@ export {
   parseOutpaintJob,
   parseOutpaintJobs,
 } from "./enqueue.ts";
-export { JobValidationError, type JobValidationIssue, RedisConfigError } from "./errors.ts";
+export { JobValidationError, type JobValidationIssue } from "./errors.ts";
 export {
   COMPLETION_EVENT_TYPE,
   type CompletionEvent,
@@ -62,7 +62,6 @@ export {
   outpaintEventSchema,
 } from "./events.ts";
 export {
-  DEFAULT_QUEUE_PREFIX,
   OUTPAINT_JOB_NAME,
   OUTPAINT_QUEUE,
   QUEUE_NAME_PATTERN,
@@ -87,18 +86,13 @@ export {
   sourceSchema,
 } from "./outpaint-job.ts";
 export {
-  assertNoEviction,
   createOutpaintQueue,
-  createRedisConnection,
   createRouteQueues,
-  type EvictionCheck,
   OUTPAINT_JOB_OPTIONS,
   providerBackoffDelay,
   providerBackoffStrategy,
   type QueueFactoryOptions,
-  type RedisRole,
   ROUTE_JOB_OPTIONS,
-  waitForRedisReady,
 } from "./queues.ts";
 export {
   createTaskStore,

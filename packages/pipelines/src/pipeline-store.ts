@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { canonicalJson, DEFAULT_QUEUE_PREFIX } from "@reframe/jobs";
-import type { Redis } from "ioredis";
+import { canonicalJson } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { z } from "zod";
 import { type Pipeline, pipelineSchema } from "./pipeline-file.ts";
 
@@ -54,7 +54,10 @@ export function pipelineDigest(definition: Pipeline): string {
   return createHash("sha256").update(canonicalJson(definition)).digest("hex");
 }
 
-export function createPipelineStore(redis: Redis, { prefix = DEFAULT_QUEUE_PREFIX } = {}): PipelineStore {
+export function createPipelineStore(
+  redis: RedisClient,
+  { prefix = DEFAULT_QUEUE_PREFIX } = {},
+): PipelineStore {
   const pipelinesKey = `${prefix}:pipelines`;
   const runsKey = (name: string) => `${prefix}:pipeline:${name}:runs`;
   const runInfoKey = (name: string) => `${prefix}:pipeline:${name}:run-info`;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import type { CreatedObject } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
@@ -59,7 +60,7 @@ describe("trigger rules", () => {
 
 describe("ingestCreatedObjects", () => {
   it("adds each matching pipeline's jobs once; a repeated event and an output add none", async () => {
-    const connection = createRedisConnection(server.url, { role: "worker" });
+    const connection = createRedisClient(server.url, { role: "worker" });
     const queue = createOutpaintQueue({ connection, prefix: `{t-${randomUUID()}}` });
     server.closers.push(async () => {
       await queue.close();
@@ -96,7 +97,7 @@ describe("ingestCreatedObjects", () => {
   });
 
   it("without an ETag, the sequencer tells one object version from the next", async () => {
-    const connection = createRedisConnection(server.url, { role: "worker" });
+    const connection = createRedisClient(server.url, { role: "worker" });
     const queue = createOutpaintQueue({ connection, prefix: `{t-${randomUUID()}}` });
     server.closers.push(async () => {
       await queue.close();

@@ -13,6 +13,7 @@ import {
   outpaintJobId,
   parseOutpaintJobs,
 } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import {
   type EstimateSummary,
   estimateJobs,
@@ -25,7 +26,6 @@ import {
   summarizeEstimates,
 } from "@reframe/sources";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { UsageError } from "../source-spec.ts";
 import { type BulkRequest, type BulkTemplate, deriveBatchId } from "./bulk-request.ts";
 
@@ -57,7 +57,7 @@ export interface BulkPlan {
 export interface PlanDeps {
   s3: S3Client;
   queue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   store: BatchStore;
   queuePrefix: string;
   sourceFetch: GuardedFetch["fetch"];
