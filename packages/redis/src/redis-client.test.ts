@@ -125,9 +125,10 @@ describe("on a Sentinel group (master, replica, three sentinels)", () => {
     process.kill(replica.pid(), "SIGSTOP");
     try {
       await client.set("{reframe}:unconfirmed", "1");
-      const error = await confirmWrites(client, { ...settings, wait: { replicas: 1, timeoutMs: 300 } }).catch(
-        (caught: unknown) => caught,
-      );
+      const error = await confirmWrites(client, {
+        ...settings,
+        wait: { ...settings.wait, timeoutMs: 300 },
+      }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(WriteNotConfirmedError);
       expect((error as Error).message).toBe(
         "Redis did not confirm the write on 1 replica within 300 ms (0 did): it could be lost in a failover; try again (it is safe to repeat)",

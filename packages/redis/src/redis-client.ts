@@ -66,9 +66,10 @@ function makeClient(settings: RedisSettings, { role, timeoutMs = 5000 }: RedisCl
         sentinelPassword: settings.sentinelPassword,
         ...(settings.tls ? { tls: tlsOptions(settings.tls), enableTLSForSentinelMode: true } : {}),
         ...(settings.sentinelTls ? { sentinelTLS: tlsOptions(settings.sentinelTls) } : {}),
-        // Listens to the sentinels' +switch-master and moves at once, instead of waiting for the old
-        // master's connection to break (it may stay open and answer READONLY, or not at all).
-        failoverDetector: role !== "probe",
+        // No failoverDetector: it disconnects on +switch-master even while the client is reconnecting,
+        // and ioredis then ends the client for good ("Connection is closed", seen in the failover
+        // test). A killed master closes its connections; a demoted one answers READONLY (below) and
+        // drops its blocked clients; a half-open one is the worker's watchdog's to find.
         ...(role === "probe" ? { sentinelRetryStrategy: () => null } : {}),
         ...roleOptions,
         reconnectOnError: reconnectWhenReadOnly,

@@ -54,7 +54,7 @@ describe("the Redis variables", () => {
       sentinelPassword: "sentinel-secret",
       tls: {},
       sentinelTls: {},
-      wait: { replicas: 1 },
+      wait: { replicas: "attached" },
       description: "Redis Sentinel group mymaster at 10.0.0.1:26379,10.0.0.2:26379,[fd00::3]:26379 (TLS)",
     });
   });

@@ -60,7 +60,8 @@ export const redisEnvFields = {
   REDIS_TLS_CA_FILE: envField.string({ default: "" }).optional(),
   /**
    * How many replicas must hold a write before reframe tells anyone outside that it is accepted
-   * (WAIT): 1 with Sentinel or Cluster, 0 with REDIS_URL, unless set.
+   * (WAIT). Unset: one with Sentinel or Cluster when the master has a replica attached, none with
+   * REDIS_URL (write-confirmation.ts).
    */
   REDIS_WAIT_REPLICAS: envField.optional(envField.int({ min: 0, max: 16 })),
   REDIS_WAIT_TIMEOUT_MS: envField.int({ min: 10, max: 60_000, default: 1000 }),
@@ -142,7 +143,7 @@ export interface RedisSettings {
   tls?: TlsSettings;
   sentinelTls?: TlsSettings;
   /** WAIT before an acknowledgement leaves reframe: replicas to wait for, and how long. */
-  wait: { replicas: number; timeoutMs: number };
+  wait: { replicas: number | "attached"; timeoutMs: number };
   prefix: string;
   /**
    * For people: "Redis at 10.0.0.5:6379", "Redis Sentinel group mymaster at a:26379,b:26379",
@@ -158,7 +159,7 @@ export function redisSettingsOf(env: RedisEnv): RedisSettings {
   const settings: RedisSettings = {
     target,
     wait: {
-      replicas: env.REDIS_WAIT_REPLICAS ?? (target.kind === "single" ? 0 : 1),
+      replicas: env.REDIS_WAIT_REPLICAS ?? (target.kind === "single" ? 0 : "attached"),
       timeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
     },
     prefix: env.QUEUE_PREFIX,
