@@ -213,7 +213,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         name: `worker-${workers.length + 1}`,
         command: [process.execPath, ...WORKER_HEAP_FLAGS, entry("worker")],
         env: { ...workerEnvironment, ...options.workerEnv, ...extraEnv },
-        ready: { line: /worker started/ },
+        // Generous: a worker started while the machine is busy (a fault-injection run) loads slowly.
+        ready: { line: /worker started/, timeoutMs: 90_000 },
       });
       workers.push(worker);
       processes.push(worker);

@@ -5,6 +5,7 @@ import { freePort } from "./free-port.ts";
 import { type RunningProcess, startProcess } from "./process.ts";
 import { infoFields, redisCli, waitUntil } from "./redis-cli.ts";
 import { type LocalRedis, startRedisServer } from "./redis-server.ts";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 export interface LocalRedisSentinelGroup {
   kind: "sentinel";
@@ -13,6 +14,11 @@ export interface LocalRedisSentinelGroup {
   /** Data nodes: the first started as the master, the others as its replicas. */
   servers: readonly LocalRedis[];
   sentinelPorts: readonly number[];
+  /**
+   * With `proxied`: the TCP proxy in front of each data node (same order as `servers`), the address
+   * the sentinels know and hand out, so a test can leave connections half-open.
+   */
+  proxies: readonly TcpProxy[];
   /** REDIS_SENTINELS and REDIS_SENTINEL_NAME, the other topologies blank. */
   env: Record<string, string>;
   /** The data node the sentinels name as master now. */
@@ -35,6 +41,11 @@ export interface StartSentinelGroupOptions {
   /** down-after-milliseconds: how long the master may not answer before it is considered down. */
   downAfterMs?: number;
   appendOnly?: boolean;
+  /**
+   * Every data node behind a TCP proxy whose address the sentinels know (the master is monitored
+   * there, replicas announce it): clients reach the nodes only through the proxies.
+   */
+  proxied?: boolean;
 }
 
 const MASTER_NAME = "reframe";
@@ -51,8 +62,10 @@ export async function startRedisSentinelGroup(
   const servers: LocalRedis[] = [];
   const sentinels: RunningProcess[] = [];
   const sentinelPorts: number[] = [];
+  const proxies: TcpProxy[] = [];
   const stopAll = async () => {
     await Promise.allSettled(sentinels.map((sentinel) => sentinel.stop("SIGTERM")));
+    await Promise.allSettled(proxies.map((proxy) => proxy.close()));
     await Promise.allSettled(servers.map((server) => (server.running() ? server.stop() : undefined)));
     await rm(root, { recursive: true, force: true });
   };
@@ -61,14 +74,24 @@ export async function startRedisSentinelGroup(
       const directory = join(root, `data-${i}`);
       await mkdir(directory, { recursive: true });
       const master = servers[0];
+      const port = await freePort();
+      const proxy = options.proxied ? await startTcpProxy({ targetPort: port }) : undefined;
+      if (proxy) proxies.push(proxy);
       servers.push(
         await startRedisServer({
           directory,
+          port,
           appendOnly: options.appendOnly ?? false,
-          extraArgs: master ? ["--replicaof", "127.0.0.1", String(master.port)] : [],
+          extraArgs: [
+            ...(master ? ["--replicaof", "127.0.0.1", String(master.port)] : []),
+            ...(proxy
+              ? ["--replica-announce-ip", "127.0.0.1", "--replica-announce-port", String(proxy.port)]
+              : []),
+          ],
         }),
       );
     }
+    const known = (index: number) => (options.proxied ? proxies[index]!.port : servers[index]!.port);
     for (let i = 0; i < (options.sentinels ?? 3); i += 1) {
       const port = await freePort();
       const file = join(root, `sentinel-${i}.conf`);
@@ -79,7 +102,7 @@ export async function startRedisSentinelGroup(
           "bind 127.0.0.1",
           "protected-mode no",
           `dir ${root}`,
-          `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${servers[0]!.port} 2`,
+          `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${known(0)} 2`,
           `sentinel down-after-milliseconds ${MASTER_NAME} ${downAfterMs}`,
           `sentinel failover-timeout ${MASTER_NAME} ${Math.max(5000, downAfterMs * 5)}`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
@@ -102,7 +125,9 @@ export async function startRedisSentinelGroup(
   const ask = (...args: string[]) => redisCli(sentinelPorts[0]!, "sentinel", ...args);
   const master = async (): Promise<LocalRedis> => {
     const [, port] = (await ask("get-master-addr-by-name", MASTER_NAME)).split("\n");
-    const found = servers.find((server) => String(server.port) === port?.trim());
+    const announced = (server: LocalRedis, index: number) =>
+      String(options.proxied ? proxies[index]!.port : server.port);
+    const found = servers.find((server, index) => announced(server, index) === port?.trim());
     if (!found) throw new Error(`the sentinels name an unknown master (port ${port})`);
     return found;
   };
@@ -143,6 +168,7 @@ export async function startRedisSentinelGroup(
     name: MASTER_NAME,
     servers,
     sentinelPorts,
+    proxies,
     env: {
       REDIS_URL: "",
       REDIS_CLUSTER_NODES: "",
