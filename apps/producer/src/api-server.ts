@@ -74,6 +74,11 @@ export function createApiServer(options: ApiServerOptions) {
     const status = await jobStatus(options.queue, request.params.jobId);
     return status ?? reply.code(404).send({ error: "not-found", message: `no job ${request.params.jobId}` });
   });
+  // What `reframe queue counts` prints; KEDA's metrics-api scaler reads `delayed` here (its Redis
+  // scalers count lists only, and delayed jobs are a sorted set).
+  app.get("/v1/queue/counts", async () =>
+    options.queue.getJobCounts("waiting", "prioritized", "delayed", "active", "completed", "failed"),
+  );
   app.get<{ Params: { batchId: string } }>("/v1/batches/:batchId", async (request, reply) => {
     const status = BATCH_ID_PATTERN.test(request.params.batchId)
       ? await batches.status(request.params.batchId)
