@@ -78,7 +78,7 @@ ensure_dependencies() {
 
 # Redis: the caller's (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES) wins; else a redis-server
 # on PATH (started later by the harness on a free port); else apt-get when root on Debian/Ubuntu;
-# else say how to get one. The tests always need redis-server (they start Clusters and sentinels).
+# else say how to get one.
 ensure_redis() {
   if [ -n "${REDIS_URL:-}${REDIS_SENTINELS:-}${REDIS_CLUSTER_NODES:-}" ] || command -v redis-server >/dev/null; then return; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
