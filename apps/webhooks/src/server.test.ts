@@ -271,7 +271,7 @@ describe("POST /runware/:taskUUID", () => {
 });
 
 describe("GET /healthz", () => {
-  it("answers 200 while RedisClient answers PING", async () => {
+  it("answers 200 while Redis answers PING", async () => {
     const h = await harness();
     const response = await h.app.inject({ method: "GET", url: "/healthz" });
     expect(response.statusCode).toBe(200);
