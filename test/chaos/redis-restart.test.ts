@@ -4,6 +4,7 @@ import {
   type LocalRedis,
   type LocalRedisSentinelGroup,
   type RunningProcess,
+  redisCli,
   startRedisSentinelGroup,
   startRedisServer,
   startTcpProxy,
@@ -88,10 +89,9 @@ describe("a worker across Redis restarts", () => {
 
 /**
  * The same half-open failover on a Sentinel group: clients reach the data nodes only through proxies
- * (the addresses the sentinels hand out). Silencing the master's proxy leaves every open connection
- * half-open, the sentinels' own included, so they fail over to the replica; the worker's ioredis
- * hears nothing and waits on the old connections, and its watchdog (which asks the sentinels afresh)
- * recreates it on the new master.
+ * (the addresses the sentinels hand out). The master's proxy leaves every open connection half-open
+ * and the sentinels fail over to the replica; the worker's ioredis hears nothing and waits on the old
+ * connections, and its watchdog (which asks the sentinels afresh) recreates it on the new master.
  */
 describe("a worker on a Sentinel group whose failover leaves its connections half-open", () => {
   let group: LocalRedisSentinelGroup;
@@ -133,7 +133,10 @@ describe("a worker on a Sentinel group whose failover leaves its connections hal
     await expect
       .poll(() => jobStates(clients.queue, before), { timeout: 30_000, interval: 250 })
       .toEqual({ completed: 4 });
+    // The open connections go silent, and the sentinels are told to fail over (left to notice by
+    // themselves, they reconnect through the proxy, find the master answering, and may not).
     group.proxies[group.servers.indexOf(first)]!.silenceOpenConnections();
+    await redisCli(group.sentinelPorts[0]!, "sentinel", "failover", group.name);
     await expect.poll(() => group.master(), { timeout: 30_000, interval: 250 }).not.toBe(first);
     // The test's own client was half-open too: a new one finds the new master.
     await clients.close();
