@@ -76,10 +76,11 @@ ensure_dependencies() {
   cp "$ROOT/pnpm-lock.yaml" "$stamp"
 }
 
-# Redis: REDIS_URL wins; else a redis-server on PATH (started later by the harness on a free port);
-# else apt-get when root on Debian/Ubuntu; else say how to get one.
+# Redis: the caller's (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES) wins; else a redis-server
+# on PATH (started later by the harness on a free port); else apt-get when root on Debian/Ubuntu;
+# else say how to get one.
 ensure_redis() {
-  if [ -n "${REDIS_URL:-}" ] || command -v redis-server >/dev/null; then return; fi
+  if [ -n "${REDIS_URL:-}${REDIS_SENTINELS:-}${REDIS_CLUSTER_NODES:-}" ] || command -v redis-server >/dev/null; then return; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing redis-server from the distribution's packages"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2

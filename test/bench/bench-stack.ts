@@ -1,9 +1,9 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, type LocalStackOptions, startLocalStack } from "@reframe/demo";
-import { createOutpaintQueue, createRedisConnection, type OutpaintJobInput } from "@reframe/jobs";
+import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import sharp from "sharp";
 
 /** The source every benchmark job reads: small, so the emulator's input fetch costs little. */
@@ -12,7 +12,7 @@ export const ROUTE = "bench-done";
 
 export interface BenchStack {
   stack: LocalStack;
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   /** Throws when a process of the stack (S3, emulator, webhooks, a worker) has exited. */
   assertRunning(): void;
@@ -31,7 +31,7 @@ export async function startBenchStack(options: LocalStackOptions): Promise<Bench
     emulatorEnv: { EMULATOR_MODE: "throughput", ...options.emulatorEnv },
   });
   // A producer connection fails fast: a benchmark whose Redis went away stops instead of hanging.
-  const redis = createRedisConnection(stack.redisUrl, { role: "producer" });
+  const redis = createRedisClient(stack.redisSettings, { role: "producer" });
   const gone: string[] = [];
   const watched = [
     "s3",
@@ -43,7 +43,7 @@ export async function startBenchStack(options: LocalStackOptions): Promise<Bench
       .process(name)
       ?.exited.then(({ code, signal }) => gone.push(`${name} (code ${code}, signal ${signal})`));
   }
-  const queue = createOutpaintQueue({ connection: redis, prefix: "{reframe}" });
+  const queue = createOutpaintQueue({ connection: redis, prefix: DEFAULT_QUEUE_PREFIX });
   const s3 = createS3Client({
     endpoint: stack.s3.endpoint,
     region: stack.s3.region,

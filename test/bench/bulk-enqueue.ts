@@ -4,17 +4,16 @@ import { join } from "node:path";
 import {
   createBatchStore,
   createOutpaintQueue,
-  createRedisConnection,
   OUTPAINT_JOB_NAME,
   type OutpaintJobInput,
   outpaintJobId,
   parseOutpaintJob,
 } from "@reframe/jobs";
 import { enqueuePlan, parseBulkRequest, planBulk } from "@reframe/producer";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import { startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { type BenchmarkResult, figure } from "./figures.ts";
 
 export const BULK_ENQUEUE_FIGURES = ["bulkEnqueue.rowsPerSecond"] as const;
@@ -36,7 +35,7 @@ export interface ManifestRow {
  */
 async function planAndEnqueue(
   queue: Queue,
-  redis: Redis,
+  redis: RedisClient,
   manifestPath: string,
 ): Promise<{ enqueued: number; costUsd: number }> {
   const request = parseBulkRequest(
@@ -49,13 +48,13 @@ async function planAndEnqueue(
     },
     {},
   );
-  const store = createBatchStore(redis, { prefix: "{reframe}" });
+  const store = createBatchStore(redis, { prefix: DEFAULT_QUEUE_PREFIX });
   const plan = await planBulk(request, {
     s3: UNUSED_S3,
     queue,
     redis,
     store,
-    queuePrefix: "{reframe}",
+    queuePrefix: DEFAULT_QUEUE_PREFIX,
     sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
     scratch: [],
     sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
@@ -127,8 +126,8 @@ export async function runBulkEnqueue({
   const started = Date.now();
   const closers: (() => Promise<void>)[] = [];
   const redisServer = await startRedisServer();
-  const redis = createRedisConnection(redisServer.url, { role: "worker" });
-  const queue = createOutpaintQueue({ connection: redis, prefix: "{reframe}" });
+  const redis = createRedisClient(redisServer.url, { role: "worker" });
+  const queue = createOutpaintQueue({ connection: redis, prefix: DEFAULT_QUEUE_PREFIX });
   try {
     const rows = manifestRows(count);
     const manifest = await writeManifest(rows);

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@reframe/redis";
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -39,7 +39,7 @@ export const peakRssBytes = (pid: number) => statusField(pid, "VmHWM");
 export const rssBytes = (pid: number) => statusField(pid, "VmRSS");
 
 /** Redis's `used_memory` (INFO memory), in bytes. */
-export async function redisUsedMemory(redis: Redis): Promise<number> {
+export async function redisUsedMemory(redis: RedisClient): Promise<number> {
   const info = await redis.info("memory");
   const match = /^used_memory:(\d+)/m.exec(info);
   if (!match) throw new Error("INFO memory has no used_memory");
@@ -47,7 +47,7 @@ export async function redisUsedMemory(redis: Redis): Promise<number> {
 }
 
 /** The pid of the redis-server behind a connection (INFO server). */
-export async function redisPid(redis: Redis): Promise<number> {
+export async function redisPid(redis: RedisClient): Promise<number> {
   const info = await redis.info("server");
   return Number(/^process_id:(\d+)/m.exec(info)?.[1]);
 }

@@ -1,4 +1,5 @@
-import { createRedisConnection, enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { Worker } from "bullmq";
 import { benchJob, ROUTE, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
@@ -19,10 +20,10 @@ export async function runRedisMemory({ jobs }: { jobs: number }): Promise<Benchm
     emulatorEnv: { EMULATOR_LATENCY_MS: "0" },
   });
   // The downstream: route events are consumed, so their own retention applies as in production.
-  const downstreamConnection = createRedisConnection(bench.stack.redisUrl, { role: "worker" });
+  const downstreamConnection = createRedisClient(bench.stack.redisSettings, { role: "worker" });
   const downstream = new Worker(ROUTE, async () => undefined, {
     connection: downstreamConnection,
-    prefix: "{reframe}",
+    prefix: DEFAULT_QUEUE_PREFIX,
     concurrency: 50,
   });
   try {

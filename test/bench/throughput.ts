@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { LocalStack } from "@reframe/demo";
-import { createRedisConnection, enqueueMany } from "@reframe/jobs";
+import { enqueueMany } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { startProcess } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { benchJob, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
@@ -35,7 +36,7 @@ export async function runThroughput({ jobs, concurrency }: ThroughputOptions): P
     workerEnv: { WORKER_CONCURRENCY: String(concurrency), ...profilerEnv() },
   });
   try {
-    const bare = await bareBullmqRate(bench.stack.redisUrl, jobs, concurrency);
+    const bare = await bareBullmqRate(bench.stack.redisUrl!, jobs, concurrency);
     const [worker] = bench.stack.workers;
     const pids = {
       worker: worker!.pid,
@@ -132,7 +133,7 @@ async function bareBullmqRate(redisUrl: string, jobs: number, concurrency: numbe
     command: [process.execPath, BARE_WORKER, redisUrl, queueName, String(concurrency)],
     ready: { line: /bare worker started/ },
   });
-  const connection = createRedisConnection(redisUrl, { role: "worker" });
+  const connection = createRedisClient(redisUrl, { role: "worker" });
   const queue = new Queue(queueName, {
     connection,
     prefix: "{bare}",

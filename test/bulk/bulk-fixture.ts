@@ -7,10 +7,10 @@ import type { LocalStack } from "@reframe/demo";
 const CLI = fileURLToPath(new URL("../../apps/producer/src/cli.ts", import.meta.url));
 
 /** The environment `reframe bulk` needs on a local stack, nothing more (no provider key). */
-export function cliEnvironment(stack: LocalStack, redisUrl = stack.redisUrl): Record<string, string> {
+export function cliEnvironment(stack: LocalStack, redisEnv = stack.redisEnv): Record<string, string> {
   const env = stack.workerEnvironment;
   return {
-    REDIS_URL: redisUrl,
+    ...redisEnv,
     S3_ENDPOINT: env.S3_ENDPOINT!,
     S3_REGION: env.S3_REGION!,
     S3_FORCE_PATH_STYLE: "true",

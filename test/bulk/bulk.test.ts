@@ -6,6 +6,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { isCopyPlan, OUTPAINT_LIMITS, planCanvas } from "@reframe/geometry";
 import { createBatchStore } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   emulatorCounters,
@@ -85,7 +86,7 @@ async function queueTotal(): Promise<number> {
 }
 
 async function batchKeyCount(): Promise<number> {
-  const [, keys] = await clients.connection.scan("0", "MATCH", "{reframe}:batch:*", "COUNT", 10_000);
+  const [, keys] = await clients.connection.scan("0", "MATCH", `${clients.prefix}:batch:*`, "COUNT", 10_000);
   return keys.length;
 }
 
@@ -151,12 +152,15 @@ describe("reframe bulk over a prefix of 200 objects", () => {
   });
 
   it("a run killed inside a chunk, run again, adds only what is missing and ends with a summary and a report", async () => {
-    const gate = await startRedisGate(stack.redisUrl);
+    const gate = await startRedisGate(stack.redisUrl!);
     try {
       // Each job added to the queue names the queue's marker key once. Held at the 30th: chunk 1
       // (25 jobs) is in, chunk 2 is registered in the batch but only partly in the queue.
-      const holding = gate.holdAt("{reframe}:outpaint:marker", 30);
-      const first = startCli(args("--exclude", "drafts/**"), cliEnvironment(stack, gate.url));
+      const holding = gate.holdAt(`${DEFAULT_QUEUE_PREFIX}:outpaint:marker`, 30);
+      const first = startCli(
+        args("--exclude", "drafts/**"),
+        cliEnvironment(stack, { ...stack.redisEnv, REDIS_URL: gate.url }),
+      );
       await holding;
       first.child.kill("SIGKILL");
       await first.exited;

@@ -58,7 +58,9 @@ export interface ChaosFacts {
   /** Generations a variant may go through (TASK_MAX_GENERATIONS). */
   maxGenerations: number;
   workerKills: number;
-  redisRestarts: number;
+  /** What was done to Redis (a restart, a master killed and failed over), and how often. */
+  redisFault: string;
+  redisFaults: number;
   /** From the first enqueue to the last job finished; undefined when the run never drained. */
   drainMs: number | undefined;
   /** When the figures were taken, epoch ms (unfinished jobs are judged against it). */
@@ -92,7 +94,8 @@ export interface ChaosReport {
   maxStalls: number;
   injected: Record<string, number>;
   workerKills: number;
-  redisRestarts: number;
+  redisFault: string;
+  redisFaults: number;
   drainMs: number | undefined;
 }
 
@@ -169,7 +172,8 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     maxStalls,
     injected: facts.injected,
     workerKills: facts.workerKills,
-    redisRestarts: facts.redisRestarts,
+    redisFault: facts.redisFault,
+    redisFaults: facts.redisFaults,
     drainMs: facts.drainMs,
   };
 }
@@ -273,7 +277,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   ];
   const injected = FAULT_LABELS.map(([name, label]) => `${label} ×${report.injected[name] ?? 0}`).join(", ");
   const lines = [
-    `injected: ${injected}; workers SIGKILLed ×${report.workerKills}; Redis restarted ×${report.redisRestarts}`,
+    `injected: ${injected}; workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`,
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
     "",

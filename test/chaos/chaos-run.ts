@@ -13,7 +13,7 @@ import {
   type OutpaintJobInput,
 } from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
-import { type RunningProcess, seededRandom } from "@reframe/testkit";
+import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@reframe/testkit";
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
@@ -26,20 +26,25 @@ import {
 } from "./chaos-report.ts";
 
 /**
- * One fault-injection run over real processes (issue 5): the local stack with 2 workers, 2 webhook
- * receivers behind one URL, the emulator with fault rates, Redis with AOF and the embedded S3.
- * While the jobs drain, a worker is SIGKILLed every few seconds and started again, and Redis is
- * restarted once. Then every job, event, provider task and output is checked (chaos-report.ts).
+ * One fault-injection run over real processes: the local stack with 2 workers, 2 webhook receivers
+ * behind one URL, the emulator with fault rates, Redis with AOF and the embedded S3. While the jobs
+ * drain, a worker is SIGKILLed every few seconds and started again, and Redis fails once: a single
+ * node is restarted; a Sentinel group's master is SIGKILLed, its replica promoted and the old master
+ * brought back as a replica; a Cluster's master holding reframe's slot is SIGKILLed and its replica
+ * promoted, then it comes back as a replica. Then every job, event, provider task and output is
+ * checked (chaos-report.ts).
  */
 
 export interface ChaosOptions {
   jobs: number;
+  /** How reframe reaches Redis: one node (restarted), a Sentinel group or a Cluster (failed over). */
+  redisTopology?: RedisTopologyKind;
   workers?: number;
   webhookReceivers?: number;
   /** Milliseconds between SIGKILLs, drawn uniformly from this range. */
   killEveryMs?: { min: number; max: number };
-  /** Share of the jobs finished when Redis is restarted (once). */
-  redisRestartAt?: number;
+  /** Share of the jobs finished when Redis fails (once). */
+  redisFailAt?: number;
   /** Seeds the emulator's faults and the harness's choices. */
   seed?: number;
   /** Give up waiting for the drain after this long. */
@@ -97,7 +102,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const random = seededRandom(seed);
   const progress = options.onProgress ?? (() => undefined);
+  const topology = options.redisTopology ?? "single";
   const stack = await startLocalStack({
+    redisTopology: topology,
+    // Failover needs a replica: one per Cluster master (a Sentinel group has one by default).
+    ...(topology === "cluster" ? { redisReplicas: 1 } : {}),
     workers: options.workers ?? 2,
     webhookReceivers: options.webhookReceivers ?? 2,
     appendOnly: true,
@@ -105,13 +114,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workerEnv: { ...WORKER_ENV, TASK_MAX_GENERATIONS: String(MAX_GENERATIONS) },
   });
   const clients = pipelineClients(stack);
-  // The harness's own clients see Redis go away during the restart; they retry, nothing more.
+  // The harness's own clients see Redis go away during the fault; they retry, nothing more.
   clients.connection.on("error", () => undefined);
   clients.queue.on("error", () => undefined);
   try {
     // One batch, as `reframe bulk` makes: it must count every end once and close exactly once.
     const batchId = `chaos-${seed}`;
-    const batches = createBatchStore(clients.connection, { prefix: "{reframe}" });
+    const batches = createBatchStore(clients.connection, { prefix: clients.prefix });
     const planned = await prepareJobs(clients.s3, options.jobs, batchId);
     progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
     const startedAt = Date.now();
@@ -126,11 +135,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     chaos.startKilling();
     const drainedAt = await waitForDrain(clients, jobIds.length, {
       timeoutMs: options.drainTimeoutMs ?? 15 * 60_000,
-      restartRedisAt: Math.ceil(jobIds.length * (options.redisRestartAt ?? 0.4)),
+      failRedisAt: Math.ceil(jobIds.length * (options.redisFailAt ?? 0.4)),
       chaos,
       progress: (finished) =>
         progress(
-          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${jobIds.length} finished · workers SIGKILLed ${chaos.kills} · Redis restarted ${chaos.redisRestarts}`,
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${jobIds.length} finished · workers SIGKILLed ${chaos.kills} · ${REDIS_FAULTS[topology]} ${chaos.redisFaults}${chaos.startFailures.length > 0 ? ` · worker starts that timed out ${chaos.startFailures.length}` : ""}`,
         ),
     });
     await chaos.stop();
@@ -149,7 +158,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       injected: counters.injected,
       maxGenerations: MAX_GENERATIONS,
       workerKills: chaos.kills,
-      redisRestarts: chaos.redisRestarts,
+      redisFault: REDIS_FAULTS[topology],
+      redisFaults: chaos.redisFaults,
       drainMs: drainedAt === undefined ? undefined : drainedAt - startedAt,
       observedAt,
       stuckGraceMs: STUCK_GRACE_MS,
@@ -212,10 +222,18 @@ async function sourceImage(width: number, height: number): Promise<Buffer> {
   return sharp(Buffer.from(svg)).jpeg().toBuffer();
 }
 
-/** SIGKILLs a random worker every few seconds and starts a new one; restarts Redis on request. */
+/** What fails in Redis once, per topology. */
+export const REDIS_FAULTS: Record<RedisTopologyKind, string> = {
+  single: "Redis restarted",
+  sentinel: "Sentinel master SIGKILLed (replica promoted, old master back as a replica)",
+  cluster: "Cluster master of reframe's slot SIGKILLed (replica promoted, old master back as a replica)",
+};
+
+/** SIGKILLs a random worker every few seconds and starts a new one; fails Redis on request. */
 export class ChaosActions {
   kills = 0;
-  redisRestarts = 0;
+  redisFaults = 0;
+  readonly startFailures: unknown[] = [];
   private readonly stack: LocalStack;
   private readonly random: () => number;
   private readonly range: { min: number; max: number };
@@ -246,13 +264,32 @@ export class ChaosActions {
       const index = Math.floor(this.random() * this.current.length);
       await this.current[index]!.kill();
       this.kills += 1;
-      this.current[index] = await this.stack.startWorker();
+      try {
+        this.current[index] = await this.stack.startWorker();
+      } catch (error) {
+        // A replacement that did not start in time: the run goes on with one worker fewer until
+        // the next round starts one again (killing the dead one is a no-op).
+        this.startFailures.push(error);
+      }
     }
   }
 
-  async restartRedis(): Promise<void> {
-    await this.stack.restartRedis();
-    this.redisRestarts += 1;
+  async failRedis(): Promise<void> {
+    const redis = this.stack.redisTopology;
+    switch (redis?.kind) {
+      case "sentinel":
+        await redis.failOver();
+        break;
+      case "cluster": {
+        const killed = await redis.failOver(this.stack.redisSettings.prefix);
+        await killed.server.start();
+        await redis.waitHealthy();
+        break;
+      }
+      default:
+        await this.stack.restartRedis();
+    }
+    this.redisFaults += 1;
   }
 
   async stop(): Promise<void> {
@@ -271,7 +308,7 @@ async function waitForDrain(
   total: number,
   settings: {
     timeoutMs: number;
-    restartRedisAt: number;
+    failRedisAt: number;
     chaos: ChaosActions;
     progress: (finished: number) => void;
   },
@@ -286,8 +323,8 @@ async function waitForDrain(
     if (counts) {
       const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
       if (finished >= total) return Date.now();
-      if (settings.chaos.redisRestarts === 0 && finished >= settings.restartRedisAt) {
-        await settings.chaos.restartRedis();
+      if (settings.chaos.redisFaults === 0 && finished >= settings.failRedisAt) {
+        await settings.chaos.failRedis();
       }
       const pending =
         (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);

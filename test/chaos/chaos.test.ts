@@ -14,7 +14,7 @@ describe("the fault-injection run, short", () => {
     expect(report.completed + Object.values(report.failedByReason).reduce((a, b) => a + b, 0)).toBe(200);
     expect(report.failedByReason.contentPolicyViolation ?? 0, table).toBe(report.injectedTerminalJobs);
     expect(report.workerKills, table).toBeGreaterThanOrEqual(2);
-    expect(report.redisRestarts, table).toBe(1);
+    expect(report.redisFaults, table).toBe(1);
     expect(report.injected.webhookDropRate, table).toBeGreaterThan(0);
   }, 240_000);
 });

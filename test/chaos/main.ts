@@ -1,11 +1,13 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { REDIS_TOPOLOGIES, type RedisTopologyKind } from "@reframe/testkit";
 import { formatReport, violations } from "./chaos-report.ts";
-import { runChaos } from "./chaos-run.ts";
+import { REDIS_FAULTS, runChaos } from "./chaos-run.ts";
 import { formatOutboundReport, outboundViolations, runOutboundChaos } from "./outbound-run.ts";
 
 /**
- * `pnpm test:chaos [--jobs 2000] [--seed N]`: the fault-injection run of issue 5;
+ * `pnpm test:chaos [--jobs 2000] [--seed N] [--redis single|sentinel|cluster]`: the fault-injection
+ * run (`--redis sentinel` or `cluster` fails Redis over instead of restarting it);
  * `pnpm test:chaos --outbound [--events 2000] [--seed N]`: the outbound webhooks' run. Each prints
  * its table and exits 1 when any must-be-zero figure is not zero (2 when the run could not be made).
  */
@@ -17,8 +19,14 @@ const { values } = parseArgs({
     events: { type: "string", default: "2000" },
     seed: { type: "string" },
     "drain-timeout-s": { type: "string", default: "900" },
+    redis: { type: "string", default: "single" },
   },
 });
+const topology = values.redis as RedisTopologyKind;
+if (!REDIS_TOPOLOGIES.includes(topology)) {
+  console.error(`--redis must be one of ${REDIS_TOPOLOGIES.join(", ")}, got ${values.redis}`);
+  process.exit(2);
+}
 const jobs = Number(values.jobs);
 if (!Number.isInteger(jobs) || jobs < 1) {
   console.error(`--jobs must be a whole number of jobs, got ${values.jobs}`);
@@ -56,10 +64,13 @@ if (values.outbound) {
     process.exit(2);
   }
 }
-log(`fault-injection run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis with AOF, embedded S3`);
+log(
+  `fault-injection run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}) with AOF, embedded S3; ${REDIS_FAULTS[topology]} once`,
+);
 try {
   const report = await runChaos({
     jobs,
+    redisTopology: topology,
     ...(seed === undefined ? {} : { seed }),
     drainTimeoutMs: Number(values["drain-timeout-s"]) * 1000,
     onProgress: log,

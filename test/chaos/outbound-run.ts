@@ -160,7 +160,7 @@ export async function runOutboundChaos(options: OutboundChaosOptions): Promise<O
       chaos,
       progress: (finished) =>
         progress(
-          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${total} deliveries finished · workers SIGKILLed ${chaos.kills} · Redis restarted ${chaos.redisRestarts}`,
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${total} deliveries finished · workers SIGKILLed ${chaos.kills} · Redis restarted ${chaos.redisFaults}`,
         ),
     });
     await chaos.stop();
@@ -179,7 +179,7 @@ export async function runOutboundChaos(options: OutboundChaosOptions): Promise<O
       disabledReason: goneState?.disabledReason,
       injected,
       workerKills: chaos.kills,
-      redisRestarts: chaos.redisRestarts,
+      redisRestarts: chaos.redisFaults,
       drainMs: drainedAt === undefined ? undefined : drainedAt - startedAt,
     });
   } finally {
@@ -224,8 +224,8 @@ async function waitForDeliveries(
     if (counts) {
       const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
       if (finished >= total) return Date.now();
-      if (settings.chaos.redisRestarts === 0 && finished >= settings.restartRedisAt)
-        await settings.chaos.restartRedis();
+      if (settings.chaos.redisFaults === 0 && finished >= settings.restartRedisAt)
+        await settings.chaos.failRedis();
       if (Date.now() - lastReport >= 5000) {
         settings.progress(finished);
         lastReport = Date.now();

@@ -2,7 +2,10 @@ import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
 import {
   type LocalRedis,
+  type LocalRedisSentinelGroup,
   type RunningProcess,
+  redisCli,
+  startRedisSentinelGroup,
   startRedisServer,
   startTcpProxy,
   type TcpProxy,
@@ -32,7 +35,7 @@ describe("a worker across Redis restarts", () => {
     proxy = await startTcpProxy({ targetPort: redis.port });
     stack = await startLocalStack({
       workers: 0,
-      redisUrl: redis.url,
+      redisEnv: { REDIS_URL: redis.url },
       emulatorEnv: { EMULATOR_LATENCY_MS: "100-300" },
     });
     worker = await stack.startWorker({
@@ -82,4 +85,71 @@ describe("a worker across Redis restarts", () => {
       .toEqual({ completed: 4 });
     expect(worker.output()).toMatch(/"alert":"worker-silent".*has not answered a PING/);
   });
+});
+
+/**
+ * The same half-open failover on a Sentinel group: clients reach the data nodes only through proxies
+ * (the addresses the sentinels hand out). The master's proxy leaves every open connection half-open
+ * and the sentinels fail over to the replica; the worker's ioredis hears nothing and waits on the old
+ * connections, and its watchdog (which asks the sentinels afresh) recreates it on the new master.
+ */
+describe("a worker on a Sentinel group whose failover leaves its connections half-open", () => {
+  let group: LocalRedisSentinelGroup;
+  let stack: LocalStack;
+  let clients: PipelineClients;
+  let worker: RunningProcess;
+  beforeAll(async () => {
+    group = await startRedisSentinelGroup({ proxied: true });
+    stack = await startLocalStack({
+      workers: 0,
+      redisEnv: group.env,
+      emulatorEnv: { EMULATOR_LATENCY_MS: "100-300" },
+    });
+    worker = await stack.startWorker({
+      POLL_FIRST_MS: "1000",
+      WORKER_WATCHDOG_MS: "1000",
+      WORKER_SILENT_AFTER_MS: "3000",
+    });
+    clients = pipelineClients(stack);
+    clients.connection.on("error", () => undefined);
+    clients.queue.on("error", () => undefined);
+    for (let i = 0; i < 4; i += 1) await uploadSource(clients.s3, `sentinel/${i}.jpg`);
+  });
+  afterAll(async () => {
+    await clients?.close();
+    await stack?.stop();
+    await group?.stop();
+  });
+
+  it("the watchdog recreates the worker on the promoted replica and it takes jobs again", async () => {
+    const first = await group.master();
+    const keys = Array.from({ length: 4 }, (_, i) => `sentinel/${i}.jpg`);
+    const before = (
+      await enqueueMany(
+        clients.queue,
+        keys.map((key) => job(key, "16:9", [])),
+      )
+    ).jobIds;
+    await expect
+      .poll(() => jobStates(clients.queue, before), { timeout: 30_000, interval: 250 })
+      .toEqual({ completed: 4 });
+    // The open connections go silent, and the sentinels are told to fail over (left to notice by
+    // themselves, they reconnect through the proxy, find the master answering, and may not).
+    group.proxies[group.servers.indexOf(first)]!.silenceOpenConnections();
+    await redisCli(group.sentinelPorts[0]!, "sentinel", "failover", group.name);
+    await expect.poll(() => group.master(), { timeout: 30_000, interval: 250 }).not.toBe(first);
+    // The test's own client was half-open too: a new one finds the new master.
+    await clients.close();
+    clients = pipelineClients(stack);
+    const after = (
+      await enqueueMany(
+        clients.queue,
+        keys.map((key) => job(key, "1:1", [])),
+      )
+    ).jobIds;
+    await expect
+      .poll(() => jobStates(clients.queue, after), { timeout: 45_000, interval: 250 })
+      .toEqual({ completed: 4 });
+    expect(worker.output()).toMatch(/"alert":"worker-silent"/);
+  }, 120_000);
 });

@@ -1,14 +1,16 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack } from "@reframe/demo";
-import { createOutpaintQueue, createRedisConnection, type OutpaintJobInput } from "@reframe/jobs";
+import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import sharp from "sharp";
 
 /** Clients a pipeline test needs against a running local stack. */
 export interface PipelineClients {
   s3: S3Client;
-  connection: Redis;
+  connection: RedisClient;
+  /** The stack's key prefix (QUEUE_PREFIX). */
+  prefix: string;
   queue: Queue;
   routeQueue(name: string): Queue;
   close(): Promise<void>;
@@ -16,17 +18,19 @@ export interface PipelineClients {
 
 export function pipelineClients(stack: LocalStack): PipelineClients {
   const s3 = stack.s3Client();
-  const connection = createRedisConnection(stack.redisUrl, { role: "worker" });
-  const queue = createOutpaintQueue({ connection, prefix: "{reframe}" });
+  const connection = createRedisClient(stack.redisSettings, { role: "worker" });
+  const { prefix } = stack.redisSettings;
+  const queue = createOutpaintQueue({ connection, prefix });
   const routes = new Map<string, Queue>();
   return {
     s3,
     connection,
+    prefix,
     queue,
     routeQueue(name) {
       let route = routes.get(name);
       if (!route) {
-        route = new Queue(name, { connection, prefix: "{reframe}" });
+        route = new Queue(name, { connection, prefix });
         routes.set(name, route);
       }
       return route;

@@ -2,6 +2,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
+import { REDIS_TOPOLOGIES } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   emulatorCounters,
@@ -48,13 +49,19 @@ async function expectOutputsAndEvents(clients: PipelineClients, jobIds: string[]
   }
 }
 
-describe("the pipeline with webhooks", () => {
+/**
+ * The same pipeline on each way reframe reaches Redis: one node, a Sentinel group (master, replica,
+ * three sentinels) and a Cluster of three masters. The 429 storm, long and not about Redis, runs on
+ * the single node only.
+ */
+describe.each(REDIS_TOPOLOGIES)("the pipeline with webhooks, on Redis %s", (topology) => {
   let stack: LocalStack;
   let clients: PipelineClients;
   beforeAll(async () => {
     // The reconciler's first poll comes 2 s after a submit (30 s by default with webhooks), so
     // dropped webhooks are recovered quickly.
     stack = await startLocalStack({
+      redisTopology: topology,
       workers: 1,
       webhooks: true,
       emulatorEnv: { EMULATOR_LATENCY_MS: "100-400" },
@@ -140,7 +147,7 @@ describe("the pipeline with webhooks", () => {
     expect(logs).not.toMatch(/X-Amz-Credential=(?!\[REDACTED\])[A-Za-z0-9]/i);
   });
 
-  it("a 429 storm slows the pipeline and loses nothing", async () => {
+  it.runIf(topology === "single")("a 429 storm slows the pipeline and loses nothing", async () => {
     await setEmulatorFaults(stack, { rate429: 0.5 });
     try {
       const { jobIds } = await runBatch(clients, "storm", "done-storm");

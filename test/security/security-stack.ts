@@ -159,7 +159,7 @@ export async function jobState(s: SecurityStack, jobId: string): Promise<string>
 
 /** The raw outcome the task store holds for a task (null: none). */
 export function storedOutcome(s: SecurityStack, taskUUID: string): Promise<string | null> {
-  return s.clients.connection.hget(taskStoreKeys("{reframe}").task(taskUUID), "outcome");
+  return s.clients.connection.hget(taskStoreKeys(s.clients.prefix).task(taskUUID), "outcome");
 }
 
 export interface ParkedTask {

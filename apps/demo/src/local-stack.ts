@@ -5,15 +5,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { loadConfigOrExit } from "@reframe/config";
+import { type RedisSettings, redisEnvFields, redisEnvSchema, redisSettingsFromEnv } from "@reframe/redis";
 import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
 import {
   basicAuthorization,
   freePort,
+  type LocalRedisTopology,
   type LocalSns,
+  type RedisTopologyKind,
   type RunningProcess,
   startLocalSns,
   startProcess,
-  startRedisServer,
+  startRedisTopology,
 } from "@reframe/testkit";
 import { startRoundRobinProxy } from "./round-robin-proxy.ts";
 import { publishUploadsToSns } from "./sns-topic.ts";
@@ -21,7 +25,8 @@ import { type UploadWatch, watchEmbeddedUploads } from "./upload-triggers.ts";
 
 /**
  * reframe on one machine with embedded defaults, every part as its own process, as users run it:
- * Redis (REDIS_URL, or a redis-server on a free port), the embedded S3, the provider emulator, the
+ * Redis (the caller's, or one started on free ports: one node, a Sentinel group or a Cluster), the
+ * embedded S3, the provider emulator, the
  * webhook receivers and worker processes. Used by the demo, the end-to-end tests and the
  * fault-injection run. Several receivers sit behind one round-robin proxy, as replicas sit behind a
  * load balancer: the provider is given one public URL.
@@ -62,6 +67,18 @@ const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms
 const S3_CREDENTIALS = { accessKeyId: "reframe-local", secretAccessKey: "reframe-local-secret" };
 const API_KEY = "local-dev-key";
 
+/**
+ * The caller's Redis, when the environment names one (REDIS_URL, REDIS_SENTINELS or
+ * REDIS_CLUSTER_NODES): every Redis variable, checked (a bad one stops the process with its name and
+ * rule), for `startLocalStack({ redisEnv })`. Undefined when none is set: the stack starts its own.
+ */
+export function callerRedisEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+  if (!env.REDIS_URL && !env.REDIS_SENTINELS && !env.REDIS_CLUSTER_NODES) return undefined;
+  const redisEnv = Object.fromEntries(Object.keys(redisEnvFields).map((name) => [name, env[name] ?? ""]));
+  loadConfigOrExit(redisEnvSchema, redisEnv);
+  return redisEnv;
+}
+
 export interface LocalStackOptions {
   /** Worker processes to start (0 for tests that start their own). */
   workers?: number;
@@ -79,8 +96,16 @@ export interface LocalStackOptions {
   logLevel?: "trace" | "debug" | "info";
   /** Run the embedded S3 as its own process (benchmarks); `onObjectCreated` is then unavailable. */
   s3Process?: boolean;
-  /** Use this Redis instead of starting one (REDIS_URL). */
-  redisUrl?: string;
+  /**
+   * Use this Redis instead of starting one: its variables (REDIS_URL, or REDIS_SENTINELS and
+   * REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES, with credentials and QUEUE_PREFIX), given to every
+   * process of the stack.
+   */
+  redisEnv?: Record<string, string>;
+  /** The Redis to start when none is given: one node (default), a Sentinel group or a Cluster. */
+  redisTopology?: RedisTopologyKind;
+  /** Replicas of the started Redis (per master on a Cluster; of the master in a Sentinel group). */
+  redisReplicas?: number;
   appendOnly?: boolean;
   /** Start the HTTP API (with the S3 event intake) as a process. */
   api?: boolean;
@@ -102,7 +127,14 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
-  redisUrl: string;
+  /** The Redis variables every process of the stack gets (the other topologies' blank). */
+  redisEnv: Record<string, string>;
+  /** The same, parsed: for the caller's own clients (createRedis) and the key prefix. */
+  redisSettings: RedisSettings;
+  /** The URL when Redis is one node. */
+  redisUrl: string | undefined;
+  /** The Redis this stack started (undefined for the caller's): for failover runs. */
+  redisTopology: LocalRedisTopology | undefined;
   s3: { endpoint: string; region: string; credentials: typeof S3_CREDENTIALS };
   emulatorUrl: string;
   apiKey: string;
@@ -135,11 +167,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const processes: RunningProcess[] = [];
   const logLevel = options.logLevel ?? "info";
   try {
-    const redis = options.redisUrl
+    const redis = options.redisEnv
       ? undefined
-      : await startRedisServer({ appendOnly: options.appendOnly ?? false });
+      : await startRedisTopology(options.redisTopology ?? "single", {
+          appendOnly: options.appendOnly ?? false,
+          ...(options.redisReplicas === undefined ? {} : { replicas: options.redisReplicas }),
+        });
     if (redis) stoppers.push(() => redis.stop());
-    const redisUrl = options.redisUrl ?? redis!.url;
+    const redisEnv = options.redisEnv ?? redis!.env;
+    const redisSettings = redisSettingsFromEnv(redisEnv);
+    const redisUrl = redisSettings.target.kind === "single" ? redisSettings.target.url : undefined;
     const s3 = options.s3Process
       ? await startS3Process(processes)
       : await startEmbeddedS3({
@@ -176,7 +213,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           name: `webhooks-${i + 1}`,
           command: [process.execPath, entry("webhooks")],
           env: {
-            REDIS_URL: redisUrl,
+            ...redisEnv,
             WEBHOOK_SECRET: secret,
             WEBHOOKS_PORT: String(webhooksPort),
             WEBHOOKS_HOST: "127.0.0.1",
@@ -196,7 +233,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       } else webhooksUrl = receiverUrls[0];
     }
     const workerEnvironment: Record<string, string> = {
-      REDIS_URL: redisUrl,
+      ...redisEnv,
       RUNWARE_API_URL: `${emulatorUrl}/v1`,
       RUNWARE_API_KEY: API_KEY,
       S3_ENDPOINT: s3.endpoint,
@@ -217,7 +254,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         name: `worker-${workers.length + 1}`,
         command: [process.execPath, ...WORKER_HEAP_FLAGS, entry("worker")],
         env: { ...workerEnvironment, ...workerAllocatorEnv(), ...options.workerEnv, ...extraEnv },
-        ready: { line: /worker started/ },
+        // Generous: a worker started while the machine is busy (a fault-injection run) loads slowly.
+        ready: { line: /worker started/, timeoutMs: 90_000 },
       });
       workers.push(worker);
       processes.push(worker);
@@ -255,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           name: "api",
           command: [process.execPath, `${REPO_ROOT}apps/producer/src/api-main.ts`],
           env: {
-            REDIS_URL: redisUrl,
+            ...redisEnv,
             API_TOKEN: api.token,
             INTAKE_TOKEN: api.intakeToken,
             API_PORT: String(port),
@@ -292,11 +330,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     } else if (options.uploadTriggers) {
       const client = stackS3Client(s3.endpoint);
       stoppers.push(async () => client.destroy());
-      uploads = await watchEmbeddedUploads(s3, { redisUrl, client, scratch: [scratchArea] });
+      uploads = await watchEmbeddedUploads(s3, { redis: redisSettings, client, scratch: [scratchArea] });
     }
     if (uploads) stoppers.push(() => uploads.stop());
     return {
+      redisEnv,
+      redisSettings,
       redisUrl,
+      redisTopology: redis,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
       s3Client: () => stackS3Client(s3.endpoint),
       emulatorUrl,
@@ -312,8 +353,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startWorker,
       onObjectCreated: s3.onObjectCreated,
       async restartRedis() {
-        if (!redis) throw new Error("this stack uses an external Redis (REDIS_URL); it cannot restart it");
-        await redis.restart();
+        if (redis?.kind !== "single")
+          throw new Error("this stack did not start a single Redis node; it cannot restart it");
+        await redis.server.restart();
       },
       outputs: () => processes.map((p) => `--- ${p.name}\n${p.output()}`).join("\n"),
       async stop() {

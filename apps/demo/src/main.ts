@@ -1,15 +1,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import {
-  createOutpaintQueue,
-  createRedisConnection,
-  enqueueMany,
-  type OutpaintJobInput,
-} from "@reframe/jobs";
+import { createOutpaintQueue, enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
+import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { type UploadedSample, uploadSampleScenes } from "./sample-scenes.ts";
 import { serve } from "./serve.ts";
 
@@ -27,7 +23,8 @@ async function main(): Promise<number> {
   if (process.argv.includes("--serve")) return serve(OUT_DIR);
   const started = Date.now();
   console.log("starting Redis, the embedded S3, the emulator, the webhook receiver and a worker…");
-  const stack = await startLocalStack({ redisUrl: process.env.REDIS_URL || undefined });
+  const redisEnv = callerRedisEnv(process.env);
+  const stack = await startLocalStack(redisEnv ? { redisEnv } : {});
   try {
     return await runDemo(stack, started);
   } finally {
@@ -37,8 +34,8 @@ async function main(): Promise<number> {
 
 async function runDemo(stack: LocalStack, started: number): Promise<number> {
   const s3 = stack.s3Client();
-  const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
-  const queue = createOutpaintQueue({ connection, prefix: "{reframe}" });
+  const connection = createRedisClient(stack.redisSettings, { role: "producer" });
+  const queue = createOutpaintQueue({ connection, prefix: stack.redisSettings.prefix });
   try {
     const sources = await uploadSampleScenes(s3);
     const batchId = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}`;

@@ -1,7 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRedisConnection, waitForRedisReady } from "@reframe/jobs";
 import { createEndpointStore } from "@reframe/outbound";
 import {
   applyPipelines,
@@ -9,8 +8,9 @@ import {
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
+import { createRedisClient, waitForRedisReady } from "@reframe/redis";
 import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
+import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { uploadSampleScenes } from "./sample-scenes.ts";
 
 const EXAMPLE_PIPELINES = fileURLToPath(new URL("../../../examples/pipelines.yaml", import.meta.url));
@@ -28,8 +28,9 @@ const DEMO_ENDPOINT = "demo-hooks";
  */
 export async function serve(outDir: string): Promise<number> {
   console.log("starting Redis, the embedded S3, the emulator, the webhook receiver, a worker and the API…");
+  const redisEnv = callerRedisEnv(process.env);
   const stack = await startLocalStack({
-    redisUrl: process.env.REDIS_URL || undefined,
+    ...(redisEnv ? { redisEnv } : {}),
     api: true,
     sns: true,
     uploadTriggers: "sns",
@@ -62,10 +63,10 @@ export async function serve(outDir: string): Promise<number> {
  * secret generated here (once per Redis: a kept Redis keeps its endpoint and secret).
  */
 async function startSampleEndpoint(stack: LocalStack): Promise<WebhookReceiver> {
-  const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
+  const connection = createRedisClient(stack.redisSettings, { role: "producer" });
   try {
     await waitForRedisReady(connection);
-    const endpoints = createEndpointStore(connection);
+    const endpoints = createEndpointStore(connection, { prefix: stack.redisSettings.prefix });
     const existing = await endpoints.get(DEMO_ENDPOINT);
     const port = existing ? Number(new URL(existing.url).port) : undefined;
     const secrets = existing ? existing.secrets.map((entry) => entry.secret) : [];
@@ -94,8 +95,9 @@ async function startSampleEndpoint(stack: LocalStack): Promise<WebhookReceiver> 
 
 async function prepare(stack: LocalStack, outDir: string): Promise<void> {
   const s3 = stack.s3Client();
-  const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
-  const runQueue = createPipelineRunQueue({ connection });
+  const connection = createRedisClient(stack.redisSettings, { role: "producer" });
+  const { prefix } = stack.redisSettings;
+  const runQueue = createPipelineRunQueue({ connection, prefix });
   try {
     await waitForRedisReady(connection);
     const samples = await uploadSampleScenes(s3);
@@ -106,7 +108,10 @@ async function prepare(stack: LocalStack, outDir: string): Promise<void> {
       `uploaded ${samples.length} sample images to s3://${LOCAL_BUCKETS.sources}/samples/ (copies in ${outDir}/samples/)`,
     );
     const file = parsePipelinesFile(await readFile(EXAMPLE_PIPELINES, "utf8"), "examples/pipelines.yaml");
-    const changes = await applyPipelines(file, { store: createPipelineStore(connection), runQueue });
+    const changes = await applyPipelines(file, {
+      store: createPipelineStore(connection, { prefix }),
+      runQueue,
+    });
     console.log(
       `applied examples/pipelines.yaml: ${changes.map((c) => `${c.pipeline} (${c.change})`).join(", ")}`,
     );
@@ -119,8 +124,8 @@ async function prepare(stack: LocalStack, outDir: string): Promise<void> {
 
 function environmentFile(stack: LocalStack, snsCaFile: string, endpointUrl: string): string {
   const variables: Record<string, string> = {
-    REDIS_URL: stack.redisUrl,
-    QUEUE_PREFIX: "{reframe}",
+    ...Object.fromEntries(Object.entries(stack.redisEnv).filter(([, value]) => value !== "")),
+    QUEUE_PREFIX: stack.redisSettings.prefix,
     S3_ENDPOINT: stack.s3.endpoint,
     S3_REGION: stack.s3.region,
     S3_FORCE_PATH_STYLE: "true",

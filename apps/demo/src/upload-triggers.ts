@@ -1,11 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
-import {
-  createOutpaintQueue,
-  createRedisConnection,
-  openRouteQueues,
-  waitForRedisReady,
-} from "@reframe/jobs";
+import { createOutpaintQueue, openRouteQueues } from "@reframe/jobs";
 import {
   type BudgetExceededEvent,
   createPipelineStore,
@@ -14,6 +9,7 @@ import {
   type IntakeResult,
   ingestCreatedObjects,
 } from "@reframe/pipelines";
+import { createRedisClient, type RedisSettings, waitForRedisReady } from "@reframe/redis";
 import type { CreatedObject, EmbeddedS3, S3Area } from "@reframe/storage";
 
 export interface UploadWatch {
@@ -30,20 +26,19 @@ export interface UploadWatch {
 export async function watchEmbeddedUploads(
   s3: EmbeddedS3,
   options: {
-    redisUrl: string;
+    redis: RedisSettings;
     /** Reads the matched images' headers, for their planned cost. */
     client: S3Client;
     /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES; the defaults, as the local stack's worker has them. */
     sourceLimits?: { maxPixels: number; maxBytes: number };
-    prefix?: string;
     scratch?: S3Area[];
     onIngested?: (result: IntakeResult) => void;
     onBudgetExceeded?: (event: BudgetExceededEvent) => void;
     onError?: (error: unknown) => void;
   },
 ): Promise<UploadWatch> {
-  const prefix = options.prefix ?? "{reframe}";
-  const connection = createRedisConnection(options.redisUrl, { role: "producer" });
+  const { prefix } = options.redis;
+  const connection = createRedisClient(options.redis, { role: "producer" });
   await waitForRedisReady(connection);
   const queue = createOutpaintQueue({ connection, prefix });
   const store = createPipelineStore(connection, { prefix });

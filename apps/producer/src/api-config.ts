@@ -1,12 +1,12 @@
-import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
+import { envField, s3EnvFields, scratchEnvFields, sourceLimitEnvFields } from "@reframe/config";
+import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 import { DEFAULT_SNS_CERT_HOST_PATTERN, DEFAULT_SNS_MAX_AGE_MS } from "./sns/index.ts";
 
 export const apiConfigSchema = z
   .object({
-    REDIS_URL: envField.url({ protocols: ["redis:", "rediss:"] }),
-    QUEUE_PREFIX: envField.string({ default: "{reframe}" }),
+    ...redisEnvFields,
     API_TOKEN: envField.string({ min: 16 }),
     API_PORT: envField.int({ min: 1, max: 65_535, default: 8790 }),
     API_HOST: envField.string({ default: "0.0.0.0" }),
@@ -23,13 +23,13 @@ export const apiConfigSchema = z
     SNS_CERT_HOST_PATTERN: envField.string({ default: DEFAULT_SNS_CERT_HOST_PATTERN }),
     SNS_MAX_AGE_MS: envField.int({ min: 1000, max: 14 * 86_400_000, default: DEFAULT_SNS_MAX_AGE_MS }),
     SNS_ALLOW_HOSTS: envField.list([]),
-    SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
-    SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
+    ...scratchEnvFields,
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 10_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
   })
   .superRefine((config, context) => {
+    checkRedisEnv(config, context);
     if (config.INTAKE_TOKEN)
       for (const variable of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const)
         if (!config[variable])

@@ -1,12 +1,14 @@
 import { loadConfigOrExit, sourceLimitsOf } from "@reframe/config";
 import { createGuardedFetch } from "@reframe/egress";
+import { createOutpaintQueue } from "@reframe/jobs";
+import { runProcess } from "@reframe/lifecycle";
 import {
   assertNoEviction,
-  createOutpaintQueue,
-  createRedisConnection,
+  confirmWrites,
+  createRedisClient,
+  redisSettingsOf,
   waitForRedisReady,
-} from "@reframe/jobs";
-import { runProcess } from "@reframe/lifecycle";
+} from "@reframe/redis";
 import { createS3Client, scratchAreas } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
@@ -21,7 +23,8 @@ await runProcess({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   stoppingMessage: "finishing requests in flight",
   async start() {
-    const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
+    const settings = redisSettingsOf(config);
+    const redis = createRedisClient(settings, { role: "producer" });
     await waitForRedisReady(redis);
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
     const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
@@ -55,6 +58,7 @@ await runProcess({
       prefix: config.QUEUE_PREFIX,
       token: config.API_TOKEN,
       logger,
+      confirmWrites: () => confirmWrites(redis, settings),
       ...(config.INTAKE_TOKEN
         ? {
             intake: {

@@ -1,8 +1,8 @@
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
+import { createRedisClient, type RedisClient, WriteNotConfirmedError } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiServer } from "./api-server.ts";
 
@@ -17,12 +17,12 @@ const job = (key: string, batchId?: string) => ({
 
 describe("the HTTP API", () => {
   let server: LocalRedis;
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let app: ReturnType<typeof createApiServer>;
   beforeAll(async () => {
     server = await startRedisServer();
-    redis = createRedisConnection(server.url, { role: "worker" });
+    redis = createRedisClient(server.url, { role: "worker" });
     queue = createOutpaintQueue({ connection: redis, prefix: "{api-test}" });
     app = createApiServer({
       queue,
@@ -108,6 +108,47 @@ describe("the HTTP API", () => {
     );
   });
 
+  it("counts the outpaint queue's jobs by state, for the autoscaler, behind the token", async () => {
+    expect((await app.inject({ method: "GET", url: "/v1/queue/counts" })).statusCode).toBe(401);
+    const response = await app.inject({ method: "GET", url: "/v1/queue/counts", headers: auth });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ waiting: await queue.count(), delayed: 0, active: 0 });
+  });
+
+  it("answers 503 when the added jobs are not confirmed on the replicas in time, and a retry adds nothing twice", async () => {
+    const confirming = createApiServer({
+      queue,
+      redis,
+      prefix: "{api-test}",
+      token: TOKEN,
+      logger: createLogger({ name: "api", level: "silent" }),
+      confirmWrites: async () => {
+        throw new WriteNotConfirmedError(1, 0, 1000);
+      },
+    });
+    const refused = await confirming.inject({
+      method: "POST",
+      url: "/v1/jobs",
+      headers: auth,
+      payload: job("w.jpg"),
+    });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers["retry-after"]).toBe("1");
+    expect(refused.json()).toEqual({
+      error: "unavailable",
+      message:
+        "Redis did not confirm the write on 1 replica within 1000 ms (0 did): it could be lost in a failover; try again (it is safe to repeat)",
+    });
+    await confirming.close();
+    const retried = await app.inject({
+      method: "POST",
+      url: "/v1/jobs",
+      headers: auth,
+      payload: job("w.jpg"),
+    });
+    expect(retried.json()).toMatchObject({ added: 0, existing: 1 });
+  });
+
   it("serves its OpenAPI document without a token, with the job schema from the validator", async () => {
     const response = await app.inject({ method: "GET", url: "/openapi.json" });
     const document = response.json();
@@ -116,6 +157,7 @@ describe("the HTTP API", () => {
       "/v1/jobs",
       "/v1/jobs/{jobId}",
       "/v1/batches/{batchId}",
+      "/v1/queue/counts",
       "/v1/events/s3",
     ]);
     expect(document.components.schemas.OutpaintJob.properties).toHaveProperty("source");

@@ -7,10 +7,10 @@ import {
   type OutpaintJob,
   parseOutpaintJobs,
 } from "@reframe/jobs";
+import { type RedisClient, WriteNotConfirmedError } from "@reframe/redis";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import type { Redis } from "ioredis";
 import { jobStatus } from "./commands.ts";
 import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -18,7 +18,7 @@ import { hasIntakeCredentials, INTAKE_CHALLENGES } from "./sns/index.ts";
 
 export interface ApiServerOptions {
   queue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Bearer token every request must carry (except the OpenAPI document). */
   token: string;
@@ -26,7 +26,12 @@ export interface ApiServerOptions {
   /** Jobs per POST at most; a bigger list belongs to `reframe bulk`. */
   maxJobsPerRequest?: number;
   /** The S3 event intake (POST /v1/events/s3), with its own token; absent, the route does not exist. */
-  intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix" | "logger">;
+  intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix" | "logger" | "confirmWrites">;
+  /**
+   * Before a 202: the added jobs are on enough replicas to survive a failover. When they are not in
+   * time it throws WriteNotConfirmedError, answered 503 (retrying adds nothing twice).
+   */
+  confirmWrites?: () => Promise<void>;
 }
 
 /**
@@ -62,13 +67,21 @@ export function createApiServer(options: ApiServerOptions) {
       redis: options.redis,
       prefix: options.prefix,
       logger: options.logger,
+      ...(options.confirmWrites ? { confirmWrites: options.confirmWrites } : {}),
     });
   }
-  app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options.queue, batches, maxJobs));
+  app.post("/v1/jobs", async (request, reply) =>
+    postJobs(request, reply, options.queue, batches, maxJobs, options.confirmWrites),
+  );
   app.get<{ Params: { jobId: string } }>("/v1/jobs/:jobId", async (request, reply) => {
     const status = await jobStatus(options.queue, request.params.jobId);
     return status ?? reply.code(404).send({ error: "not-found", message: `no job ${request.params.jobId}` });
   });
+  // What `reframe queue counts` prints; KEDA's metrics-api scaler reads `delayed` here (its Redis
+  // scalers count lists only, and delayed jobs are a sorted set).
+  app.get("/v1/queue/counts", async () =>
+    options.queue.getJobCounts("waiting", "prioritized", "delayed", "active", "completed", "failed"),
+  );
   app.get<{ Params: { batchId: string } }>("/v1/batches/:batchId", async (request, reply) => {
     const status = BATCH_ID_PATTERN.test(request.params.batchId)
       ? await batches.status(request.params.batchId)
@@ -79,6 +92,13 @@ export function createApiServer(options: ApiServerOptions) {
     return { ...counts, kind: info.kind, createdAt: info.createdAt };
   });
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    if (error instanceof WriteNotConfirmedError) {
+      options.logger.warn({ err: error }, "a write was not confirmed by the replicas; answered 503");
+      return reply
+        .code(503)
+        .header("retry-after", "1")
+        .send({ error: "unavailable", message: error.message });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 500) options.logger.error({ err: error }, "request failed");
     reply.code(status).send({
@@ -95,6 +115,7 @@ async function postJobs(
   queue: Queue,
   batches: BatchStore,
   maxJobs: number,
+  confirmWrites: (() => Promise<void>) | undefined,
 ) {
   const body = request.body as { jobs?: unknown } | undefined;
   const prefixed = Array.isArray(body?.jobs);
@@ -116,5 +137,6 @@ async function postJobs(
     return reply.code(400).send({ error: "validation", issues });
   }
   const { added, existing, jobIds } = await enqueueIntoLabelledBatches(queue, batches, jobs, "api");
+  await confirmWrites?.();
   return reply.code(202).send({ added, existing, jobIds });
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
+
 import { parseArgs } from "node:util";
 import { ConfigError, parseEnv } from "@reframe/config";
 import { formatScale, formatShare } from "@reframe/geometry";
+import { createBatchStore, createOutpaintQueue } from "@reframe/jobs";
 import {
-  createBatchStore,
-  createOutpaintQueue,
-  createRedisConnection,
+  confirmWrites,
+  createRedisClient,
+  type RedisClient,
+  redisSettingsOf,
+  WriteNotConfirmedError,
   waitForRedisReady,
-} from "@reframe/jobs";
+} from "@reframe/redis";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
 import { JOB_FLAGS } from "./bulk/bulk-request.ts";
 import {
@@ -44,7 +47,8 @@ ${BULK_USAGE}
 ${ENDPOINTS_USAGE}
 ${DELIVERIES_USAGE}
 
-Environment: REDIS_URL (required), QUEUE_PREFIX, OUTPUT_BUCKET; bulk and batch also S3_ENDPOINT,
+Environment: REDIS_URL (or REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES; see the
+README for credentials and TLS), QUEUE_PREFIX, OUTPUT_BUCKET; bulk and batch also S3_ENDPOINT,
 S3_REGION, S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (as the worker's).`;
 
 const ENQUEUE_FLAGS = {
@@ -68,14 +72,21 @@ function describe(status: JobStatus): string {
 }
 
 async function withQueue<T>(
-  run: (queue: Queue, context: { connection: Redis; prefix: string }) => Promise<T>,
+  run: (
+    queue: Queue,
+    context: { connection: RedisClient; prefix: string; confirm: () => Promise<void> },
+  ) => Promise<T>,
 ): Promise<T> {
-  const config = parseEnv(producerConfigSchema, process.env);
-  const connection = createRedisConnection(config.REDIS_URL, { role: "producer" });
-  const queue = createOutpaintQueue({ connection, prefix: config.QUEUE_PREFIX });
+  const settings = redisSettingsOf(parseEnv(producerConfigSchema, process.env));
+  const connection = createRedisClient(settings, { role: "producer" });
+  const queue = createOutpaintQueue({ connection, prefix: settings.prefix });
   try {
     await waitForRedisReady(connection);
-    return await run(queue, { connection, prefix: config.QUEUE_PREFIX });
+    return await run(queue, {
+      connection,
+      prefix: settings.prefix,
+      confirm: () => confirmWrites(connection, settings),
+    });
   } finally {
     await queue.close();
     connection.disconnect();
@@ -89,10 +100,11 @@ async function run(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: ENQUEUE_FLAGS, strict: true });
       if (values.help) return print(USAGE, 0);
       if (!values.source || !values.target) throw new UsageError("enqueue needs --source and --target");
-      return withQueue(async (queue, { connection, prefix }) => {
+      return withQueue(async (queue, { connection, prefix, confirm }) => {
         const input = jobFromFlags(values as EnqueueFlags, process.env.OUTPUT_BUCKET || undefined);
         const batches = createBatchStore(connection, { prefix });
         const { jobId, added } = await enqueueCommand(queue, batches, input);
+        await confirm();
         console.log(added ? jobId : `${jobId} (already queued: same source, target and options)`);
         if (!values.wait) return 0;
         const final = await waitForJob(queue, jobId, (status) => console.error(describe(status)));
@@ -162,6 +174,9 @@ try {
   if (error instanceof UsageError || error instanceof ConfigError) {
     console.error(`reframe: ${error.message}`);
     process.exitCode = 2;
+  } else if (error instanceof WriteNotConfirmedError) {
+    console.error(`reframe: ${error.message}`);
+    process.exitCode = 1;
   } else if (error instanceof Error && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS_")) {
     console.error(`reframe: ${error.message}\n\n${USAGE}`);
     process.exitCode = 2;

@@ -1,16 +1,16 @@
 import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
 import {
   applyPipelines,
   createPipelineRunQueue,
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createApiServer } from "./api-server.ts";
 
@@ -32,7 +32,7 @@ const awsEvent = (key: string, eTag = "0123abcd", bucket = "media") => ({
 
 describe("the S3 event intake", () => {
   let server: LocalRedis;
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let app: ReturnType<typeof createApiServer>;
   let s3: EmbeddedS3;
@@ -50,7 +50,7 @@ describe("the S3 event intake", () => {
       forcePathStyle: true,
       credentials: { accessKeyId: "intake-key", secretAccessKey: "intake-secret" },
     });
-    redis = createRedisConnection(server.url, { role: "worker" });
+    redis = createRedisClient(server.url, { role: "worker" });
     queue = createOutpaintQueue({ connection: redis, prefix: PREFIX });
     const runQueue = createPipelineRunQueue({ connection: redis, prefix: PREFIX });
     await applyPipelines(

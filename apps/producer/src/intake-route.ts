@@ -7,19 +7,19 @@ import {
   createWrittenObjects,
   ingestCreatedObjects,
 } from "@reframe/pipelines";
+import type { RedisClient } from "@reframe/redis";
 import type { SourceLimits } from "@reframe/sources";
 import { parseS3Event, type S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Redis } from "ioredis";
 import type { SnsIntake } from "./sns/index.ts";
 
 export const INTAKE_PATH = "/v1/events/s3";
 
 export interface IntakeOptions {
   queue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The token S3 notifications carry (Authorization: Bearer <token>); not the API's own token. */
   token: string;
@@ -32,6 +32,8 @@ export interface IntakeOptions {
   /** The SNS layer in front (sns/sns-intake.ts): envelopes verified and unwrapped, or answered. */
   sns?: SnsIntake;
   logger: Logger;
+  /** Before the 202: the jobs are on enough replicas to survive a failover (see confirmWrites). */
+  confirmWrites?: () => Promise<void>;
 }
 
 /**
@@ -74,6 +76,7 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
         .code(503)
         .send({ error: "unavailable", message: "the event could not be taken now; retry" });
     }
+    await options.confirmWrites?.();
     return reply.code(202).send({
       objects: result.objects,
       matched: result.dispositions.matched,

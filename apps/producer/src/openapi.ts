@@ -106,6 +106,18 @@ export function openApiDocument() {
           },
         },
       },
+      "/v1/queue/counts": {
+        get: {
+          summary:
+            "The outpaint queue's jobs by state (waiting, delayed: parked while the provider works, active, …); KEDA scales workers on it",
+          responses: {
+            "200": {
+              description: "counts by state",
+              ...json({ type: "object", additionalProperties: { type: "integer" } }),
+            },
+          },
+        },
+      },
       "/v1/events/s3": {
         post: {
           summary:

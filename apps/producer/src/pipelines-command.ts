@@ -17,8 +17,8 @@ import {
   type UploadBudgets,
   uploadCeilingsOf,
 } from "@reframe/pipelines";
+import type { RedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { UsageError } from "./source-spec.ts";
 
 export const PIPELINES_USAGE = `  reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
@@ -27,7 +27,7 @@ export const PIPELINES_USAGE = `  reframe pipelines apply <file.yaml> [--check] 
   reframe pipelines runs <name>                   its recent runs; its uploads' spend and refusals`;
 
 export interface PipelinesContext {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   print(line: string): void;
   now?: () => number;

@@ -1,10 +1,12 @@
 import { envField } from "@reframe/config";
+import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { z } from "zod";
 
-export const producerConfigSchema = z.object({
-  REDIS_URL: envField.url({ protocols: ["redis:", "rediss:"] }),
-  QUEUE_PREFIX: envField.string({ default: "{reframe}" }),
+/** The CLI's variables; `reframe bulk` and `reframe batch` add theirs (bulk-config.ts). */
+export const producerEnvFields = {
+  ...redisEnvFields,
   /** Where outputs go when a command names no bucket. */
   OUTPUT_BUCKET: envField.string({ default: "" }).optional(),
-});
+};
+export const producerConfigSchema = z.object(producerEnvFields).superRefine(checkRedisEnv);
 export type ProducerConfig = z.output<typeof producerConfigSchema>;

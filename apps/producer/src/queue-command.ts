@@ -1,11 +1,11 @@
 import { createSpendLedger, spendPauseLifted } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { UsageError } from "./source-spec.ts";
 
 export interface QueueCommandContext {
   queue: Queue;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   print(line: string): void;
   now?: () => number;

@@ -1,9 +1,8 @@
 import { PassThrough } from "node:stream";
 import { parseEnv } from "@reframe/config";
-import { RedisConfigError } from "@reframe/jobs";
+import { createRedisClient, RedisConfigError } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { freePort, type LocalRedis, startRedisServer } from "@reframe/testkit";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookReceiver } from "./receiver.ts";
 import { webhooksConfigSchema } from "./webhooks-config.ts";
@@ -58,7 +57,7 @@ describe("startWebhookReceiver", () => {
   });
 
   it("refuses to start when Redis may evict keys", async () => {
-    const admin = new Redis(server.url);
+    const admin = createRedisClient(server.url, { role: "worker" });
     await admin.config("SET", "maxmemory-policy", "volatile-lru");
     try {
       const error = await startWebhookReceiver(await configFor(server.url), { logger: quietLogger() }).catch(

@@ -1,4 +1,5 @@
-import { assertNoEviction, createOutpaintQueue, createRedisConnection, createTaskStore } from "@reframe/jobs";
+import { createOutpaintQueue, createTaskStore } from "@reframe/jobs";
+import { assertNoEviction, confirmWrites, createRedisClient, redisSettingsOf } from "@reframe/redis";
 import type { Logger } from "@reframe/telemetry";
 import { createWebhookServer } from "./server.ts";
 import type { WebhooksConfig } from "./webhooks-config.ts";
@@ -18,7 +19,8 @@ export async function startWebhookReceiver(
   config: WebhooksConfig,
   { logger }: { logger: Logger },
 ): Promise<RunningReceiver> {
-  const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
+  const settings = redisSettingsOf(config);
+  const redis = createRedisClient(settings, { role: "producer" });
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
@@ -37,6 +39,7 @@ export async function startWebhookReceiver(
     logger,
     bodyLimitBytes: config.WEBHOOKS_BODY_LIMIT_BYTES,
     bodyTimeoutMs: config.WEBHOOKS_BODY_TIMEOUT_MS,
+    confirmWrites: () => confirmWrites(redis, settings),
   });
   const address = await app.listen({ port: config.WEBHOOKS_PORT, host: config.WEBHOOKS_HOST });
   logger.info({ address }, "webhooks receiver listening");

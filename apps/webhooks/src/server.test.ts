@@ -1,19 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { PassThrough } from "node:stream";
-import {
-  createOutpaintQueue,
-  createRedisConnection,
-  createTaskStore,
-  type TaskStore,
-  waitForRedisReady,
-} from "@reframe/jobs";
+import { createOutpaintQueue, createTaskStore, type TaskStore } from "@reframe/jobs";
+import { createRedisClient, type RedisClient, waitForRedisReady } from "@reframe/redis";
 import { taskWebhookURL } from "@reframe/runware";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
-import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createWebhookServer, type WebhookServerOptions } from "./server.ts";
 
@@ -34,7 +28,7 @@ afterAll(async () => {
 
 interface Harness {
   app: FastifyInstance;
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   taskStore: TaskStore;
   logs(): string;
@@ -44,7 +38,7 @@ async function harness(
   overrides: Partial<WebhookServerOptions> = {},
   redisUrl = server.url,
 ): Promise<Harness> {
-  const redis = createRedisConnection(redisUrl, { role: "producer" });
+  const redis = createRedisClient(redisUrl, { role: "producer" });
   redis.on("error", () => undefined);
   closers.push(async () => redis.disconnect());
   await waitForRedisReady(redis);

@@ -1,9 +1,9 @@
 import { promoteJob, type TaskStore } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import { verifyTaskWebhookToken } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
-import type { Redis } from "ioredis";
 import { readDelivery } from "./delivery.ts";
 
 /**
@@ -25,7 +25,7 @@ import { readDelivery } from "./delivery.ts";
  */
 
 export interface WebhookServerOptions {
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   taskStore: TaskStore;
   secret: string;
@@ -34,6 +34,11 @@ export interface WebhookServerOptions {
   bodyLimitBytes?: number;
   /** The whole request must arrive within this (a body trickled byte by byte is cut off). */
   bodyTimeoutMs?: number;
+  /**
+   * Before the 200: the stored outcome is on enough replicas to survive a failover (the provider
+   * does not deliver twice what we acknowledged). Not in time: 503, and the provider delivers again.
+   */
+  confirmWrites?: () => Promise<void>;
   now?: () => number;
 }
 
@@ -106,6 +111,7 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
       // Also on a duplicate: the provider delivers again when our last answer failed, possibly
       // after the store but before the promote. Promoting a job that is not delayed does nothing.
       const promoted = jobId ? await promoteJob(queue, jobId) : "missing";
+      await options.confirmWrites?.();
       logger.info({ taskUUID, jobId, stored, promoted, outcome: delivery.record.kind }, "webhook received");
       return reply.code(200).send({ ok: true, stored });
     },
@@ -137,7 +143,7 @@ async function rejectBadToken(
   await reply.code(401).send({ ok: false, error: "unauthorized" });
 }
 
-async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+async function pingWithin(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);

@@ -1,10 +1,10 @@
 import { createEndpointStore, parseRetrySchedule, startDeliveryWorker } from "@reframe/outbound";
+import type { RedisClient } from "@reframe/redis";
 import type { Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import type { SessionShared } from "./worker-session.ts";
 
 /** The delivery worker of outbound webhooks, on this session's connection (DELIVERIES=true). */
-export function startDeliveries(shared: SessionShared, connection: Redis): Worker {
+export function startDeliveries(shared: SessionShared, connection: RedisClient): Worker {
   const { config } = shared;
   return startDeliveryWorker({
     connection,

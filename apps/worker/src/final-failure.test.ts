@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import {
   createBatchStore,
   createOutpaintQueue,
-  createRedisConnection,
   enqueueOutpaint,
   FAILURE_EVENT_TYPE,
   OUTPAINT_JOB_NAME,
@@ -10,6 +9,7 @@ import {
   parseOutpaintJob,
   providerBackoffStrategy,
 } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { useRedisServer } from "@reframe/testkit";
 import { Queue, Worker } from "bullmq";
@@ -20,7 +20,7 @@ const redis = useRedisServer();
 const logger = createLogger({ name: "final-failure-test", level: "silent" });
 
 function setup() {
-  const connection = createRedisConnection(redis.url, { role: "worker" });
+  const connection = createRedisClient(redis.url, { role: "worker" });
   const prefix = `{t-${randomUUID().slice(0, 8)}}`;
   const queue = createOutpaintQueue({ connection, prefix });
   const route = new Queue("failures", { connection, prefix });

@@ -1,14 +1,14 @@
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaderLock } from "./leader-lock.ts";
 
 describe("LeaderLock", () => {
   let server: LocalRedis;
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(async () => {
     server = await startRedisServer();
-    redis = new Redis(server.url);
+    redis = createRedisClient(server.url, { role: "worker" });
   });
   afterAll(async () => {
     await redis?.quit();

@@ -1,18 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import { luaScript, type RedisClient, runScript } from "@reframe/redis";
 
-const RENEW = readFileSync(new URL("./lua/renew-lock.lua", import.meta.url), "utf8");
-const RELEASE = readFileSync(new URL("./lua/release-lock.lua", import.meta.url), "utf8");
+const RENEW = luaScript(new URL("./lua/renew-lock.lua", import.meta.url));
+const RELEASE = luaScript(new URL("./lua/release-lock.lua", import.meta.url));
 
 /** A Redis lock with expiry: one holder at a time; a holder that dies loses it after `ttlMs`. */
 export class LeaderLock {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: string;
   private readonly ttlMs: number;
   readonly token = randomUUID();
 
-  constructor(redis: Redis, key: string, ttlMs: number) {
+  constructor(redis: RedisClient, key: string, ttlMs: number) {
     this.redis = redis;
     this.key = key;
     this.ttlMs = ttlMs;
@@ -20,10 +19,10 @@ export class LeaderLock {
 
   /** Takes the lock when free, renews it when held; false when another process holds it. */
   async acquireOrRenew(): Promise<boolean> {
-    return (await this.redis.eval(RENEW, 1, this.key, this.token, String(this.ttlMs))) === 1;
+    return (await runScript(this.redis, RENEW, [this.key], [this.token, this.ttlMs])) === 1;
   }
 
   async release(): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key, this.token);
+    await runScript(this.redis, RELEASE, [this.key], [this.token]);
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
 import { configureSharp, createImageSlots } from "@reframe/images";
+import { redisSettingsOf } from "@reframe/redis";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
@@ -58,6 +59,7 @@ export async function startOutpaintWorker(
   });
   const shared: SessionShared = {
     config,
+    redis: redisSettingsOf(config),
     logger,
     provider,
     batcher,
@@ -87,8 +89,7 @@ export async function startOutpaintWorker(
     config.WORKER_WATCHDOG_MS > 0
       ? new SilenceWatchdog({
           probe: createRedisProbe({
-            url: config.REDIS_URL,
-            prefix: config.QUEUE_PREFIX,
+            redis: shared.redis,
             ownConnection: () => session.connection,
             timeoutMs: Math.min(5_000, config.WORKER_SILENT_AFTER_MS),
           }),

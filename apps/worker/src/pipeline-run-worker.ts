@@ -10,14 +10,14 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
+import type { RedisClient } from "@reframe/redis";
 import type { SourceLimits } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 
 export interface PipelineRunWorkerOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   s3: S3Client;
   outpaintQueue: Queue;

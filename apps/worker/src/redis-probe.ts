@@ -1,6 +1,6 @@
 import { OUTPAINT_QUEUE } from "@reframe/jobs";
+import { createRedisClient, type RedisClient, type RedisSettings } from "@reframe/redis";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import type { Look, WatchdogProbe } from "./silence-watchdog.ts";
 
 /**
@@ -9,24 +9,17 @@ import type { Look, WatchdogProbe } from "./silence-watchdog.ts";
  * paused flag, and closes again.
  */
 export function createRedisProbe(options: {
-  url: string;
-  prefix: string;
+  /** Where the worker's Redis is: a new connection per look, through the sentinels or the Cluster's seeds. */
+  redis: RedisSettings;
   /** The worker's current connection (it changes when the worker is recreated). */
-  ownConnection(): Redis;
+  ownConnection(): RedisClient;
   timeoutMs: number;
 }): WatchdogProbe {
   return {
     async look(): Promise<Look> {
-      const connection = new Redis(options.url, {
-        lazyConnect: true,
-        connectTimeout: options.timeoutMs,
-        commandTimeout: options.timeoutMs,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
+      const connection = createRedisClient(options.redis, { role: "probe", timeoutMs: options.timeoutMs });
       connection.on("error", () => undefined);
-      const queue = new Queue(OUTPAINT_QUEUE, { connection, prefix: options.prefix });
+      const queue = new Queue(OUTPAINT_QUEUE, { connection, prefix: options.redis.prefix });
       queue.on("error", () => undefined);
       try {
         // BullMQ connects the lazy connection itself and waits until it is ready.

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PassThrough } from "node:stream";
-import { createOutpaintQueue, createRedisConnection, createSpendLedger } from "@reframe/jobs";
+import { createOutpaintQueue, createSpendLedger } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { useRedisServer } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ const server = useRedisServer();
 const NOON = Date.parse("2026-11-25T12:00:00Z");
 
 function setup() {
-  const connection = createRedisConnection(server.url, { role: "worker" });
+  const connection = createRedisClient(server.url, { role: "worker" });
   const prefix = `{sw-${randomUUID()}}`;
   const queue = createOutpaintQueue({ connection, prefix });
   const watches: { stop(): void }[] = [];

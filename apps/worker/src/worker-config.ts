@@ -1,14 +1,14 @@
 import { availableParallelism } from "node:os";
-import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
+import { envField, s3EnvFields, scratchEnvFields, sourceLimitEnvFields } from "@reframe/config";
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "@reframe/outbound";
+import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
 /** The worker's environment; every variable is in the README's table. */
 export const workerConfigSchema = z
   .object({
-    REDIS_URL: envField.url({ protocols: ["redis:", "rediss:"] }),
-    QUEUE_PREFIX: envField.string({ default: "{reframe}" }),
+    ...redisEnvFields,
     // A job holds a slot only while it plans, submits (one POST shared by up to SUBMIT_MAX_BATCH
     // tasks) or finalizes; 50 lets a full submit batch form (pnpm bench: fewer requests, less CPU).
     WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 50 }),
@@ -25,8 +25,7 @@ export const workerConfigSchema = z
     RUNWARE_API_KEY: envField.string(),
     RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),
     ...s3EnvFields,
-    SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
-    SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
+    ...scratchEnvFields,
     SOURCE_URL_ALLOW_HOSTS: envField.list([]),
     WEBHOOK_PUBLIC_URL: envField.url({ default: "" }).optional(),
     WEBHOOK_SECRET: envField.string({ min: 16, default: "" }).optional(),
@@ -70,6 +69,7 @@ export const workerConfigSchema = z
         message: "is required (at least 16 characters) when WEBHOOK_PUBLIC_URL is set",
       });
     }
-  });
+  })
+  .superRefine(checkRedisEnv);
 
 export type WorkerConfig = z.output<typeof workerConfigSchema>;

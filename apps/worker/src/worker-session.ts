@@ -3,24 +3,27 @@ import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots } from "@reframe/images";
 import {
-  assertNoEviction,
   createBatchStore,
   createOutpaintQueue,
-  createRedisConnection,
   createSpendLedger,
   createTaskStore,
   OUTPAINT_QUEUE,
   openRouteQueues,
   providerBackoffStrategy,
-  waitForRedisReady,
 } from "@reframe/jobs";
 import { createWrittenObjects } from "@reframe/pipelines";
+import {
+  assertNoEviction,
+  createRedisClient,
+  type RedisClient,
+  type RedisSettings,
+  waitForRedisReady,
+} from "@reframe/redis";
 import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
 import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
@@ -39,6 +42,8 @@ const ABANDON_TIMEOUT_MS = 5_000;
 /** What outlives a session: nothing here holds a Redis connection. */
 export interface SessionShared {
   config: WorkerConfig;
+  /** Where Redis is (derived once from the config): every session connects anew through it. */
+  redis: RedisSettings;
   logger: Logger;
   provider: RunwareClient;
   batcher: SubmitBatcher;
@@ -61,7 +66,7 @@ export interface SessionShared {
  * half-open); the provider client, the batcher and the S3 client carry over.
  */
 export interface WorkerSession {
-  connection: Redis;
+  connection: RedisClient;
   worker: Worker<OutpaintJobData>;
   reconciler: Reconciler | undefined;
   pipelineRuns: Worker | undefined;
@@ -142,7 +147,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
 }
 
 /** The BullMQ worker of the outpaint queue, counting the jobs it takes for the watchdog. */
-function startOutpaintProcessing(shared: SessionShared, connection: Redis, deps: OutpaintDeps) {
+function startOutpaintProcessing(shared: SessionShared, connection: RedisClient, deps: OutpaintDeps) {
   const { config, logger } = shared;
   const processor = createOutpaintProcessor(deps);
   let taken = 0;
@@ -192,8 +197,8 @@ async function settledWithin(ms: number, promises: (Promise<unknown> | undefined
   clearTimeout(timer);
 }
 
-async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
-  const connection = createRedisConnection(config.REDIS_URL, { role: "worker" });
+async function connectRedis({ redis, logger }: SessionShared): Promise<RedisClient> {
+  const connection = createRedisClient(redis, { role: "worker" });
   connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
     await waitForRedisReady(connection);
@@ -206,7 +211,7 @@ async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
 }
 
 /** The outpaint processor's collaborators on this session's connection. */
-function wireDeps(shared: SessionShared, connection: Redis) {
+function wireDeps(shared: SessionShared, connection: RedisClient) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
   const outpaintQueue = createOutpaintQueue({ connection, prefix });

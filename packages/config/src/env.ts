@@ -107,6 +107,10 @@ export const envField = {
         .transform((v) => v ?? fallback),
     );
   },
+  /** A variable that may be unset or blank (then undefined); otherwise the field's value and rule. */
+  optional<T extends z.ZodType>(field: T) {
+    return z.preprocess(blankToUndefined, field.optional());
+  },
   enum<const T extends readonly [string, ...string[]]>(values: T, fallback?: T[number]) {
     const schema = z.enum(values, { error: `must be one of ${values.join(", ")}` });
     return withDefault(schema, fallback);
@@ -143,3 +147,12 @@ export function sourceLimitsOf(config: { MAX_SOURCE_PIXELS: number; MAX_SOURCE_B
 } {
   return { maxPixels: config.MAX_SOURCE_PIXELS, maxBytes: config.MAX_SOURCE_BYTES };
 }
+
+/**
+ * Where the worker writes pre-scaled sources: the worker uses the area, and every process that lists
+ * or watches sources (API intake, `reframe bulk`, pipeline runs) leaves it out.
+ */
+export const scratchEnvFields = {
+  SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
+  SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
+};

@@ -2,6 +2,7 @@ export {
   DEFAULT_SOURCE_LIMITS,
   envField,
   s3EnvFields,
+  scratchEnvFields,
   sourceLimitEnvFields,
   sourceLimitsOf,
 } from "./env.ts";

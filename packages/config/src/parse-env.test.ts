@@ -11,6 +11,7 @@ const schema = z.object({
   KEYS: envField.list(["a"]),
   DROP_RATE: envField.rate(0),
   FORMAT: envField.enum(["json", "pretty"], "json"),
+  LIMIT: envField.optional(envField.int({ min: 1, max: 5 })),
 });
 
 function issuesOf(env: Record<string, string>) {
@@ -34,6 +35,14 @@ describe("parseEnv", () => {
       DROP_RATE: 0,
       FORMAT: "json",
     });
+  });
+
+  it("an optional variable is undefined when unset or blank, and keeps its rule when set", () => {
+    expect(parseEnv(schema, { API_KEY: "k", LIMIT: "" }).LIMIT).toBeUndefined();
+    expect(parseEnv(schema, { API_KEY: "k", LIMIT: "3" }).LIMIT).toBe(3);
+    expect(issuesOf({ API_KEY: "k", LIMIT: "9" })).toEqual([
+      { variable: "LIMIT", rule: "must be an integer from 1 to 5" },
+    ]);
   });
 
   it("converts values to their types", () => {

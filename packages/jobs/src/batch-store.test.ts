@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import { Queue, UnrecoverableError, Worker } from "bullmq";
 import { describe, expect, it } from "vitest";
@@ -10,14 +11,14 @@ import {
 import { type BatchJobEndInput, createBatchStore } from "./batch-store.ts";
 import { enqueueMany, jobStates } from "./enqueue.ts";
 import type { OutpaintJobInput } from "./outpaint-job.ts";
-import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
+import { createOutpaintQueue } from "./queues.ts";
 import { openRouteQueues } from "./route-publisher.ts";
 
 const server = useRedisServer();
 
 function fixture() {
   const prefix = `{t-${randomUUID()}}`;
-  const redis = createRedisConnection(server.url, { role: "worker" });
+  const redis = createRedisClient(server.url, { role: "worker" });
   let clock = 1_000;
   const store = createBatchStore(redis, { prefix, now: () => clock });
   const queues: Queue[] = [];

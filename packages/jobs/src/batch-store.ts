@@ -1,7 +1,5 @@
-import type { Redis } from "ioredis";
+import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 import { z } from "zod";
-import { DEFAULT_QUEUE_PREFIX } from "./names.ts";
-import { luaScript, runScript } from "./redis-script.ts";
 
 /**
  * A batch is the set of jobs one producer run awaits: a `reframe bulk` command, a pipeline run, or
@@ -126,12 +124,12 @@ export function batchKeys(prefix: string, batchId: string) {
   };
 }
 
-const BATCH_ADD = luaScript("batch-add.lua");
-const BATCH_RECORD_END = luaScript("batch-record-end.lua");
-const BATCH_SEAL = luaScript("batch-seal.lua");
+const BATCH_ADD = luaScript(new URL("./lua/batch-add.lua", import.meta.url));
+const BATCH_RECORD_END = luaScript(new URL("./lua/batch-record-end.lua", import.meta.url));
+const BATCH_SEAL = luaScript(new URL("./lua/batch-seal.lua", import.meta.url));
 
 export function createBatchStore(
-  redis: Redis,
+  redis: RedisClient,
   {
     prefix = DEFAULT_QUEUE_PREFIX,
     now = Date.now,
@@ -243,7 +241,7 @@ export function createBatchStore(
   };
 }
 
-async function* scanHash(redis: Redis, key: string): AsyncGenerator<[string, string]> {
+async function* scanHash(redis: RedisClient, key: string): AsyncGenerator<[string, string]> {
   let cursor = "0";
   do {
     const [next, flat] = await redis.hscan(key, cursor, "COUNT", 1000);

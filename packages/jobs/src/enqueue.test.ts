@@ -1,18 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import { describe, expect, it, vi } from "vitest";
 import { enqueueMany, enqueueOutpaint, parseOutpaintJobs } from "./enqueue.ts";
 import { JobValidationError } from "./errors.ts";
 import { type OutpaintJobInput, outpaintJobSchema } from "./outpaint-job.ts";
-import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
+import { createOutpaintQueue } from "./queues.ts";
 
 const server = useRedisServer();
 const { closers } = server;
 
 /** A fresh queue under its own prefix, so tests never see each other's jobs. */
 function freshQueue(): Queue {
-  const connection = createRedisConnection(server.url, { role: "producer" });
+  const connection = createRedisClient(server.url, { role: "producer" });
   const queue = createOutpaintQueue({ connection, prefix: `{t-${randomUUID()}}` });
   closers.push(async () => {
     await queue.close();

@@ -1,9 +1,9 @@
+import { luaScript } from "@reframe/redis";
 import type { JobsOptions, Queue } from "bullmq";
 import type { BatchInfo, BatchStore, SkipReason } from "./batch-store.ts";
 import { JobValidationError, type JobValidationIssue } from "./errors.ts";
 import { OUTPAINT_JOB_NAME } from "./names.ts";
 import { type OutpaintJob, type OutpaintJobInput, outpaintJobId, outpaintJobSchema } from "./outpaint-job.ts";
-import { luaScript } from "./redis-script.ts";
 
 /**
  * Enqueueing is idempotent through BullMQ custom job ids: adding an id that is still in the queue (in
@@ -220,7 +220,7 @@ const SKIP_REASON: Record<ExistingState, SkipReason> = {
   inFlight: "inFlight",
 };
 
-const JOB_STATES = luaScript("job-states.lua");
+const JOB_STATES = luaScript(new URL("./lua/job-states.lua", import.meta.url));
 const JOB_STATES_COMMAND = "reframeJobStates";
 const STATE_CODES: (ExistingState | undefined)[] = [undefined, "inFlight", "completed", "failed"];
 const clientsWithJobStates = new WeakSet<object>();

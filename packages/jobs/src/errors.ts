@@ -32,15 +32,6 @@ export class JobValidationError extends Error {
   }
 }
 
-/** Redis is configured in a way that loses jobs: the operator changes the server, then restarts. */
-export class RedisConfigError extends Error {
-  readonly code = "eviction-policy";
-  constructor(message: string) {
-    super(message);
-    this.name = "RedisConfigError";
-  }
-}
-
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const part of path) {

@@ -41,7 +41,7 @@ export {
   parseOutpaintJob,
   parseOutpaintJobs,
 } from "./enqueue.ts";
-export { JobValidationError, type JobValidationIssue, RedisConfigError } from "./errors.ts";
+export { JobValidationError, type JobValidationIssue } from "./errors.ts";
 export {
   COMPLETION_EVENT_TYPE,
   type CompletionEvent,
@@ -64,7 +64,6 @@ export {
   outpaintEventSchema,
 } from "./events.ts";
 export {
-  DEFAULT_QUEUE_PREFIX,
   DELIVERY_QUEUE,
   OUTPAINT_JOB_NAME,
   OUTPAINT_QUEUE,
@@ -87,19 +86,13 @@ export {
   sourceSchema,
 } from "./outpaint-job.ts";
 export {
-  assertNoEviction,
   createOutpaintQueue,
-  createRedisConnection,
-  type EvictionCheck,
   OUTPAINT_JOB_OPTIONS,
   providerBackoffDelay,
   providerBackoffStrategy,
   type QueueFactoryOptions,
-  type RedisRole,
   ROUTE_JOB_OPTIONS,
-  waitForRedisReady,
 } from "./queues.ts";
-export { type LuaScript, luaScript, runScript } from "./redis-script.ts";
 export {
   DELIVERY_JOB_OPTIONS,
   type DeliveryJobData,

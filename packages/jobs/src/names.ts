@@ -1,13 +1,9 @@
-/**
- * Names shared by every process that touches reframe's Redis: the queue prefix, the queue names and
- * the keys of the task store.
- *
- * The prefix is braced ("{reframe}") so that Redis Cluster hashes only "reframe": every BullMQ key
- * and every task-store key lands in one hash slot, which multi-key Lua scripts and MULTI need
- * (BullMQ "patterns/redis-cluster"). A prefix without braces still works on a single Redis.
- */
+import { DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 
-export const DEFAULT_QUEUE_PREFIX = "{reframe}";
+/**
+ * Names shared by every process that touches reframe's Redis: the queue names and the keys of the
+ * task store, all under the braced key prefix (DEFAULT_QUEUE_PREFIX: one Redis Cluster slot).
+ */
 export const OUTPAINT_QUEUE = "outpaint";
 /** Deliveries of events to outbound endpoints (Standard Webhooks): one job per event and endpoint. */
 export const DELIVERY_QUEUE = "webhook-deliveries";

@@ -1,44 +1,17 @@
 import { randomUUID } from "node:crypto";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { startRedisServer, useRedisServer } from "@reframe/testkit";
-import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { RedisConfigError } from "./errors.ts";
-import {
-  assertNoEviction,
-  createOutpaintQueue,
-  createRedisConnection,
-  providerBackoffDelay,
-  providerBackoffStrategy,
-} from "./queues.ts";
+import { createOutpaintQueue, providerBackoffDelay, providerBackoffStrategy } from "./queues.ts";
 
 const server = useRedisServer();
 const { closers } = server;
 
-function connect(role: "worker" | "producer" = "worker"): Redis {
-  const redis = createRedisConnection(server.url, { role });
+function connect(role: "worker" | "producer" = "worker"): RedisClient {
+  const redis = createRedisClient(server.url, { role });
   closers.push(() => redis.quit());
   return redis;
 }
-
-describe("assertNoEviction", () => {
-  it("passes when the policy is noeviction", async () => {
-    await expect(assertNoEviction(connect())).resolves.toEqual({ policy: "noeviction", checked: true });
-  });
-
-  it("stops with a message naming the current policy and the fix", async () => {
-    const redis = connect();
-    await redis.config("SET", "maxmemory-policy", "allkeys-lru");
-    try {
-      const error = await assertNoEviction(redis).catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(RedisConfigError);
-      expect((error as RedisConfigError).code).toBe("eviction-policy");
-      expect((error as Error).message).toContain('"allkeys-lru"');
-      expect((error as Error).message).toContain("maxmemory-policy noeviction");
-    } finally {
-      await redis.config("SET", "maxmemory-policy", "noeviction");
-    }
-  });
-});
 
 describe("providerBackoffStrategy", () => {
   it("waits at least the provider's Retry-After", () => {
@@ -85,7 +58,7 @@ describe("queue factories", () => {
     // BullMQ's documented limit: Redis must be up when the queue first connects.
     const lone = await startRedisServer();
     closers.push(() => lone.stop());
-    const producer = createRedisConnection(lone.url, { role: "producer" });
+    const producer = createRedisClient(lone.url, { role: "producer" });
     producer.on("error", () => undefined);
     const queue = createOutpaintQueue({ connection: producer, prefix: `{t-${randomUUID()}}` });
     queue.on("error", () => undefined);

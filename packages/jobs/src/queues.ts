@@ -1,12 +1,11 @@
+import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { type DefaultJobOptions, Queue } from "bullmq";
-import { Redis } from "ioredis";
-import { RedisConfigError } from "./errors.ts";
-import { DEFAULT_QUEUE_PREFIX, OUTPAINT_QUEUE } from "./names.ts";
+import { OUTPAINT_QUEUE } from "./names.ts";
 
 const DAY_SECONDS = 24 * 60 * 60;
 
 /**
- * Retention (anchors A5: Redis memory grows when finished jobs are kept forever). BullMQ counts `age`
+ * Retention (Redis memory grows when finished jobs are kept forever). BullMQ counts `age`
  * in seconds and trims when another job finishes.
  * - Completed: 7 days or the newest 10,000, whichever keeps fewer. The completed job is also what
  *   makes a re-enqueue of the same work a no-op (its id is the idempotency key), so this is the
@@ -33,45 +32,9 @@ export const ROUTE_JOB_OPTIONS = {
   removeOnFail: { age: 30 * DAY_SECONDS, count: 50_000 },
 } as const satisfies DefaultJobOptions;
 
-export type RedisRole = "worker" | "producer";
-
-/**
- * Workers block on Redis and must wait through an outage: `maxRetriesPerRequest: null` (BullMQ
- * requires it). Producers must not hang while Redis is down: `enableOfflineQueue: false` makes a
- * command fail at once (BullMQ "failing fast when Redis is down"); BullMQ itself waits for the first
- * connection before its own commands, and `waitForRedisReady` does the same for direct ones.
- */
-export function createRedisConnection(url: string, { role }: { role: RedisRole }): Redis {
-  return role === "worker"
-    ? new Redis(url, { maxRetriesPerRequest: null })
-    : new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-}
-
-/** Resolves once the connection is ready (at once when it already is); rejects after `timeoutMs`. */
-export async function waitForRedisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
-  if (redis.status === "ready") return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => finish(new Error(`Redis was not ready within ${timeoutMs} ms (${redis.status})`)),
-      timeoutMs,
-    );
-    const onReady = () => finish();
-    const onEnd = () => finish(new Error("the Redis connection was closed before it was ready"));
-    function finish(error?: Error) {
-      clearTimeout(timer);
-      redis.off("ready", onReady);
-      redis.off("end", onEnd);
-      if (error) reject(error);
-      else resolve();
-    }
-    redis.on("ready", onReady);
-    redis.on("end", onEnd);
-  });
-}
-
 export interface QueueFactoryOptions {
-  connection: Redis;
-  /** "{reframe}" by default: braced for Redis Cluster (see names.ts). */
+  connection: RedisClient;
+  /** "{reframe}" by default: braced for Redis Cluster (DEFAULT_QUEUE_PREFIX). */
   prefix?: string;
   /** Replaces parts of the defaults above (e.g. a larger `removeOnComplete.count`). */
   defaultJobOptions?: DefaultJobOptions;
@@ -110,59 +73,4 @@ export function providerBackoffDelay(
   return typeof retryAfterMs === "number" && Number.isFinite(retryAfterMs) && retryAfterMs > 0
     ? Math.max(Math.ceil(retryAfterMs), jittered)
     : jittered;
-}
-
-export interface EvictionCheck {
-  /** The server's policy, or undefined when neither CONFIG GET nor INFO would tell. */
-  policy: string | undefined;
-  checked: boolean;
-}
-
-/**
- * BullMQ loses jobs and locks when Redis evicts keys: only `noeviction` is safe (anchors A1). Reads the
- * policy from INFO (allowed on managed Redis, where CONFIG is often disabled), falling back to
- * CONFIG GET. When neither answers, the check cannot be made: it warns through `onUnchecked` and
- * lets the process start, since refusing would make reframe unusable on such services; the operator
- * is told to verify the setting by hand.
- */
-export async function assertNoEviction(
-  redis: Redis,
-  { onUnchecked = defaultUncheckedWarning }: { onUnchecked?: (message: string) => void } = {},
-): Promise<EvictionCheck> {
-  await waitForRedisReady(redis);
-  const policy = (await policyFromInfo(redis)) ?? (await policyFromConfig(redis));
-  if (policy === undefined) {
-    onUnchecked(
-      "could not read Redis's maxmemory-policy (INFO and CONFIG GET refused); make sure it is noeviction, or queued jobs can be lost",
-    );
-    return { policy, checked: false };
-  }
-  if (policy !== "noeviction") {
-    throw new RedisConfigError(
-      `Redis maxmemory-policy is "${policy}": evicting keys loses queued jobs. Set \`maxmemory-policy noeviction\` (redis.conf, CONFIG SET, or your provider's parameter group) and restart.`,
-    );
-  }
-  return { policy, checked: true };
-}
-
-async function policyFromInfo(redis: Redis): Promise<string | undefined> {
-  try {
-    const info = await redis.info("memory");
-    return /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
-  } catch {
-    return undefined;
-  }
-}
-
-async function policyFromConfig(redis: Redis): Promise<string | undefined> {
-  try {
-    const reply = (await redis.config("GET", "maxmemory-policy")) as string[];
-    return reply[1];
-  } catch {
-    return undefined;
-  }
-}
-
-function defaultUncheckedWarning(message: string): void {
-  process.emitWarning(message, { code: "REFRAME_EVICTION_UNCHECKED" });
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { describe, expect, it } from "vitest";
 import { DELIVERY_QUEUE } from "./names.ts";
-import { createRedisConnection } from "./queues.ts";
 import { deliveryId, openRouteQueues, parseRouteDestination, publishEvent } from "./route-publisher.ts";
 
 const server = useRedisServer();
@@ -24,7 +24,7 @@ describe("parseRouteDestination", () => {
 describe("publishEvent", () => {
   function fixture() {
     const prefix = `{t-${randomUUID()}}`;
-    const connection = createRedisConnection(server.url, { role: "worker" });
+    const connection = createRedisClient(server.url, { role: "worker" });
     const routes = openRouteQueues({ connection, prefix });
     const readers: Queue[] = [];
     const reader = (name: string) => {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
+import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { type DefaultJobOptions, Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
-import { DEFAULT_QUEUE_PREFIX, DELIVERY_QUEUE, QUEUE_NAME_PATTERN } from "./names.ts";
+import { DELIVERY_QUEUE, QUEUE_NAME_PATTERN } from "./names.ts";
 import { ROUTE_JOB_OPTIONS } from "./queues.ts";
 
 /**
@@ -77,7 +77,7 @@ export interface RouteQueues {
 }
 
 export function openRouteQueues(options: {
-  connection: Redis;
+  connection: RedisClient;
   prefix?: string;
   /** Replaces parts of ROUTE_JOB_OPTIONS for downstream queues. */
   defaultJobOptions?: DefaultJobOptions;

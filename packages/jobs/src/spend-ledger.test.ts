@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createRedisConnection } from "./queues.ts";
 import { createSpendLedger, spendPauseLifted, toMicroUsd } from "./spend-ledger.ts";
 
 const server = useRedisServer();
@@ -11,7 +11,7 @@ const { closers } = server;
 const NOON = Date.parse("2026-11-25T12:00:00Z");
 
 function setup() {
-  const redis = createRedisConnection(server.url, { role: "worker" });
+  const redis = createRedisClient(server.url, { role: "worker" });
   closers.push(() => redis.quit());
   return { redis, ledger: createSpendLedger(redis, { prefix: `{s-${randomUUID()}}` }) };
 }

@@ -1,7 +1,5 @@
-import type { Redis } from "ioredis";
+import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 import { z } from "zod";
-import { DEFAULT_QUEUE_PREFIX } from "./names.ts";
-import { luaScript, runScript } from "./redis-script.ts";
 
 /**
  * What the workers spend per UTC day, against SPEND_LIMIT_USD_PER_DAY, in Redis so that every worker
@@ -16,7 +14,7 @@ import { luaScript, runScript } from "./redis-script.ts";
 const DAY_MS = 86_400_000;
 /** A day's ledger outlives its day, so that `reframe pipelines list` can still read yesterday's. */
 const LEDGER_RETENTION_MS = 3 * DAY_MS;
-const SPEND_RESERVE = luaScript("spend-reserve.lua");
+const SPEND_RESERVE = luaScript(new URL("./lua/spend-reserve.lua", import.meta.url));
 
 export interface SpendCharge {
   /** The taskUUID: one charge per generation of a variant. */
@@ -63,7 +61,7 @@ export function spendDayOf(now: number): string {
 export const toMicroUsd = (usd: number): number => Math.round(usd * 1_000_000);
 export const fromMicroUsd = (micro: number): number => micro / 1_000_000;
 
-export function createSpendLedger(redis: Redis, { prefix = DEFAULT_QUEUE_PREFIX } = {}): SpendLedger {
+export function createSpendLedger(redis: RedisClient, { prefix = DEFAULT_QUEUE_PREFIX } = {}): SpendLedger {
   const dayKey = (day: string) => `${prefix}:spend:day:${day}`;
   const limitKey = `${prefix}:spend:limit`;
   const pausedKey = `${prefix}:spend:paused`;

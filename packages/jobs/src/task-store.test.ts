@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
-import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
-import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
+import { createOutpaintQueue } from "./queues.ts";
 import { createTaskStore, promoteJob, type TaskOutcomeRecord } from "./task-store.ts";
 
 const server = useRedisServer();
@@ -12,7 +12,7 @@ const { closers } = server;
 const NOW = 1_700_000_000_000;
 
 function setup() {
-  const redis = createRedisConnection(server.url, { role: "worker" });
+  const redis = createRedisClient(server.url, { role: "worker" });
   closers.push(() => redis.quit());
   const prefix = `{t-${randomUUID()}}`;
   return { redis, prefix, store: createTaskStore(redis, { prefix, now: () => NOW }) };
@@ -169,7 +169,7 @@ describe("task store", () => {
   it("survives a script cache flush (EVALSHA falls back to EVAL)", async () => {
     const { store, redis } = setup();
     await store.registerTasks([register("t1")]);
-    await (redis as Redis).script("FLUSH");
+    await (redis as RedisClient).script("FLUSH");
     expect(await store.storeOutcome("t1", success("img"))).toEqual({ stored: true, jobId: "op-1" });
   });
 });

@@ -1,8 +1,7 @@
+import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 import { ErrorCode, Job, type Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
-import { DEFAULT_QUEUE_PREFIX, TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
-import { luaScript, runScript } from "./redis-script.ts";
+import { TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
 
 /**
  * The state shared by the worker, the reconciler and any number of webhook receivers: which job a
@@ -73,11 +72,11 @@ export interface TaskStore {
   pendingCount(): Promise<number>;
 }
 
-const STORE_OUTCOME = luaScript("store-outcome.lua");
-const REGISTER_TASKS = luaScript("register-tasks.lua");
+const STORE_OUTCOME = luaScript(new URL("./lua/store-outcome.lua", import.meta.url));
+const REGISTER_TASKS = luaScript(new URL("./lua/register-tasks.lua", import.meta.url));
 
 export function createTaskStore(
-  redis: Redis,
+  redis: RedisClient,
   { prefix = DEFAULT_QUEUE_PREFIX, now = Date.now }: { prefix?: string; now?: () => number } = {},
 ): TaskStore {
   const keys = taskStoreKeys(prefix);

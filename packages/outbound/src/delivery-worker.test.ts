@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { createGuardedFetch } from "@reframe/egress";
-import { createRedisConnection, DELIVERY_QUEUE, openRouteQueues, publishEvent } from "@reframe/jobs";
+import { DELIVERY_QUEUE, openRouteQueues, publishEvent } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { startWebhookReceiver, useRedisServer, type WebhookAnswer } from "@reframe/testkit";
 import { Queue } from "bullmq";
@@ -32,7 +33,7 @@ async function fixture(
   } = {},
 ) {
   const prefix = `{t-${randomUUID()}}`;
-  const connection = createRedisConnection(server.url, { role: "worker" });
+  const connection = createRedisClient(server.url, { role: "worker" });
   const endpoints = createEndpointStore(connection, { prefix });
   const logLines: string[] = [];
   const logStream = new PassThrough();

@@ -1,8 +1,8 @@
 import type { GuardedFetch } from "@reframe/egress";
 import { DELIVERY_QUEUE, type DeliveryJobData, deliveryJobDataSchema } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import { type AttemptResult, attemptDelivery } from "./attempt.ts";
 import { type EndpointStore, signingSecrets } from "./endpoint-store.ts";
 import { retryDelay } from "./retry-schedule.ts";
@@ -136,7 +136,7 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
 }
 
 export interface DeliveryWorkerOptions extends DeliveryDeps {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { DEFAULT_QUEUE_PREFIX, QUEUE_NAME_PATTERN } from "@reframe/jobs";
-import type { Redis } from "ioredis";
+import { QUEUE_NAME_PATTERN } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { z } from "zod";
 
 /**
@@ -104,7 +104,7 @@ export interface EndpointStore {
 }
 
 export function createEndpointStore(
-  redis: Redis,
+  redis: RedisClient,
   { prefix = DEFAULT_QUEUE_PREFIX, now = Date.now }: { prefix?: string; now?: () => number } = {},
 ): EndpointStore {
   const endpointsKey = `${prefix}:endpoints`;

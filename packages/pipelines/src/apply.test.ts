@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createRedisConnection } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import { Worker } from "bullmq";
 import { describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ const server = useRedisServer();
 
 function fixture() {
   const prefix = `{t-${randomUUID()}}`;
-  const connection = createRedisConnection(server.url, { role: "worker" });
+  const connection = createRedisClient(server.url, { role: "worker" });
   const runQueue = createPipelineRunQueue({ connection, prefix });
   const store = createPipelineStore(connection, { prefix });
   server.closers.push(async () => {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { canonicalJson, DEFAULT_QUEUE_PREFIX, luaScript, runScript } from "@reframe/jobs";
-import type { Redis } from "ioredis";
+import { canonicalJson } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 import { z } from "zod";
 import { type Pipeline, pipelineSchema } from "./pipeline-file.ts";
 import { watchedAreasKey } from "./written-objects.ts";
@@ -51,13 +51,16 @@ export const runRecordSchema = z.object({
 export type RunRecord = z.output<typeof runRecordSchema>;
 
 const RUNS_KEPT = 100;
-const PIPELINES_WRITE = luaScript("pipelines-write.lua", import.meta.url);
+const PIPELINES_WRITE = luaScript(new URL("./lua/pipelines-write.lua", import.meta.url));
 
 export function pipelineDigest(definition: Pipeline): string {
   return createHash("sha256").update(canonicalJson(definition)).digest("hex");
 }
 
-export function createPipelineStore(redis: Redis, { prefix = DEFAULT_QUEUE_PREFIX } = {}): PipelineStore {
+export function createPipelineStore(
+  redis: RedisClient,
+  { prefix = DEFAULT_QUEUE_PREFIX } = {},
+): PipelineStore {
   const pipelinesKey = `${prefix}:pipelines`;
   const runsKey = (name: string) => `${prefix}:pipeline:${name}:runs`;
   const runInfoKey = (name: string) => `${prefix}:pipeline:${name}:run-info`;

@@ -1,6 +1,6 @@
-import { DEFAULT_QUEUE_PREFIX, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 
 /**
@@ -38,7 +38,7 @@ export function createPipelineRunQueue({
   connection,
   prefix,
 }: {
-  connection: Redis;
+  connection: RedisClient;
   prefix?: string;
 }): Queue {
   return new Queue(PIPELINE_RUNS_QUEUE, {

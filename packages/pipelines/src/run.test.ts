@@ -4,10 +4,10 @@ import {
   BATCH_COMPLETED_EVENT_TYPE,
   createBatchStore,
   createOutpaintQueue,
-  createRedisConnection,
   openRouteQueues,
   RUN_COMPLETED_EVENT_TYPE,
 } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
@@ -52,7 +52,7 @@ const put = async (Key: string, Body: Buffer) =>
 async function fixture(budget = "") {
   const prefix = `{t-${randomUUID()}}`;
   const area = `run-${randomUUID().slice(0, 8)}/`;
-  const connection = createRedisConnection(server.url, { role: "worker" });
+  const connection = createRedisClient(server.url, { role: "worker" });
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
   const runQueue = createPipelineRunQueue({ connection, prefix });
   const routes = openRouteQueues({ connection, prefix });

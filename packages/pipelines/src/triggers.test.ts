@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createOutpaintQueue, createRedisConnection, openRouteQueues } from "@reframe/jobs";
+import { createOutpaintQueue, openRouteQueues } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { type CreatedObject, createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import { Queue } from "bullmq";
@@ -81,7 +82,7 @@ const object = (key: string, more: Partial<CreatedObject> = {}): CreatedObject =
 
 function intake(pipelines: AppliedPipeline[], more: Partial<IntakeDeps> = {}) {
   const prefix = `{t-${randomUUID()}}`;
-  const connection = createRedisConnection(server.url, { role: "worker" });
+  const connection = createRedisClient(server.url, { role: "worker" });
   const queue = createOutpaintQueue({ connection, prefix });
   const routes = openRouteQueues({ connection, prefix });
   // Reads what was published to a route queue.

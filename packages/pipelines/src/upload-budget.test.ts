@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createRedisConnection, toMicroUsd } from "@reframe/jobs";
+import { toMicroUsd } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ const T0 = Date.parse("2026-11-25T08:00:00Z");
 const HOUR = UPLOAD_WINDOWS.hour;
 
 function setup() {
-  const redis = createRedisConnection(server.url, { role: "worker" });
+  const redis = createRedisClient(server.url, { role: "worker" });
   server.closers.push(() => redis.quit());
   return createUploadBudgets(redis, { prefix: `{b-${randomUUID()}}` });
 }

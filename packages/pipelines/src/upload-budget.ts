@@ -1,5 +1,5 @@
-import { DEFAULT_QUEUE_PREFIX, fromMicroUsd, luaScript, runScript, toMicroUsd } from "@reframe/jobs";
-import type { Redis } from "ioredis";
+import { fromMicroUsd, toMicroUsd } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 import { z } from "zod";
 import { DEFAULT_UPLOADS_PER_DAY_USD, type Pipeline } from "./pipeline-file.ts";
 
@@ -21,7 +21,7 @@ export type UploadWindow = keyof typeof UPLOAD_WINDOWS;
 const RECORDS_KEPT = 100;
 /** Keys of a pipeline whose triggers went quiet outlive the day window, then go. */
 const KEEP_MS = 2 * UPLOAD_WINDOWS.day;
-const UPLOAD_BUDGET = luaScript("upload-budget.lua", import.meta.url);
+const UPLOAD_BUDGET = luaScript(new URL("./lua/upload-budget.lua", import.meta.url));
 
 export interface UploadCeilings {
   perDayUsd: number;
@@ -81,7 +81,10 @@ export interface UploadBudgets {
   refusals(pipeline: string, limit?: number): Promise<RefusalRecord[]>;
 }
 
-export function createUploadBudgets(redis: Redis, { prefix = DEFAULT_QUEUE_PREFIX } = {}): UploadBudgets {
+export function createUploadBudgets(
+  redis: RedisClient,
+  { prefix = DEFAULT_QUEUE_PREFIX } = {},
+): UploadBudgets {
   const keys = (pipeline: string) => {
     const base = `${prefix}:pipeline:${pipeline}:uploads`;
     return [

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createRedisConnection } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { pipelineSchema } from "./pipeline-file.ts";
@@ -10,7 +10,7 @@ const server = useRedisServer();
 const T0 = Date.parse("2026-11-25T08:00:00Z");
 
 function setup() {
-  const redis = createRedisConnection(server.url, { role: "worker" });
+  const redis = createRedisClient(server.url, { role: "worker" });
   server.closers.push(() => redis.quit());
   const prefix = `{w-${randomUUID()}}`;
   let now = T0;

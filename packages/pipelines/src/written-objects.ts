@@ -1,6 +1,5 @@
-import { DEFAULT_QUEUE_PREFIX } from "@reframe/jobs";
+import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { inArea, type S3Area } from "@reframe/storage";
-import type { Redis } from "ioredis";
 
 /**
  * The intake's second loop guard, independent of key templates: the worker records every key it is
@@ -31,7 +30,7 @@ export function watchedAreasKey(prefix: string): string {
 }
 
 export function createWrittenObjects(
-  redis: Redis,
+  redis: RedisClient,
   { prefix = DEFAULT_QUEUE_PREFIX, now = Date.now }: { prefix?: string; now?: () => number } = {},
 ): WrittenObjects {
   const writtenKey = (bucket: string) => `${prefix}:written:${bucket}`;

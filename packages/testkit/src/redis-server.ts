@@ -13,6 +13,14 @@ export interface LocalRedis {
   stop(options?: { keepDirectory?: boolean }): Promise<void>;
   /** Restarts on the same port and directory, as after a crash or failover. */
   restart(): Promise<void>;
+  /** SIGKILL, as a crash: no save, the directory stays for `start()`. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory after `kill()`. */
+  start(): Promise<void>;
+  /** Whether the process is running (not killed or stopped). */
+  running(): boolean;
+  /** The process id now (it changes with each start), for SIGSTOP/SIGCONT in tests. */
+  pid(): number;
 }
 
 export interface StartRedisOptions {
@@ -22,6 +30,8 @@ export interface StartRedisOptions {
   directory?: string;
   port?: number;
   executable?: string;
+  /** More `redis-server` arguments (cluster mode, replication), after the defaults. */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -52,22 +62,37 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
         "noeviction",
         "--protected-mode",
         "no",
+        ...(options.extraArgs ?? []),
       ],
       ready: { line: /Ready to accept connections/ },
     });
   let server: RunningProcess = await launch();
+  let up = true;
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     directory,
     async stop(stopOptions = {}) {
       await server.stop("SIGTERM");
+      up = false;
       if (!stopOptions.keepDirectory && !options.directory)
         await rm(directory, { recursive: true, force: true });
     },
     async restart() {
       await server.stop("SIGTERM");
       server = await launch();
+      up = true;
     },
+    async kill() {
+      await server.kill();
+      up = false;
+    },
+    async start() {
+      if (up) throw new Error(`redis-server:${port} is already running`);
+      server = await launch();
+      up = true;
+    },
+    running: () => up,
+    pid: () => server.pid,
   };
 }

@@ -1,17 +1,20 @@
-import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
-import type { z } from "zod";
-import { producerConfigSchema } from "../producer-config.ts";
+import { envField, s3EnvFields, scratchEnvFields, sourceLimitEnvFields } from "@reframe/config";
+import { checkRedisEnv } from "@reframe/redis";
+import { z } from "zod";
+import { producerEnvFields } from "../producer-config.ts";
 
 /**
  * `reframe bulk` and `reframe batch status` also read S3: they list prefixes, read image headers for
- * the estimate and download thumbnails for the report. Same variables as the worker's.
+ * the estimate and download thumbnails for the report. Same variables as the worker's; pre-scaled
+ * sources (the scratch area) are never taken for sources.
  */
-export const bulkConfigSchema = producerConfigSchema.extend({
-  ...s3EnvFields,
-  /** Pre-scaled sources land here: a listing of this area is never taken for sources. */
-  SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
-  SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
-  SOURCE_URL_ALLOW_HOSTS: envField.list([]),
-  ...sourceLimitEnvFields,
-});
+export const bulkConfigSchema = z
+  .object({
+    ...producerEnvFields,
+    ...s3EnvFields,
+    ...scratchEnvFields,
+    SOURCE_URL_ALLOW_HOSTS: envField.list([]),
+    ...sourceLimitEnvFields,
+  })
+  .superRefine(checkRedisEnv);
 export type BulkConfig = z.output<typeof bulkConfigSchema>;

@@ -1,16 +1,16 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { parseEnv } from "@reframe/config";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
+import { type BatchStore, createBatchStore, createOutpaintQueue } from "@reframe/jobs";
 import {
-  type BatchStore,
-  createBatchStore,
-  createOutpaintQueue,
-  createRedisConnection,
+  confirmWrites,
+  createRedisClient,
+  type RedisClient,
+  redisSettingsOf,
   waitForRedisReady,
-} from "@reframe/jobs";
+} from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { type BulkConfig, bulkConfigSchema } from "./bulk-config.ts";
 import type { Interrupt } from "./interrupt.ts";
 import type { ProgressStream } from "./progress-line.ts";
@@ -18,7 +18,9 @@ import type { ProgressStream } from "./progress-line.ts";
 /** The clients and streams a bulk or batch command works with; opened once, closed once. */
 export interface BulkContext {
   config: BulkConfig;
-  redis: Redis;
+  redis: RedisClient;
+  /** The jobs added so far are on enough replicas to survive a failover (WriteNotConfirmedError). */
+  confirmWrites(): Promise<void>;
   queue: Queue;
   store: BatchStore;
   s3: S3Client;
@@ -38,7 +40,8 @@ export async function withBulkContext<T>(
   run: (context: BulkContext) => Promise<T>,
 ): Promise<T> {
   const config = parseEnv(bulkConfigSchema, env);
-  const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
+  const redisSettings = redisSettingsOf(config);
+  const redis = createRedisClient(redisSettings, { role: "producer" });
   const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
   const s3 = createS3Client({
     endpoint: config.S3_ENDPOINT,
@@ -52,6 +55,7 @@ export async function withBulkContext<T>(
     return await run({
       config,
       redis,
+      confirmWrites: () => confirmWrites(redis, redisSettings),
       queue,
       store: createBatchStore(redis, { prefix: config.QUEUE_PREFIX }),
       s3,

@@ -12,6 +12,7 @@ import {
   outpaintJobId,
   parseOutpaintJobs,
 } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import {
   type EstimateSummary,
   estimateJobs,
@@ -28,7 +29,6 @@ import {
 } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { UsageError } from "../source-spec.ts";
 import { type BulkRequest, type BulkTemplate, deriveBatchId } from "./bulk-request.ts";
 
@@ -62,7 +62,7 @@ export interface BulkPlan {
 export interface PlanDeps {
   s3: S3Client;
   queue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   store: BatchStore;
   queuePrefix: string;
   sourceFetch: GuardedFetch["fetch"];

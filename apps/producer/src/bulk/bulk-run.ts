@@ -124,6 +124,7 @@ async function enqueueChunks(
     );
     return "interrupted";
   }
+  await context.confirmWrites();
   progress.done(`enqueued ${result.added} new jobs (${result.existing} already in the queue)`);
   return "done";
 }

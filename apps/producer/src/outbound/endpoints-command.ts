@@ -6,7 +6,7 @@ import {
   EndpointError,
   parseDuration,
 } from "@reframe/outbound";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@reframe/redis";
 import { UsageError } from "../source-spec.ts";
 
 export const ENDPOINTS_USAGE = `  reframe endpoints add <name> <url> [--secret whsec_…] [--event-types t1,t2]
@@ -19,7 +19,7 @@ export const ENDPOINTS_USAGE = `  reframe endpoints add <name> <url> [--secret w
                                                   a new secret signs at once; the old ones also sign for --grace`;
 
 export interface OutboundContext {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   print(line: string): void;
   now?: () => number;

@@ -1,13 +1,14 @@
 import { PassThrough } from "node:stream";
 import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue } from "@reframe/jobs";
 import {
   applyPipelines,
   createPipelineRunQueue,
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
+import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import {
@@ -18,7 +19,6 @@ import {
   startRedisServer,
 } from "@reframe/testkit";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiServer } from "../api-server.ts";
 import { INTAKE_PATH } from "../intake-route.ts";
@@ -57,7 +57,7 @@ const s3Event = (key: string, eTag: string) =>
  */
 describe("the SNS layer of the intake", () => {
   let redisServer: LocalRedis;
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let sns: LocalSns;
   let egress: GuardedFetch;
@@ -77,7 +77,7 @@ describe("the SNS layer of the intake", () => {
       forcePathStyle: true,
       credentials: { accessKeyId: "sns-key", secretAccessKey: "sns-secret" },
     });
-    redis = createRedisConnection(redisServer.url, { role: "worker" });
+    redis = createRedisClient(redisServer.url, { role: "worker" });
     queue = createOutpaintQueue({ connection: redis, prefix: PREFIX });
     const runQueue = createPipelineRunQueue({ connection: redis, prefix: PREFIX });
     await applyPipelines(

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { GuardedFetch } from "@reframe/egress";
+import type { RedisClient } from "@reframe/redis";
 import type { Logger } from "@reframe/telemetry";
 import type { FastifyRequest } from "fastify";
-import type { Redis } from "ioredis";
 import { looksLikeSnsEnvelope } from "./sns-message.ts";
 import type { SnsVerifier } from "./sns-verifier.ts";
 
@@ -19,7 +19,7 @@ export interface SnsIntakeOptions {
   topicArns: readonly string[];
   /** Fetches SubscribeURL (through the egress guard, SNS_ALLOW_HOSTS). */
   fetch: GuardedFetch["fetch"];
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
 }

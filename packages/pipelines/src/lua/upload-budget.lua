@@ -29,30 +29,31 @@ local dayMs, hourMs = tonumber(ARGV[2]), tonumber(ARGV[3])
 local dayLimit, hourLimit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local keep, recordsKept = tonumber(ARGV[6]), tonumber(ARGV[7])
 
--- HDEL in slices: unpack() of a whole day's ids could pass Lua's stack limit.
-local function hdelAll(key, ids)
+-- HDEL in slices: unpack() of a whole day's ids could pass Lua's stack limit. Keys are passed by
+-- their index in KEYS, so that every key a call names is visibly one of the declared KEYS.
+local function hdelAll(i, ids)
   for start = 1, #ids, 1000 do
-    redis.call("HDEL", key, unpack(ids, start, math.min(start + 999, #ids)))
+    redis.call("HDEL", KEYS[i], unpack(ids, start, math.min(start + 999, #ids)))
   end
 end
 
 -- Costs that left a window leave its total. The hour goes first: its costs are still in the hash.
-local function leave(window, windowMs, field)
-  local old = redis.call("ZRANGEBYSCORE", window, "-inf", now - windowMs)
+local function leave(i, windowMs, field)
+  local old = redis.call("ZRANGEBYSCORE", KEYS[i], "-inf", now - windowMs)
   if #old == 0 then return old end
   local sum = 0
   for _, id in ipairs(old) do sum = sum + tonumber(redis.call("HGET", KEYS[3], id) or "0") end
-  redis.call("ZREMRANGEBYSCORE", window, "-inf", now - windowMs)
+  redis.call("ZREMRANGEBYSCORE", KEYS[i], "-inf", now - windowMs)
   if sum > 0 then redis.call("HINCRBY", KEYS[4], field, 0 - sum) end
   return old
 end
-leave(KEYS[2], hourMs, "hour")
-local gone = leave(KEYS[1], dayMs, "day")
-hdelAll(KEYS[3], gone)
+leave(2, hourMs, "hour")
+local gone = leave(1, dayMs, "day")
+hdelAll(3, gone)
 local expired = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", now - dayMs)
 if #expired > 0 then
   redis.call("ZREMRANGEBYSCORE", KEYS[5], "-inf", now - dayMs)
-  hdelAll(KEYS[6], expired)
+  hdelAll(6, expired)
 end
 
 local day = tonumber(redis.call("HGET", KEYS[4], "day") or "0")
@@ -87,10 +88,10 @@ redis.call("HSET", KEYS[4], "day", day, "hour", hour)
 
 -- Keep the newest refusal records only; the zset still counts every refusal of the day.
 local stale = redis.call("ZREVRANGE", KEYS[5], recordsKept, -1)
-hdelAll(KEYS[6], stale)
+hdelAll(6, stale)
 
 local announceDay, announceHour = 0, 0
 if over.day and redis.call("SET", KEYS[7], now, "NX", "PX", dayMs) then announceDay = 1 end
 if over.hour and redis.call("SET", KEYS[8], now, "NX", "PX", hourMs) then announceHour = 1 end
-for k = 1, 6 do redis.call("PEXPIRE", KEYS[k], keep) end
+for i = 1, 6 do redis.call("PEXPIRE", KEYS[i], keep) end
 return {table.concat(admitted), day, hour, announceDay, announceHour, redis.call("ZCARD", KEYS[5])}
