@@ -74,6 +74,8 @@ export interface LocalStack {
   uploads: UploadWatch | undefined;
   webhookReceivers: RunningProcess[];
   workers: RunningProcess[];
+  /** Each process's /metrics (METRICS_PORT on 127.0.0.1), by process name (worker-1, webhooks-1, api). */
+  metricsUrls: Map<string, string>;
   /** Every process started (emulator, webhooks, workers), by name: for benchmarks reading /proc. */
   process(name: string): RunningProcess | undefined;
   /** The environment a worker (or the CLI) of this stack needs. */
@@ -90,6 +92,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stoppers: (() => Promise<unknown>)[] = [];
   const processes: RunningProcess[] = [];
   const logLevel = options.logLevel ?? "info";
+  const metricsUrls = new Map<string, string>();
+  /** A metrics listener of its own for one process. */
+  const metricsEnv = async (name: string) => {
+    const port = await freePort();
+    metricsUrls.set(name, `http://127.0.0.1:${port}/metrics`);
+    return { METRICS_PORT: String(port), METRICS_HOST: "127.0.0.1" };
+  };
   try {
     const redis = options.redisUrl
       ? undefined
@@ -132,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           name: `webhooks-${i + 1}`,
           command: [process.execPath, entry("webhooks")],
           env: {
+            ...(await metricsEnv(`webhooks-${i + 1}`)),
             REDIS_URL: redisUrl,
             WEBHOOK_SECRET: secret,
             WEBHOOKS_PORT: String(webhooksPort),
@@ -167,10 +177,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const workers: RunningProcess[] = [];
     const startWorker = async (extraEnv: Record<string, string> = {}) => {
+      const name = `worker-${workers.length + 1}`;
       const worker = await startProcess({
-        name: `worker-${workers.length + 1}`,
+        name,
         command: [process.execPath, ...WORKER_HEAP_FLAGS, entry("worker")],
-        env: { ...workerEnvironment, ...options.workerEnv, ...extraEnv },
+        env: { ...(await metricsEnv(name)), ...workerEnvironment, ...options.workerEnv, ...extraEnv },
         ready: { line: /worker started/ },
       });
       workers.push(worker);
@@ -192,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           name: "api",
           command: [process.execPath, `${REPO_ROOT}apps/producer/src/api-main.ts`],
           env: {
+            ...(await metricsEnv("api")),
             REDIS_URL: redisUrl,
             API_TOKEN: api.token,
             INTAKE_TOKEN: api.intakeToken,
@@ -226,6 +238,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       uploads,
       webhookReceivers,
       workers,
+      metricsUrls,
       process: (name) => processes.find((p) => p.name === name),
       workerEnvironment,
       startWorker,

@@ -1,4 +1,4 @@
-import { envField } from "@reframe/config";
+import { envField, metricsEnvFields } from "@reframe/config";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -14,5 +14,6 @@ export const apiConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 10_000 }),
   LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
   LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
+  ...metricsEnvFields,
 });
 export type ApiConfig = z.output<typeof apiConfigSchema>;

@@ -2,11 +2,12 @@ import { loadConfigOrExit } from "@reframe/config";
 import {
   assertNoEviction,
   createOutpaintQueue,
+  createQueueSampler,
   createRedisConnection,
   waitForRedisReady,
 } from "@reframe/jobs";
 import { runProcess } from "@reframe/lifecycle";
-import { createLogger } from "@reframe/telemetry";
+import { createLogger, startProcessTelemetry } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
 
@@ -21,13 +22,27 @@ await runProcess({
     const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
     await waitForRedisReady(redis);
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
-    const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
+    let sampleQueues: ReturnType<typeof createQueueSampler> | undefined;
+    const telemetry = await startProcessTelemetry({
+      process: "api",
+      logger,
+      metricsPort: config.METRICS_PORT,
+      metricsHost: config.METRICS_HOST,
+      sampleQueues: () => sampleQueues!(),
+    });
+    const queue = createOutpaintQueue({
+      connection: redis,
+      prefix: config.QUEUE_PREFIX,
+      telemetry: telemetry.tracing.bullmq,
+    });
+    sampleQueues = createQueueSampler({ queues: [queue], redis, prefix: config.QUEUE_PREFIX });
     const app = createApiServer({
       queue,
       redis,
       prefix: config.QUEUE_PREFIX,
       token: config.API_TOKEN,
       logger,
+      metrics: telemetry.metrics,
       ...(config.INTAKE_TOKEN
         ? {
             intake: {
@@ -46,6 +61,7 @@ await runProcess({
         await app.close();
         await queue.close();
         await redis.quit();
+        await telemetry.close();
       },
     };
   },

@@ -7,7 +7,7 @@ import {
   type OutpaintJob,
   parseOutpaintJobs,
 } from "@reframe/jobs";
-import type { Logger } from "@reframe/telemetry";
+import { ATTRIBUTES, type Logger, type Metrics, withRequestSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
@@ -26,6 +26,8 @@ export interface ApiServerOptions {
   maxJobsPerRequest?: number;
   /** The S3 event intake (POST /v1/events/s3), with its own token; absent, the route does not exist. */
   intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix">;
+  /** Requests by route and status, jobs added (reframe_http_requests_total, reframe_api_jobs_added_total). */
+  metrics?: Pick<Metrics, "httpRequest" | "jobsAdded">;
 }
 
 /**
@@ -38,6 +40,12 @@ export function createApiServer(options: ApiServerOptions) {
   const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
   const maxJobs = options.maxJobsPerRequest ?? 1000;
   const batches = createBatchStore(options.redis, { prefix: options.prefix });
+  const metrics = options.metrics;
+  if (metrics) {
+    app.addHook("onResponse", async (request, reply) => {
+      metrics.httpRequest(request.routeOptions.url ?? "unmatched", reply.statusCode);
+    });
+  }
   app.get("/openapi.json", async () => openApiDocument());
   app.addHook("onRequest", async (request, reply) => {
     if (request.url === "/openapi.json" || request.url === "/healthz") return;
@@ -61,7 +69,17 @@ export function createApiServer(options: ApiServerOptions) {
       prefix: options.prefix,
     });
   }
-  app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options.queue, batches, maxJobs));
+  app.post("/v1/jobs", async (request, reply) =>
+    withRequestSpan(
+      request.headers,
+      { [ATTRIBUTES.httpMethod]: "POST", [ATTRIBUTES.httpRoute]: "/v1/jobs" },
+      async (span) => {
+        const answer = await postJobs(request, reply, options.queue, batches, maxJobs, metrics);
+        span?.setAttribute(ATTRIBUTES.httpStatus, reply.statusCode);
+        return answer;
+      },
+    ),
+  );
   app.get<{ Params: { jobId: string } }>("/v1/jobs/:jobId", async (request, reply) => {
     const status = await jobStatus(options.queue, request.params.jobId);
     return status ?? reply.code(404).send({ error: "not-found", message: `no job ${request.params.jobId}` });
@@ -92,6 +110,7 @@ async function postJobs(
   queue: Queue,
   batches: BatchStore,
   maxJobs: number,
+  metrics: ApiServerOptions["metrics"],
 ) {
   const body = request.body as { jobs?: unknown } | undefined;
   const prefixed = Array.isArray(body?.jobs);
@@ -113,5 +132,6 @@ async function postJobs(
     return reply.code(400).send({ error: "validation", issues });
   }
   const { added, existing, jobIds } = await enqueueIntoLabelledBatches(queue, batches, jobs, "api");
+  metrics?.jobsAdded(added, existing);
   return reply.code(202).send({ added, existing, jobIds });
 }

@@ -5,8 +5,10 @@ import {
   createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
+  resumeQueue,
   waitForRedisReady,
 } from "@reframe/jobs";
+import { SPANS, startTracing, type Tracing, TracingConfigError, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
@@ -57,7 +59,7 @@ async function withQueue<T>(
 ): Promise<T> {
   const config = parseEnv(producerConfigSchema, process.env);
   const connection = createRedisConnection(config.REDIS_URL, { role: "producer" });
-  const queue = createOutpaintQueue({ connection, prefix: config.QUEUE_PREFIX });
+  const queue = createOutpaintQueue({ connection, prefix: config.QUEUE_PREFIX, telemetry: tracing?.bullmq });
   try {
     await waitForRedisReady(connection);
     return await run(queue, { connection, prefix: config.QUEUE_PREFIX });
@@ -105,7 +107,7 @@ async function run(argv: string[]): Promise<number> {
     case "queue":
       return withQueue(async (queue) => {
         if (rest[0] === "pause") await queue.pause();
-        else if (rest[0] === "resume") await queue.resume();
+        else if (rest[0] === "resume") await resumeQueue(queue);
         else if (rest[0] === "counts") console.log(JSON.stringify(await queue.getJobCounts(), null, 2));
         else throw new UsageError("queue needs pause, resume or counts");
         if (rest[0] !== "counts") console.log(`outpaint queue ${rest[0]}d`);
@@ -138,10 +140,16 @@ function print(text: string, code: number): number {
   return code;
 }
 
+// With OTEL_* set, a command is the root of its jobs' traces (see the README's Tracing).
+let tracing: Tracing | undefined;
 try {
-  process.exitCode = await run(process.argv.slice(2));
+  tracing = startTracing({ serviceName: "cli" });
+  const argv = process.argv.slice(2);
+  process.exitCode = await withSpan(SPANS.cliCommand, { command: argv[0] ?? "help" }, () => run(argv), {
+    root: true,
+  });
 } catch (error) {
-  if (error instanceof UsageError || error instanceof ConfigError) {
+  if (error instanceof UsageError || error instanceof ConfigError || error instanceof TracingConfigError) {
     console.error(`reframe: ${error.message}`);
     process.exitCode = 2;
   } else if (error instanceof Error && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS_")) {
@@ -150,4 +158,6 @@ try {
   } else {
     throw error;
   }
+} finally {
+  await tracing?.shutdown();
 }

@@ -1,11 +1,13 @@
 import { assertNoEviction, createOutpaintQueue, createRedisConnection, createTaskStore } from "@reframe/jobs";
-import type { Logger } from "@reframe/telemetry";
+import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { createWebhookServer } from "./server.ts";
 import type { WebhooksConfig } from "./webhooks-config.ts";
 
 export interface RunningReceiver {
   /** Where it listens, e.g. http://0.0.0.0:8788. */
   address: string;
+  /** Where /metrics answers (METRICS_PORT), on a listener of its own. */
+  metricsUrl: string | undefined;
   /** Stops accepting, lets requests in flight finish, closes Redis. */
   close(): Promise<void>;
 }
@@ -18,12 +20,19 @@ export async function startWebhookReceiver(
   config: WebhooksConfig,
   { logger }: { logger: Logger },
 ): Promise<RunningReceiver> {
+  const telemetry = await startProcessTelemetry({
+    process: "webhooks",
+    logger,
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.METRICS_HOST,
+  });
   const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
   } catch (error) {
     redis.disconnect();
+    await telemetry.close();
     throw error;
   }
   const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
@@ -37,15 +46,18 @@ export async function startWebhookReceiver(
     logger,
     bodyLimitBytes: config.WEBHOOKS_BODY_LIMIT_BYTES,
     bodyTimeoutMs: config.WEBHOOKS_BODY_TIMEOUT_MS,
+    metrics: telemetry.metrics,
   });
   const address = await app.listen({ port: config.WEBHOOKS_PORT, host: config.WEBHOOKS_HOST });
   logger.info({ address }, "webhooks receiver listening");
   return {
     address,
+    metricsUrl: telemetry.metricsUrl,
     async close() {
       await app.close();
       await queue.close();
       await redis.quit();
+      await telemetry.close();
     },
   };
 }

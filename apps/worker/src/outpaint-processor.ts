@@ -1,5 +1,6 @@
 import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
-import { outpaintJobSchema } from "@reframe/jobs";
+import { OUTPAINT_QUEUE, outpaintJobSchema, pauseQueueFor, publishAlert, queuePausedAlert } from "@reframe/jobs";
+import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
 import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
@@ -68,7 +69,7 @@ async function planOrFail(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   try {
-    return await planStep(jobId, data, state, deps);
+    return await withSpan(SPANS.plan, { [ATTRIBUTES.jobId]: jobId }, () => planStep(jobId, data, state, deps));
   } catch (error) {
     if (!(error instanceof PlanError)) throw error;
     return await failJob(
@@ -235,7 +236,8 @@ async function failJob(
 ): Promise<never> {
   await recordFailure(jobId, data, reason, deps, enqueuedAt);
   deps.logger.warn({ jobId, code: reason.code }, `outpaint job failed: ${reason.message}`);
-  throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
+  // The code travels with the error to the `failed` listener (metrics by reason).
+  throw Object.assign(new UnrecoverableError(`${reason.code}: ${reason.message}`), { code: reason.code });
 }
 
 /**
@@ -243,10 +245,9 @@ async function failJob(
  * operator is alerted instead. Jobs stay parked and carry on after `reframe queue resume`.
  */
 async function pauseForAccount(code: string, message: string, deps: OutpaintDeps): Promise<void> {
-  if (await deps.outpaintQueue.isPaused()) return;
-  await deps.outpaintQueue.pause();
-  deps.logger.error(
-    { alert: "provider-account", code },
-    `paused the outpaint queue: the provider refused the account (${code}: ${message}); resume with \`reframe queue resume\``,
-  );
+  const pausedAt = deps.now();
+  if (!(await pauseQueueFor(deps.outpaintQueue, { code, message, pausedAt }))) return;
+  const alert = queuePausedAlert({ queue: OUTPAINT_QUEUE, code, message, pausedAt });
+  if (deps.alerts) await publishAlert(deps.alerts, alert);
+  else deps.logger.error({ alert: alert.kind, code }, alert.message);
 }

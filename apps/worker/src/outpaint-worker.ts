@@ -1,17 +1,20 @@
 import { createGuardedFetch } from "@reframe/egress";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
-import type { Logger } from "@reframe/telemetry";
+import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
+import { instrumentProvider } from "./worker-telemetry.ts";
 import { openWorkerSession, type SessionShared, type WorkerSession } from "./worker-session.ts";
 
 export interface RunningWorker {
   /** The session now serving (the watchdog replaces it when the worker went silent). */
   session(): WorkerSession;
   batcher: SubmitBatcher;
+  /** Where /metrics answers (METRICS_PORT), on a listener of its own. */
+  metricsUrl: string | undefined;
   /** Stops taking jobs, lets active ones finish or park, sends queued submits, closes connections. */
   close(): Promise<void>;
 }
@@ -24,11 +27,24 @@ export async function startOutpaintWorker(
   config: WorkerConfig,
   { logger }: { logger: Logger },
 ): Promise<RunningWorker> {
-  const provider = createRunwareClient({
-    baseUrl: config.RUNWARE_API_URL,
-    apiKey: config.RUNWARE_API_KEY,
-    timeoutMs: config.RUNWARE_TIMEOUT_MS,
+  // The sampler reads through whichever session serves now (the watchdog may replace it); a scrape
+  // before the first session opened finds none and keeps the gauges empty.
+  let session: WorkerSession;
+  const telemetry = await startProcessTelemetry({
+    process: "worker",
+    logger,
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.METRICS_HOST,
+    sampleQueues: async () => session.sampleQueues(),
   });
+  const provider = instrumentProvider(
+    createRunwareClient({
+      baseUrl: config.RUNWARE_API_URL,
+      apiKey: config.RUNWARE_API_KEY,
+      timeoutMs: config.RUNWARE_TIMEOUT_MS,
+    }),
+    telemetry.metrics,
+  );
   const batcher = new SubmitBatcher({
     transport: provider,
     windowMs: config.SUBMIT_WINDOW_MS,
@@ -45,13 +61,23 @@ export async function startOutpaintWorker(
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  const shared: SessionShared = { config, logger, provider, batcher, s3, sourceFetch: egress.fetch, webhook };
+  const shared: SessionShared = {
+    config,
+    logger,
+    provider,
+    batcher,
+    s3,
+    sourceFetch: egress.fetch,
+    webhook,
+    metrics: telemetry.metrics,
+    bullmqTelemetry: telemetry.tracing.bullmq,
+  };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
     s3.destroy();
+    await telemetry.close();
   };
-  let session: WorkerSession;
   try {
     session = await openWorkerSession(shared);
   } catch (error) {
@@ -98,6 +124,7 @@ export async function startOutpaintWorker(
   return {
     session: () => session,
     batcher,
+    metricsUrl: telemetry.metricsUrl,
     async close() {
       await watchdog?.stop();
       await session.close();

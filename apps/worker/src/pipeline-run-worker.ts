@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore } from "@reframe/jobs";
+import { type AlertPublisher, type BatchStore, pipelineRunRefusedAlert, publishAlert } from "@reframe/jobs";
 import {
   createPipelineStore,
   executeRun,
@@ -26,6 +26,8 @@ export interface PipelineRunWorkerOptions {
   /** The worker's egress guard, for URL sources' headers. */
   sourceFetch: GuardedFetch["fetch"];
   logger: Logger;
+  /** A run refused over its budget is an alert as well as an event to the pipeline's route. */
+  alerts?: AlertPublisher;
 }
 
 /**
@@ -46,6 +48,17 @@ export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worke
           { pipeline: data.pipeline, runId, state: record.state, jobs: record.jobs, added: record.added },
           record.state === "refused" ? `pipeline run refused: ${record.reason}` : "pipeline run enqueued",
         );
+        if (record.state === "refused" && options.alerts) {
+          await publishAlert(
+            options.alerts,
+            pipelineRunRefusedAlert({
+              pipeline: data.pipeline,
+              runId,
+              reason: record.reason ?? "over budget",
+              estimatedCostUsd: record.estimatedCostUsd,
+            }),
+          );
+        }
         return record;
       } catch (error) {
         if (error instanceof RunDefinitionError)

@@ -7,7 +7,9 @@ import sharp from "sharp";
 import type { CanvasPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
+import { imageWork } from "./worker-telemetry.ts";
 
+const NO_IMAGE_METRICS = { imageWork: () => {} };
 const CONTENT_TYPES = { JPG: "image/jpeg", PNG: "image/png", WEBP: "image/webp" } as const;
 const EXTENSIONS = { JPG: "jpg", PNG: "png", WEBP: "webp" } as const;
 
@@ -42,7 +44,9 @@ export async function planStep(
   const canvas = planned.plan;
   const sourceRef =
     canvas.sourceScale < 1
-      ? await prescaleSource(jobId, job, canvas.scaledSource, deps)
+      ? await imageWork(deps.metrics ?? NO_IMAGE_METRICS, "prescale", { jobId }, () =>
+          prescaleSource(jobId, job, canvas.scaledSource, deps),
+        )
       : originalSourceRef(job);
   const plan: CanvasPlan = {
     margins: canvas.margins,
@@ -176,12 +180,14 @@ async function copyStep(
     contentType: CONTENT_TYPES[job.output.format],
   };
   const key = outputKey(job, plan, 0);
-  const encoder = sharp(await downloadSource(job, deps)).rotate();
-  const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
-  const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
-  await deps.s3.send(
-    new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
-  );
+  await imageWork(deps.metrics ?? NO_IMAGE_METRICS, "copy", { jobId }, async () => {
+    const encoder = sharp(await downloadSource(job, deps)).rotate();
+    const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
+    const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
+    await deps.s3.send(
+      new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
+    );
+  });
   deps.logger.info({ jobId, key }, "the source is already at the target: copied without a provider call");
   const copy: TaskState = {
     variant: 0,

@@ -1,4 +1,5 @@
-import { envField, s3EnvFields } from "@reframe/config";
+import { envField, metricsEnvFields, s3EnvFields } from "@reframe/config";
+import { DEFAULT_ALERTS_ROUTE, QUEUE_NAME_PATTERN } from "@reframe/jobs";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -37,8 +38,18 @@ export const workerConfigSchema = z
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
+    ...metricsEnvFields,
+    ALERTS_ROUTE: envField.list(DEFAULT_ALERTS_ROUTE),
   })
   .superRefine((config, context) => {
+    for (const [index, name] of config.ALERTS_ROUTE.entries()) {
+      if (!QUEUE_NAME_PATTERN.test(name))
+        context.addIssue({
+          code: "custom",
+          path: ["ALERTS_ROUTE"],
+          message: `entry ${index + 1} (${name}) must be a queue name: letters, digits, '.', '_', '-'`,
+        });
+    }
     if (config.WEBHOOK_PUBLIC_URL && !config.WEBHOOK_SECRET) {
       context.addIssue({
         code: "custom",

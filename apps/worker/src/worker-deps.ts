@@ -1,10 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore, TaskStore } from "@reframe/jobs";
+import type { AlertPublisher, BatchStore, TaskStore } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { SubmitBatcher } from "./submit-batcher.ts";
+import type { WorkerMetrics } from "./worker-telemetry.ts";
 
 export interface WorkerSettings {
   /** How many generations a variant may go through (taskNotFound, expiry, provider failure). */
@@ -28,7 +29,7 @@ export interface WebhookSettings {
 
 /** What the outpaint processor needs; each collaborator is the narrowest that works. */
 export interface OutpaintDeps {
-  outpaintQueue: Pick<Queue, "pause" | "isPaused">;
+  outpaintQueue: Pick<Queue, "pause" | "resume" | "isPaused" | "toKey" | "getBackend">;
   routeQueue(name: string): Pick<Queue, "add">;
   taskStore: TaskStore;
   /** Where jobs report their end to the batch that added them. */
@@ -42,4 +43,8 @@ export interface OutpaintDeps {
   settings: WorkerSettings;
   logger: Logger;
   now(): number;
+  /** Counts and timings (reframe_*); absent in unit tests that do not look at them. */
+  metrics?: WorkerMetrics;
+  /** The alerts route (ALERTS_ROUTE): a paused queue, a batch that ended with failures. */
+  alerts?: AlertPublisher;
 }

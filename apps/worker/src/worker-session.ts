@@ -1,19 +1,22 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
 import {
+  type AlertPublisher,
   assertNoEviction,
   createBatchStore,
   createOutpaintQueue,
+  createQueueSampler,
   createRedisConnection,
   createRouteQueues,
   createTaskStore,
   OUTPAINT_QUEUE,
   providerBackoffStrategy,
+  type QueueSampleData,
   waitForRedisReady,
 } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
-import { type Queue, Worker } from "bullmq";
+import { type Queue, type Telemetry, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
@@ -23,6 +26,7 @@ import { Reconciler } from "./reconciler.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
+import { recordCompletion, type WorkerMetrics } from "./worker-telemetry.ts";
 
 const RECONCILER_LOCK_TTL_MS = 10_000;
 /** How long an abandoned session may take to let go before it is left to the garbage collector. */
@@ -38,6 +42,9 @@ export interface SessionShared {
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
+  metrics: WorkerMetrics;
+  /** bullmq-otel while tracing is on: jobs and events carry their trace context. */
+  bullmqTelemetry: Telemetry | undefined;
 }
 
 /**
@@ -53,6 +60,8 @@ export interface WorkerSession {
   pipelineRuns: Worker | undefined;
   /** Jobs taken since the session opened, and processors running now. */
   progress(): { taken: number; running: number };
+  /** The queue's counts, pause state and task backlog for the metrics (cached). */
+  sampleQueues(): Promise<QueueSampleData>;
   /** Graceful: stops taking jobs, lets active ones finish or park, sends queued submits, closes. */
   close(): Promise<void>;
   /** The connection is dead: drop it at once (its commands fail), then close what closes in time. */
@@ -90,15 +99,22 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
           : [],
         sourceFetch: shared.sourceFetch,
         logger,
+        ...(deps.alerts ? { alerts: deps.alerts } : {}),
       })
     : undefined;
   const { worker } = outpaint;
+  const sampleQueues = createQueueSampler({
+    queues: [wiring.outpaintQueue],
+    redis: connection,
+    prefix: config.QUEUE_PREFIX,
+  });
   return {
     connection,
     worker,
     reconciler,
     pipelineRuns,
     progress: outpaint.progress,
+    sampleQueues,
     async close() {
       await Promise.all([worker.close(), pipelineRuns?.close()]);
       await shared.batcher.drain();
@@ -129,6 +145,7 @@ function startOutpaintProcessing(shared: SessionShared, connection: Redis, deps:
     async (job, token) => {
       taken += 1;
       running += 1;
+      shared.metrics.jobTaken();
       try {
         return await processor(job, token);
       } finally {
@@ -145,10 +162,12 @@ function startOutpaintProcessing(shared: SessionShared, connection: Redis, deps:
       stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
       settings: { backoffStrategy: providerBackoffStrategy },
+      ...(shared.bullmqTelemetry ? { telemetry: shared.bullmqTelemetry } : {}),
     },
   );
   worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
-  worker.on("completed", (job) => {
+  worker.on("completed", (job, result) => {
+    recordCompletion(job, result, shared.metrics);
     const taskUUIDs = job.data.state?.tasks.map((task) => task.taskUUID) ?? [];
     void deps.taskStore.forget(taskUUIDs).catch(() => undefined);
   });
@@ -186,16 +205,24 @@ async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
 function wireDeps(shared: SessionShared, connection: Redis) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
-  const outpaintQueue = createOutpaintQueue({ connection, prefix });
+  const telemetry = shared.bullmqTelemetry;
+  const outpaintQueue = createOutpaintQueue({ connection, prefix, telemetry });
   const taskStore = createTaskStore(connection, { prefix });
   const routeQueues = new Map<string, Queue>();
   const routeQueue = (name: string): Queue => {
     let queue = routeQueues.get(name);
     if (!queue) {
-      queue = createRouteQueues([name], { connection, prefix }).get(name)!;
+      queue = createRouteQueues([name], { connection, prefix, telemetry }).get(name)!;
       routeQueues.set(name, queue);
     }
     return queue;
+  };
+  const alerts: AlertPublisher = {
+    route: config.ALERTS_ROUTE,
+    routeQueue,
+    logger: shared.logger,
+    onAlert: (kind) => shared.metrics.alert(kind),
+    now: Date.now,
   };
   const deps: OutpaintDeps = {
     outpaintQueue,
@@ -209,6 +236,8 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     webhook: shared.webhook,
     logger: shared.logger,
     now: Date.now,
+    metrics: shared.metrics,
+    alerts,
     settings: {
       maxGenerations: config.TASK_MAX_GENERATIONS,
       recheckMs: config.JOB_RECHECK_MS,

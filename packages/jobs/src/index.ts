@@ -1,4 +1,20 @@
 export {
+  ALERT_KINDS,
+  type AlertEvent,
+  type AlertInput,
+  type AlertKind,
+  type AlertPublisher,
+  alertEventSchema,
+  alertEventType,
+  batchFailuresAlert,
+  DEFAULT_ALERTS_ROUTE,
+  makeAlertEvent,
+  pipelineRunRefusedAlert,
+  publishAlert,
+  queuePausedAlert,
+  spendCeilingAlert,
+} from "./alerts.ts";
+export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
   type BatchCompletedEvent,
@@ -25,6 +41,8 @@ export {
   SKIP_REASONS,
   type SkipReason,
 } from "./batch-store.ts";
+export { type BatchListEntry, listBatches } from "./batch-list.ts";
+export { jobTraceMetadata } from "./job-trace.ts";
 export {
   type EnqueueManyOptions,
   type EnqueueManyResult,
@@ -100,6 +118,15 @@ export {
   ROUTE_JOB_OPTIONS,
   waitForRedisReady,
 } from "./queues.ts";
+export {
+  type PauseReason,
+  type PauseState,
+  pauseQueueFor,
+  pauseReasonSchema,
+  readPauseState,
+  resumeQueue,
+} from "./queue-pause.ts";
+export { createQueueSampler, type QueueSampleData, type QueueSamplerOptions, SAMPLED_STATES } from "./queue-sampler.ts";
 export {
   createTaskStore,
   type PromoteOutcome,

@@ -1,4 +1,4 @@
-import { type DefaultJobOptions, Queue } from "bullmq";
+import { type DefaultJobOptions, Queue, type Telemetry } from "bullmq";
 import { Redis } from "ioredis";
 import { RedisConfigError } from "./errors.ts";
 import { DEFAULT_QUEUE_PREFIX, OUTPAINT_QUEUE, QUEUE_NAME_PATTERN } from "./names.ts";
@@ -75,13 +75,21 @@ export interface QueueFactoryOptions {
   prefix?: string;
   /** Replaces parts of the defaults above (e.g. a larger `removeOnComplete.count`). */
   defaultJobOptions?: DefaultJobOptions;
+  /** BullMQ's telemetry (bullmq-otel) while tracing is on: jobs carry their trace context. */
+  telemetry?: Telemetry | undefined;
 }
 
-export function createOutpaintQueue({ connection, prefix, defaultJobOptions }: QueueFactoryOptions): Queue {
+export function createOutpaintQueue({
+  connection,
+  prefix,
+  defaultJobOptions,
+  telemetry,
+}: QueueFactoryOptions): Queue {
   return new Queue(OUTPAINT_QUEUE, {
     connection,
     prefix: prefix ?? DEFAULT_QUEUE_PREFIX,
     defaultJobOptions: { ...OUTPAINT_JOB_OPTIONS, ...defaultJobOptions },
+    ...(telemetry ? { telemetry } : {}),
   });
 }
 
@@ -102,6 +110,7 @@ export function createRouteQueues(
         connection: options.connection,
         prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
         defaultJobOptions: { ...ROUTE_JOB_OPTIONS, ...options.defaultJobOptions },
+        ...(options.telemetry ? { telemetry: options.telemetry } : {}),
       }),
     );
   }
