@@ -7,7 +7,7 @@ import {
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
-import { parsePrometheusText, type PrometheusSample, sumSamples } from "@reframe/testkit";
+import { type PrometheusSample, parsePrometheusText, sumSamples } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { job, uploadSource } from "../pipeline/pipeline-fixture.ts";
@@ -106,9 +106,9 @@ describe("metrics on the demo stack", () => {
     expect(planned).toBeGreaterThan(0);
     expect(sumSamples(worker, "reframe_cost_usd_total", { kind: "billed" })).toBeCloseTo(planned, 6);
     // Provider requests by kind and outcome; tasks per submit.
-    expect(sumSamples(worker, "reframe_provider_requests_total", { kind: "submit", outcome: "accepted" })).toBe(
-      sumSamples(worker, "reframe_provider_submit_tasks_count"),
-    );
+    expect(
+      sumSamples(worker, "reframe_provider_requests_total", { kind: "submit", outcome: "accepted" }),
+    ).toBe(sumSamples(worker, "reframe_provider_submit_tasks_count"));
     expect(sumSamples(worker, "reframe_provider_submit_tasks_sum")).toBe(7);
     expect(sumSamples(worker, "reframe_worker_jobs_taken_total")).toBeGreaterThanOrEqual(8);
   });
@@ -152,7 +152,12 @@ describe("metrics on the demo stack", () => {
       expect(alert?.data).toMatchObject({
         specversion: "1.0",
         subject: "metrics-batch",
-        data: { kind: "batchFailures", severity: "warning", failed: 1, failuresByReason: { sourceNotFound: 1 } },
+        data: {
+          kind: "batchFailures",
+          severity: "warning",
+          failed: 1,
+          failuresByReason: { sourceNotFound: 1 },
+        },
       });
       expect(sumSamples(await scrape("worker-1"), "reframe_alerts_total", { kind: "batchFailures" })).toBe(1);
     } finally {

@@ -116,7 +116,9 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
     "/runware/:taskUUID",
     {
       onRequest: async (request, reply) => {
-        const arrival = startRootSpan(SPANS.webhookArrival, { [ATTRIBUTES.taskUUID]: request.params.taskUUID });
+        const arrival = startRootSpan(SPANS.webhookArrival, {
+          [ATTRIBUTES.taskUUID]: request.params.taskUUID,
+        });
         arrivals.set(request, arrival);
         await arrival.run(() =>
           withSpan(SPANS.webhookVerify, { [ATTRIBUTES.taskUUID]: request.params.taskUUID }, async (span) => {

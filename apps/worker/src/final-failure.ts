@@ -30,9 +30,8 @@ export async function recordFinalFailure(
   if (!parsed.success) return;
   const reason = failureReason(job, error);
   deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(parsed.data.target as Target) });
-  await recordFailure(job.id, parsed.data, reason, deps, job.timestamp).catch(
-    (recordError: unknown) =>
-      deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
+  await recordFailure(job.id, parsed.data, reason, deps, job.timestamp).catch((recordError: unknown) =>
+    deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
   );
 }
 
@@ -47,7 +46,11 @@ function failureReason(job: Job, error: Error): FailureReason {
   if (error.name === "UnrecoverableError") {
     // The step machine's own failures carry their code (what it recorded already has it too).
     const code = (error as { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "failed", message: error.message, disposition: "terminal" };
+    return {
+      code: typeof code === "string" ? code : "failed",
+      message: error.message,
+      disposition: "terminal",
+    };
   }
   return { code: "attemptsExhausted", message: error.message, disposition: "retryable" };
 }

@@ -155,7 +155,11 @@ export async function recordFailure(
 }
 
 function eventAttributes(event: { id: string; type: string }, route: readonly string[]) {
-  return { [ATTRIBUTES.eventId]: event.id, [ATTRIBUTES.eventType]: event.type, [ATTRIBUTES.route]: [...route] };
+  return {
+    [ATTRIBUTES.eventId]: event.id,
+    [ATTRIBUTES.eventType]: event.type,
+    [ATTRIBUTES.route]: [...route],
+  };
 }
 
 function roundCents(usd: number): number {

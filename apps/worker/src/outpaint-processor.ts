@@ -1,5 +1,11 @@
 import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
-import { OUTPAINT_QUEUE, outpaintJobSchema, pauseQueueFor, publishAlert, queuePausedAlert } from "@reframe/jobs";
+import {
+  OUTPAINT_QUEUE,
+  outpaintJobSchema,
+  pauseQueueFor,
+  publishAlert,
+  queuePausedAlert,
+} from "@reframe/jobs";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
@@ -69,7 +75,9 @@ async function planOrFail(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   try {
-    return await withSpan(SPANS.plan, { [ATTRIBUTES.jobId]: jobId }, () => planStep(jobId, data, state, deps));
+    return await withSpan(SPANS.plan, { [ATTRIBUTES.jobId]: jobId }, () =>
+      planStep(jobId, data, state, deps),
+    );
   } catch (error) {
     if (!(error instanceof PlanError)) throw error;
     return await failJob(

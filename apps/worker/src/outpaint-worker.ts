@@ -6,8 +6,8 @@ import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
-import { instrumentProvider } from "./worker-telemetry.ts";
 import { openWorkerSession, type SessionShared, type WorkerSession } from "./worker-session.ts";
+import { instrumentProvider } from "./worker-telemetry.ts";
 
 export interface RunningWorker {
   /** The session now serving (the watchdog replaces it when the worker went silent). */

@@ -183,9 +183,16 @@ async function copyStep(
   await imageWork(deps.metrics ?? NO_IMAGE_METRICS, "copy", { jobId }, async () => {
     const encoder = sharp(await downloadSource(job, deps)).rotate();
     const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
-    const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
+    const bytes = await encoder
+      .toFormat(format[job.output.format], { quality: job.output.quality })
+      .toBuffer();
     await deps.s3.send(
-      new PutObjectCommand({ Bucket: job.output.bucket, Key: key, Body: bytes, ContentType: plan.contentType }),
+      new PutObjectCommand({
+        Bucket: job.output.bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: plan.contentType,
+      }),
     );
   });
   deps.logger.info({ jobId, key }, "the source is already at the target: copied without a provider call");

@@ -136,7 +136,9 @@ export class Reconciler {
       const { stored, jobId } = await taskStore.storeOutcome(taskUUID, record);
       if (stored && jobId) await promoteJob(this.options.queue, jobId);
       if (stored && jobId && span) {
-        const link = linkFromJobMetadata(await jobTraceMetadata(this.options.queue, jobId).catch(() => undefined));
+        const link = linkFromJobMetadata(
+          await jobTraceMetadata(this.options.queue, jobId).catch(() => undefined),
+        );
         if (link) span.addLink(link);
       }
     }

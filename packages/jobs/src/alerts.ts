@@ -105,7 +105,12 @@ export async function publishAlert(publisher: AlertPublisher, alert: AlertInput)
 }
 
 /** The worker paused the queue: the provider refused the account. */
-export function queuePausedAlert(input: { queue: string; code: string; message: string; pausedAt: number }): AlertInput {
+export function queuePausedAlert(input: {
+  queue: string;
+  code: string;
+  message: string;
+  pausedAt: number;
+}): AlertInput {
   return {
     kind: "queuePaused",
     subject: input.queue,
@@ -127,7 +132,12 @@ export function spendCeilingAlert(input: {
     subject: input.ceiling,
     message: `spend reached the ${input.ceiling} ceiling: $${input.spentUsd.toFixed(2)} of $${input.limitUsd.toFixed(2)} (${input.period}); new work is refused until it resets`,
     dedupeKey: `${input.ceiling}\n${input.period}`,
-    details: { ceiling: input.ceiling, period: input.period, spentUsd: input.spentUsd, limitUsd: input.limitUsd },
+    details: {
+      ceiling: input.ceiling,
+      period: input.period,
+      spentUsd: input.spentUsd,
+      limitUsd: input.limitUsd,
+    },
   };
 }
 

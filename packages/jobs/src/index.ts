@@ -22,6 +22,7 @@ export {
   makeBatchCompletedEvent,
   RUN_COMPLETED_EVENT_TYPE,
 } from "./batch-events.ts";
+export { type BatchListEntry, listBatches } from "./batch-list.ts";
 export {
   BATCH_ID_PATTERN,
   BATCH_KINDS,
@@ -41,8 +42,6 @@ export {
   SKIP_REASONS,
   type SkipReason,
 } from "./batch-store.ts";
-export { type BatchListEntry, listBatches } from "./batch-list.ts";
-export { jobTraceMetadata } from "./job-trace.ts";
 export {
   type EnqueueManyOptions,
   type EnqueueManyResult,
@@ -79,6 +78,7 @@ export {
   outpaintEventId,
   outpaintEventSchema,
 } from "./events.ts";
+export { jobTraceMetadata } from "./job-trace.ts";
 export {
   DEFAULT_QUEUE_PREFIX,
   OUTPAINT_JOB_NAME,
@@ -105,6 +105,20 @@ export {
   sourceSchema,
 } from "./outpaint-job.ts";
 export {
+  type PauseReason,
+  type PauseState,
+  pauseQueueFor,
+  pauseReasonSchema,
+  readPauseState,
+  resumeQueue,
+} from "./queue-pause.ts";
+export {
+  createQueueSampler,
+  type QueueSampleData,
+  type QueueSamplerOptions,
+  SAMPLED_STATES,
+} from "./queue-sampler.ts";
+export {
   assertNoEviction,
   createOutpaintQueue,
   createRedisConnection,
@@ -118,15 +132,6 @@ export {
   ROUTE_JOB_OPTIONS,
   waitForRedisReady,
 } from "./queues.ts";
-export {
-  type PauseReason,
-  type PauseState,
-  pauseQueueFor,
-  pauseReasonSchema,
-  readPauseState,
-  resumeQueue,
-} from "./queue-pause.ts";
-export { createQueueSampler, type QueueSampleData, type QueueSamplerOptions, SAMPLED_STATES } from "./queue-sampler.ts";
 export {
   createTaskStore,
   type PromoteOutcome,

@@ -41,7 +41,9 @@ export async function resumeQueue(queue: PausableQueue): Promise<void> {
   await client.del(reasonKey(queue));
 }
 
-export async function readPauseState(queue: Pick<Queue, "isPaused" | "toKey" | "getBackend">): Promise<PauseState> {
+export async function readPauseState(
+  queue: Pick<Queue, "isPaused" | "toKey" | "getBackend">,
+): Promise<PauseState> {
   const client = await queue.getBackend().client;
   const [paused, raw] = await Promise.all([queue.isPaused(), client.get(reasonKey(queue))]);
   if (!paused) return { paused };

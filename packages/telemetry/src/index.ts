@@ -7,9 +7,14 @@ export {
   type LoggerSettings,
   type LogLevel,
 } from "./logger.ts";
-export { boundedLabel, createMetrics, type Metrics, type MetricsOptions, type QueueSample } from "./metrics.ts";
+export {
+  boundedLabel,
+  createMetrics,
+  type Metrics,
+  type MetricsOptions,
+  type QueueSample,
+} from "./metrics.ts";
 export { type RunningMetricsServer, startMetricsServer } from "./metrics-server.ts";
-export { type ProcessTelemetry, type ProcessTelemetryOptions, startProcessTelemetry } from "./process-telemetry.ts";
 export {
   ATTRIBUTES,
   DEFAULT_PROCESS_METRICS,
@@ -20,6 +25,11 @@ export {
   TELEMETRY_PROCESSES,
   type TelemetryProcess,
 } from "./names.ts";
+export {
+  type ProcessTelemetry,
+  type ProcessTelemetryOptions,
+  startProcessTelemetry,
+} from "./process-telemetry.ts";
 export { REDACTED, redactText, redactUrl, redactValue } from "./redact.ts";
 export {
   linkFromJobMetadata,

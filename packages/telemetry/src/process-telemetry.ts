@@ -26,7 +26,10 @@ export interface ProcessTelemetry {
 
 /** A process's metrics (and their listener) and its tracing, started together in main(). */
 export async function startProcessTelemetry(options: ProcessTelemetryOptions): Promise<ProcessTelemetry> {
-  const tracing = startTracing({ serviceName: options.process, ...(options.env ? { env: options.env } : {}) });
+  const tracing = startTracing({
+    serviceName: options.process,
+    ...(options.env ? { env: options.env } : {}),
+  });
   if (tracing.bullmq) options.logger.info("tracing on: spans go to the OTLP exporter (OTEL_* variables)");
   const metrics = createMetrics({
     process: options.process,

@@ -33,8 +33,8 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { BullMQOtel } from "bullmq-otel";
-import { redactText } from "./redact.ts";
 import { SPANS, type SpanName } from "./names.ts";
+import { redactText } from "./redact.ts";
 
 /**
  * OpenTelemetry traces, off by default. They are on when the standard variables ask for an exporter:
@@ -78,7 +78,9 @@ export function tracingSettingsFromEnv(env: EnvSource): TracingSettings | undefi
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
   if (exporter === "otlp" && protocol && protocol !== "http/protobuf") {
     throw new TracingConfigError(
-      env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL",
+      env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+        ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+        : "OTEL_EXPORTER_OTLP_PROTOCOL",
       "must be http/protobuf (the only OTLP protocol reframe ships)",
     );
   }
@@ -106,6 +108,9 @@ let active = false;
 
 /** Sets up the process's tracer provider, context manager and propagators; call once in main(). */
 export function startTracing(options: StartTracingOptions): Tracing {
+  // A second start in the same process (an in-process test stack) joins the tracing already set up.
+  if (active)
+    return { bullmq: new BullMQOtel({ tracerName: "bullmq" }), flush: OFF.flush, shutdown: OFF.shutdown };
   const env = options.env ?? process.env;
   const settings = options.exporter ? { exporter: "otlp" as const } : tracingSettingsFromEnv(env);
   if (!settings) return OFF;
