@@ -1,2 +1,2 @@
 export { LOCAL_BUCKETS, type LocalStack, type LocalStackOptions, startLocalStack } from "./local-stack.ts";
-export { renderSampleScene, SAMPLE_SCENES, type SampleScene } from "./sample-scenes.ts";
+export { renderSampleScene, SAMPLE_SCENES, type SampleScene, uploadSampleScenes } from "./sample-scenes.ts";

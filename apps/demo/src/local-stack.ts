@@ -51,8 +51,10 @@ export interface LocalStackOptions {
   /** Use this Redis instead of starting one (REDIS_URL). */
   redisUrl?: string;
   appendOnly?: boolean;
-  /** Start the HTTP API (with the S3 event intake) as a process. */
+  /** Start the HTTP API (with the S3 event intake and the dashboard) as a process. */
   api?: boolean;
+  /** Extra environment for the API (DASHBOARD_ACTIONS, DASHBOARD_TOKEN). */
+  apiEnv?: Record<string, string>;
   /** Feed the embedded S3's object-created events into the applied pipelines' upload triggers. */
   uploadTriggers?: boolean;
   /** Where the embedded S3 keeps its objects (a temporary directory by default). */
@@ -212,6 +214,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             SCRATCH_BUCKET: scratchArea.bucket,
             SCRATCH_PREFIX: scratchArea.prefix,
             LOG_LEVEL: logLevel,
+            // The dashboard reads its pictures from S3.
+            S3_ENDPOINT: s3.endpoint,
+            S3_FORCE_PATH_STYLE: "true",
+            S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+            S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+            ...options.apiEnv,
           },
           ready: { url: `${api.url}/healthz` },
         }),

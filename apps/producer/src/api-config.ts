@@ -1,4 +1,5 @@
 import { envField, metricsEnvFields } from "@reframe/config";
+import { DEFAULT_ALERTS_ROUTE } from "@reframe/jobs";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -15,5 +16,17 @@ export const apiConfigSchema = z.object({
   LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
   LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
   ...metricsEnvFields,
+  /** The dashboard's own login token; without it the API token logs in. */
+  DASHBOARD_TOKEN: envField.string({ min: 16, default: "" }).optional(),
+  DASHBOARD: envField.boolean(true),
+  DASHBOARD_ACTIONS: envField.boolean(false),
+  ALERTS_ROUTE: envField.list(DEFAULT_ALERTS_ROUTE),
+  // The dashboard's pictures are read from S3 with these; without credentials it shows none.
+  S3_ENDPOINT: envField.url({ default: "" }).optional(),
+  S3_REGION: envField.string({ default: "us-east-1" }),
+  S3_FORCE_PATH_STYLE: envField.boolean(false),
+  S3_ACCESS_KEY_ID: envField.string({ default: "" }).optional(),
+  S3_SECRET_ACCESS_KEY: envField.string({ default: "" }).optional(),
+  SOURCE_URL_ALLOW_HOSTS: envField.list([]),
 });
 export type ApiConfig = z.output<typeof apiConfigSchema>;

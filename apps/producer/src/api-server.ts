@@ -12,6 +12,7 @@ import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import { jobStatus } from "./commands.ts";
+import { DASHBOARD_PATH, type DashboardOptions, registerDashboard } from "./dashboard/dashboard.ts";
 import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -26,6 +27,8 @@ export interface ApiServerOptions {
   maxJobsPerRequest?: number;
   /** The S3 event intake (POST /v1/events/s3), with its own token; absent, the route does not exist. */
   intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix">;
+  /** The dashboard at /dashboard (its own login); absent, the path does not exist. */
+  dashboard?: Omit<DashboardOptions, "queue" | "redis" | "prefix" | "batches" | "logger">;
   /** Requests by route and status, jobs added (reframe_http_requests_total, reframe_api_jobs_added_total). */
   metrics?: Pick<Metrics, "httpRequest" | "jobsAdded">;
 }
@@ -49,6 +52,9 @@ export function createApiServer(options: ApiServerOptions) {
   app.get("/openapi.json", async () => openApiDocument());
   app.addHook("onRequest", async (request, reply) => {
     if (request.url === "/openapi.json" || request.url === "/healthz") return;
+    // The dashboard authenticates with its own session cookie (dashboard.ts).
+    const path = request.url.split("?")[0];
+    if (options.dashboard && (path === DASHBOARD_PATH || path?.startsWith(`${DASHBOARD_PATH}/`))) return;
     const token = request.url === INTAKE_PATH && options.intake ? options.intake.token : options.token;
     if (!hasBearerToken(request, token)) {
       return reply
@@ -93,6 +99,16 @@ export function createApiServer(options: ApiServerOptions) {
     const { info, ...counts } = status;
     return { ...counts, kind: info.kind, createdAt: info.createdAt };
   });
+  if (options.dashboard) {
+    registerDashboard(app, {
+      ...options.dashboard,
+      queue: options.queue,
+      redis: options.redis,
+      prefix: options.prefix,
+      batches,
+      logger: options.logger,
+    });
+  }
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) options.logger.error({ err: error }, "request failed");
