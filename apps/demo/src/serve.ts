@@ -31,7 +31,7 @@ export async function serve(outDir: string): Promise<number> {
     const envFile = join(outDir, "env");
     await mkdir(outDir, { recursive: true });
     await writeFile(envFile, environmentFile(stack), { mode: 0o600 });
-    console.log(instructions(envFile));
+    console.log(instructions(envFile, stack));
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
@@ -81,15 +81,23 @@ function environmentFile(stack: LocalStack): string {
     API_URL: stack.api!.url,
     API_TOKEN: stack.api!.token,
     INTAKE_TOKEN: stack.api!.intakeToken,
+    // The worker's, the webhook receiver's and the API's /metrics; the dashboard (log in with API_TOKEN).
+    METRICS_URLS: [...stack.metricsUrls.values()].join(" "),
+    DASHBOARD_URL: `${stack.api!.url}/dashboard`,
   };
   return `${Object.entries(variables)
     .map(([name, value]) => `export ${name}='${value}'`)
     .join("\n")}\n`;
 }
 
-function instructions(envFile: string): string {
+function instructions(envFile: string, stack: LocalStack): string {
   return `
-reframe is running on embedded defaults. In another terminal, in this checkout:
+reframe is running on embedded defaults.
+
+  dashboard  ${stack.api!.url}/dashboard   (log in with API_TOKEN from ${envFile})
+  metrics    ${[...stack.metricsUrls.values()].join("\n             ")}
+
+In another terminal, in this checkout:
 
   source ${envFile}
   pnpm reframe pipelines list
