@@ -9,7 +9,6 @@ import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 import { imageWork } from "./worker-telemetry.ts";
 
-const NO_IMAGE_METRICS = { imageWork: () => {} };
 const CONTENT_TYPES = { JPG: "image/jpeg", PNG: "image/png", WEBP: "image/webp" } as const;
 const EXTENSIONS = { JPG: "jpg", PNG: "png", WEBP: "webp" } as const;
 
@@ -44,7 +43,7 @@ export async function planStep(
   const canvas = planned.plan;
   const sourceRef =
     canvas.sourceScale < 1
-      ? await imageWork(deps.metrics ?? NO_IMAGE_METRICS, "prescale", { jobId }, () =>
+      ? await imageWork(deps.metrics, "prescale", { jobId }, () =>
           prescaleSource(jobId, job, canvas.scaledSource, deps),
         )
       : originalSourceRef(job);
@@ -180,7 +179,7 @@ async function copyStep(
     contentType: CONTENT_TYPES[job.output.format],
   };
   const key = outputKey(job, plan, 0);
-  await imageWork(deps.metrics ?? NO_IMAGE_METRICS, "copy", { jobId }, async () => {
+  await imageWork(deps.metrics, "copy", { jobId }, async () => {
     const encoder = sharp(await downloadSource(job, deps)).rotate();
     const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
     const bytes = await encoder

@@ -108,7 +108,7 @@ export function recordCompletion(
 
 /** Image work (pre-scale, copy) timed into reframe_image_work_seconds and traced as its own span. */
 export function imageWork<T>(
-  metrics: Pick<WorkerMetrics, "imageWork">,
+  metrics: Pick<WorkerMetrics, "imageWork"> | undefined,
   operation: "prescale" | "copy",
   attributes: Record<string, string>,
   work: () => Promise<T>,
@@ -118,7 +118,7 @@ export function imageWork<T>(
     try {
       return await work();
     } finally {
-      metrics.imageWork(operation, (performance.now() - started) / 1000);
+      metrics?.imageWork(operation, (performance.now() - started) / 1000);
     }
   });
 }
