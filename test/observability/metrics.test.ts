@@ -37,9 +37,10 @@ describe("metrics on the demo stack", () => {
   let batchStatus: { total: number; completed: number; failed: number };
   let apiJobId: string;
 
+  // Five processes start here; on a busy 2-core machine that alone can take most of a minute.
   beforeAll(async () => {
     stack = await startLocalStack({ api: true, workers: 1 });
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await stack?.stop();
