@@ -92,6 +92,25 @@ ensure_redis() {
   exit 1
 }
 
+# The test suite's browser (the dashboard tests drive Debian's chromium) and promtool (the alert
+# rules' checks): installed when root on Debian/Ubuntu, as redis-server is; elsewhere those tests
+# skip with a message. Only `npm test` asks for them.
+ensure_test_tools() {
+  local missing=()
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  if [ ${#missing[@]} -eq 0 ]; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing ${missing[*]} from the distribution's packages (dashboard browser tests, alert-rule checks)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2 ||
+      say "could not install ${missing[*]}: the tests that need them will be skipped"
+    # The prometheus package may start a server on 9090; the tests need only promtool.
+    (systemctl disable --now prometheus 2>/dev/null || service prometheus stop 2>/dev/null || true) >&2
+    return
+  fi
+  say "not installing ${missing[*]} (needs root and apt-get): the tests that need them will be skipped"
+}
+
 # turbo would otherwise try to send anonymous telemetry from every run.
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 ensure_node

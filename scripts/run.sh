@@ -6,7 +6,7 @@ source "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 case "${1:-}" in
   demo) shift; exec node apps/demo/src/main.ts "$@" ;;
-  test) shift; exec pnpm run --silent check "$@" ;;
+  test) shift; ensure_test_tools; exec pnpm run --silent check "$@" ;;
   bench) shift; exec node test/bench/main.ts "$@" ;;
   setup) exit 0 ;;
   *) echo "usage: scripts/run.sh demo|test|bench|setup" >&2; exit 2 ;;

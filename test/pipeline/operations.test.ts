@@ -105,7 +105,7 @@ describe("operating the pipeline", () => {
     ]);
     await expect.poll(() => clients.queue.isPaused(), { timeout: 20_000 }).toBe(true);
     expect((await jobStates(clients.queue, jobIds)).failed).toBeUndefined();
-    expect(refused.output()).toMatch(/"alert":"provider-account".*paused the outpaint queue/);
+    expect(refused.output()).toMatch(/"alert":"queuePaused".*paused the outpaint queue/);
     await refused.stop();
     await stack.startWorker();
     expect((await reframe(["queue", "resume"], stack.workerEnvironment)).code).toBe(0);

@@ -5,4 +5,4 @@ export {
   startLocalStack,
   workerAllocatorEnv,
 } from "./local-stack.ts";
-export { renderSampleScene, SAMPLE_SCENES, type SampleScene } from "./sample-scenes.ts";
+export { renderSampleScene, SAMPLE_SCENES, type SampleScene, uploadSampleScenes } from "./sample-scenes.ts";

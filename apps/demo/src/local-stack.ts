@@ -107,9 +107,9 @@ export interface LocalStackOptions {
   /** Replicas of the started Redis (per master on a Cluster; of the master in a Sentinel group). */
   redisReplicas?: number;
   appendOnly?: boolean;
-  /** Start the HTTP API (with the S3 event intake) as a process. */
+  /** Start the HTTP API (with the S3 event intake and the dashboard) as a process. */
   api?: boolean;
-  /** Extra environment for the API (SNS settings, NODE_EXTRA_CA_CERTS). */
+  /** Extra environment for the API (SNS settings, NODE_EXTRA_CA_CERTS, DASHBOARD_ACTIONS, DASHBOARD_TOKEN). */
   apiEnv?: Record<string, string>;
   /**
    * Feed the embedded S3's object-created events into the applied pipelines' upload triggers:
@@ -150,6 +150,8 @@ export interface LocalStack {
   sns: (LocalSns & { caFile: string }) | undefined;
   webhookReceivers: RunningProcess[];
   workers: RunningProcess[];
+  /** Each process's /metrics (METRICS_PORT on 127.0.0.1), by process name (worker-1, webhooks-1, api). */
+  metricsUrls: Map<string, string>;
   /** Every process started (emulator, webhooks, workers), by name: for benchmarks reading /proc. */
   process(name: string): RunningProcess | undefined;
   /** The environment a worker (or the CLI) of this stack needs. */
@@ -166,6 +168,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stoppers: (() => Promise<unknown>)[] = [];
   const processes: RunningProcess[] = [];
   const logLevel = options.logLevel ?? "info";
+  const metricsUrls = new Map<string, string>();
+  /** A metrics listener of its own for one process. */
+  const metricsEnv = async (name: string) => {
+    const port = await freePort();
+    metricsUrls.set(name, `http://127.0.0.1:${port}/metrics`);
+    return { METRICS_PORT: String(port), METRICS_HOST: "127.0.0.1" };
+  };
   try {
     const redis = options.redisEnv
       ? undefined
@@ -213,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           name: `webhooks-${i + 1}`,
           command: [process.execPath, entry("webhooks")],
           env: {
+            ...(await metricsEnv(`webhooks-${i + 1}`)),
             ...redisEnv,
             WEBHOOK_SECRET: secret,
             WEBHOOKS_PORT: String(webhooksPort),
@@ -250,10 +260,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const workers: RunningProcess[] = [];
     const startWorker = async (extraEnv: Record<string, string> = {}) => {
+      const name = `worker-${workers.length + 1}`;
       const worker = await startProcess({
-        name: `worker-${workers.length + 1}`,
+        name,
         command: [process.execPath, ...WORKER_HEAP_FLAGS, entry("worker")],
-        env: { ...workerEnvironment, ...workerAllocatorEnv(), ...options.workerEnv, ...extraEnv },
+        env: {
+          ...(await metricsEnv(name)),
+          ...workerEnvironment,
+          ...workerAllocatorEnv(),
+          ...options.workerEnv,
+          ...extraEnv,
+        },
         // Generous: a worker started while the machine is busy (a fault-injection run) loads slowly.
         ready: { line: /worker started/, timeoutMs: 90_000 },
       });
@@ -293,6 +310,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           name: "api",
           command: [process.execPath, `${REPO_ROOT}apps/producer/src/api-main.ts`],
           env: {
+            ...(await metricsEnv("api")),
             ...redisEnv,
             API_TOKEN: api.token,
             INTAKE_TOKEN: api.intakeToken,
@@ -348,6 +366,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sns,
       webhookReceivers,
       workers,
+      metricsUrls,
       process: (name) => processes.find((p) => p.name === name),
       workerEnvironment,
       startWorker,

@@ -44,7 +44,7 @@ export async function serve(outDir: string): Promise<number> {
     const caFile = join(outDir, "sns-ca.pem");
     await writeFile(caFile, stack.sns!.caPem);
     await writeFile(envFile, environmentFile(stack, caFile, endpoint.url), { mode: 0o600 });
-    console.log(instructions(envFile));
+    console.log(instructions(envFile, stack));
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
@@ -139,15 +139,23 @@ function environmentFile(stack: LocalStack, snsCaFile: string, endpointUrl: stri
     SNS_TOPIC_ARN: stack.sns!.topicArn,
     SNS_CA_FILE: snsCaFile,
     DEMO_ENDPOINT_URL: endpointUrl,
+    // The worker's, the webhook receiver's and the API's /metrics; the dashboard (log in with API_TOKEN).
+    METRICS_URLS: [...stack.metricsUrls.values()].join(" "),
+    DASHBOARD_URL: `${stack.api!.url}/dashboard`,
   };
   return `${Object.entries(variables)
     .map(([name, value]) => `export ${name}='${value}'`)
     .join("\n")}\n`;
 }
 
-function instructions(envFile: string): string {
+function instructions(envFile: string, stack: LocalStack): string {
   return `
-reframe is running on embedded defaults. In another terminal, in this checkout:
+reframe is running on embedded defaults.
+
+  dashboard  ${stack.api!.url}/dashboard   (log in with API_TOKEN from ${envFile})
+  metrics    ${[...stack.metricsUrls.values()].join("\n             ")}
+
+In another terminal, in this checkout:
 
   source ${envFile}
   pnpm reframe pipelines list

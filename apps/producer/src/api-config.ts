@@ -1,4 +1,11 @@
-import { envField, s3EnvFields, scratchEnvFields, sourceLimitEnvFields } from "@reframe/config";
+import {
+  envField,
+  metricsEnvFields,
+  s3EnvFields,
+  scratchEnvFields,
+  sourceLimitEnvFields,
+} from "@reframe/config";
+import { DEFAULT_ALERTS_ROUTE } from "@reframe/jobs";
 import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
@@ -12,11 +19,13 @@ export const apiConfigSchema = z
     API_HOST: envField.string({ default: "0.0.0.0" }),
     INTAKE_TOKEN: envField.string({ min: 16, default: "" }).optional(),
     // The intake reads each matched image's header (its planned cost counts against the pipeline's
-    // upload budget), so it needs S3 as the worker has it; without the intake, none of these is read.
+    // upload budget) and the dashboard its pictures, so the API reads S3 as the worker does; the
+    // credentials are required with the intake, and without them the dashboard shows no pictures.
     ...s3EnvFields,
     S3_ACCESS_KEY_ID: envField.string({ default: "" }).optional(),
     S3_SECRET_ACCESS_KEY: envField.string({ default: "" }).optional(),
     ...sourceLimitEnvFields,
+    SOURCE_URL_ALLOW_HOSTS: envField.list([]),
     // SNS in front of the intake (sns/): the topics allowed, where certificates may come from, the
     // replay window, and hosts its fetches may reach on private addresses (a local SNS in tests).
     SNS_TOPIC_ARNS: envField.list([]),
@@ -27,6 +36,12 @@ export const apiConfigSchema = z
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 10_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
+    ...metricsEnvFields,
+    /** The dashboard's own login token; without it the API token logs in. */
+    DASHBOARD_TOKEN: envField.string({ min: 16, default: "" }).optional(),
+    DASHBOARD: envField.boolean(true),
+    DASHBOARD_ACTIONS: envField.boolean(false),
+    ALERTS_ROUTE: envField.list(DEFAULT_ALERTS_ROUTE),
   })
   .superRefine((config, context) => {
     checkRedisEnv(config, context);

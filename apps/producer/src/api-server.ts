@@ -8,10 +8,11 @@ import {
   parseOutpaintJobs,
 } from "@reframe/jobs";
 import { type RedisClient, WriteNotConfirmedError } from "@reframe/redis";
-import type { Logger } from "@reframe/telemetry";
+import { ATTRIBUTES, type Logger, type Metrics, withRequestSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { jobStatus } from "./commands.ts";
+import { DASHBOARD_PATH, type DashboardOptions, registerDashboard } from "./dashboard/dashboard.ts";
 import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
 import { openApiDocument } from "./openapi.ts";
 import { hasIntakeCredentials, INTAKE_CHALLENGES } from "./sns/index.ts";
@@ -32,6 +33,10 @@ export interface ApiServerOptions {
    * time it throws WriteNotConfirmedError, answered 503 (retrying adds nothing twice).
    */
   confirmWrites?: () => Promise<void>;
+  /** The dashboard at /dashboard (its own login); absent, the path does not exist. */
+  dashboard?: Omit<DashboardOptions, "queue" | "redis" | "prefix" | "batches" | "logger">;
+  /** Requests by route and status, jobs added (reframe_http_requests_total, reframe_api_jobs_added_total). */
+  metrics?: Pick<Metrics, "httpRequest" | "jobsAdded">;
 }
 
 /**
@@ -44,9 +49,18 @@ export function createApiServer(options: ApiServerOptions) {
   const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
   const maxJobs = options.maxJobsPerRequest ?? 1000;
   const batches = createBatchStore(options.redis, { prefix: options.prefix });
+  const metrics = options.metrics;
+  if (metrics) {
+    app.addHook("onResponse", async (request, reply) => {
+      metrics.httpRequest(request.routeOptions.url ?? "unmatched", reply.statusCode);
+    });
+  }
   app.get("/openapi.json", async () => openApiDocument());
   app.addHook("onRequest", async (request, reply) => {
     if (request.url === "/openapi.json" || request.url === "/healthz") return;
+    // The dashboard authenticates with its own session cookie (dashboard.ts).
+    const path = request.url.split("?")[0];
+    if (options.dashboard && (path === DASHBOARD_PATH || path?.startsWith(`${DASHBOARD_PATH}/`))) return;
     const intake = request.url === INTAKE_PATH && options.intake;
     const token = intake ? options.intake!.token : options.token;
     if (!(intake ? hasIntakeCredentials(request, token) : hasBearerToken(request, token))) {
@@ -71,7 +85,18 @@ export function createApiServer(options: ApiServerOptions) {
     });
   }
   app.post("/v1/jobs", async (request, reply) =>
-    postJobs(request, reply, options.queue, batches, maxJobs, options.confirmWrites),
+    withRequestSpan(
+      request.headers,
+      { [ATTRIBUTES.httpMethod]: "POST", [ATTRIBUTES.httpRoute]: "/v1/jobs" },
+      async (span) => {
+        const answer = await postJobs(request, reply, options.queue, batches, maxJobs, {
+          confirmWrites: options.confirmWrites,
+          metrics,
+        });
+        span?.setAttribute(ATTRIBUTES.httpStatus, reply.statusCode);
+        return answer;
+      },
+    ),
   );
   app.get<{ Params: { jobId: string } }>("/v1/jobs/:jobId", async (request, reply) => {
     const status = await jobStatus(options.queue, request.params.jobId);
@@ -91,6 +116,16 @@ export function createApiServer(options: ApiServerOptions) {
     const { info, ...counts } = status;
     return { ...counts, kind: info.kind, createdAt: info.createdAt };
   });
+  if (options.dashboard) {
+    registerDashboard(app, {
+      ...options.dashboard,
+      queue: options.queue,
+      redis: options.redis,
+      prefix: options.prefix,
+      batches,
+      logger: options.logger,
+    });
+  }
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     if (error instanceof WriteNotConfirmedError) {
       options.logger.warn({ err: error }, "a write was not confirmed by the replicas; answered 503");
@@ -115,7 +150,7 @@ async function postJobs(
   queue: Queue,
   batches: BatchStore,
   maxJobs: number,
-  confirmWrites: (() => Promise<void>) | undefined,
+  after: { confirmWrites: (() => Promise<void>) | undefined; metrics: ApiServerOptions["metrics"] },
 ) {
   const body = request.body as { jobs?: unknown } | undefined;
   const prefixed = Array.isArray(body?.jobs);
@@ -137,6 +172,7 @@ async function postJobs(
     return reply.code(400).send({ error: "validation", issues });
   }
   const { added, existing, jobIds } = await enqueueIntoLabelledBatches(queue, batches, jobs, "api");
-  await confirmWrites?.();
+  await after.confirmWrites?.();
+  after.metrics?.jobsAdded(added, existing);
   return reply.code(202).send({ added, existing, jobIds });
 }

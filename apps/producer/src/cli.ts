@@ -12,6 +12,7 @@ import {
   WriteNotConfirmedError,
   waitForRedisReady,
 } from "@reframe/redis";
+import { SPANS, startTracing, type Tracing, TracingConfigError, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
 import { JOB_FLAGS } from "./bulk/bulk-request.ts";
@@ -79,7 +80,7 @@ async function withQueue<T>(
 ): Promise<T> {
   const settings = redisSettingsOf(parseEnv(producerConfigSchema, process.env));
   const connection = createRedisClient(settings, { role: "producer" });
-  const queue = createOutpaintQueue({ connection, prefix: settings.prefix });
+  const queue = createOutpaintQueue({ connection, prefix: settings.prefix, telemetry: tracing?.bullmq });
   try {
     await waitForRedisReady(connection);
     return await run(queue, {
@@ -168,10 +169,16 @@ function print(text: string, code: number): number {
   return code;
 }
 
+// With OTEL_* set, a command is the root of its jobs' traces (see the README's Tracing).
+let tracing: Tracing | undefined;
 try {
-  process.exitCode = await run(process.argv.slice(2));
+  tracing = startTracing({ serviceName: "cli" });
+  const argv = process.argv.slice(2);
+  process.exitCode = await withSpan(SPANS.cliCommand, { command: argv[0] ?? "help" }, () => run(argv), {
+    root: true,
+  });
 } catch (error) {
-  if (error instanceof UsageError || error instanceof ConfigError) {
+  if (error instanceof UsageError || error instanceof ConfigError || error instanceof TracingConfigError) {
     console.error(`reframe: ${error.message}`);
     process.exitCode = 2;
   } else if (error instanceof WriteNotConfirmedError) {
@@ -183,4 +190,6 @@ try {
   } else {
     throw error;
   }
+} finally {
+  await tracing?.shutdown();
 }

@@ -1,4 +1,4 @@
-import { createSpendLedger, spendPauseLifted } from "@reframe/jobs";
+import { createSpendLedger, resumeQueue, spendPauseLifted } from "@reframe/jobs";
 import type { RedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
 import { UsageError } from "./source-spec.ts";
@@ -38,7 +38,7 @@ export async function runQueueCommand(argv: string[], context: QueueCommandConte
         return OVER_CEILING_EXIT_CODE;
       }
       await ledger.clearPause();
-      await queue.resume();
+      await resumeQueue(queue);
       print("outpaint queue resumed");
       return 0;
     }

@@ -1,12 +1,14 @@
 import { createOutpaintQueue, createTaskStore } from "@reframe/jobs";
 import { assertNoEviction, confirmWrites, createRedisClient, redisSettingsOf } from "@reframe/redis";
-import type { Logger } from "@reframe/telemetry";
+import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { createWebhookServer } from "./server.ts";
 import type { WebhooksConfig } from "./webhooks-config.ts";
 
 export interface RunningReceiver {
   /** Where it listens, e.g. http://0.0.0.0:8788. */
   address: string;
+  /** Where /metrics answers (METRICS_PORT), on a listener of its own. */
+  metricsUrl: string | undefined;
   /** Stops accepting, lets requests in flight finish, closes Redis. */
   close(): Promise<void>;
 }
@@ -19,6 +21,12 @@ export async function startWebhookReceiver(
   config: WebhooksConfig,
   { logger }: { logger: Logger },
 ): Promise<RunningReceiver> {
+  const telemetry = await startProcessTelemetry({
+    process: "webhooks",
+    logger,
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.METRICS_HOST,
+  });
   const settings = redisSettingsOf(config);
   const redis = createRedisClient(settings, { role: "producer" });
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
@@ -26,6 +34,7 @@ export async function startWebhookReceiver(
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
   } catch (error) {
     redis.disconnect();
+    await telemetry.close();
     throw error;
   }
   const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
@@ -40,15 +49,18 @@ export async function startWebhookReceiver(
     bodyLimitBytes: config.WEBHOOKS_BODY_LIMIT_BYTES,
     bodyTimeoutMs: config.WEBHOOKS_BODY_TIMEOUT_MS,
     confirmWrites: () => confirmWrites(redis, settings),
+    metrics: telemetry.metrics,
   });
   const address = await app.listen({ port: config.WEBHOOKS_PORT, host: config.WEBHOOKS_HOST });
   logger.info({ address }, "webhooks receiver listening");
   return {
     address,
+    metricsUrl: telemetry.metricsUrl,
     async close() {
       await app.close();
       await queue.close();
       await redis.quit();
+      await telemetry.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import { PassThrough } from "node:stream";
 import { createOutpaintQueue, createTaskStore, type TaskStore } from "@reframe/jobs";
 import { createRedisClient, type RedisClient, waitForRedisReady } from "@reframe/redis";
 import { taskWebhookURL } from "@reframe/runware";
-import { createLogger } from "@reframe/telemetry";
+import { createLogger, createMetrics } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
@@ -145,6 +145,24 @@ describe("POST /runware/:taskUUID", () => {
     expect(await h.queue.getJobState(jobId)).toBe("delayed");
     expect(h.logs()).toContain("bad token");
     expect(h.logs()).not.toContain("not-the-token-at-all");
+  });
+
+  it("counts deliveries by result and refused verifications (reframe_webhook_*)", async () => {
+    const metrics = createMetrics({ process: "webhooks", defaultMetrics: false });
+    const h = await harness({ metrics });
+    const taskUUID = randomUUID();
+    await parkedJob(h, taskUUID);
+    const deliver = (url: string, payload: unknown) =>
+      h.app.inject({ method: "POST", url, payload: payload as object });
+    await deliver(deliveryPath(taskUUID), resultBody(taskUUID, "img-1"));
+    await deliver(deliveryPath(taskUUID), resultBody(taskUUID, "img-2"));
+    await deliver(`/runware/${taskUUID}?token=wrong`, resultBody(taskUUID));
+    await deliver(deliveryPath(taskUUID), { data: "not a webhook body" });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('reframe_webhook_deliveries_total{result="stored"} 1');
+    expect(text).toContain('reframe_webhook_deliveries_total{result="duplicate"} 1');
+    expect(text).toContain('reframe_webhook_deliveries_total{result="refused"} 2');
+    expect(text).toContain("reframe_webhook_verifications_refused_total 1");
   });
 
   it("refuses the token of another task and a missing token with 401", async () => {

@@ -1,7 +1,17 @@
-import { promoteJob, type TaskStore } from "@reframe/jobs";
+import { jobTraceMetadata, promoteJob, type TaskStore } from "@reframe/jobs";
 import type { RedisClient } from "@reframe/redis";
 import { verifyTaskWebhookToken } from "@reframe/runware";
-import type { Logger } from "@reframe/telemetry";
+import {
+  ATTRIBUTES,
+  type Logger,
+  linkFromJobMetadata,
+  type Metrics,
+  SPANS,
+  type SpanHandle,
+  startRootSpan,
+  tracingActive,
+  withSpan,
+} from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import { readDelivery } from "./delivery.ts";
@@ -40,9 +50,17 @@ export interface WebhookServerOptions {
    */
   confirmWrites?: () => Promise<void>;
   now?: () => number;
+  /** Deliveries by result and refused verifications (reframe_webhook_*). */
+  metrics?: Pick<Metrics, "webhookDelivery" | "webhookVerificationRefused">;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
+const NO_METRICS: NonNullable<WebhookServerOptions["metrics"]> = {
+  webhookDelivery: () => {},
+  webhookVerificationRefused: () => {},
+};
+/** The arrival span of a delivery, from its first byte to the answer. */
+const arrivals = new WeakMap<FastifyRequest, SpanHandle>();
 
 interface DeliveryRoute {
   Params: { taskUUID: string };
@@ -60,6 +78,7 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
     bodyTimeoutMs = 10_000,
   } = options;
   const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? NO_METRICS;
   const app = Fastify({
     logger: false,
     bodyLimit: bodyLimitBytes,
@@ -87,6 +106,7 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     const taskUUID = (request.params as { taskUUID?: string } | undefined)?.taskUUID;
+    metrics.webhookDelivery(status >= 400 && status < 500 ? "refused" : "unavailable");
     if (status >= 400 && status < 500) {
       logger.warn({ taskUUID, status, code: error.code }, `webhook refused: ${error.message}`);
       return reply
@@ -99,12 +119,34 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
 
   app.post<DeliveryRoute>(
     "/runware/:taskUUID",
-    { onRequest: async (request, reply) => rejectBadToken(request, reply, secret, logger) },
+    {
+      onRequest: async (request, reply) => {
+        const arrival = startRootSpan(SPANS.webhookArrival, {
+          [ATTRIBUTES.taskUUID]: request.params.taskUUID,
+        });
+        arrivals.set(request, arrival);
+        await arrival.run(() =>
+          withSpan(SPANS.webhookVerify, { [ATTRIBUTES.taskUUID]: request.params.taskUUID }, async (span) => {
+            const refused = await rejectBadToken(request, reply, secret, logger);
+            span?.setAttribute(ATTRIBUTES.result, refused ? "refused" : "verified");
+            if (!refused) return;
+            metrics.webhookVerificationRefused();
+            metrics.webhookDelivery("refused");
+          }),
+        );
+      },
+      onResponse: async (request, reply) => {
+        arrivals.get(request)?.setAttributes({ [ATTRIBUTES.httpStatus]: reply.statusCode });
+        arrivals.get(request)?.end(reply.statusCode >= 500 ? `HTTP ${reply.statusCode}` : undefined);
+      },
+    },
     async (request, reply) => {
       const { taskUUID } = request.params;
+      const arrival = arrivals.get(request);
       const delivery = readDelivery(request.body, taskUUID, now());
       if (!delivery.ok) {
         logger.warn({ taskUUID, reason: delivery.reason }, "webhook refused: not a delivery for this task");
+        metrics.webhookDelivery("refused");
         return reply.code(400).send({ ok: false, error: delivery.error, message: delivery.reason });
       }
       const { stored, jobId } = await taskStore.storeOutcome(taskUUID, delivery.record);
@@ -112,6 +154,13 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
       // after the store but before the promote. Promoting a job that is not delayed does nothing.
       const promoted = jobId ? await promoteJob(queue, jobId) : "missing";
       await options.confirmWrites?.();
+      metrics.webhookDelivery(stored ? "stored" : "duplicate");
+      if (jobId && tracingActive())
+        arrival?.addLink(linkFromJobMetadata(await jobTraceMetadata(queue, jobId).catch(() => undefined)));
+      arrival?.setAttributes({
+        [ATTRIBUTES.jobId]: jobId ?? "",
+        [ATTRIBUTES.result]: stored ? "stored" : "duplicate",
+      });
       logger.info({ taskUUID, jobId, stored, promoted, outcome: delivery.record.kind }, "webhook received");
       return reply.code(200).send({ ok: true, stored });
     },
@@ -125,22 +174,24 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
   return app;
 }
 
+/** True when the delivery was refused (401 sent). */
 async function rejectBadToken(
   request: FastifyRequest<DeliveryRoute>,
   reply: { code(status: number): { send(body: unknown): unknown } },
   secret: string,
   logger: Logger,
-): Promise<void> {
+): Promise<boolean> {
   const { taskUUID } = request.params;
   const token = request.query.token;
   const verdict =
     typeof token === "string"
       ? verifyTaskWebhookToken({ taskUUID, token, secret })
       : { ok: false as const, reason: "missing token" };
-  if (verdict.ok) return;
+  if (verdict.ok) return false;
   // The token itself is never logged.
   logger.warn({ taskUUID, reason: verdict.reason }, "webhook refused: bad token");
   await reply.code(401).send({ ok: false, error: "unauthorized" });
+  return true;
 }
 
 async function pingWithin(redis: RedisClient, timeoutMs: number): Promise<boolean> {

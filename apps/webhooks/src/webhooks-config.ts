@@ -1,4 +1,4 @@
-import { envField } from "@reframe/config";
+import { envField, metricsEnvFields } from "@reframe/config";
 import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
@@ -16,6 +16,7 @@ export const webhooksConfigSchema = z
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 10_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
+    ...metricsEnvFields,
   })
   .superRefine(checkRedisEnv);
 

@@ -1,5 +1,11 @@
 import { targetLabel } from "@reframe/geometry";
-import { announceBatchCompleted, type BatchJobEndInput, type OutpaintJob } from "@reframe/jobs";
+import {
+  announceBatchCompleted,
+  type BatchJobEndInput,
+  batchFailuresAlert,
+  type OutpaintJob,
+  publishAlert,
+} from "@reframe/jobs";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 export type JobEnd = Pick<
@@ -17,7 +23,7 @@ export async function reportJobEnd(
   job: OutpaintJob,
   end: JobEnd,
   enqueuedAt: number,
-  deps: Pick<OutpaintDeps, "batches" | "routes" | "logger" | "now">,
+  deps: Pick<OutpaintDeps, "batches" | "routes" | "logger" | "now" | "alerts">,
 ): Promise<void> {
   const batchId = job.labels.batchId;
   if (!batchId) return;
@@ -36,5 +42,8 @@ export async function reportJobEnd(
       { batchId, completed: event.data.completed, failed: event.data.failed, costUsd: event.data.costUsd },
       "batch completed",
     );
+    // A batch that ended with failures is someone's to look at; the alert's id is the close's, so a
+    // retried finalize that announces again raises it once.
+    if (event.data.failed > 0 && deps.alerts) await publishAlert(deps.alerts, batchFailuresAlert(event.data));
   }
 }

@@ -1,8 +1,10 @@
+import type { Target } from "@reframe/geometry";
 import { outpaintJobSchema } from "@reframe/jobs";
 import type { Job } from "bullmq";
 import type { FailureReason } from "./decide-await.ts";
 import { recordFailure } from "./finalize-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
+import { metricTarget } from "./worker-telemetry.ts";
 
 /**
  * Every job that ends failed owes its route one failure event and its batch one result, whoever
@@ -19,16 +21,17 @@ import type { OutpaintDeps } from "./worker-deps.ts";
 export async function recordFinalFailure(
   job: Job | undefined,
   error: Error,
-  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now">,
+  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now" | "metrics">,
 ): Promise<void> {
   if (!job?.id) return;
   const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
   if (!final) return;
   const parsed = outpaintJobSchema.safeParse(job.data);
   if (!parsed.success) return;
-  await recordFailure(job.id, parsed.data, failureReason(job, error), deps, job.timestamp).catch(
-    (recordError: unknown) =>
-      deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
+  const reason = failureReason(job, error);
+  deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(parsed.data.target as Target) });
+  await recordFailure(job.id, parsed.data, reason, deps, job.timestamp).catch((recordError: unknown) =>
+    deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
   );
 }
 
@@ -41,8 +44,13 @@ function failureReason(job: Job, error: Error): FailureReason {
     };
   }
   if (error.name === "UnrecoverableError") {
-    // The step machine's own failures: what it recorded already carries the provider's code.
-    return { code: "failed", message: error.message, disposition: "terminal" };
+    // The step machine's own failures carry their code (what it recorded already has it too).
+    const code = (error as { code?: unknown }).code;
+    return {
+      code: typeof code === "string" ? code : "failed",
+      message: error.message,
+      disposition: "terminal",
+    };
   }
   return { code: "attemptsExhausted", message: error.message, disposition: "retryable" };
 }

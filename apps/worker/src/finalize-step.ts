@@ -6,6 +6,7 @@ import {
   type TaskOutcomeRecord,
 } from "@reframe/jobs";
 import { verifyOutputObject } from "@reframe/storage";
+import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { UnrecoverableError } from "bullmq";
 import { reportJobEnd } from "./batch-report.ts";
 import type { FailureReason } from "./decide-await.ts";
@@ -67,12 +68,14 @@ export async function finalizeStep(
   const outcomes = known ?? (await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID)));
   const variants: OutpaintVariantResult[] = [];
   for (const task of state.tasks) {
-    const verified = await verifyOutputObject({
-      client: deps.s3,
-      bucket: job.output.bucket,
-      key: task.key,
-      expected: { contentType: plan.contentType, width: plan.output.width, height: plan.output.height },
-    });
+    const verified = await withSpan(SPANS.outputCheck, { [ATTRIBUTES.key]: task.key }, () =>
+      verifyOutputObject({
+        client: deps.s3,
+        bucket: job.output.bucket,
+        key: task.key,
+        expected: { contentType: plan.contentType, width: plan.output.width, height: plan.output.height },
+      }),
+    );
     if (!verified.ok) {
       // A missing object may still be on its way (eventual consistency, a slow PUT): BullMQ retries.
       if (verified.reason === "missing") throw new Error(`output ${task.key} is not in the bucket yet`);
@@ -82,7 +85,7 @@ export async function finalizeStep(
         disposition: "terminal",
       };
       await recordFailure(jobId, job, reason, deps, state.enqueuedAt);
-      throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
+      throw Object.assign(new UnrecoverableError(`${reason.code}: ${reason.message}`), { code: reason.code });
     }
     const outcome = outcomes.get(task.taskUUID);
     const result = outcome?.kind === "success" ? outcome.result : undefined;
@@ -120,7 +123,9 @@ export async function finalizeStep(
     },
   };
   const event = makeCompletionEvent({ jobId, job, result });
-  await publishEvent(deps.routes, job.route, event);
+  await withSpan(SPANS.eventPublish, eventAttributes(event, job.route), () =>
+    publishEvent(deps.routes, job.route, event),
+  );
   await reportJobEnd(
     jobId,
     job,
@@ -151,7 +156,9 @@ export async function recordFailure(
 ): Promise<void> {
   if (job.route.length > 0) {
     const event = makeFailureEvent({ jobId, job, reason, enqueuedAt });
-    await publishEvent(deps.routes, job.route, event);
+    await withSpan(SPANS.eventPublish, eventAttributes(event, job.route), () =>
+      publishEvent(deps.routes, job.route, event),
+    );
   }
   await reportJobEnd(
     jobId,
@@ -160,6 +167,14 @@ export async function recordFailure(
     enqueuedAt,
     deps,
   );
+}
+
+function eventAttributes(event: { id: string; type: string }, route: readonly string[]) {
+  return {
+    [ATTRIBUTES.eventId]: event.id,
+    [ATTRIBUTES.eventType]: event.type,
+    [ATTRIBUTES.route]: [...route],
+  };
 }
 
 function roundCents(usd: number): number {

@@ -1,5 +1,13 @@
 import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
-import { outpaintJobSchema } from "@reframe/jobs";
+import {
+  OUTPAINT_QUEUE,
+  outpaintJobSchema,
+  pauseQueueFor,
+  publishAlert,
+  queuePausedAlert,
+  spendCeilingAlert,
+} from "@reframe/jobs";
+import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
 import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
@@ -93,7 +101,9 @@ async function planOrFail(
   deps: OutpaintDeps,
 ): Promise<StepState> {
   try {
-    return await planStep(jobId, data, state, deps);
+    return await withSpan(SPANS.plan, { [ATTRIBUTES.jobId]: jobId }, () =>
+      planStep(jobId, data, state, deps),
+    );
   } catch (error) {
     if (!(error instanceof PlanError)) throw error;
     return await failJob(
@@ -270,7 +280,8 @@ async function failJob(
 ): Promise<never> {
   await recordFailure(jobId, data, reason, deps, enqueuedAt);
   deps.logger.warn({ jobId, code: reason.code }, `outpaint job failed: ${reason.message}`);
-  throw new UnrecoverableError(`${reason.code}: ${reason.message}`);
+  // The code travels with the error to the `failed` listener (metrics by reason).
+  throw Object.assign(new UnrecoverableError(`${reason.code}: ${reason.message}`), { code: reason.code });
 }
 
 /**
@@ -291,13 +302,17 @@ async function withinSpendCeiling(context: StepContext, toSend: TaskState[]): Pr
     now,
   );
   if (reservation.ok) return true;
-  if (!(await deps.outpaintQueue.isPaused())) {
-    await deps.outpaintQueue.pause();
+  const message = `today's planned spend ($${reservation.spentUsd.toFixed(2)}, UTC day ${reservation.day}) would pass SPEND_LIMIT_USD_PER_DAY ($${limitUsd.toFixed(2)}); it resumes at 00:00 UTC or when the limit is raised`;
+  if (await pauseQueueFor(deps.outpaintQueue, { code: "spendLimit", message, pausedAt: now })) {
     await ledger.recordPause({ day: reservation.day, spentUsd: reservation.spentUsd, limitUsd, at: now });
-    deps.logger.error(
-      { alert: "spend-ceiling", spentUsd: reservation.spentUsd, limitUsd, day: reservation.day },
-      `paused the outpaint queue: today's planned spend ($${reservation.spentUsd.toFixed(2)}, UTC day ${reservation.day}) would pass SPEND_LIMIT_USD_PER_DAY ($${limitUsd.toFixed(2)}); it resumes at 00:00 UTC or when the limit is raised`,
-    );
+    const alert = spendCeilingAlert({
+      ceiling: "SPEND_LIMIT_USD_PER_DAY",
+      period: `UTC day ${reservation.day}`,
+      spentUsd: reservation.spentUsd,
+      limitUsd,
+    });
+    if (deps.alerts) await publishAlert(deps.alerts, alert);
+    else deps.logger.error({ alert: alert.kind, spentUsd: reservation.spentUsd, limitUsd }, alert.message);
   }
   return false;
 }
@@ -309,10 +324,9 @@ async function withinSpendCeiling(context: StepContext, toSend: TaskState[]): Pr
 async function pauseForAccount(code: string, message: string, deps: OutpaintDeps): Promise<void> {
   // An account pause is an operator's to lift: a spend pause recorded earlier must not lift it.
   await deps.spendCeiling?.ledger.clearPause();
-  if (await deps.outpaintQueue.isPaused()) return;
-  await deps.outpaintQueue.pause();
-  deps.logger.error(
-    { alert: "provider-account", code },
-    `paused the outpaint queue: the provider refused the account (${code}: ${message}); resume with \`reframe queue resume\``,
-  );
+  const pausedAt = deps.now();
+  if (!(await pauseQueueFor(deps.outpaintQueue, { code, message, pausedAt }))) return;
+  const alert = queuePausedAlert({ queue: OUTPAINT_QUEUE, code, message, pausedAt });
+  if (deps.alerts) await publishAlert(deps.alerts, alert);
+  else deps.logger.error({ alert: alert.kind, code }, alert.message);
 }

@@ -6,17 +6,20 @@ import { configureSharp, createImageSlots } from "@reframe/images";
 import { redisSettingsOf } from "@reframe/redis";
 import { createRunwareClient } from "@reframe/runware";
 import { createS3Client } from "@reframe/storage";
-import type { Logger } from "@reframe/telemetry";
+import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import { openWorkerSession, type SessionShared, type WorkerSession } from "./worker-session.ts";
+import { instrumentProvider } from "./worker-telemetry.ts";
 
 export interface RunningWorker {
   /** The session now serving (the watchdog replaces it when the worker went silent). */
   session(): WorkerSession;
   batcher: SubmitBatcher;
+  /** Where /metrics answers (METRICS_PORT), on a listener of its own. */
+  metricsUrl: string | undefined;
   /** Stops taking jobs, lets active ones finish or park, sends queued submits, closes connections. */
   close(): Promise<void>;
 }
@@ -29,11 +32,24 @@ export async function startOutpaintWorker(
   config: WorkerConfig,
   { logger }: { logger: Logger },
 ): Promise<RunningWorker> {
-  const provider = createRunwareClient({
-    baseUrl: config.RUNWARE_API_URL,
-    apiKey: config.RUNWARE_API_KEY,
-    timeoutMs: config.RUNWARE_TIMEOUT_MS,
+  // The sampler reads through whichever session serves now (the watchdog may replace it); a scrape
+  // before the first session opened finds none and keeps the gauges empty.
+  let session: WorkerSession;
+  const telemetry = await startProcessTelemetry({
+    process: "worker",
+    logger,
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.METRICS_HOST,
+    sampleQueues: async () => session.sampleQueues(),
   });
+  const provider = instrumentProvider(
+    createRunwareClient({
+      baseUrl: config.RUNWARE_API_URL,
+      apiKey: config.RUNWARE_API_KEY,
+      timeoutMs: config.RUNWARE_TIMEOUT_MS,
+    }),
+    telemetry.metrics,
+  );
   const batcher = new SubmitBatcher({
     transport: provider,
     windowMs: config.SUBMIT_WINDOW_MS,
@@ -70,6 +86,8 @@ export async function startOutpaintWorker(
     inspections: new Map(),
     workDirectory,
     deliveryFetch: deliveryEgress.fetch,
+    metrics: telemetry.metrics,
+    bullmqTelemetry: telemetry.tracing.bullmq,
   };
   const closeShared = async () => {
     await provider.close();
@@ -77,8 +95,8 @@ export async function startOutpaintWorker(
     await deliveryEgress.close();
     s3.destroy();
     await rm(workDirectory, { recursive: true, force: true });
+    await telemetry.close();
   };
-  let session: WorkerSession;
   try {
     session = await openWorkerSession(shared);
   } catch (error) {
@@ -125,6 +143,7 @@ export async function startOutpaintWorker(
   return {
     session: () => session,
     batcher,
+    metricsUrl: telemetry.metricsUrl,
     async close() {
       await watchdog?.stop();
       await session.close();

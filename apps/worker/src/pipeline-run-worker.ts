@@ -1,6 +1,12 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore, RouteQueues } from "@reframe/jobs";
+import {
+  type AlertPublisher,
+  type BatchStore,
+  pipelineRunRefusedAlert,
+  publishAlert,
+  type RouteQueues,
+} from "@reframe/jobs";
 import {
   createPipelineStore,
   executeRun,
@@ -29,6 +35,8 @@ export interface PipelineRunWorkerOptions {
   sourceFetch: GuardedFetch["fetch"];
   sourceLimits: SourceLimits;
   logger: Logger;
+  /** A run refused over its budget is an alert as well as an event to the pipeline's route. */
+  alerts?: AlertPublisher;
 }
 
 /**
@@ -49,6 +57,17 @@ export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worke
           { pipeline: data.pipeline, runId, state: record.state, jobs: record.jobs, added: record.added },
           record.state === "refused" ? `pipeline run refused: ${record.reason}` : "pipeline run enqueued",
         );
+        if (record.state === "refused" && options.alerts) {
+          await publishAlert(
+            options.alerts,
+            pipelineRunRefusedAlert({
+              pipeline: data.pipeline,
+              runId,
+              reason: record.reason ?? "over budget",
+              estimatedCostUsd: record.estimatedCostUsd,
+            }),
+          );
+        }
         return record;
       } catch (error) {
         if (error instanceof RunDefinitionError)

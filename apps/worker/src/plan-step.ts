@@ -31,6 +31,7 @@ import { KeyTemplateError, renderKeyTemplate, splitKey } from "@reframe/storage"
 import type { JobPlan, PreparedSource, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
+import { imageWork } from "./worker-telemetry.ts";
 
 /**
  * The source needs image work (conversion, scaling) and this process has no source slot free: the
@@ -217,7 +218,7 @@ async function prepareSource(
 ): Promise<{ ref: SourceRef; description: PreparedSource }> {
   const described = await local.describe();
   const encoding = providerInputEncoding(described);
-  const rendered = await renderInSlot(jobId, local, size, encoding, deps);
+  const rendered = await renderInSlot(jobId, "prescale", local, size, encoding, deps);
   try {
     const key = `${deps.settings.scratchPrefix}${jobId}.${encoding.format}`;
     await deps.written.record(deps.settings.scratchBucket, [key]);
@@ -231,9 +232,13 @@ async function prepareSource(
   }
 }
 
-/** Decodes, converts and scales the local source within an image slot (IMAGE_CONCURRENCY per process). */
+/**
+ * Decodes, converts and scales the local source within an image slot (IMAGE_CONCURRENCY per
+ * process); the time inside the slot is the image work measured (reframe_image_work_seconds).
+ */
 async function renderInSlot(
   jobId: string,
+  operation: "prescale" | "copy",
   local: LocalSource,
   size: { width: number; height: number },
   encoding: Encoding,
@@ -243,8 +248,10 @@ async function renderInSlot(
   const described = await local.describe();
   const file = join(deps.settings.workDirectory, `${jobId}-rendered.${encoding.format}`);
   return deps.imageSlots.run(() =>
-    classified(local.where, () =>
-      renderImage({ source, described, size, file, encoding, limits: deps.settings.sourceLimits }),
+    imageWork(deps.metrics, operation, { jobId }, () =>
+      classified(local.where, () =>
+        renderImage({ source, described, size, file, encoding, limits: deps.settings.sourceLimits }),
+      ),
     ),
   );
 }
@@ -320,7 +327,7 @@ async function copyStep(
   };
   const key = outputKey(job, plan, 0);
   const encoding: Encoding = { format: output.extension, quality: job.output.quality, flatten: false };
-  const rendered = await renderInSlot(jobId, local, plan.output, encoding, deps);
+  const rendered = await renderInSlot(jobId, "copy", local, plan.output, encoding, deps);
   try {
     await deps.written.record(job.output.bucket, [key]);
     await uploadFile(deps, job.output.bucket, key, rendered, output.contentType);

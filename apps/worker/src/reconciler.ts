@@ -1,6 +1,6 @@
-import { promoteJob, type TaskStore } from "@reframe/jobs";
+import { jobTraceMetadata, promoteJob, type TaskStore } from "@reframe/jobs";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
-import type { Logger } from "@reframe/telemetry";
+import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { LeaderLock } from "./leader-lock.ts";
 import { outcomeRecord } from "./poll-once.ts";
@@ -84,11 +84,19 @@ export class Reconciler {
     const { batchSize, maxRequestsPerTick } = this.options;
     const due = await this.options.taskStore.duePending(this.options.now(), batchSize * maxRequestsPerTick);
     for (let start = 0; start < due.length && !this.stopped; start += batchSize) {
-      await this.pollBatch(due.slice(start, start + batchSize));
+      const batch = due.slice(start, start + batchSize);
+      // Each poll starts a trace of its own: the loop outlives every job it serves.
+      await withSpan(
+        SPANS.reconcilerPoll,
+        { [ATTRIBUTES.tasks]: batch.length, [ATTRIBUTES.taskUUIDs]: batch },
+        (span) => this.pollBatch(batch, span),
+        { root: true },
+      );
     }
   }
 
-  private async pollBatch(taskUUIDs: string[]): Promise<void> {
+  /** `span`, while tracing: the poll links to the trace of each job it wakes. */
+  private async pollBatch(taskUUIDs: string[], span?: Pick<Span, "addLink">): Promise<void> {
     const { taskStore, provider, logger, pollIntervalMs, pollMaxIntervalMs } = this.options;
     this.requests += 1;
     let answers: Awaited<ReturnType<RunwareClient["getResponses"]>>;
@@ -127,6 +135,12 @@ export class Reconciler {
       }
       const { stored, jobId } = await taskStore.storeOutcome(taskUUID, record);
       if (stored && jobId) await promoteJob(this.options.queue, jobId);
+      if (stored && jobId && span) {
+        const link = linkFromJobMetadata(
+          await jobTraceMetadata(this.options.queue, jobId).catch(() => undefined),
+        );
+        if (link) span.addLink(link);
+      }
     }
     if (later.length > 0) await taskStore.reschedule(later);
   }

@@ -1,4 +1,4 @@
-import { type SpendLedger, spendPauseLifted } from "@reframe/jobs";
+import { resumeQueue, type SpendLedger, spendPauseLifted } from "@reframe/jobs";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 
@@ -25,7 +25,7 @@ export function startSpendWatch({
   intervalMs = CHECK_EVERY_MS,
 }: {
   ledger: SpendLedger;
-  queue: Pick<Queue, "isPaused" | "resume">;
+  queue: Pick<Queue, "pause" | "isPaused" | "resume" | "toKey" | "getBackend">;
   limitUsd: number | undefined;
   logger: Logger;
   now?: () => number;
@@ -37,7 +37,7 @@ export function startSpendWatch({
     if (!pause || !spendPauseLifted(pause, limitUsd, now())) return;
     await ledger.clearPause();
     if (!(await queue.isPaused())) return;
-    await queue.resume();
+    await resumeQueue(queue);
     logger.warn(
       { alert: "spend-ceiling", limitUsd, reachedOn: pause.day },
       `resumed the outpaint queue paused by the spend ceiling: ${limitUsd === undefined ? "the ceiling is off" : `a new UTC day, or SPEND_LIMIT_USD_PER_DAY is now $${limitUsd.toFixed(2)}`}`,

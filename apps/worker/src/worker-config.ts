@@ -1,5 +1,12 @@
 import { availableParallelism } from "node:os";
-import { envField, s3EnvFields, scratchEnvFields, sourceLimitEnvFields } from "@reframe/config";
+import {
+  envField,
+  metricsEnvFields,
+  s3EnvFields,
+  scratchEnvFields,
+  sourceLimitEnvFields,
+} from "@reframe/config";
+import { DEFAULT_ALERTS_ROUTE, routeEntrySchema } from "@reframe/jobs";
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "@reframe/outbound";
 import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
@@ -51,6 +58,8 @@ export const workerConfigSchema = z
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
+    ...metricsEnvFields,
+    ALERTS_ROUTE: envField.list(DEFAULT_ALERTS_ROUTE),
   })
   .superRefine((config, context) => {
     try {
@@ -61,6 +70,14 @@ export const workerConfigSchema = z
         path: ["DELIVERY_RETRY_SCHEDULE"],
         message: `${(error as Error).message}: a comma-separated list of waits, e.g. ${DEFAULT_RETRY_SCHEDULE}`,
       });
+    }
+    for (const [index, entry] of config.ALERTS_ROUTE.entries()) {
+      if (!routeEntrySchema.safeParse(entry).success)
+        context.addIssue({
+          code: "custom",
+          path: ["ALERTS_ROUTE"],
+          message: `entry ${index + 1} (${entry}) must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint>`,
+        });
     }
     if (config.WEBHOOK_PUBLIC_URL && !config.WEBHOOK_SECRET) {
       context.addIssue({

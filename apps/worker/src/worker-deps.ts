@@ -1,13 +1,14 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots, SourceLimits } from "@reframe/images";
-import type { BatchStore, RouteQueues, SpendLedger, TaskStore } from "@reframe/jobs";
+import type { AlertPublisher, BatchStore, RouteQueues, SpendLedger, TaskStore } from "@reframe/jobs";
 import type { WrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { SubmitBatcher } from "./submit-batcher.ts";
+import type { WorkerMetrics } from "./worker-telemetry.ts";
 
 export interface WorkerSettings {
   /** How many generations a variant may go through (taskNotFound, expiry, provider failure). */
@@ -35,7 +36,7 @@ export interface WebhookSettings {
 
 /** What the outpaint processor needs; each collaborator is the narrowest that works. */
 export interface OutpaintDeps {
-  outpaintQueue: Pick<Queue, "pause" | "isPaused">;
+  outpaintQueue: Pick<Queue, "pause" | "resume" | "isPaused" | "toKey" | "getBackend">;
   /** Where events go: downstream queues and outbound endpoints (publishEvent). */
   routes: Pick<RouteQueues, "queue" | "deliveries">;
   taskStore: TaskStore;
@@ -58,4 +59,8 @@ export interface OutpaintDeps {
   settings: WorkerSettings;
   logger: Logger;
   now(): number;
+  /** Counts and timings (reframe_*); absent in unit tests that do not look at them. */
+  metrics?: WorkerMetrics;
+  /** The alerts route (ALERTS_ROUTE): a paused queue, a batch that ended with failures. */
+  alerts?: AlertPublisher;
 }

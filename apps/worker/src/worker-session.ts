@@ -3,13 +3,16 @@ import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots } from "@reframe/images";
 import {
+  type AlertPublisher,
   createBatchStore,
   createOutpaintQueue,
+  createQueueSampler,
   createSpendLedger,
   createTaskStore,
   OUTPAINT_QUEUE,
   openRouteQueues,
   providerBackoffStrategy,
+  type QueueSampleData,
 } from "@reframe/jobs";
 import { createWrittenObjects } from "@reframe/pipelines";
 import {
@@ -23,7 +26,7 @@ import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
 import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
-import { Worker } from "bullmq";
+import { type Telemetry, Worker } from "bullmq";
 import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
@@ -34,6 +37,7 @@ import { startSpendWatch } from "./spend-watch.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
+import { recordCompletion, type WorkerMetrics } from "./worker-telemetry.ts";
 
 const RECONCILER_LOCK_TTL_MS = 10_000;
 /** How long an abandoned session may take to let go before it is left to the garbage collector. */
@@ -57,6 +61,9 @@ export interface SessionShared {
   imageSlots: ImageSlots;
   inspections: Map<string, SourceInspection>;
   workDirectory: string;
+  metrics: WorkerMetrics;
+  /** bullmq-otel while tracing is on: jobs and events carry their trace context. */
+  bullmqTelemetry: Telemetry | undefined;
 }
 
 /**
@@ -72,6 +79,8 @@ export interface WorkerSession {
   pipelineRuns: Worker | undefined;
   /** Jobs taken since the session opened, and processors running now. */
   progress(): { taken: number; running: number };
+  /** The queue's counts, pause state and task backlog for the metrics (cached). */
+  sampleQueues(): Promise<QueueSampleData>;
   /** Graceful: stops taking jobs, lets active ones finish or park, sends queued submits, closes. */
   close(): Promise<void>;
   /** The connection is dead: drop it at once (its commands fail), then close what closes in time. */
@@ -114,16 +123,23 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         sourceFetch: shared.sourceFetch,
         sourceLimits: sourceLimitsOf(config),
         logger,
+        ...(deps.alerts ? { alerts: deps.alerts } : {}),
       })
     : undefined;
   const deliveries = config.DELIVERIES ? startDeliveries(shared, connection) : undefined;
   const { worker } = outpaint;
+  const sampleQueues = createQueueSampler({
+    queues: [wiring.outpaintQueue],
+    redis: connection,
+    prefix: config.QUEUE_PREFIX,
+  });
   return {
     connection,
     worker,
     reconciler,
     pipelineRuns,
     progress: outpaint.progress,
+    sampleQueues,
     async close() {
       spendWatch.stop();
       await Promise.all([worker.close(), pipelineRuns?.close(), deliveries?.close()]);
@@ -157,6 +173,7 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
     async (job, token) => {
       taken += 1;
       running += 1;
+      shared.metrics.jobTaken();
       try {
         return await processor(job, token);
       } finally {
@@ -173,10 +190,12 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
       stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
       settings: { backoffStrategy: providerBackoffStrategy },
+      ...(shared.bullmqTelemetry ? { telemetry: shared.bullmqTelemetry } : {}),
     },
   );
   worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
-  worker.on("completed", (job) => {
+  worker.on("completed", (job, result) => {
+    recordCompletion(job, result, shared.metrics);
     const taskUUIDs = job.data.state?.tasks.map((task) => task.taskUUID) ?? [];
     void deps.taskStore.forget(taskUUIDs).catch(() => undefined);
   });
@@ -214,10 +233,18 @@ async function connectRedis({ redis, logger }: SessionShared): Promise<RedisClie
 function wireDeps(shared: SessionShared, connection: RedisClient) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
-  const outpaintQueue = createOutpaintQueue({ connection, prefix });
+  const telemetry = shared.bullmqTelemetry;
+  const outpaintQueue = createOutpaintQueue({ connection, prefix, telemetry });
   const taskStore = createTaskStore(connection, { prefix });
-  const routes = openRouteQueues({ connection, prefix });
+  const routes = openRouteQueues({ connection, prefix, telemetry });
   const spendLedger = createSpendLedger(connection, { prefix });
+  const alerts: AlertPublisher = {
+    route: config.ALERTS_ROUTE,
+    routes,
+    logger: shared.logger,
+    onAlert: (kind) => shared.metrics.alert(kind),
+    now: Date.now,
+  };
   const deps: OutpaintDeps = {
     outpaintQueue,
     routes,
@@ -237,6 +264,8 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
         : { ledger: spendLedger, limitUsd: config.SPEND_LIMIT_USD_PER_DAY },
     logger: shared.logger,
     now: Date.now,
+    metrics: shared.metrics,
+    alerts,
     settings: {
       maxGenerations: config.TASK_MAX_GENERATIONS,
       recheckMs: config.JOB_RECHECK_MS,

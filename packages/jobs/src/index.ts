@@ -1,6 +1,22 @@
 /** The output formats are the provider's (packages/runware); jobs name them in their schema. */
 export { OUTPUT_FORMATS } from "@reframe/runware";
 export {
+  ALERT_KINDS,
+  type AlertEvent,
+  type AlertInput,
+  type AlertKind,
+  type AlertPublisher,
+  alertEventSchema,
+  alertEventType,
+  batchFailuresAlert,
+  DEFAULT_ALERTS_ROUTE,
+  makeAlertEvent,
+  pipelineRunRefusedAlert,
+  publishAlert,
+  queuePausedAlert,
+  spendCeilingAlert,
+} from "./alerts.ts";
+export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
   type BatchCompletedEvent,
@@ -8,6 +24,7 @@ export {
   makeBatchCompletedEvent,
   RUN_COMPLETED_EVENT_TYPE,
 } from "./batch-events.ts";
+export { type BatchListEntry, listBatches } from "./batch-list.ts";
 export {
   BATCH_ID_PATTERN,
   BATCH_KINDS,
@@ -63,6 +80,7 @@ export {
   outpaintEventId,
   outpaintEventSchema,
 } from "./events.ts";
+export { jobTraceMetadata } from "./job-trace.ts";
 export {
   DELIVERY_QUEUE,
   OUTPAINT_JOB_NAME,
@@ -85,6 +103,20 @@ export {
   sourceIdentity,
   sourceSchema,
 } from "./outpaint-job.ts";
+export {
+  type PauseReason,
+  type PauseState,
+  pauseQueueFor,
+  pauseReasonSchema,
+  readPauseState,
+  resumeQueue,
+} from "./queue-pause.ts";
+export {
+  createQueueSampler,
+  type QueueSampleData,
+  type QueueSamplerOptions,
+  SAMPLED_STATES,
+} from "./queue-sampler.ts";
 export {
   createOutpaintQueue,
   OUTPAINT_JOB_OPTIONS,

@@ -1,5 +1,5 @@
 import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
-import { type DefaultJobOptions, Queue } from "bullmq";
+import { type DefaultJobOptions, Queue, type Telemetry } from "bullmq";
 import { OUTPAINT_QUEUE } from "./names.ts";
 
 const DAY_SECONDS = 24 * 60 * 60;
@@ -38,13 +38,21 @@ export interface QueueFactoryOptions {
   prefix?: string;
   /** Replaces parts of the defaults above (e.g. a larger `removeOnComplete.count`). */
   defaultJobOptions?: DefaultJobOptions;
+  /** BullMQ's telemetry (bullmq-otel) while tracing is on: jobs carry their trace context. */
+  telemetry?: Telemetry | undefined;
 }
 
-export function createOutpaintQueue({ connection, prefix, defaultJobOptions }: QueueFactoryOptions): Queue {
+export function createOutpaintQueue({
+  connection,
+  prefix,
+  defaultJobOptions,
+  telemetry,
+}: QueueFactoryOptions): Queue {
   return new Queue(OUTPAINT_QUEUE, {
     connection,
     prefix: prefix ?? DEFAULT_QUEUE_PREFIX,
     defaultJobOptions: { ...OUTPAINT_JOB_OPTIONS, ...defaultJobOptions },
+    ...(telemetry ? { telemetry } : {}),
   });
 }
 

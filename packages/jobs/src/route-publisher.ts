@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
-import { type DefaultJobOptions, Queue } from "bullmq";
+import { type DefaultJobOptions, Queue, type Telemetry } from "bullmq";
 import { z } from "zod";
 import { DELIVERY_QUEUE, QUEUE_NAME_PATTERN } from "./names.ts";
 import { ROUTE_JOB_OPTIONS } from "./queues.ts";
@@ -81,13 +81,20 @@ export function openRouteQueues(options: {
   prefix?: string;
   /** Replaces parts of ROUTE_JOB_OPTIONS for downstream queues. */
   defaultJobOptions?: DefaultJobOptions;
+  /** bullmq-otel while tracing is on: events carry their trace context downstream. */
+  telemetry?: Telemetry | undefined;
 }): RouteQueues {
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const queues = new Map<string, Queue>();
   const open = (name: string, defaultJobOptions: DefaultJobOptions) => {
     let queue = queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: options.connection, prefix, defaultJobOptions });
+      queue = new Queue(name, {
+        connection: options.connection,
+        prefix,
+        defaultJobOptions,
+        ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+      });
       queues.set(name, queue);
     }
     return queue;

@@ -9,6 +9,7 @@ export {
 } from "./report-page.ts";
 export {
   type ImageLoader,
+  makeThumbnail,
   type ReportSource,
   type WriteReportOptions,
   type WrittenReport,

@@ -66,12 +66,7 @@ export async function writeBatchReport(options: WriteReportOptions): Promise<Wri
   const picture = async (ref: string, caption: string): Promise<Figure> => {
     const file = `thumbs/${createHash("sha256").update(ref).digest("hex").slice(0, 24)}.webp`;
     try {
-      const bytes = await options.loadImage(ref);
-      const thumbnail = await sharp(bytes)
-        .rotate()
-        .resize(side, side, { fit: "inside", withoutEnlargement: true })
-        .webp({ quality: 80 })
-        .toBuffer();
+      const thumbnail = await makeThumbnail(await options.loadImage(ref), side);
       await writeFile(join(directory, file), thumbnail);
       pictures += 1;
       return { file, caption };
@@ -127,6 +122,18 @@ function planCaption(output: ReportSource["outputs"][number]): string {
     ...(output.generatedShare === undefined ? [] : [`${formatShare(output.generatedShare)} generated`]),
   ];
   return parts.length === 0 ? "" : `, ${parts.join(", ")}`;
+}
+
+/**
+ * A picture for a review page: as displayed (EXIF rotation applied), within `side` × `side`, never
+ * enlarged, WebP. The static report writes it beside the page; the dashboard serves it.
+ */
+export function makeThumbnail(bytes: Uint8Array, side = 320): Promise<Buffer> {
+  return sharp(bytes)
+    .rotate()
+    .resize(side, side, { fit: "inside", withoutEnlargement: true })
+    .webp({ quality: 80 })
+    .toBuffer();
 }
 
 /** `map` with at most `concurrency` calls at once; results keep the input's order. */

@@ -8,6 +8,7 @@ export {
   startLocalSns,
 } from "./local-sns.ts";
 export { type ReadyCheck, type RunningProcess, type StartProcessOptions, startProcess } from "./process.ts";
+export { type PrometheusSample, parsePrometheusText, sumSamples } from "./prometheus-text.ts";
 export { infoFields, redisCli, waitUntil } from "./redis-cli.ts";
 export {
   type ClusterNode,
