@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { checkRedisReachable } from "@reframe/jobs";
 import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
 import { freePort, type RunningProcess, startProcess, startRedisServer } from "@reframe/testkit";
 import { startRoundRobinProxy } from "./round-robin-proxy.ts";
@@ -91,6 +92,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const processes: RunningProcess[] = [];
   const logLevel = options.logLevel ?? "info";
   try {
+    // A given Redis that does not answer is one line now, before any process starts and fails on it.
+    if (options.redisUrl) await checkRedisReachable(options.redisUrl);
     const redis = options.redisUrl
       ? undefined
       : await startRedisServer({ appendOnly: options.appendOnly ?? false });

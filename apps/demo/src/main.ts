@@ -7,6 +7,7 @@ import {
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
+import { ServiceUnreachableError } from "@reframe/reachability";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
@@ -171,4 +172,11 @@ function printRows(rows: DemoRow[]): void {
   }
 }
 
-process.exitCode = await main();
+try {
+  process.exitCode = await main();
+} catch (error) {
+  // A service that does not answer (a REDIS_URL given) is one line, not a stack trace.
+  if (!(error instanceof ServiceUnreachableError)) throw error;
+  console.error(`demo: ${error.message}`);
+  process.exitCode = 1;
+}

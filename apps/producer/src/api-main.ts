@@ -3,6 +3,7 @@ import {
   assertNoEviction,
   createOutpaintQueue,
   createRedisConnection,
+  reportRedisReconnects,
   waitForRedisReady,
 } from "@reframe/jobs";
 import { runProcess } from "@reframe/lifecycle";
@@ -19,8 +20,15 @@ await runProcess({
   stoppingMessage: "finishing requests in flight",
   async start() {
     const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
-    await waitForRedisReady(redis);
-    await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
+    try {
+      // Not reachable at start: one line and exit 1; once running, an outage is waited out.
+      await waitForRedisReady(redis);
+      await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
+    reportRedisReconnects(redis, logger);
     const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
     const app = createApiServer({
       queue,

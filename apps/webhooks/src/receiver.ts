@@ -1,4 +1,11 @@
-import { assertNoEviction, createOutpaintQueue, createRedisConnection, createTaskStore } from "@reframe/jobs";
+import {
+  assertNoEviction,
+  createOutpaintQueue,
+  createRedisConnection,
+  createTaskStore,
+  isRedisOutage,
+  reportRedisReconnects,
+} from "@reframe/jobs";
 import type { Logger } from "@reframe/telemetry";
 import { createWebhookServer } from "./server.ts";
 import type { WebhooksConfig } from "./webhooks-config.ts";
@@ -19,15 +26,18 @@ export async function startWebhookReceiver(
   { logger }: { logger: Logger },
 ): Promise<RunningReceiver> {
   const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
-  redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
+    // Waits for Redis first: not reachable at start is one line and exit 1.
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
   } catch (error) {
     redis.disconnect();
     throw error;
   }
+  reportRedisReconnects(redis, logger);
   const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
-  queue.on("error", (error) => logger.warn({ err: error }, "queue error"));
+  queue.on("error", (error) => {
+    if (!isRedisOutage(redis, error)) logger.warn({ err: error }, "queue error");
+  });
   const taskStore = createTaskStore(redis, { prefix: config.QUEUE_PREFIX });
   const app = createWebhookServer({
     redis,

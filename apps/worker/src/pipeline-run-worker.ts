@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore } from "@reframe/jobs";
+import { type BatchStore, isRedisOutage } from "@reframe/jobs";
 import {
   createPipelineStore,
   executeRun,
@@ -58,7 +58,11 @@ export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worke
   worker.on("failed", (job, error) =>
     options.logger.error({ err: error, pipeline: job?.data?.pipeline }, "pipeline run failed"),
   );
-  worker.on("error", (error) => options.logger.error({ err: error }, "pipeline run worker error"));
+  worker.on("error", (error) => {
+    // Redis away is reported once per reconnection attempt by the connection's own report.
+    if (isRedisOutage(options.connection, error)) return;
+    options.logger.error({ err: error }, "pipeline run worker error");
+  });
   return worker;
 }
 

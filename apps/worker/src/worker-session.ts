@@ -7,8 +7,10 @@ import {
   createRedisConnection,
   createRouteQueues,
   createTaskStore,
+  isRedisOutage,
   OUTPAINT_QUEUE,
   providerBackoffStrategy,
+  reportRedisReconnects,
   waitForRedisReady,
 } from "@reframe/jobs";
 import type { RunwareClient } from "@reframe/runware";
@@ -155,7 +157,12 @@ function startOutpaintProcessing(shared: SessionShared, connection: Redis, deps:
   worker.on("stalled", (jobId) =>
     logger.warn({ jobId }, "a job's worker stopped while running it; the job runs again"),
   );
-  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  worker.on("error", (error) => {
+    // Redis away is reported once per reconnection attempt by the connection's own report, not
+    // again for each of BullMQ's connections and commands.
+    if (isRedisOutage(connection, error)) return;
+    logger.error({ err: error }, "worker error");
+  });
   return { worker, progress: () => ({ taken, running }) };
 }
 
@@ -171,7 +178,6 @@ async function settledWithin(ms: number, promises: (Promise<unknown> | undefined
 
 async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
   const connection = createRedisConnection(config.REDIS_URL, { role: "worker" });
-  connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
     await waitForRedisReady(connection);
     await assertNoEviction(connection, { onUnchecked: (message) => logger.warn(message) });
@@ -179,6 +185,8 @@ async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
     connection.disconnect();
     throw error;
   }
+  // Once running, a lost Redis is waited for: a line per reconnection attempt, one when it is back.
+  reportRedisReconnects(connection, logger);
   return connection;
 }
 
@@ -186,13 +194,21 @@ async function connectRedis({ config, logger }: SessionShared): Promise<Redis> {
 function wireDeps(shared: SessionShared, connection: Redis) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
+  // A Queue with no error listener prints each error of a lost connection with its stack.
+  const logErrors = (queue: Queue) =>
+    queue.on("error", (error) => {
+      if (!isRedisOutage(connection, error))
+        shared.logger.warn({ err: error, queue: queue.name }, "queue error");
+    });
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
+  logErrors(outpaintQueue);
   const taskStore = createTaskStore(connection, { prefix });
   const routeQueues = new Map<string, Queue>();
   const routeQueue = (name: string): Queue => {
     let queue = routeQueues.get(name);
     if (!queue) {
       queue = createRouteQueues([name], { connection, prefix }).get(name)!;
+      logErrors(queue);
       routeQueues.set(name, queue);
     }
     return queue;

@@ -98,8 +98,17 @@ export {
   type QueueFactoryOptions,
   type RedisRole,
   ROUTE_JOB_OPTIONS,
-  waitForRedisReady,
 } from "./queues.ts";
+export {
+  checkRedisReachable,
+  isRedisOutage,
+  type ReconnectLog,
+  redisError,
+  redisReconnectDelay,
+  redisTarget,
+  reportRedisReconnects,
+  waitForRedisReady,
+} from "./redis-reachability.ts";
 export {
   createTaskStore,
   type PromoteOutcome,

@@ -2,6 +2,7 @@ import { type DefaultJobOptions, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { RedisConfigError } from "./errors.ts";
 import { DEFAULT_QUEUE_PREFIX, OUTPAINT_QUEUE, QUEUE_NAME_PATTERN } from "./names.ts";
+import { redisReconnectDelay, waitForRedisReady } from "./redis-reachability.ts";
 
 const DAY_SECONDS = 24 * 60 * 60;
 
@@ -39,34 +40,17 @@ export type RedisRole = "worker" | "producer";
  * Workers block on Redis and must wait through an outage: `maxRetriesPerRequest: null` (BullMQ
  * requires it). Producers must not hang while Redis is down: `enableOfflineQueue: false` makes a
  * command fail at once (BullMQ "failing fast when Redis is down"); BullMQ itself waits for the first
- * connection before its own commands, and `waitForRedisReady` does the same for direct ones.
+ * connection before its own commands, and `waitForRedisReady` does the same for direct ones. Both
+ * reconnect with a growing delay (redis-reachability.ts), so an outage is a line per attempt.
  */
 export function createRedisConnection(url: string, { role }: { role: RedisRole }): Redis {
   return role === "worker"
-    ? new Redis(url, { maxRetriesPerRequest: null })
-    : new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-}
-
-/** Resolves once the connection is ready (at once when it already is); rejects after `timeoutMs`. */
-export async function waitForRedisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
-  if (redis.status === "ready") return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => finish(new Error(`Redis was not ready within ${timeoutMs} ms (${redis.status})`)),
-      timeoutMs,
-    );
-    const onReady = () => finish();
-    const onEnd = () => finish(new Error("the Redis connection was closed before it was ready"));
-    function finish(error?: Error) {
-      clearTimeout(timer);
-      redis.off("ready", onReady);
-      redis.off("end", onEnd);
-      if (error) reject(error);
-      else resolve();
-    }
-    redis.on("ready", onReady);
-    redis.on("end", onEnd);
-  });
+    ? new Redis(url, { maxRetriesPerRequest: null, retryStrategy: redisReconnectDelay })
+    : new Redis(url, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        retryStrategy: redisReconnectDelay,
+      });
 }
 
 export interface QueueFactoryOptions {
