@@ -88,7 +88,8 @@ describe("operating the pipeline", () => {
       stack.workerEnvironment,
     );
     expect(badQuality.code).toBe(2);
-    expect(badQuality.stderr).toMatch(/output\.quality/);
+    // The same words as reframe bulk: the flag, not the job's field.
+    expect(badQuality.stderr).toBe("reframe: --quality: must be at least 20\n");
     const noRedis = await reframe(["status", "op-x"], { REDIS_URL: "" });
     expect(noRedis.code).toBe(2);
     expect(noRedis.stderr).toContain("REDIS_URL: is required");

@@ -3,16 +3,20 @@ import {
   type BatchStore,
   createBatchStore,
   enqueueIntoLabelledBatches,
+  formatIssuePath,
   JobValidationError,
   type OutpaintJob,
   parseOutpaintJobs,
+  redisError,
 } from "@reframe/jobs";
+import { ServiceUnreachableError } from "@reframe/reachability";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
-import { jobStatus } from "./commands.ts";
+import { batchView } from "./batch-view.ts";
 import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
+import { jobStatus } from "./job-status.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export interface ApiServerOptions {
@@ -72,10 +76,19 @@ export function createApiServer(options: ApiServerOptions) {
       : undefined;
     if (!status)
       return reply.code(404).send({ error: "not-found", message: `no batch ${request.params.batchId}` });
-    const { info, ...counts } = status;
-    return { ...counts, kind: info.kind, createdAt: info.createdAt };
+    return batchView(status);
   });
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    // Redis away: 503 and one line in the log (the reconnection attempts are reported by the
+    // connection); where Redis is stays out of the answer.
+    const failure = redisError(options.redis, error);
+    if (failure instanceof ServiceUnreachableError) {
+      options.logger.warn({ unreachable: failure.target }, `request not served: ${failure.message}`);
+      return reply
+        .code(503)
+        .header("retry-after", "5")
+        .send({ error: "unavailable", message: "the queue cannot be reached; try again later" });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 500) options.logger.error({ err: error }, "request failed");
     reply.code(status).send({
@@ -106,10 +119,11 @@ async function postJobs(
     jobs = parseOutpaintJobs(list);
   } catch (error) {
     if (!(error instanceof JobValidationError)) throw error;
-    // Fields are named from the list ("inputs[1].output.quality"); say it as the body does.
-    const path = (raw: string) =>
-      prefixed ? raw.replace(/^inputs/, "jobs") : raw.replace(/^inputs\[0\]\.?/, "") || "(job)";
-    const issues = error.issues.map((issue) => ({ ...issue, path: path(issue.path) }));
+    // Fields are named from the list (["inputs", 1, "output", "quality"]); say them as the body does.
+    const issues = error.issues.map(({ path: [, index, ...field], rule }) => ({
+      path: formatIssuePath(prefixed ? ["jobs", index ?? 0, ...field] : field),
+      rule,
+    }));
     return reply.code(400).send({ error: "validation", issues });
   }
   const { added, existing, jobIds } = await enqueueIntoLabelledBatches(queue, batches, jobs, "api");

@@ -78,6 +78,8 @@ export const stepStateSchema = z.object({
   step: z.enum(STEPS),
   plan: canvasPlanSchema.optional(),
   tasks: z.array(taskStateSchema),
+  /** The generation the plan's tasks started at: above 0 for a failed job retried (plan-step.ts). */
+  firstGeneration: z.number().int().min(0).optional(),
   enqueuedAt: z.number(),
   plannedAt: z.number().optional(),
   submittedAt: z.number().optional(),

@@ -21,7 +21,10 @@ import { luaScript, runScript } from "./redis-script.ts";
  *   batch:<id>:skipped   hash   job id -> reason
  *   batch:<id>:results   hash   job id -> how it ended (JSON, batchJobEndSchema)
  *   batch:<id>:failures  hash   reason code -> count
- * Every key expires BATCH_RETENTION_MS after the batch's last change.
+ *   batches              zset   batch id, scored by its creation time: the newest first for
+ *                               `reframe batch list` (the newest BATCH_INDEX_SIZE are kept)
+ * Every batch key expires BATCH_RETENTION_MS after the batch's last change; an expired batch leaves
+ * the index the next time the index is read.
  */
 
 export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -30,6 +33,9 @@ export const batchIdSchema = z.string().regex(BATCH_ID_PATTERN, BATCH_ID_RULE);
 
 /** As long as failed jobs are kept (queues.ts): a batch's report outlives none of its jobs. */
 export const BATCH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Batches the index remembers, newest first. */
+export const BATCH_INDEX_SIZE = 10_000;
 
 /** api and cli batches are open: jobs join them by label and they are never sealed. */
 export const BATCH_KINDS = ["bulk", "pipeline-run", "api", "cli"] as const;
@@ -109,6 +115,13 @@ export interface BatchStore {
   pending(batchId: string): AsyncGenerator<string>;
   /** Skipped job ids with the reason. */
   skipped(batchId: string): AsyncGenerator<[jobId: string, reason: SkipReason]>;
+  /** The newest batches first, at most `limit`, with their status. */
+  list(limit: number): Promise<BatchStatus[]>;
+  /**
+   * Failed jobs the batch awaits again (about to be retried): their failures leave the counts and
+   * results, they are pending, and a closed batch opens again. Returns how many were taken back.
+   */
+  takeBackFailures(batchId: string, jobIds: readonly string[]): Promise<number>;
 }
 
 export function batchKeys(prefix: string, batchId: string) {
@@ -126,6 +139,7 @@ export function batchKeys(prefix: string, batchId: string) {
 const BATCH_ADD = luaScript("batch-add.lua");
 const BATCH_RECORD_END = luaScript("batch-record-end.lua");
 const BATCH_SEAL = luaScript("batch-seal.lua");
+const BATCH_RETRY = luaScript("batch-retry.lua");
 
 export function createBatchStore(
   redis: Redis,
@@ -136,7 +150,8 @@ export function createBatchStore(
   }: { prefix?: string; now?: () => number; retentionMs?: number } = {},
 ): BatchStore {
   const keysOf = (batchId: string) => batchKeys(prefix, checkedId(batchId));
-  return {
+  const indexKey = `${prefix}:batches`;
+  const store: BatchStore = {
     async open(batchId, input) {
       const keys = keysOf(batchId);
       const info = batchInfoSchema.parse(input);
@@ -145,7 +160,9 @@ export function createBatchStore(
         .hsetnx(keys.batch, "info", JSON.stringify(info))
         .hget(keys.batch, "info")
         .pexpire(keys.batch, retentionMs)
-        .exec()) as [[null, number], [null, string], unknown];
+        .zadd(indexKey, "NX", info.createdAt, batchId)
+        .zremrangebyrank(indexKey, 0, -BATCH_INDEX_SIZE - 1)
+        .exec()) as [[null, number], [null, string], unknown, unknown, unknown];
       return { created: created === 1, info: batchInfoSchema.parse(JSON.parse(stored)) };
     },
 
@@ -237,7 +254,37 @@ export function createBatchStore(
         yield [jobId, reason as SkipReason];
       }
     },
+
+    async list(limit) {
+      const listed: BatchStatus[] = [];
+      let start = 0;
+      while (listed.length < limit) {
+        const ids = await redis.zrevrange(indexKey, start, start + limit - 1);
+        if (ids.length === 0) break;
+        start += ids.length;
+        const statuses = await Promise.all(ids.map((batchId) => store.status(batchId)));
+        const expired = ids.filter((_, index) => statuses[index] === undefined);
+        if (expired.length > 0) {
+          await redis.zrem(indexKey, ...expired);
+          start -= expired.length;
+        }
+        for (const status of statuses) if (status && listed.length < limit) listed.push(status);
+      }
+      return listed;
+    },
+
+    async takeBackFailures(batchId, jobIds) {
+      if (jobIds.length === 0) return 0;
+      const keys = keysOf(batchId);
+      return (await runScript(
+        redis,
+        BATCH_RETRY,
+        [keys.batch, keys.pending, keys.results, keys.failures],
+        [retentionMs, ...jobIds],
+      )) as number;
+    },
   };
+  return store;
 }
 
 async function* scanHash(redis: Redis, key: string): AsyncGenerator<[string, string]> {

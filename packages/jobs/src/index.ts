@@ -6,8 +6,10 @@ export {
   makeBatchCompletedEvent,
   RUN_COMPLETED_EVENT_TYPE,
 } from "./batch-events.ts";
+export { type BatchFailure, batchFailures, retryBatchFailures } from "./batch-retry.ts";
 export {
   BATCH_ID_PATTERN,
+  BATCH_INDEX_SIZE,
   BATCH_KINDS,
   BATCH_RETENTION_MS,
   type BatchInfo,
@@ -39,7 +41,12 @@ export {
   parseOutpaintJob,
   parseOutpaintJobs,
 } from "./enqueue.ts";
-export { JobValidationError, type JobValidationIssue, RedisConfigError } from "./errors.ts";
+export {
+  formatIssuePath,
+  JobValidationError,
+  type JobValidationIssue,
+  RedisConfigError,
+} from "./errors.ts";
 export {
   COMPLETION_EVENT_TYPE,
   type CompletionEvent,

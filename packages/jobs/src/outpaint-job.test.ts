@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseOutpaintJob } from "./enqueue.ts";
-import { JobValidationError } from "./errors.ts";
+import { formatIssuePath, JobValidationError } from "./errors.ts";
 import {
   canonicalJson,
   jobIdentityJson,
@@ -52,24 +52,24 @@ describe("outpaintJobSchema", () => {
 
   it("names the field and the rule when quality is out of range", () => {
     expect(issuesOf({ ...minimal, output: { bucket: "outputs", quality: 10 } })).toEqual([
-      { path: "output.quality", rule: "must be at least 20" },
+      { path: ["output", "quality"], rule: "must be at least 20" },
     ]);
   });
 
   it("says a missing target is required", () => {
     const { target: _omitted, ...withoutTarget } = minimal;
-    expect(issuesOf(withoutTarget)).toEqual([{ path: "target", rule: "is required" }]);
+    expect(issuesOf(withoutTarget)).toEqual([{ path: ["target"], rule: "is required" }]);
   });
 
   it("rejects a misspelt option instead of ignoring it", () => {
     const [issue] = issuesOf({ ...minimal, options: { varaints: 2 } });
-    expect(issue?.path).toBe("options");
+    expect(issue?.path).toEqual(["options"]);
     expect(issue?.rule).toContain("varaints");
   });
 
   it("rejects a route queue name containing ':' with its index", () => {
     expect(issuesOf({ ...minimal, route: ["cdn-purge", "bad:name"] })).toEqual([
-      { path: "route[1]", rule: "must be a queue name: letters, digits, '.', '_', '-' (no ':')" },
+      { path: ["route", 1], rule: "must be a queue name: letters, digits, '.', '_', '-' (no ':')" },
     ]);
   });
 
@@ -78,10 +78,10 @@ describe("outpaintJobSchema", () => {
       ...minimal,
       output: { bucket: "outputs", keyTemplate: "{prefix}{size}/{name}.{ext}" },
     });
-    expect(unknown).toMatchObject({ path: "output.keyTemplate" });
+    expect(unknown).toMatchObject({ path: ["output", "keyTemplate"] });
     expect(unknown?.rule).toContain("{size}");
     expect(issuesOf({ ...minimal, output: { bucket: "outputs", keyTemplate: "{prefix}x.{ext}" } })).toEqual([
-      { path: "output.keyTemplate", rule: "must contain {name}" },
+      { path: ["output", "keyTemplate"], rule: "must contain {name}" },
     ]);
   });
 
@@ -91,7 +91,10 @@ describe("outpaintJobSchema", () => {
       source: { kind: "url", url: "file:///etc/passwd" },
       options: { variants: 9 },
     });
-    expect(issues.map((issue) => issue.path).sort()).toEqual(["options.variants", "source.url"]);
+    expect(issues.map((issue) => formatIssuePath(issue.path)).sort()).toEqual([
+      "options.variants",
+      "source.url",
+    ]);
   });
 
   it("lists a route queue once when it is repeated", () => {

@@ -1,16 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { parseEnv } from "@reframe/config";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
-import {
-  type BatchStore,
-  createBatchStore,
-  createOutpaintQueue,
-  createRedisConnection,
-  waitForRedisReady,
-} from "@reframe/jobs";
+import { type BatchStore, createBatchStore } from "@reframe/jobs";
 import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { withQueueSession } from "../queue-session.ts";
 import { type BulkConfig, bulkConfigSchema } from "./bulk-config.ts";
 import type { Interrupt } from "./interrupt.ts";
 import type { ProgressStream } from "./progress-line.ts";
@@ -38,31 +33,29 @@ export async function withBulkContext<T>(
   run: (context: BulkContext) => Promise<T>,
 ): Promise<T> {
   const config = parseEnv(bulkConfigSchema, env);
-  const redis = createRedisConnection(config.REDIS_URL, { role: "producer" });
-  const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
-  const s3 = createS3Client({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
-  });
-  const guard = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  try {
-    await waitForRedisReady(redis);
-    return await run({
-      config,
-      redis,
-      queue,
-      store: createBatchStore(redis, { prefix: config.QUEUE_PREFIX }),
-      s3,
-      sourceFetch: guard.fetch,
-      ...streams,
-      now: Date.now,
+  return withQueueSession(config, async ({ connection, queue }) => {
+    const s3 = createS3Client({
+      endpoint: config.S3_ENDPOINT,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
     });
-  } finally {
-    await queue.close();
-    redis.disconnect();
-    s3.destroy();
-    await guard.close();
-  }
+    const guard = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
+    try {
+      // S3 that does not answer is `cannot reach S3 at …` from the client itself (storage's factory).
+      return await run({
+        config,
+        redis: connection,
+        queue,
+        store: createBatchStore(connection, { prefix: config.QUEUE_PREFIX }),
+        s3,
+        sourceFetch: guard.fetch,
+        ...streams,
+        now: Date.now,
+      });
+    } finally {
+      s3.destroy();
+      await guard.close();
+    }
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../source-spec.ts";
+import { UsageError } from "../cli/usage-error.ts";
 import { outputAreas } from "./bulk-plan.ts";
 import { type BulkFlags, deriveBatchId, parseBulkRequest } from "./bulk-request.ts";
 

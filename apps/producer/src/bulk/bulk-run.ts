@@ -5,10 +5,10 @@ import {
   enqueueMany,
 } from "@reframe/jobs";
 import type { Queue } from "bullmq";
-import { defaultReportFile, finishBatch, reattachHint } from "./batch-command.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import { type BulkPlan, planBulk } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
+import { defaultReportFile, finishBatch, reattachHint } from "./finish-batch.ts";
 import { INTERRUPTED_EXIT_CODE, isInterruption } from "./interrupt.ts";
 import { formatPlan, formatUsd } from "./plan-text.ts";
 import { createProgressLine, rateAndEta } from "./progress-line.ts";

@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import {
   type AppliedChange,
   applyPipelines,
@@ -14,12 +13,27 @@ import {
 } from "@reframe/pipelines";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { UsageError } from "./source-spec.ts";
+import { type CliCommand, JSON_FLAG, parseCommandArgs, withOutpaintQueue } from "./cli-command.ts";
+import { UsageError } from "./usage-error.ts";
 
-export const PIPELINES_USAGE = `  reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
-  reframe pipelines list                          applied pipelines, their schedule and next run
-  reframe pipelines run <name> [--detach]         run one now (a worker expands it), print what it added
-  reframe pipelines runs <name>                   its recent runs`;
+export const pipelinesCommand: CliCommand = {
+  name: "pipelines",
+  summary: "scheduled and upload-triggered runs from a pipelines file: apply, list, run, runs",
+  help: `reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
+reframe pipelines list [--json]                 applied pipelines, their schedule and next run
+reframe pipelines run <name> [--detach]         run one now (a worker expands it), print what it added
+reframe pipelines runs <name> [--json]          its recent runs
+
+  apply is declarative: the file is the whole truth (unchanged pipelines are left alone, pipelines
+  no longer in it lose their schedule); --check validates only. A bad file changes nothing and names
+  every problem.
+
+  Exit codes: 0, 2 bad usage or a bad file, 3 a run refused over its budget, 4 Redis unreachable.`,
+  run: (args, io) =>
+    withOutpaintQueue(io.env, (_queue, context) =>
+      runPipelinesCommand(args, { ...context, print: (line) => io.out.write(`${line}\n`) }),
+    ),
+};
 
 export interface PipelinesContext {
   connection: Redis;
@@ -30,11 +44,10 @@ export interface PipelinesContext {
 /** `reframe pipelines …`; returns the exit code. */
 export async function runPipelinesCommand(argv: string[], context: PipelinesContext): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { check: { type: "boolean" }, detach: { type: "boolean" } },
-    allowPositionals: true,
-    strict: true,
+  const { values, positionals } = parseCommandArgs(rest, {
+    check: { type: "boolean" },
+    detach: { type: "boolean" },
+    ...JSON_FLAG,
   });
   const store = createPipelineStore(context.connection, { prefix: context.prefix });
   const runQueue = createPipelineRunQueue({ connection: context.connection, prefix: context.prefix });
@@ -55,15 +68,28 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
       }
       case "list": {
         const applied = await store.all();
-        if (applied.length === 0) context.print("no pipelines applied (reframe pipelines apply <file>)");
+        const listed = [];
         for (const { name, definition } of applied) {
           const scheduler = await runQueue.getJobScheduler(`pipeline-${name}`);
-          const schedule = definition.schedule
-            ? `${definition.schedule.cron} ${definition.schedule.timezone}, next ${formatTime(scheduler?.next)}`
+          listed.push({
+            name,
+            schedule: definition.schedule,
+            nextRunAt: scheduler?.next,
+            triggers: definition.triggers,
+          });
+        }
+        if (values.json) {
+          context.print(JSON.stringify(listed, null, 2));
+          return 0;
+        }
+        if (applied.length === 0) context.print("no pipelines applied (reframe pipelines apply <file>)");
+        for (const { name, schedule, nextRunAt, triggers } of listed) {
+          const when = schedule
+            ? `${schedule.cron} ${schedule.timezone}, next ${formatTime(nextRunAt)}`
             : "no schedule";
-          const triggers =
-            definition.triggers.length > 0 ? `, ${definition.triggers.length} upload trigger(s)` : "";
-          context.print(`${name}: ${schedule}${triggers}`);
+          context.print(
+            `${name}: ${when}${triggers.length > 0 ? `, ${triggers.length} upload trigger(s)` : ""}`,
+          );
         }
         return 0;
       }
@@ -87,12 +113,16 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
         const name = positionals[0];
         if (!name) throw new UsageError("pipelines runs needs a pipeline name");
         const runs = await store.runs(name);
+        if (values.json) {
+          context.print(JSON.stringify(runs, null, 2));
+          return 0;
+        }
         if (runs.length === 0) context.print(`pipeline ${name} has not run yet`);
         for (const record of runs) context.print(describeRun(record));
         return 0;
       }
       default:
-        throw new UsageError(`pipelines needs apply, list, run or runs\n${PIPELINES_USAGE}`);
+        throw new UsageError("pipelines needs one of: apply <file>, list, run <name>, runs <name>");
     }
   } finally {
     await runQueue.close();

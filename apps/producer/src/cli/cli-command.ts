@@ -1,0 +1,67 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { parseEnv } from "@reframe/config";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { producerConfigSchema } from "../producer-config.ts";
+import { withQueueSession } from "../queue-session.ts";
+
+/**
+ * One `reframe` command: its name, a line for `reframe --help`, its own help for `reframe <name>
+ * --help`, and what it does. Commands are listed in command-table.ts; adding one is a file and a
+ * line there.
+ */
+export interface CliCommand {
+  name: string;
+  /** One line, shown in `reframe --help`. */
+  summary: string;
+  /** `reframe <name> --help`: its synopsis, flags and exit codes, nothing of other commands. */
+  help: string;
+  /** Runs with the arguments after the command's name; resolves to the exit code. */
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  /** What a script reads: results, plans, summaries, JSON. */
+  out: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Progress and messages. */
+  err: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** Exit codes every command shares (bulk adds 3, over --max-cost). */
+export const EXIT_CODES = {
+  ok: 0,
+  /** Some jobs failed (or the job asked about did). */
+  failed: 1,
+  /** A mistake on the command line or in the environment: the message names it. */
+  usage: 2,
+  /** Redis or S3 could not be reached: `cannot reach … (…)`. */
+  unreachable: 4,
+  /** Ctrl-C (128 + SIGINT). */
+  interrupted: 130,
+} as const;
+
+/** `--json` on the commands that report a state, for scripts. */
+export const JSON_FLAG = { json: { type: "boolean" } } as const;
+
+/** parseArgs, strict, with positionals; an unknown flag is a usage error naming it (see cli.ts). */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+) {
+  return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+export function writeJson(io: CliIo, value: unknown): void {
+  io.out.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The outpaint queue, for a command that needs only Redis (see withQueueSession). */
+export function withOutpaintQueue<T>(
+  env: NodeJS.ProcessEnv,
+  run: (queue: Queue, context: { connection: Redis; prefix: string }) => Promise<T>,
+): Promise<T> {
+  return withQueueSession(parseEnv(producerConfigSchema, env), ({ queue, connection, prefix }) =>
+    run(queue, { connection, prefix }),
+  );
+}
