@@ -1,5 +1,6 @@
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRedisConnection, waitForRedisReady } from "@reframe/jobs";
 import {
@@ -11,7 +12,8 @@ import {
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { uploadSampleScenes } from "./sample-scenes.ts";
 
-const EXAMPLE_PIPELINES = fileURLToPath(new URL("../../../examples/pipelines.yaml", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const EXAMPLE_PIPELINES = join(REPO_ROOT, "examples", "pipelines.yaml");
 
 /**
  * `npm run demo -- --serve`: the whole stack stays up (Redis, embedded S3, emulator, webhook
@@ -68,6 +70,11 @@ async function prepare(stack: LocalStack, outDir: string): Promise<void> {
   }
 }
 
+/**
+ * `source out/demo/env` in a new terminal: the stack's addresses and tokens, and the project's Node 24
+ * and pnpm first on PATH (under .tools/ when the machine's are older), so every command of the README
+ * runs as written there. One variable is one line of `variables`.
+ */
 function environmentFile(stack: LocalStack): string {
   const variables: Record<string, string> = {
     REDIS_URL: stack.redisUrl,
@@ -82,9 +89,14 @@ function environmentFile(stack: LocalStack): string {
     API_TOKEN: stack.api!.token,
     INTAKE_TOKEN: stack.api!.intakeToken,
   };
-  return `${Object.entries(variables)
-    .map(([name, value]) => `export ${name}='${value}'`)
-    .join("\n")}\n`;
+  const tools = [dirname(process.execPath), join(REPO_ROOT, ".tools", "bin")].filter(
+    (dir) => dir.startsWith(join(REPO_ROOT, ".tools")) && existsSync(dir),
+  );
+  return [
+    ...Object.entries(variables).map(([name, value]) => `export ${name}='${value}'`),
+    ...(tools.length > 0 ? [`export PATH='${tools.join(":")}':"$PATH"`] : []),
+    "",
+  ].join("\n");
 }
 
 function instructions(envFile: string): string {
@@ -92,8 +104,8 @@ function instructions(envFile: string): string {
 reframe is running on embedded defaults. In another terminal, in this checkout:
 
   source ${envFile}
-  pnpm reframe pipelines list
-  pnpm reframe pipelines run nightly-samples
+  ./reframe pipelines list
+  ./reframe pipelines run nightly-samples
   curl -s "$API_URL/v1/jobs" -H "authorization: Bearer $API_TOKEN" -H 'content-type: application/json' \\
     -d '{"source":{"kind":"s3","bucket":"reframe-sources","key":"samples/lakeside.jpg"},"target":{"kind":"ratio","ratio":"3:1"},"output":{"bucket":"reframe-outputs"}}'
   # an upload under incoming/ triggers the "uploads" pipeline:

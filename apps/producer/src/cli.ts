@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { ConfigError } from "@reframe/config";
 import { ServiceUnreachableError } from "@reframe/reachability";
-import { type CliCommand, type CliIo, EXIT_CODES } from "./cli/cli-command.ts";
-import { COMMANDS } from "./cli/command-table.ts";
+import type { CliIo } from "./cli/cli-command.ts";
+import { COMMANDS, type CommandEntry } from "./cli/command-table.ts";
 import { UsageError } from "./cli/usage-error.ts";
 
 /**
@@ -40,13 +39,13 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-V") return print(io, `reframe ${VERSION}`);
   if (name === undefined || name === "--help" || name === "-h") return print(io, overview());
-  if (name === "help") return print(io, rest[0] ? commandNamed(rest[0]).help : overview());
-  const command = commandNamed(name);
+  if (name === "help") return print(io, rest[0] ? (await commandNamed(rest[0]).load()).help : overview());
+  const command = await commandNamed(name).load();
   if (wantsHelp(rest)) return print(io, command.help);
   return command.run(rest, io);
 }
 
-function commandNamed(name: string): CliCommand {
+function commandNamed(name: string): CommandEntry {
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (!command)
     throw new UsageError(`unknown command ${name}; the commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
@@ -55,11 +54,17 @@ function commandNamed(name: string): CliCommand {
 
 function print(io: CliIo, text: string): number {
   io.out.write(`${text}\n`);
-  return EXIT_CODES.ok;
+  return 0;
 }
 
 /** What the user is told when a command fails, and the exit code; undefined for a bug (thrown). */
-function failure(error: unknown, argv: readonly string[]): { message: string; code: number } | undefined {
+async function failure(
+  error: unknown,
+  argv: readonly string[],
+): Promise<{ message: string; code: number } | undefined> {
+  // Loaded here, not at start: `reframe --version` and `--help` need neither.
+  const { EXIT_CODES } = await import("./cli/cli-command.ts");
+  const { ConfigError } = await import("@reframe/config");
   if (error instanceof ServiceUnreachableError)
     return { message: error.message, code: EXIT_CODES.unreachable };
   if (error instanceof UsageError || error instanceof ConfigError)
@@ -87,7 +92,7 @@ const argv = process.argv.slice(2);
 try {
   process.exitCode = await run(argv, io);
 } catch (error) {
-  const known = failure(error, argv);
+  const known = await failure(error, argv);
   if (!known) throw error;
   io.err.write(`reframe: ${known.message}\n`);
   process.exitCode = known.code;

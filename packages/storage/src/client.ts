@@ -17,7 +17,7 @@ export interface S3ClientSettings {
 }
 
 /** A connection that is not made in this long is S3 unreachable, not a request left hanging. */
-const CONNECTION_TIMEOUT_MS = 5_000;
+const CONNECTION_TIMEOUT_MS = 10_000;
 
 /** Where the client looks for S3, for messages: the endpoint, or AWS's regional one. */
 export function s3Target(settings: Pick<S3ClientSettings, "endpoint" | "region">): ServiceTarget {

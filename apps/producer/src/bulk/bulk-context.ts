@@ -1,12 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { parseEnv } from "@reframe/config";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
 import { type BatchStore, createBatchStore } from "@reframe/jobs";
 import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { withQueueSession } from "../queue-session.ts";
-import { type BulkConfig, bulkConfigSchema } from "./bulk-config.ts";
+import type { BulkConfig } from "./bulk-config.ts";
 import type { Interrupt } from "./interrupt.ts";
 import type { ProgressStream } from "./progress-line.ts";
 
@@ -28,11 +27,10 @@ export interface BulkContext {
 }
 
 export async function withBulkContext<T>(
-  env: NodeJS.ProcessEnv,
+  config: BulkConfig,
   streams: { out: ProgressStream; err: ProgressStream; interrupt: Interrupt },
   run: (context: BulkContext) => Promise<T>,
 ): Promise<T> {
-  const config = parseEnv(bulkConfigSchema, env);
   return withQueueSession(config, async ({ connection, queue }) => {
     const s3 = createS3Client({
       endpoint: config.S3_ENDPOINT,

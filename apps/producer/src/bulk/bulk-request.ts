@@ -62,13 +62,16 @@ export interface BulkRequest {
   chunkSize: number;
 }
 
-export function parseBulkRequest(flags: BulkFlags, env: { OUTPUT_BUCKET?: string | undefined }): BulkRequest {
+export function parseBulkRequest(
+  flags: BulkFlags,
+  config: { OUTPUT_BUCKET?: string | undefined },
+): BulkRequest {
   const sources = sourceSpecOf(flags);
   const targets = (flags.target ?? []).map(targetOf);
   if (targets.length === 0 && sources.kind === "prefix")
     throw new UsageError("bulk needs at least one --target");
   const anchor = anchorOf(flags.anchor);
-  const bucket = outputBucketOf(flags, env.OUTPUT_BUCKET);
+  const bucket = outputBucketOf(flags, config.OUTPUT_BUCKET || undefined);
   if (flags["max-cost"] !== undefined && flags["no-estimate"])
     throw new UsageError("--max-cost needs the estimate: drop --no-estimate");
   // The run's settings through the job schema once, with a stand-in source: a bad flag is found

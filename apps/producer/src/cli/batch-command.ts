@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { parseEnv } from "@reframe/config";
 import {
   BATCH_ID_PATTERN,
   type BatchFailure,
@@ -9,6 +10,7 @@ import {
 } from "@reframe/jobs";
 import { estimateJobs, readSourceDimensions, summarizeEstimates } from "@reframe/sources";
 import { batchView } from "../batch-view.ts";
+import { bulkConfigSchema } from "../bulk/bulk-config.ts";
 import { type BulkContext, withBulkContext } from "../bulk/bulk-context.ts";
 import { OVER_BUDGET_EXIT_CODE } from "../bulk/bulk-run.ts";
 import { finishBatch, reattachHint } from "../bulk/finish-batch.ts";
@@ -36,8 +38,6 @@ const RETRY_FLAGS = {
 } as const;
 
 export const batchCommand: CliCommand = {
-  name: "batch",
-  summary: "batches (bulk runs, pipeline runs, API and CLI jobs with one batch id): status, list, retry",
   help: `reframe batch status <batchId> [--follow] [--report FILE] [--json]
 reframe batch list [--limit 20] [--json]
 reframe batch retry <batchId> [--reason CODE]… [--dry-run] [--max-cost USD] [--follow] [--report FILE] [--json]
@@ -84,7 +84,11 @@ function batchIdOf(positionals: string[], subcommand: string): string {
 async function withContext(io: CliIo, run: (context: BulkContext) => Promise<number>): Promise<number> {
   const interrupt = watchInterrupt();
   try {
-    return await withBulkContext(io.env, { out: io.out, err: io.err, interrupt }, run);
+    return await withBulkContext(
+      parseEnv(bulkConfigSchema, io.env),
+      { out: io.out, err: io.err, interrupt },
+      run,
+    );
   } finally {
     interrupt.dispose();
   }

@@ -1,3 +1,5 @@
+import { parseEnv } from "@reframe/config";
+import { bulkConfigSchema } from "../bulk/bulk-config.ts";
 import { withBulkContext } from "../bulk/bulk-context.ts";
 import { BULK_FLAGS, type BulkFlags, parseBulkRequest } from "../bulk/bulk-request.ts";
 import { runBulk } from "../bulk/bulk-run.ts";
@@ -12,8 +14,6 @@ function commandLine(args: readonly string[]): string {
 }
 
 export const bulkCommand: CliCommand = {
-  name: "bulk",
-  summary: "reformat a library: every image under an S3 prefix, or every row of a manifest",
   help: `reframe bulk --source s3://bucket/prefix/ [--include GLOB]… [--exclude GLOB]…
              | --manifest FILE.csv|FILE.jsonl [--source-bucket B]
              --target 16:9 [--target preset:NAME]… [--anchor center]
@@ -38,12 +38,11 @@ export const bulkCommand: CliCommand = {
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, BULK_FLAGS);
     if (positionals.length > 0) throw new UsageError(`bulk takes flags only, not ${positionals[0]}`);
-    const request = parseBulkRequest(values as BulkFlags, {
-      OUTPUT_BUCKET: io.env.OUTPUT_BUCKET || undefined,
-    });
+    const config = parseEnv(bulkConfigSchema, io.env);
+    const request = parseBulkRequest(values as BulkFlags, config);
     const interrupt = watchInterrupt();
     try {
-      return await withBulkContext(io.env, { out: io.out, err: io.err, interrupt }, (context) =>
+      return await withBulkContext(config, { out: io.out, err: io.err, interrupt }, (context) =>
         runBulk(request, context, commandLine(args)),
       );
     } finally {

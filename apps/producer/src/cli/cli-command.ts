@@ -2,18 +2,14 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { parseEnv } from "@reframe/config";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { producerConfigSchema } from "../producer-config.ts";
+import { type ProducerConfig, producerConfigSchema } from "../producer-config.ts";
 import { withQueueSession } from "../queue-session.ts";
 
 /**
- * One `reframe` command: its name, a line for `reframe --help`, its own help for `reframe <name>
- * --help`, and what it does. Commands are listed in command-table.ts; adding one is a file and a
- * line there.
+ * One `reframe` command: its own help for `reframe <name> --help`, and what it does. Commands are
+ * listed, with their name and summary, in command-table.ts; adding one is a module and an entry there.
  */
 export interface CliCommand {
-  name: string;
-  /** One line, shown in `reframe --help`. */
-  summary: string;
   /** `reframe <name> --help`: its synopsis, flags and exit codes, nothing of other commands. */
   help: string;
   /** Runs with the arguments after the command's name; resolves to the exit code. */
@@ -56,12 +52,15 @@ export function writeJson(io: CliIo, value: unknown): void {
   io.out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** The CLI's environment, parsed once per command (a bad variable is a usage error naming it). */
+export function producerConfig(env: NodeJS.ProcessEnv): ProducerConfig {
+  return parseEnv(producerConfigSchema, env);
+}
+
 /** The outpaint queue, for a command that needs only Redis (see withQueueSession). */
 export function withOutpaintQueue<T>(
-  env: NodeJS.ProcessEnv,
+  config: ProducerConfig,
   run: (queue: Queue, context: { connection: Redis; prefix: string }) => Promise<T>,
 ): Promise<T> {
-  return withQueueSession(parseEnv(producerConfigSchema, env), ({ queue, connection, prefix }) =>
-    run(queue, { connection, prefix }),
-  );
+  return withQueueSession(config, ({ queue, connection, prefix }) => run(queue, { connection, prefix }));
 }

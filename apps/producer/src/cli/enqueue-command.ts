@@ -6,6 +6,7 @@ import {
   EXIT_CODES,
   JSON_FLAG,
   parseCommandArgs,
+  producerConfig,
   withOutpaintQueue,
   writeJson,
 } from "./cli-command.ts";
@@ -21,8 +22,6 @@ const ENQUEUE_FLAGS = {
 } as const;
 
 export const enqueueCommand: CliCommand = {
-  name: "enqueue",
-  summary: "add one job: a source, a target, where the output goes",
   help: `reframe enqueue --source s3://bucket/key|URL --target 16:9|1080x1350|preset:NAME|margins:T,R,B,L
                 [--anchor center] [--bucket OUT] [--prefix P/] [--key-template T] [--format JPG|PNG|WEBP]
                 [--quality 90] [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--wait] [--json]
@@ -45,13 +44,14 @@ export const enqueueCommand: CliCommand = {
     const { values, positionals } = parseCommandArgs(args, ENQUEUE_FLAGS);
     if (positionals.length > 0) throw new UsageError(`enqueue takes flags only, not ${positionals[0]}`);
     if (!values.source || !values.target) throw new UsageError("enqueue needs --source and --target");
+    const config = producerConfig(io.env);
     const job = jobFromFlags(values, {
       source: parseSourceSpec(values.source),
       target: targetOf(values.target),
-      bucket: outputBucketOf(values, io.env.OUTPUT_BUCKET || undefined),
+      bucket: outputBucketOf(values, config.OUTPUT_BUCKET || undefined),
       labels: { requester: "cli" },
     });
-    return withOutpaintQueue(io.env, async (queue, { connection, prefix }) => {
+    return withOutpaintQueue(config, async (queue, { connection, prefix }) => {
       // With --batch the job joins that batch (opened on first use), so `reframe batch status` counts it.
       const batches = createBatchStore(connection, { prefix });
       const { added, jobIds } = await enqueueIntoLabelledBatches(queue, batches, [job], "cli");

@@ -13,12 +13,16 @@ import {
 } from "@reframe/pipelines";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { type CliCommand, JSON_FLAG, parseCommandArgs, withOutpaintQueue } from "./cli-command.ts";
+import {
+  type CliCommand,
+  JSON_FLAG,
+  parseCommandArgs,
+  producerConfig,
+  withOutpaintQueue,
+} from "./cli-command.ts";
 import { UsageError } from "./usage-error.ts";
 
 export const pipelinesCommand: CliCommand = {
-  name: "pipelines",
-  summary: "scheduled and upload-triggered runs from a pipelines file: apply, list, run, runs",
   help: `reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
 reframe pipelines list [--json]                 applied pipelines, their schedule and next run
 reframe pipelines run <name> [--detach]         run one now (a worker expands it), print what it added
@@ -30,7 +34,7 @@ reframe pipelines runs <name> [--json]          its recent runs
 
   Exit codes: 0, 2 bad usage or a bad file, 3 a run refused over its budget, 4 Redis unreachable.`,
   run: (args, io) =>
-    withOutpaintQueue(io.env, (_queue, context) =>
+    withOutpaintQueue(producerConfig(io.env), (_queue, context) =>
       runPipelinesCommand(args, { ...context, print: (line) => io.out.write(`${line}\n`) }),
     ),
 };

@@ -3,8 +3,6 @@ import { type CliCommand, EXIT_CODES, JSON_FLAG, parseCommandArgs, writeJson } f
 import { UsageError } from "./usage-error.ts";
 
 export const presetsCommand: CliCommand = {
-  name: "presets",
-  summary: "the presets (--target preset:NAME) with their sizes",
   help: `reframe presets [--json]
 
   Every preset a --target can name as preset:NAME: exact sizes (the output is exactly that size; a

@@ -3,6 +3,7 @@ import {
   EXIT_CODES,
   JSON_FLAG,
   parseCommandArgs,
+  producerConfig,
   withOutpaintQueue,
   writeJson,
 } from "./cli-command.ts";
@@ -21,8 +22,6 @@ const STATES = [
 const label = (state: string) => (state === "wait" ? "waiting" : state);
 
 export const queueCommand: CliCommand = {
-  name: "queue",
-  summary: "the outpaint queue: counts by state, pause, resume",
   help: `reframe queue counts [--json]
 reframe queue pause
 reframe queue resume
@@ -39,7 +38,7 @@ reframe queue resume
     const [action, ...extra] = positionals;
     if (!action || !["counts", "pause", "resume"].includes(action) || extra.length > 0)
       throw new UsageError("queue needs one of: counts, pause, resume");
-    return withOutpaintQueue(io.env, async (queue) => {
+    return withOutpaintQueue(producerConfig(io.env), async (queue) => {
       if (action === "pause") await queue.pause();
       if (action === "resume") await queue.resume();
       if (action !== "counts") {

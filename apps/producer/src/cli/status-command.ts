@@ -6,14 +6,13 @@ import {
   EXIT_CODES,
   JSON_FLAG,
   parseCommandArgs,
+  producerConfig,
   withOutpaintQueue,
   writeJson,
 } from "./cli-command.ts";
 import { UsageError } from "./usage-error.ts";
 
 export const statusCommand: CliCommand = {
-  name: "status",
-  summary: "a job's state, step, outputs or failure reason",
   help: `reframe status <jobId> [--wait] [--json]
 
   Prints the job's state (waiting, delayed, active, completed, failed), its step while it runs, each
@@ -27,7 +26,7 @@ export const statusCommand: CliCommand = {
     const { values, positionals } = parseCommandArgs(args, { wait: { type: "boolean" }, ...JSON_FLAG });
     const [jobId, ...extra] = positionals;
     if (!jobId || extra.length > 0) throw new UsageError("status needs one job id");
-    return withOutpaintQueue(io.env, async (queue) => {
+    return withOutpaintQueue(producerConfig(io.env), async (queue) => {
       const status = values.wait
         ? await waitForJob(queue, jobId, (change) => io.err.write(`${describeJob(change)}\n`))
         : await jobStatus(queue, jobId);
