@@ -83,8 +83,13 @@ export async function retryBatchFailures(
           ...data,
           state: { step: "plan", tasks: state?.tasks ?? [], enqueuedAt: now },
         });
-        await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
-        retried += 1;
+        try {
+          await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
+          retried += 1;
+        } catch (error) {
+          // Retried meanwhile by someone else (no longer failed): it runs, and its batch awaits it.
+          if ((await job.getState()) === "failed") throw error;
+        }
       }),
     );
   }

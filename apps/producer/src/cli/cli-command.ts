@@ -24,7 +24,10 @@ export interface CliIo {
   err: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-/** Exit codes every command shares (bulk adds 3, over --max-cost). */
+/**
+ * Exit codes every command shares. Bulk and batch retry add 3 (over --max-cost, OVER_BUDGET_EXIT_CODE),
+ * a Ctrl-C 130 (INTERRUPTED_EXIT_CODE).
+ */
 export const EXIT_CODES = {
   ok: 0,
   /** Some jobs failed (or the job asked about did). */
@@ -33,8 +36,6 @@ export const EXIT_CODES = {
   usage: 2,
   /** Redis or S3 could not be reached: `cannot reach … (…)`. */
   unreachable: 4,
-  /** Ctrl-C (128 + SIGINT). */
-  interrupted: 130,
 } as const;
 
 /** `--json` on the commands that report a state, for scripts. */
