@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { freePort } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import {
   asUnreachable,
@@ -9,15 +9,6 @@ import {
   unreachableMessage,
 } from "./service-unreachable.ts";
 
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe("unreachable services", () => {
   it("says which service, where and why in one line", () => {
     expect(unreachableMessage({ service: "Redis", at: "redis://127.0.0.1:6379" }, "connection refused")).toBe(
@@ -26,7 +17,7 @@ describe("unreachable services", () => {
   });
 
   it("names the problem of a real refused connection, through fetch's wrapping", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const error = await fetch(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
     expect(connectionProblem(error)).toBe("connection refused");
     const wrapped = asUnreachable({ service: "S3", at: `http://127.0.0.1:${port}` }, error);

@@ -1,21 +1,13 @@
 import { createServer } from "node:http";
 import { ServiceUnreachableError } from "@reframe/reachability";
+import { freePort } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { checkProviderReachable, createRunwareClient } from "./client.ts";
 import { ProviderError } from "./provider-errors.ts";
 
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe("a provider that does not answer", () => {
   it("is one line naming the endpoint and the problem, for a check and for a request", async () => {
-    const baseUrl = `http://127.0.0.1:${await closedPort()}/v1`;
+    const baseUrl = `http://127.0.0.1:${await freePort()}/v1`;
     const expected = `cannot reach the provider at ${baseUrl} (connection refused)`;
     const check = await checkProviderReachable(baseUrl).catch((error: unknown) => error);
     expect(check).toBeInstanceOf(ServiceUnreachableError);
