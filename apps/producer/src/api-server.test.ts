@@ -119,5 +119,33 @@ describe("the HTTP API", () => {
       "/v1/events/s3",
     ]);
     expect(document.components.schemas.OutpaintJob.properties).toHaveProperty("source");
+    expect(document.components.schemas.OutpaintJob.properties.options.properties).toMatchObject({
+      fit: { enum: ["fit", "down-only"] },
+      maxUpscale: { type: "number", minimum: 1 },
+      maxGeneratedShare: { type: "number", minimum: 0, maximum: 1 },
+    });
+  });
+
+  it("takes the canvas policy in a job's options, and names a bad one", async () => {
+    const options = { fit: "down-only", maxUpscale: 2, maxGeneratedShare: 0.95 };
+    const accepted = await app.inject({
+      method: "POST",
+      url: "/v1/jobs",
+      headers: auth,
+      payload: { ...job("policy.jpg"), options },
+    });
+    expect(accepted.statusCode).toBe(202);
+    const saved = await queue.getJob(accepted.json().jobIds[0]);
+    expect(saved?.data.options).toMatchObject(options);
+    const refused = await app.inject({
+      method: "POST",
+      url: "/v1/jobs",
+      headers: auth,
+      payload: { ...job("policy.jpg"), options: { maxGeneratedShare: 90 } },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().issues).toEqual([
+      { path: "options.maxGeneratedShare", rule: "must be from 0 to 1" },
+    ]);
   });
 });

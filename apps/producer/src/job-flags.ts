@@ -1,4 +1,4 @@
-import { ANCHOR_NAMES, type Anchor, parseTargetSpec, type Target } from "@reframe/geometry";
+import { ANCHOR_NAMES, type Anchor, parseShare, parseTargetSpec, type Target } from "@reframe/geometry";
 import {
   formatIssuePath,
   JobValidationError,
@@ -23,6 +23,9 @@ export const JOB_FLAGS = {
   quality: { type: "string" },
   variants: { type: "string" },
   mode: { type: "string" },
+  fit: { type: "string" },
+  "max-upscale": { type: "string" },
+  "max-generated-share": { type: "string" },
   route: { type: "string" },
   batch: { type: "string" },
 } as const;
@@ -41,6 +44,9 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   "output.quality": "--quality",
   "options.mode": "--mode",
   "options.variants": "--variants",
+  "options.fit": "--fit",
+  "options.maxUpscale": "--max-upscale",
+  "options.maxGeneratedShare": "--max-generated-share",
   route: "--route",
   "labels.batchId": "--batch",
 };
@@ -48,6 +54,30 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
 function flagOf(path: JobValidationIssue["path"]): string {
   const [field, part] = path;
   return FLAG_OF_FIELD[`${field}.${part}`] ?? FLAG_OF_FIELD[String(field)] ?? formatIssuePath(path);
+}
+
+/**
+ * --fit, --max-upscale and --max-generated-share (0.9 or 90%) as job options. A value that is not a
+ * number is refused here; the job schema checks the rest, named by its flag.
+ */
+function canvasPolicyOptions(flags: JobFlags): {
+  fit?: string;
+  maxUpscale?: number;
+  maxGeneratedShare?: number;
+} {
+  const number = (flag: string, value: number) => {
+    if (Number.isNaN(value)) throw new UsageError(`--${flag}: must be a number`);
+    return value;
+  };
+  const upscale = flags["max-upscale"];
+  const share = flags["max-generated-share"];
+  return {
+    ...(flags.fit === undefined ? {} : { fit: flags.fit }),
+    ...(upscale === undefined
+      ? {}
+      : { maxUpscale: number("max-upscale", upscale.trim() === "" ? Number.NaN : Number(upscale)) }),
+    ...(share === undefined ? {} : { maxGeneratedShare: number("max-generated-share", parseShare(share)) }),
+  };
 }
 
 export function targetOf(spec: string): Target {
@@ -97,6 +127,7 @@ export function jobFromFlags(
     options: {
       ...(flags.variants === undefined ? {} : { variants: Number(flags.variants) }),
       ...(flags.mode === undefined ? {} : { mode: flags.mode }),
+      ...canvasPolicyOptions(flags),
     },
     route: (flags.route ?? "")
       .split(",")

@@ -8,6 +8,9 @@ export interface JobStatus {
   outputs: { bucket: string; key: string; width: number; height: number; size: number }[];
   failedReason: string | undefined;
   costUsd: number | undefined;
+  /** A completed job's plan: the factor its source was resized by, and the generated share of its outputs. */
+  sourceScale: number | undefined;
+  generatedShare: number | undefined;
 }
 
 export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus | undefined> {
@@ -19,6 +22,8 @@ export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus 
         bucket: string;
         costUsd: number;
         variants: { key: string; width: number; height: number; size: number }[];
+        sourceScale?: number;
+        generatedShare?: number;
       }
     | null
     | undefined;
@@ -29,5 +34,7 @@ export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus 
     outputs: result?.variants.map((variant) => ({ bucket: result.bucket, ...variant })) ?? [],
     failedReason: job.failedReason || undefined,
     costUsd: result?.costUsd,
+    sourceScale: result?.sourceScale,
+    generatedShare: result?.generatedShare,
   };
 }

@@ -2,7 +2,10 @@ import { targetLabel } from "@reframe/geometry";
 import { announceBatchCompleted, type BatchJobEndInput, type OutpaintJob } from "@reframe/jobs";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
-export type JobEnd = Pick<BatchJobEndInput, "state" | "costUsd" | "outputs" | "reason">;
+export type JobEnd = Pick<
+  BatchJobEndInput,
+  "state" | "costUsd" | "outputs" | "reason" | "sourceScale" | "generatedShare"
+>;
 
 /**
  * Tells the job's batch (labels.batchId) how the job ended. Recording is idempotent, so a finalize

@@ -31,6 +31,10 @@ export interface OutpaintResult {
   costUsd: number;
   exactSizeMet: boolean;
   requested: { width: number; height: number } | null;
+  /** The factor the source was resized by before outpainting (1: as it was). */
+  sourceScale: number;
+  /** The share of each output's pixels that was generated (0 to 1). */
+  generatedShare: number;
   timings: {
     enqueuedAt: number;
     submittedAt: number;
@@ -61,7 +65,7 @@ export async function finalizeStep(
       client: deps.s3,
       bucket: job.output.bucket,
       key: task.key,
-      expected: { contentType: plan.contentType, width: plan.width, height: plan.height },
+      expected: { contentType: plan.contentType, width: plan.output.width, height: plan.output.height },
     });
     if (!verified.ok) {
       // A missing object may still be on its way (eventual consistency, a slow PUT): BullMQ retries.
@@ -86,7 +90,7 @@ export async function finalizeStep(
       etag: verified.etag,
       imageUUID: String(result?.imageUUID ?? ""),
       seed: typeof result?.seed === "number" ? result.seed : undefined,
-      costUsd: typeof result?.cost === "number" ? result.cost : plan.costUsd / state.tasks.length,
+      costUsd: typeof result?.cost === "number" ? result.cost : plan.costUsd,
     });
   }
   const completedAt = deps.now();
@@ -98,6 +102,8 @@ export async function finalizeStep(
     costUsd: roundCents(variants.reduce((sum, variant) => sum + variant.costUsd, 0)),
     exactSizeMet: plan.exactSizeMet,
     requested: plan.requested,
+    sourceScale: plan.sourceScale,
+    generatedShare: plan.generatedShare,
     timings: {
       enqueuedAt: state.enqueuedAt,
       submittedAt,
@@ -117,6 +123,8 @@ export async function finalizeStep(
       state: "completed",
       costUsd: result.costUsd,
       outputs: variants.map(({ key, width, height }) => ({ bucket: job.output.bucket, key, width, height })),
+      sourceScale: plan.sourceScale,
+      generatedShare: plan.generatedShare,
     },
     state.enqueuedAt,
     deps,

@@ -1,10 +1,18 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { OUTPAINT_LIMITS, planCanvas, type Target, targetLabel } from "@reframe/geometry";
+import {
+  type CanvasPlan,
+  isCopyPlan,
+  OUTPAINT_LIMITS,
+  planCanvas,
+  type Size,
+  type Target,
+  targetLabel,
+} from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
 import { readSourceDimensions, SourceHttpError, sourceLabel, sourceProblemOf } from "@reframe/sources";
 import { renderKeyTemplate, splitKey } from "@reframe/storage";
 import sharp from "sharp";
-import type { CanvasPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
+import type { JobPlan, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
@@ -35,25 +43,21 @@ export async function planStep(
     source,
     target: job.target as Target,
     limits: OUTPAINT_LIMITS,
-    overLimit: job.options.overLimit,
+    policy: job.options,
   });
-  if (!planned.ok && planned.reason === "already-at-target") return copyStep(jobId, job, state, source, deps);
   if (!planned.ok) throw new PlanError(planned.reason, planned.message);
   const canvas = planned.plan;
-  const sourceRef =
-    canvas.sourceScale < 1
-      ? await prescaleSource(jobId, job, canvas.scaledSource, deps)
-      : originalSourceRef(job);
-  const plan: CanvasPlan = {
-    margins: canvas.margins,
-    width: canvas.output.width,
-    height: canvas.output.height,
-    sourceWidth: canvas.scaledSource.width,
-    sourceHeight: canvas.scaledSource.height,
-    sourceScale: canvas.sourceScale,
-    costUsd: canvas.costUsd * job.options.variants,
-    exactSizeMet: canvas.exactSizeMet,
-    requested: canvas.requested,
+  if (isCopyPlan(canvas)) return copyStep(jobId, job, state, source, canvas, deps);
+  // A source the plan scales, up (a fit) or down (a fit, or the provider's limits), is resized here
+  // with sharp (Lanczos) into the scratch area, and the provider reads that copy. Upscaling is not
+  // sent to the provider as an upscale task: that would be a second paid task per job (the dry run
+  // would have to price it), a second wait with its own failures, and its fixed factors (2×, 4×)
+  // would still need a resize to the planned pixels; the outpaint redraws around the source anyway.
+  const sourceRef = resizes(source, canvas.scaledSource)
+    ? await prescaleSource(jobId, job, canvas.scaledSource, deps)
+    : originalSourceRef(job);
+  const plan: JobPlan = {
+    ...canvas,
     sourceRef,
     targetLabel: targetLabel(job.target as Target),
     contentType: CONTENT_TYPES[job.output.format],
@@ -80,6 +84,11 @@ export async function planStep(
     plannedAt: now,
     ...(generation > 0 ? { firstGeneration: generation } : {}),
   };
+}
+
+/** The planned scale changes the source's pixels (a scale that rounds back to its size does not). */
+function resizes(source: Size, scaled: Size): boolean {
+  return source.width !== scaled.width || source.height !== scaled.height;
 }
 
 function originalSourceRef(job: OutpaintJob): SourceRef {
@@ -137,12 +146,12 @@ async function downloadSource(job: OutpaintJob, deps: OutpaintDeps): Promise<Buf
   }
 }
 
-function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string {
+function outputKey(job: OutpaintJob, plan: JobPlan, variant: number): string {
   const sourceKey = job.source.kind === "s3" ? job.source.key : new URL(job.source.url).pathname.slice(1);
   const { dir, name } = splitKey(sourceKey);
   const ext = EXTENSIONS[job.output.format];
   const variantSuffix = job.options.variants > 1 ? `-v${variant + 1}` : "";
-  const sizeSuffix = plan.exactSizeMet ? "" : `-${plan.width}x${plan.height}`;
+  const sizeSuffix = plan.exactSizeMet ? "" : `-${plan.output.width}x${plan.output.height}`;
   return renderKeyTemplate(job.output.keyTemplate, {
     prefix: job.output.prefix ?? "",
     target: plan.targetLabel,
@@ -154,15 +163,17 @@ function outputKey(job: OutpaintJob, plan: CanvasPlan, variant: number): string 
 }
 
 /**
- * The source already has the target's shape: outpainting has nothing to add (the provider needs one
- * margin > 0), so the output is the source re-encoded to the output format, without a provider call
- * or its cost. A watermark needs the provider, so that combination is refused instead.
+ * The source already has the target's shape (at the planned scale): outpainting has nothing to add
+ * (the provider needs one margin > 0), so the output is the source, resized to the plan, re-encoded
+ * to the output format, without a provider call or its cost. A watermark needs the provider, so that
+ * combination is refused instead.
  */
 async function copyStep(
   jobId: string,
   job: OutpaintJob,
   state: StepState,
-  source: { width: number; height: number },
+  source: Size,
+  canvas: CanvasPlan,
   deps: OutpaintDeps,
 ): Promise<StepState> {
   if (job.options.watermark) {
@@ -172,22 +183,17 @@ async function copyStep(
     );
   }
   const now = deps.now();
-  const plan: CanvasPlan = {
-    margins: { top: 0, right: 0, bottom: 0, left: 0 },
-    width: source.width,
-    height: source.height,
-    sourceWidth: source.width,
-    sourceHeight: source.height,
-    sourceScale: 1,
-    costUsd: 0,
-    exactSizeMet: true,
-    requested: null,
+  const plan: JobPlan = {
+    ...canvas,
     sourceRef: originalSourceRef(job),
     targetLabel: targetLabel(job.target as Target),
     contentType: CONTENT_TYPES[job.output.format],
   };
   const key = outputKey(job, plan, 0);
-  const encoder = sharp(await downloadSource(job, deps)).rotate();
+  const decoded = sharp(await downloadSource(job, deps)).rotate();
+  const encoder = resizes(source, plan.output)
+    ? decoded.resize(plan.output.width, plan.output.height, { fit: "fill" })
+    : decoded;
   const format = { JPG: "jpeg", PNG: "png", WEBP: "webp" } as const;
   const bytes = await encoder.toFormat(format[job.output.format], { quality: job.output.quality }).toBuffer();
   await deps.s3.send(

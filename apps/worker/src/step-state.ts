@@ -1,3 +1,4 @@
+import { canvasPlanSchema, generatedShareOf } from "@reframe/geometry";
 import { z } from "zod";
 
 /**
@@ -5,8 +6,9 @@ import { z } from "zod";
  * worker process picks the job up next resumes where the last one stopped.
  *
  * plan — read the source's dimensions (given, or a ranged GET of its header), plan the canvas within
- *   the provider's limits (pre-scaling the source into a scratch object when asked to), name the
- *   output key of every variant. A plan that cannot be made fails the job (terminal).
+ *   the provider's limits and the job's canvas policy (a source the plan scales, up or down, is
+ *   resized into a scratch object), name the output key of every variant. A plan that cannot be made
+ *   (over the limits, too much of it generated) fails the job (terminal).
  *
  * submit — one provider task per variant, `numberResults: 1` each: a task has a single
  *   uploadEndpoint, so N results to one URL would overwrite each other. taskUUIDs are UUID v5 of
@@ -31,35 +33,23 @@ import { z } from "zod";
 export const STEPS = ["plan", "submit", "await", "finalize"] as const;
 export type Step = (typeof STEPS)[number];
 
-const marginsSchema = z.object({
-  top: z.number().int(),
-  right: z.number().int(),
-  bottom: z.number().int(),
-  left: z.number().int(),
-});
-
-/** Where the provider reads the source: the original object, a pre-scaled scratch copy, or a URL. */
+/** Where the provider reads the source: the original object, a resized scratch copy, or a URL. */
 export const sourceRefSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("s3"), bucket: z.string(), key: z.string() }),
   z.object({ kind: z.literal("url"), url: z.string() }),
 ]);
 export type SourceRef = z.infer<typeof sourceRefSchema>;
 
-export const canvasPlanSchema = z.object({
-  margins: marginsSchema,
-  width: z.number().int(),
-  height: z.number().int(),
-  sourceWidth: z.number().int(),
-  sourceHeight: z.number().int(),
-  sourceScale: z.number(),
-  costUsd: z.number(),
-  exactSizeMet: z.boolean(),
-  requested: z.object({ width: z.number().int(), height: z.number().int() }).nullable(),
+/**
+ * A job's plan as saved: geometry's canvas plan (scale, margins, output size, generated share, cost
+ * of one output) with where the provider reads the source, the target's label and the output's type.
+ */
+export const jobPlanSchema = canvasPlanSchema.extend({
   sourceRef: sourceRefSchema,
   targetLabel: z.string(),
   contentType: z.string(),
 });
-export type CanvasPlan = z.infer<typeof canvasPlanSchema>;
+export type JobPlan = z.output<typeof jobPlanSchema>;
 
 export const taskStateSchema = z.object({
   variant: z.number().int().min(0),
@@ -74,17 +64,56 @@ export const taskStateSchema = z.object({
 });
 export type TaskState = z.infer<typeof taskStateSchema>;
 
-export const stepStateSchema = z.object({
-  step: z.enum(STEPS),
-  plan: canvasPlanSchema.optional(),
-  tasks: z.array(taskStateSchema),
-  /** The generation the plan's tasks started at: above 0 for a failed job retried (plan-step.ts). */
-  firstGeneration: z.number().int().min(0).optional(),
-  enqueuedAt: z.number(),
-  plannedAt: z.number().optional(),
-  submittedAt: z.number().optional(),
-});
-export type StepState = z.infer<typeof stepStateSchema>;
+export const stepStateSchema = z.preprocess(
+  upgradeSavedPlan,
+  z.object({
+    step: z.enum(STEPS),
+    plan: jobPlanSchema.optional(),
+    tasks: z.array(taskStateSchema),
+    /** The generation the plan's tasks started at: above 0 for a failed job retried (plan-step.ts). */
+    firstGeneration: z.number().int().min(0).optional(),
+    enqueuedAt: z.number(),
+    plannedAt: z.number().optional(),
+    submittedAt: z.number().optional(),
+  }),
+);
+export type StepState = z.output<typeof stepStateSchema>;
+
+/**
+ * Jobs parked in Redis before the plan was geometry's canvas plan carry a flat one: width, height,
+ * sourceWidth, sourceHeight, and the cost of all variants. They are read into the current shape (the
+ * cost shared by the job's tasks, one per variant; the generated share worked out from the sizes),
+ * so an upgrade does not fail the jobs in flight.
+ */
+function upgradeSavedPlan(state: unknown): unknown {
+  if (!isRecord(state) || !isRecord(state.plan) || !("width" in state.plan) || "output" in state.plan)
+    return state;
+  const { width, height, sourceWidth, sourceHeight, costUsd, ...rest } = state.plan;
+  const output = { width, height };
+  const scaledSource = { width: sourceWidth, height: sourceHeight };
+  const variants = Array.isArray(state.tasks) ? Math.max(1, state.tasks.length) : 1;
+  const sizes = [width, height, sourceWidth, sourceHeight];
+  return {
+    ...state,
+    plan: {
+      ...rest,
+      output,
+      scaledSource,
+      costUsd: typeof costUsd === "number" ? costUsd / variants : costUsd,
+      generatedShare: sizes.every((side) => typeof side === "number" && side > 0)
+        ? generatedShareOf(
+            scaledSource as { width: number; height: number },
+            output as { width: number; height: number },
+          )
+        : undefined,
+      notes: [],
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 export function initialState(enqueuedAt: number): StepState {
   return { step: "plan", tasks: [], enqueuedAt };

@@ -4,7 +4,7 @@ import { createS3Client, PresignDeadlineError } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CanvasPlan, TaskState } from "./step-state.ts";
+import type { JobPlan, TaskState } from "./step-state.ts";
 import { buildProviderTask } from "./submit-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
@@ -23,13 +23,13 @@ const job = outpaintJobSchema.parse({
   output: { bucket: "reframe-outputs", format: "PNG" },
 });
 
-const plan: CanvasPlan = {
+const plan: JobPlan = {
   margins: { top: 0, right: 16, bottom: 0, left: 16 },
-  width: 128,
-  height: 72,
-  sourceWidth: 96,
-  sourceHeight: 72,
+  output: { width: 128, height: 72 },
+  scaledSource: { width: 96, height: 72 },
   sourceScale: 1,
+  generatedShare: 0.25,
+  notes: [],
   costUsd: 0.1,
   exactSizeMet: true,
   requested: null,

@@ -8,12 +8,12 @@ import {
 } from "@reframe/runware";
 import { presignExpirySeconds, presignOutputUpload, presignSourceDownload } from "@reframe/storage";
 import type { Job } from "bullmq";
-import type { CanvasPlan, StepState, TaskState } from "./step-state.ts";
+import type { JobPlan, StepState, TaskState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 export async function buildProviderTask(
   job: OutpaintJob,
-  plan: CanvasPlan,
+  plan: JobPlan,
   task: TaskState,
   deps: OutpaintDeps,
 ): Promise<ImageInferenceTask> {

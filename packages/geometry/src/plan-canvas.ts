@@ -1,32 +1,17 @@
+import { type CanvasPlan, generatedShareOf, type Margins, type Size } from "./canvas-plan.ts";
+import {
+  type CanvasPolicy,
+  DEFAULT_FIT,
+  DEFAULT_MAX_GENERATED_SHARE,
+  DEFAULT_MAX_UPSCALE,
+  formatScale,
+  formatShare,
+} from "./canvas-policy.ts";
 import { outputCostUsd, type ProviderLimits } from "./limits.ts";
 import { DEFAULT_PRESETS, type PresetTable } from "./presets.ts";
 import { type Anchor, type AnchorName, parseRatio, type Target } from "./target.ts";
 
-export interface Size {
-  width: number;
-  height: number;
-}
-export interface Margins {
-  top: number;
-  right: number;
-  bottom: number;
-  left: number;
-}
-
-export interface CanvasPlan {
-  margins: Margins;
-  output: Size;
-  /** 1 = the source as it is; below 1 = pre-scaled so that the canvas fits the provider's limits. */
-  sourceScale: number;
-  scaledSource: Size;
-  costUsd: number;
-  /** False when an exact size (a preset's pixels) could not be met within the limits. */
-  exactSizeMet: boolean;
-  requested: Size | null;
-  notes: string[];
-}
-
-export type PlanFailure = "over-limit" | "invalid-target" | "already-at-target" | "too-small";
+export type PlanFailure = "over-limit" | "invalid-target" | "too-small" | "generated-share-over-limit";
 export type PlanResult = { ok: true; plan: CanvasPlan } | { ok: false; reason: PlanFailure; message: string };
 
 export interface PlanCanvasInput {
@@ -35,8 +20,8 @@ export interface PlanCanvasInput {
   /** Overrides the target's own anchor. */
   anchor?: Anchor;
   limits: ProviderLimits;
-  /** When the canvas would break the limits: scale the source down, or refuse. */
-  overLimit?: "prescale" | "fail";
+  /** The job's options: fit policy, upscale cap, generated-share limit, what to do over the limits. */
+  policy?: CanvasPolicy;
   presets?: PresetTable;
 }
 
@@ -59,10 +44,18 @@ type Goal =
   | { kind: "margins"; margins: Margins };
 
 /**
- * Plans an outpaint: the margins that take the source to the target, within the provider's limits.
- * Outpainting only adds: the source is never cropped. A ratio target gets the smallest canvas of
- * that ratio containing the source; an exact size pads to it (scaling the source down first if it
- * is larger); when the canvas breaks a limit the source is pre-scaled (or the plan refused).
+ * Plans an outpaint: the scale of the source and the margins that take it to the target, within the
+ * provider's limits. Outpainting only adds: the source is never cropped.
+ *
+ * - A ratio target gets the smallest canvas of that ratio containing the source; margins are added
+ *   as given. The source keeps its size.
+ * - An exact size (a `WxH` target or a size preset) is filled by the policy: `fit` scales the source,
+ *   up (at most `maxUpscale`) or down, until it fills the canvas in one dimension; `down-only` only
+ *   scales a source larger than the canvas down. The source is placed at its anchor.
+ * - A canvas beyond the provider's limits is scaled down with its source (or refused, `overLimit:
+ *   "fail"`); an exact size then keeps its ratio and says it was not met.
+ * - A plan whose output would be more than `maxGeneratedShare` generated is refused.
+ * - A source already at the target (after scaling) is a plan with no margins: a copy, at no cost.
  */
 export function planCanvas(input: PlanCanvasInput): PlanResult {
   const goal = resolveGoal(input.target, input.presets ?? DEFAULT_PRESETS);
@@ -70,33 +63,54 @@ export function planCanvas(input: PlanCanvasInput): PlanResult {
   const anchor = fractionOf(
     input.anchor ?? ("anchor" in input.target ? input.target.anchor : undefined) ?? "center",
   );
-  const overLimit = input.overLimit ?? "prescale";
+  const policy = input.policy ?? {};
+  const overLimit = policy.overLimit ?? "prescale";
+  const fit = policy.fit ?? DEFAULT_FIT;
+  const maxUpscale = fit === "fit" ? (policy.maxUpscale ?? DEFAULT_MAX_UPSCALE) : 1;
+  const maxGeneratedShare = policy.maxGeneratedShare ?? DEFAULT_MAX_GENERATED_SHARE;
   const notes: string[] = [];
   let scale = 1;
   let requested: Size | null = goal.kind === "size" ? goal.size : null;
   let sizeGoal = goal;
-  if (
-    goal.kind === "size" &&
-    (input.source.width > goal.size.width || input.source.height > goal.size.height)
-  ) {
-    if (overLimit === "fail") {
+  if (goal.kind === "size") {
+    const fillScale = Math.min(goal.size.width / input.source.width, goal.size.height / input.source.height);
+    if (fillScale < 1 && overLimit === "fail") {
       return {
         ok: false,
         reason: "over-limit",
         message: `the source ${fmt(input.source)} is larger than the target ${fmt(goal.size)}`,
       };
     }
-    scale = Math.min(goal.size.width / input.source.width, goal.size.height / input.source.height);
-    notes.push(`source scaled by ${scale.toFixed(4)} to fit inside ${fmt(goal.size)}`);
+    scale = Math.min(fillScale, maxUpscale);
+    if (scale > 1)
+      notes.push(
+        `source scaled up ${formatScale(scale)} to ${scale < fillScale ? `the upscale cap (filling it needs ${formatScale(fillScale)})` : `fill ${fmt(goal.size)}`}`,
+      );
+    else if (scale < 1)
+      notes.push(`source scaled down ${formatScale(scale)} to fit inside ${fmt(goal.size)}`);
   }
   for (let attempt = 0; attempt < 8; attempt += 1) {
-    const source = scaled(input.source, scale);
+    const source =
+      sizeGoal.kind === "size" ? fitted(input.source, scale, sizeGoal.size) : scaled(input.source, scale);
     const canvas = canvasFor(source, sizeGoal);
+    const exactSizeMet =
+      requested === null || (canvas.width === requested.width && canvas.height === requested.height);
     if (canvas.width === source.width && canvas.height === source.height) {
+      // Nothing to add: no provider call, so its limits do not apply.
+      notes.push(`the source at ${fmt(source)} is already at the target: copied`);
       return {
-        ok: false,
-        reason: "already-at-target",
-        message: `the source ${fmt(source)} is already at the target`,
+        ok: true,
+        plan: {
+          margins: { top: 0, right: 0, bottom: 0, left: 0 },
+          output: canvas,
+          sourceScale: scale,
+          scaledSource: source,
+          generatedShare: 0,
+          costUsd: 0,
+          exactSizeMet,
+          requested: exactSizeMet ? null : requested,
+          notes,
+        },
       };
     }
     const excess = limitFactor(canvas, input.limits);
@@ -108,9 +122,14 @@ export function planCanvas(input: PlanCanvasInput): PlanResult {
           message: `the canvas ${fmt(canvas)} is below the provider's minimum side of ${input.limits.minSide} px`,
         };
       }
-      const margins = place(source, canvas, sizeGoal, anchor);
-      const exactSizeMet =
-        requested === null || (canvas.width === requested.width && canvas.height === requested.height);
+      const generatedShare = generatedShareOf(source, canvas);
+      if (generatedShare > maxGeneratedShare) {
+        return {
+          ok: false,
+          reason: "generated-share-over-limit",
+          message: `${formatShare(generatedShare, maxGeneratedShare)} of the canvas would be generated; the limit is ${formatShare(maxGeneratedShare, generatedShare)} (the source ${fmt(input.source)}${scale === 1 ? "" : ` scaled ${formatScale(scale)} to ${fmt(source)}`} on a ${fmt(canvas)} canvas)`,
+        };
+      }
       if (!exactSizeMet)
         notes.push(
           `${fmt(requested!)} exceeds the provider's limits; planned ${fmt(canvas)} at the same ratio`,
@@ -118,10 +137,11 @@ export function planCanvas(input: PlanCanvasInput): PlanResult {
       return {
         ok: true,
         plan: {
-          margins,
+          margins: place(source, canvas, sizeGoal, anchor),
           output: canvas,
           sourceScale: scale,
           scaledSource: source,
+          generatedShare,
           costUsd: outputCostUsd(canvas.width, canvas.height, input.limits),
           exactSizeMet,
           requested: exactSizeMet ? null : requested,
@@ -217,6 +237,17 @@ function scaled(size: Size, factor: number): Size {
         width: Math.max(1, Math.floor(size.width * factor)),
         height: Math.max(1, Math.floor(size.height * factor)),
       };
+}
+
+/**
+ * The source at `factor` on an exact-size canvas: rounded, so that a fit fills its dimension to the
+ * pixel (1080 / 700 × 700 is 1079.9999…), and never larger than the canvas.
+ */
+function fitted(size: Size, factor: number, canvas: Size): Size {
+  return {
+    width: Math.min(canvas.width, Math.max(1, Math.round(size.width * factor))),
+    height: Math.min(canvas.height, Math.max(1, Math.round(size.height * factor))),
+  };
 }
 
 function scaleMargins(margins: Margins, factor: number): Margins {

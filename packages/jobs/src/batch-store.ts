@@ -72,6 +72,9 @@ export const batchJobEndSchema = z.object({
   /** From enqueue to the end. */
   durationMs: z.number().min(0),
   outputs: z.array(outputRefSchema).default([]),
+  /** A completed job's plan: the factor its source was resized by, and the generated share of its outputs. */
+  sourceScale: z.number().positive().optional(),
+  generatedShare: z.number().min(0).max(1).optional(),
   reason: z.object({ code: z.string(), message: z.string() }).optional(),
   endedAt: z.number(),
 });

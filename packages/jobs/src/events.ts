@@ -70,6 +70,10 @@ export const completionDataSchema = z.object({
   /** false when the provider's limits forced a smaller canvas than the exact size asked for. */
   exactSizeMet: z.boolean().optional(),
   requested: z.object({ width: pixels, height: pixels }).nullable().optional(),
+  /** The factor the source was resized by before outpainting: above 1 scaled up to fit, below 1 down. */
+  sourceScale: z.number().positive().optional(),
+  /** The share (0 to 1) of each output's pixels that was generated rather than taken from the source. */
+  generatedShare: z.number().min(0).max(1).optional(),
 });
 
 export const failureDataSchema = z.object({
@@ -112,6 +116,8 @@ export interface CompletionResult {
   timings: z.input<typeof eventTimingsSchema>;
   exactSizeMet?: boolean;
   requested?: { width: number; height: number } | null;
+  sourceScale?: number;
+  generatedShare?: number;
 }
 
 /**
@@ -173,6 +179,8 @@ export function makeCompletionEvent(input: {
       labels: job.labels,
       exactSizeMet: result.exactSizeMet,
       requested: result.requested,
+      sourceScale: result.sourceScale,
+      generatedShare: result.generatedShare,
     },
   };
   return completionEventSchema.parse(event);

@@ -124,6 +124,31 @@ describe("outpaintJobId", () => {
     expect(idOf({ ...minimal, output: { bucket: "outputs", format: "PNG" } })).not.toBe(base);
   });
 
+  it("keeps the ids of jobs from before the canvas policy options, also with those options spelled out at their defaults", () => {
+    // Ids issued before fit, maxUpscale and maxGeneratedShare existed: nightly runs must find them.
+    const story = { ...minimal, target: { kind: "preset", name: "instagram-story" } };
+    const defaults = { fit: "fit", maxUpscale: 4, maxGeneratedShare: 0.9 };
+    expect(idOf(minimal)).toBe("op-270d70e0440f985e34e838a509fae6d94be2e4d217df9d037c618aff8e2edfed");
+    expect(idOf(story)).toBe("op-6884c1de1b6a434cb16588118bc4097f7eb452a428800d76004b59bd584f749a");
+    expect(idOf({ ...minimal, options: defaults })).toBe(idOf(minimal));
+    expect(idOf({ ...story, options: defaults })).toBe(idOf(story));
+    expect(parseOutpaintJob({ ...story, options: defaults }).options).toEqual(
+      parseOutpaintJob(story).options,
+    );
+    for (const changed of [{ fit: "down-only" }, { maxUpscale: 2 }, { maxGeneratedShare: 1 }])
+      expect(idOf({ ...story, options: changed })).not.toBe(idOf(story));
+  });
+
+  it("names the field and the rule for a bad canvas policy", () => {
+    expect(
+      issuesOf({ ...minimal, options: { fit: "stretch", maxUpscale: 0.5, maxGeneratedShare: 90 } }),
+    ).toEqual([
+      { path: "options.fit", rule: "must be fit or down-only" },
+      { path: "options.maxUpscale", rule: "must be at least 1" },
+      { path: "options.maxGeneratedShare", rule: "must be from 0 to 1" },
+    ]);
+  });
+
   it("treats a quoted ETag (HEAD) and an unquoted one (S3 event) as the same source", () => {
     expect(idOf({ ...minimal, source: { ...minimal.source, etag: '"abc123"' } })).toBe(idOf(minimal));
   });

@@ -2,7 +2,7 @@ import { hash } from "node:crypto";
 import { z } from "zod";
 import { batchIdSchema } from "./batch-store.ts";
 import { QUEUE_NAME_PATTERN } from "./names.ts";
-import { targetSchema, watermarkSchema } from "./upstream-schemas.ts";
+import { canvasPolicyShape, targetSchema, watermarkSchema } from "./upstream-schemas.ts";
 
 /**
  * The outpaint job: one source image, one target, where the result goes and how it is made. Every
@@ -105,6 +105,12 @@ export const optionsSchema = z.strictObject({
   ttl: z.int("must be an integer number of seconds").min(60, "must be at least 60 seconds").optional(),
   /** A canvas beyond the provider's limits: pre-scale the source to fit, or fail the job. */
   overLimit: z.enum(["prescale", "fail"], "must be prescale or fail").default("prescale"),
+  /**
+   * How a source is sized on an exact-size canvas (fit or down-only), the upscale cap, and the largest
+   * generated share of the output. Absent when at their defaults, so jobs from before these options
+   * keep their ids.
+   */
+  ...canvasPolicyShape,
   /** Per task: no result by then and the variant is redone under the next generation. */
   deadlineSeconds: intRange(60, 86_400).default(900),
 });

@@ -1,3 +1,3 @@
 /** The target and watermark shapes belong to the packages that own them; jobs only composes them. */
-export { targetSchema } from "@reframe/geometry";
+export { canvasPolicyShape, targetSchema } from "@reframe/geometry";
 export { watermarkSchema } from "@reframe/runware";

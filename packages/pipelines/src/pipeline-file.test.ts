@@ -57,6 +57,25 @@ describe("parsePipelinesFile", () => {
     });
   });
 
+  it("reads a pipeline's canvas policy, and names a bad one", () => {
+    const policy = `
+pipelines:
+  stories:
+    source: { bucket: marketing, prefix: photos/ }
+    targets: [preset:instagram-story]
+    output: { bucket: marketing-out, prefix: stories/ }
+    options: { fit: down-only, maxUpscale: 2, maxGeneratedShare: 0.95 }
+`;
+    expect(parsePipelinesFile(policy).pipelines.stories?.options).toMatchObject({
+      fit: "down-only",
+      maxUpscale: 2,
+      maxGeneratedShare: 0.95,
+    });
+    expect(problems(policy.replace("maxGeneratedShare: 0.95", "maxGeneratedShare: 95%"))).toEqual([
+      "stories | options.maxGeneratedShare | must be a number",
+    ]);
+  });
+
   it("names the pipeline, the field and the rule of every problem", () => {
     const text = `
 pipelines:

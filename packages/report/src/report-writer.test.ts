@@ -13,7 +13,16 @@ const png = (width: number, height: number) =>
 
 const source = (n: number): ReportSource => ({
   source: `s3://src/photos/${n}.jpg`,
-  outputs: [{ target: "16x9", bucket: "out", key: `16x9/photos/${n}.jpg`, width: 1600, height: 900 }],
+  outputs: [
+    {
+      target: "16x9",
+      bucket: "out",
+      key: `16x9/photos/${n}.jpg`,
+      width: 1600,
+      height: 900,
+      ...(n === 2 ? { sourceScale: 2.109375, generatedShare: 0.4375 } : {}),
+    },
+  ],
   failures: n === 2 ? [{ target: "1x1", code: "sourceNotFound", message: "the source is gone" }] : [],
 });
 
@@ -54,7 +63,8 @@ describe("writeBatchReport", () => {
       expect(Math.max(meta.width, meta.height)).toBe(320);
     }
     expect(html).toContain("no picture: NoSuchKey");
-    expect(html).toContain("16x9 → 1600×900: s3://out/16x9/photos/2.jpg");
+    expect(html).toContain("16x9 → 1600×900, source ×2.11, 44% generated: s3://out/16x9/photos/2.jpg");
+    expect(html).toContain('alt="16x9 → 1600×900"');
     expect(html).toContain("Pictures for the first 2 of 3 sources");
     expect(html).toContain("<td>s3://src/photos/2.jpg</td><td>1x1</td><td>sourceNotFound</td>");
     expect(html).not.toMatch(/X-Amz-|https?:\/\//);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { formatScale, formatShare } from "@reframe/geometry";
 import sharp from "sharp";
 import { type Figure, type ReportFailure, type ReportRow, renderReportPage } from "./report-page.ts";
 
@@ -8,7 +9,17 @@ import { type Figure, type ReportFailure, type ReportRow, renderReportPage } fro
 export interface ReportSource {
   /** s3://bucket/key or the URL. */
   source: string;
-  outputs: { target: string; bucket: string; key: string; width: number; height: number }[];
+  outputs: {
+    target: string;
+    bucket: string;
+    key: string;
+    width: number;
+    height: number;
+    /** The factor the source was resized by before outpainting (absent in results of older workers). */
+    sourceScale?: number | undefined;
+    /** The share of the output that was generated, 0 to 1. */
+    generatedShare?: number | undefined;
+  }[];
   failures: { target: string; code: string; message: string }[];
 }
 
@@ -73,7 +84,7 @@ export async function writeBatchReport(options: WriteReportOptions): Promise<Wri
     const withPictures = index < cap;
     const outputs = item.outputs.map((output) => ({
       ref: `s3://${output.bucket}/${output.key}`,
-      caption: `${output.target} → ${output.width}×${output.height}`,
+      caption: `${output.target} → ${output.width}×${output.height}${planCaption(output)}`,
     }));
     const row: ReportRow = {
       title: item.source,
@@ -107,6 +118,15 @@ export async function writeBatchReport(options: WriteReportOptions): Promise<Wri
     }),
   );
   return { file: options.file, rows: rows.length, pictures, missing };
+}
+
+/** ", source ×2.11, 44% generated": how much of the output is the source, and at what scale. */
+function planCaption(output: ReportSource["outputs"][number]): string {
+  const parts = [
+    ...(output.sourceScale === undefined ? [] : [`source ${formatScale(output.sourceScale)}`]),
+    ...(output.generatedShare === undefined ? [] : [`${formatShare(output.generatedShare)} generated`]),
+  ];
+  return parts.length === 0 ? "" : `, ${parts.join(", ")}`;
 }
 
 /** `map` with at most `concurrency` calls at once; results keep the input's order. */

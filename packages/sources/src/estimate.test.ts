@@ -22,15 +22,48 @@ describe("estimateJob", () => {
       costUsd: 0.4,
       megapixels: ((1778 * 1000) / 1_048_576) * 2,
       output: { width: 1778, height: 1000 },
-      prescaled: false,
+      sourceScale: 1,
+      generatedShare: 1 - 1000 / 1778,
+    });
+  });
+
+  it("prices an exact size at the fitted scale, and refuses what would be mostly generated", () => {
+    const story = { kind: "preset", name: "instagram-story" };
+    expect(estimateJob(job(story), size(512, 512))).toEqual({
+      kind: "outpaint",
+      costUsd: 0.2,
+      megapixels: (1080 * 1920) / 1_048_576,
+      output: { width: 1080, height: 1920 },
+      sourceScale: 1080 / 512,
+      generatedShare: 0.4375,
+    });
+    expect(estimateJob(job(story, { fit: "down-only" }), size(512, 512))).toMatchObject({ sourceScale: 1 });
+    expect(estimateJob(job(story), size(32, 32))).toEqual({
+      kind: "refused",
+      code: "generated-share-over-limit",
+      message:
+        "99% of the canvas would be generated; the limit is 90% (the source 32×32 scaled ×4 to 128×128 on a 1080×1920 canvas)",
+    });
+    expect(estimateJob(job(story, { maxGeneratedShare: 1 }), size(32, 32))).toMatchObject({
+      kind: "outpaint",
+      costUsd: 0.2,
+    });
+    expect(estimateJob(job(story), size(540, 960))).toEqual({
+      kind: "copy",
+      output: { width: 1080, height: 1920 },
+      sourceScale: 2,
     });
   });
 
   it("tells a pre-scaled canvas, a copy, a refusal and an unreadable source apart", () => {
     expect(estimateJob(job({ kind: "ratio", ratio: "4:1" }), size(2000, 2000))).toMatchObject({
-      prescaled: true,
+      sourceScale: 0.2559744,
     });
-    expect(estimateJob(job({ kind: "ratio", ratio: "1:1" }), size(500, 500))).toEqual({ kind: "copy" });
+    expect(estimateJob(job({ kind: "ratio", ratio: "1:1" }), size(500, 500))).toEqual({
+      kind: "copy",
+      output: { width: 500, height: 500 },
+      sourceScale: 1,
+    });
     expect(
       estimateJob(job({ kind: "ratio", ratio: "4:1" }, { overLimit: "fail" }), size(2000, 2000)),
     ).toMatchObject({ kind: "refused", code: "over-limit" });
@@ -43,20 +76,26 @@ describe("estimateJob", () => {
     const summary = summarizeEstimates([
       estimateJob(job({ kind: "ratio", ratio: "16:9" }), size(1000, 1000)),
       estimateJob(job({ kind: "ratio", ratio: "4:1" }), size(2000, 2000)),
-      { kind: "copy" },
+      estimateJob(job({ kind: "preset", name: "instagram-story" }), size(512, 512)),
+      estimateJob(job({ kind: "preset", name: "instagram-story" }), size(32, 32)),
+      { kind: "copy", output: { width: 500, height: 500 }, sourceScale: 1 },
       { kind: "unreadable", code: "sourceNotFound", message: "" },
       { kind: "unreadable", code: "sourceNotFound", message: "" },
     ]);
     expect(summary).toMatchObject({
-      jobs: 5,
-      outpaint: 2,
+      jobs: 7,
+      outpaint: 3,
       prescaled: 1,
+      upscaled: 1,
       copies: 1,
+      refused: 1,
       unreadable: 2,
-      // 1778×1000 is 2 started megapixels; 4:1 of 2000² pre-scales to 2048×512, exactly 1.
-      costUsd: 0.3,
-      problems: { sourceNotFound: 2 },
+      // 1778×1000 is 2 started megapixels; 4:1 of 2000² pre-scales to 2048×512, exactly 1; a story 2.
+      costUsd: 0.5,
+      problems: { sourceNotFound: 2, "generated-share-over-limit": 1 },
     });
+    expect(summary.generatedShare?.max).toBe(0.75);
+    expect(summary.generatedShare?.mean).toBeCloseTo((1 - 1000 / 1778 + 0.75 + 0.4375) / 3, 12);
   });
 });
 

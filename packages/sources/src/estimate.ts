@@ -1,18 +1,27 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
-import { OUTPAINT_LIMITS, planCanvas, type Size } from "@reframe/geometry";
+import { isCopyPlan, OUTPAINT_LIMITS, planCanvas, type Size } from "@reframe/geometry";
 import { type OutpaintJob, sourceIdentity } from "@reframe/jobs";
 import { parseImageHeader, readImageDimensions } from "@reframe/storage";
 import { SourceHttpError, sourceProblemOf } from "./source-problems.ts";
 
 /**
- * What a job will do and cost, computed before it is enqueued with the same planCanvas and limits
- * the worker uses, so a dry run's numbers are the run's numbers.
+ * What a job will do and cost, computed before it is enqueued with the same planCanvas, limits and
+ * canvas policy the worker uses, so a dry run's numbers are the run's numbers (and what is billed).
  */
 export type JobEstimate =
-  | { kind: "outpaint"; costUsd: number; megapixels: number; output: Size; prescaled: boolean }
-  /** The source is already at the target: copied to the output without a provider call. */
-  | { kind: "copy" }
+  | {
+      kind: "outpaint";
+      costUsd: number;
+      megapixels: number;
+      output: Size;
+      /** The factor the source is resized by first: below 1 scaled down, above 1 scaled up to fit. */
+      sourceScale: number;
+      /** The share of each output that is generated, 0 to 1. */
+      generatedShare: number;
+    }
+  /** The source is already at the target (at the planned scale): copied without a provider call. */
+  | { kind: "copy"; output: Size; sourceScale: number }
   | { kind: "refused"; code: string; message: string }
   | { kind: "unreadable"; code: string; message: string };
 
@@ -26,20 +35,24 @@ export function estimateJob(job: OutpaintJob, source: SourceDimensions): JobEsti
     source: source.size,
     target: job.target,
     limits: OUTPAINT_LIMITS,
-    overLimit: job.options.overLimit,
+    policy: job.options,
   });
-  if (!planned.ok) {
-    if (planned.reason === "already-at-target" && !job.options.watermark) return { kind: "copy" };
-    return { kind: "refused", code: planned.reason, message: planned.message };
+  if (!planned.ok) return { kind: "refused", code: planned.reason, message: planned.message };
+  const { output, costUsd, sourceScale, generatedShare } = planned.plan;
+  if (isCopyPlan(planned.plan)) {
+    // The worker refuses a watermark on a copy: it needs the provider.
+    return job.options.watermark
+      ? { kind: "refused", code: "already-at-target", message: "a watermark needs an outpaint" }
+      : { kind: "copy", output, sourceScale };
   }
-  const { output, costUsd, sourceScale } = planned.plan;
   const variants = job.options.variants;
   return {
     kind: "outpaint",
     costUsd: costUsd * variants,
     megapixels: ((output.width * output.height) / OUTPAINT_LIMITS.megapixel) * variants,
     output,
-    prescaled: sourceScale < 1,
+    sourceScale,
+    generatedShare,
   };
 }
 
@@ -139,8 +152,12 @@ async function readUrlHeader(url: string, sourceFetch: GuardedFetch["fetch"]): P
 export interface EstimateSummary {
   jobs: number;
   outpaint: number;
-  /** Outpaints whose canvas breaks the provider's limits: the source is scaled down first. */
+  /** Outpaints whose source is scaled down first (larger than an exact size, or over the provider's limits). */
   prescaled: number;
+  /** Outpaints whose source is scaled up first, to fit an exact size. */
+  upscaled: number;
+  /** The generated share of the outpaints' outputs (0 to 1), on average and at most; absent without outpaints. */
+  generatedShare: { mean: number; max: number } | undefined;
   copies: number;
   refused: number;
   unreadable: number;
@@ -155,6 +172,8 @@ export function summarizeEstimates(estimates: readonly JobEstimate[]): EstimateS
     jobs: estimates.length,
     outpaint: 0,
     prescaled: 0,
+    upscaled: 0,
+    generatedShare: undefined,
     copies: 0,
     refused: 0,
     unreadable: 0,
@@ -163,11 +182,16 @@ export function summarizeEstimates(estimates: readonly JobEstimate[]): EstimateS
     problems: {},
   };
   let cents = 0;
+  let shareSum = 0;
+  let shareMax = 0;
   for (const estimate of estimates) {
     switch (estimate.kind) {
       case "outpaint":
         summary.outpaint += 1;
-        if (estimate.prescaled) summary.prescaled += 1;
+        if (estimate.sourceScale < 1) summary.prescaled += 1;
+        if (estimate.sourceScale > 1) summary.upscaled += 1;
+        shareSum += estimate.generatedShare;
+        shareMax = Math.max(shareMax, estimate.generatedShare);
         cents += Math.round(estimate.costUsd * 100);
         summary.megapixels += estimate.megapixels;
         break;
@@ -184,6 +208,7 @@ export function summarizeEstimates(estimates: readonly JobEstimate[]): EstimateS
     }
   }
   summary.costUsd = cents / 100;
+  if (summary.outpaint > 0) summary.generatedShare = { mean: shareSum / summary.outpaint, max: shareMax };
   summary.megapixels = Math.round(summary.megapixels * 100) / 100;
   return summary;
 }

@@ -17,7 +17,7 @@ export interface JobTemplate {
 
 /**
  * One job per source and target. A row's anchor wins over the target's own, which wins over the
- * run's; a row's output settings and mode are laid over the run's.
+ * run's; a row's output settings, mode and canvas policy are laid over the run's.
  */
 export function expandJobs(items: Iterable<SourceItem>, template: JobTemplate): OutpaintJobInput[] {
   const jobs: OutpaintJobInput[] = [];

@@ -78,6 +78,39 @@ describe("parseManifest", () => {
     expect(error.message).toMatch(/^m\.csv: 5 bad rows\n {2}line 2: quality must be at least 20/);
   });
 
+  it("reads a row's canvas policy, the generated share as 0.95 or 95%, and names a bad one", () => {
+    const csv = [
+      "key,fit,maxUpscale,maxGeneratedShare",
+      "a.jpg,down-only,,",
+      "b.jpg,fit,2,95%",
+      "c.jpg,,,0.5",
+    ].join("\n");
+    const items = parseManifest(csv, { name: "m.csv", format: "csv", defaultBucket: "lib" });
+    expect(items.map((item) => item.overrides)).toEqual([
+      { options: { fit: "down-only" } },
+      { options: { fit: "fit", maxUpscale: 2, maxGeneratedShare: 0.95 } },
+      { options: { maxGeneratedShare: 0.5 } },
+    ]);
+    // A row's fit beats the run's down-only, even when the row names the default.
+    const jobs = expandJobs(items, {
+      targets: [{ kind: "preset", name: "instagram-story" }],
+      output: { bucket: "out" },
+      options: { fit: "down-only" },
+    });
+    expect(jobs.map((job) => job.options?.fit)).toEqual(["down-only", "fit", "down-only"]);
+    const bad = ["key,fit,maxUpscale,maxGeneratedShare", "a.jpg,stretch,0,", "b.jpg,,many,150%"].join("\n");
+    expect(() => parseManifest(bad, { name: "m.csv", format: "csv", defaultBucket: "lib" })).toThrow(
+      expect.objectContaining({
+        issues: [
+          { line: 2, field: "fit", rule: "must be fit or down-only" },
+          { line: 2, field: "maxUpscale", rule: "must be at least 1" },
+          { line: 3, field: "maxUpscale", rule: "must be a number" },
+          { line: 3, field: "maxGeneratedShare", rule: "must be from 0 to 1" },
+        ],
+      }),
+    );
+  });
+
   it("refuses a key without a bucket, and a JSON line that does not parse", () => {
     expect(() => parseManifest("key\na.jpg\n", { name: "m.csv", format: "csv" })).toThrow(
       /line 2: bucket is required/,

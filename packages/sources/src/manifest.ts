@@ -1,4 +1,13 @@
-import { type Anchor, anchorSchema, parseTargetSpec, type Target } from "@reframe/geometry";
+import {
+  type Anchor,
+  anchorSchema,
+  fitPolicySchema,
+  maxGeneratedShareSchema,
+  maxUpscaleSchema,
+  parseShare,
+  parseTargetSpec,
+  type Target,
+} from "@reframe/geometry";
 import { OUTPUT_FORMATS } from "@reframe/jobs";
 import { parse as parseCsv } from "csv-parse/sync";
 import { z } from "zod";
@@ -9,7 +18,8 @@ import type { SourceItem, SourceOverrides } from "./source-item.ts";
  * as `source` (s3://bucket/key or an http(s) URL), or `key` (+ `bucket`, else the run's default
  * bucket), or `url`; it may carry `etag`, `width` and `height` (hints that spare reading the image's
  * header) and per-row overrides: `targets` (CSV: separated by "|"), `anchor`, `prefix`, `format`,
- * `quality`, `mode`. Every bad row is reported (line, field, rule) before anything is enqueued.
+ * `quality`, `mode`, and the canvas policy: `fit`, `maxUpscale`, `maxGeneratedShare` (0.9 or 90%).
+ * Every bad row is reported (line, field, rule) before anything is enqueued.
  */
 
 export const MANIFEST_FORMATS = ["csv", "jsonl"] as const;
@@ -38,6 +48,9 @@ export class ManifestError extends Error {
 /** CSV cells are text; an empty cell is an absent value. */
 const blankToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
+/** A CSV cell holds text: "2" is 2, and text that is no number stays text for the schema to refuse. */
+const numberFromText = (value: unknown) =>
+  typeof value === "string" && value.trim() !== "" && !Number.isNaN(Number(value)) ? Number(value) : value;
 const positiveInt = z.coerce.number().int("must be a whole number").min(1, "must be at least 1");
 
 const rowSchema = z.looseObject({
@@ -60,6 +73,11 @@ const rowSchema = z.looseObject({
       .max(99, "must be at most 99"),
   ),
   mode: optional(z.enum(["high", "fast"], "must be high or fast")),
+  fit: optional(fitPolicySchema),
+  maxUpscale: optional(z.preprocess(numberFromText, maxUpscaleSchema)),
+  maxGeneratedShare: optional(
+    z.preprocess((value) => (typeof value === "string" ? parseShare(value) : value), maxGeneratedShareSchema),
+  ),
 });
 type Row = z.output<typeof rowSchema>;
 
@@ -190,6 +208,12 @@ function overridesOf(
     ...(row.quality === undefined ? {} : { quality: row.quality }),
   };
   if (Object.keys(output).length > 0) overrides.output = output;
-  if (row.mode) overrides.options = { mode: row.mode };
+  const options = {
+    ...(row.mode === undefined ? {} : { mode: row.mode }),
+    ...(row.fit === undefined ? {} : { fit: row.fit }),
+    ...(row.maxUpscale === undefined ? {} : { maxUpscale: row.maxUpscale }),
+    ...(row.maxGeneratedShare === undefined ? {} : { maxGeneratedShare: row.maxGeneratedShare }),
+  };
+  if (Object.keys(options).length > 0) overrides.options = options;
   return overrides;
 }

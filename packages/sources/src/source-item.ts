@@ -1,4 +1,4 @@
-import type { Anchor, Target } from "@reframe/geometry";
+import type { Anchor, FitPolicy, Target } from "@reframe/geometry";
 import type { OutpaintJobInput } from "@reframe/jobs";
 
 /**
@@ -16,7 +16,7 @@ export interface SourceOverrides {
   targets?: Target[];
   anchor?: Anchor;
   output?: { prefix?: string; format?: "JPG" | "PNG" | "WEBP"; quality?: number };
-  options?: { mode?: "high" | "fast" };
+  options?: { mode?: "high" | "fast"; fit?: FitPolicy; maxUpscale?: number; maxGeneratedShare?: number };
 }
 
 export function sourceLabel(source: OutpaintJobInput["source"]): string {

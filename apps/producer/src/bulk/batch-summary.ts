@@ -59,7 +59,13 @@ function addToSource(bySource: Map<string, ReportSource>, end: BatchJobEnd): voi
     bySource.set(end.source, source);
   }
   if (end.state === "completed") {
-    for (const output of end.outputs) source.outputs.push({ target: end.target, ...output });
+    for (const output of end.outputs)
+      source.outputs.push({
+        target: end.target,
+        ...output,
+        sourceScale: end.sourceScale,
+        generatedShare: end.generatedShare,
+      });
   } else {
     source.failures.push({
       target: end.target,

@@ -18,6 +18,7 @@ import {
   type EstimateSummary,
   estimateJobs,
   expandJobs,
+  type JobEstimate,
   ManifestError,
   parseManifest,
   prefixItems,
@@ -53,6 +54,8 @@ export interface BulkPlan {
   toRun: { jobId: string; job: OutpaintJob }[];
   /** Of `toRun`; absent with --no-estimate. */
   estimate: EstimateSummary | undefined;
+  /** Each job of `toRun`'s estimate, in the same order (its scale, generated share, cost); absent with --no-estimate. */
+  estimates: JobEstimate[] | undefined;
 }
 
 export interface PlanDeps {
@@ -92,7 +95,7 @@ export async function planBulk(request: BulkRequest, deps: PlanDeps): Promise<Bu
   });
   const inFlightInBatch = await membersOf(deps, batchId, counts.inFlight);
   const existingBatch = await deps.store.status(batchId);
-  const estimate = request.estimate ? await estimateToRun(toRun, deps) : undefined;
+  const estimates = request.estimate ? await estimateToRun(toRun, deps) : undefined;
   return {
     batchId,
     existingBatch,
@@ -105,7 +108,8 @@ export async function planBulk(request: BulkRequest, deps: PlanDeps): Promise<Bu
     inFlightInBatch,
     inFlightElsewhere: counts.inFlight.length - inFlightInBatch,
     toRun,
-    estimate,
+    estimate: estimates && summarizeEstimates(estimates),
+    estimates,
   };
 }
 
@@ -232,8 +236,8 @@ async function membersOf(deps: PlanDeps, batchId: string, jobIds: readonly strin
   return members;
 }
 
-async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<EstimateSummary> {
-  const estimates = await estimateJobs(
+async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<JobEstimate[]> {
+  return await estimateJobs(
     toRun.map(({ job }) => job),
     {
       dimensionsOf: (source) => {
@@ -243,5 +247,4 @@ async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<
       onProgress: (done, total) => deps.onProgress?.("estimating", done, total),
     },
   );
-  return summarizeEstimates(estimates);
 }

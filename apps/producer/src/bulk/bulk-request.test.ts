@@ -103,6 +103,26 @@ describe("parseBulkRequest", () => {
     expect(usageError(prefixRun({ "max-cost": "" }))).toMatch(/^--max-cost : must be an amount/);
     expect(usageError(prefixRun({ "max-cost": "5", "no-estimate": true }))).toMatch(/needs the estimate/);
     expect(usageError(prefixRun({ "chunk-size": "0" }))).toMatch(/^--chunk-size 0: must be a whole number/);
+    expect(usageError(prefixRun({ fit: "stretch" }))).toBe("--fit: must be fit or down-only");
+    expect(usageError(prefixRun({ "max-upscale": "0.5" }))).toBe("--max-upscale: must be at least 1");
+    expect(usageError(prefixRun({ "max-upscale": "lots" }))).toBe("--max-upscale: must be a number");
+    expect(usageError(prefixRun({ "max-generated-share": "95" }))).toBe(
+      "--max-generated-share: must be from 0 to 1",
+    );
+    expect(usageError(prefixRun({ "max-generated-share": "half" }))).toBe(
+      "--max-generated-share: must be a number",
+    );
+  });
+
+  it("reads the canvas policy: fit or down-only, the upscale cap, the generated share as 0.95 or 95%", () => {
+    const options = (extra: BulkFlags) => parseBulkRequest(prefixRun(extra), env).template.options;
+    expect(options({ fit: "down-only", "max-upscale": "2", "max-generated-share": "95%" })).toMatchObject({
+      fit: "down-only",
+      maxUpscale: 2,
+      maxGeneratedShare: 0.95,
+    });
+    expect(options({ "max-generated-share": "0.95" }).maxGeneratedShare).toBe(0.95);
+    expect(options({ fit: "fit", "max-upscale": "4", "max-generated-share": "90%" })).toEqual(options({}));
   });
 });
 
@@ -115,6 +135,18 @@ describe("deriveBatchId", () => {
     expect(id(prefixRun({ target: ["1:1", "16:9"], include: ["b/**", "a/**"] }))).toBe(base);
     expect(
       id(prefixRun({ target: ["16:9", "1:1"], include: ["a/**", "b/**"], format: "jpg", quality: "90" })),
+    ).toBe(base);
+    // The canvas policy at its defaults: the batch of a run from before these options.
+    expect(
+      id(
+        prefixRun({
+          target: ["16:9", "1:1"],
+          include: ["a/**", "b/**"],
+          fit: "fit",
+          "max-upscale": "4",
+          "max-generated-share": "0.9",
+        }),
+      ),
     ).toBe(base);
     // How a run is carried out, not what it asks for: same batch.
     expect(
@@ -132,6 +164,8 @@ describe("deriveBatchId", () => {
       id(prefixRun({ bucket: "elsewhere" })),
       id(prefixRun({ prefix: "p/" })),
       id(prefixRun({ mode: "fast" })),
+      id(prefixRun({ fit: "down-only" })),
+      id(prefixRun({ "max-generated-share": "1" })),
       id(prefixRun({ route: "cdn" })),
     ];
     expect(new Set([base, ...others]).size).toBe(others.length + 1);

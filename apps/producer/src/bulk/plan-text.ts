@@ -1,3 +1,6 @@
+import { DEFAULT_MAX_UPSCALE, formatScale, formatShare, targetLabel } from "@reframe/geometry";
+import type { OutpaintJob } from "@reframe/jobs";
+import { type JobEstimate, sourceLabel } from "@reframe/sources";
 import type { BulkPlan } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
 
@@ -66,11 +69,69 @@ export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
       estimate.prescaled,
       "(scaled down first: over the provider's limits, or larger than an exact size)",
     ),
+    row(
+      "  scaled up",
+      estimate.upscaled,
+      request.template.options.fit === "down-only"
+        ? "(--fit down-only: never, unless a manifest row asks)"
+        : `(to fill an exact size, at most ${formatScale(request.template.options.maxUpscale ?? DEFAULT_MAX_UPSCALE)})`,
+    ),
     row("  copies", estimate.copies, "(already at the target: no provider call)"),
     row("  refused", estimate.refused, estimate.refused ? "(will fail)" : ""),
     row("  unreadable", estimate.unreadable, estimate.unreadable ? "(will fail)" : ""),
     ...(reasons ? [`    reasons: ${reasons}`] : []),
+    ...(estimate.generatedShare
+      ? [
+          `    generated share: ${formatShare(estimate.generatedShare.mean)} of an output on average, ${formatShare(estimate.generatedShare.max)} at most`,
+        ]
+      : []),
     row("estimated cost", formatUsd(estimate.costUsd), `${estimate.megapixels} megapixels`),
+    ...plannedOutputLines(plan),
   );
   return lines.join("\n");
+}
+
+/** Outputs listed one by one, up to this many; past it, the ones most generated (the ones to look at). */
+const LISTED_OUTPUTS = 20;
+
+/**
+ * Each planned output with its size, the scale of its source and its generated share (or why it will
+ * fail): all of them for a small run, else the most generated ones.
+ */
+function plannedOutputLines(plan: BulkPlan): string[] {
+  const { estimates } = plan;
+  if (!estimates || estimates.length === 0) return [];
+  const planned = plan.toRun.map(({ job }, index) => ({ job, estimate: estimates[index]! }));
+  const listed =
+    planned.length <= LISTED_OUTPUTS
+      ? planned
+      : [...planned]
+          .sort((a, b) => generatedRank(b.estimate) - generatedRank(a.estimate))
+          .slice(0, LISTED_OUTPUTS);
+  const heading =
+    listed.length === planned.length
+      ? "planned outputs:"
+      : `planned outputs, the ${LISTED_OUTPUTS} most generated of ${planned.length}:`;
+  return [heading, ...listed.map(({ job, estimate }) => `  ${outputLine(job, estimate)}`)];
+}
+
+/** Refusals first, then by generated share. */
+function generatedRank(estimate: JobEstimate): number {
+  if (estimate.kind === "outpaint") return estimate.generatedShare;
+  return estimate.kind === "copy" ? -1 : 2;
+}
+
+function outputLine(job: OutpaintJob, estimate: JobEstimate): string {
+  const what = `${sourceLabel(job.source)} → ${targetLabel(job.target)}`;
+  switch (estimate.kind) {
+    case "outpaint":
+      return `${what}  ${estimate.output.width}×${estimate.output.height}  source ${formatScale(estimate.sourceScale)}  ${formatShare(estimate.generatedShare)} generated  ${formatUsd(estimate.costUsd)}`;
+    case "copy":
+      return `${what}  ${estimate.output.width}×${estimate.output.height}  source ${formatScale(estimate.sourceScale)}  copy, no provider call`;
+    case "refused":
+    case "unreadable":
+      return `${what}  ${estimate.kind}: ${estimate.code}: ${estimate.message}`;
+    default:
+      throw new Error(`unknown estimate ${JSON.stringify(estimate satisfies never)}`);
+  }
 }

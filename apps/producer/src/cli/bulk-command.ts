@@ -18,11 +18,13 @@ export const bulkCommand: CliCommand = {
              | --manifest FILE.csv|FILE.jsonl [--source-bucket B]
              --target 16:9 [--target preset:NAME]… [--anchor center]
              [--bucket OUT] [--prefix P/] [--key-template T] [--format JPG|PNG|WEBP] [--quality 90]
-             [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--chunk-size 500]
+             [--variants 1] [--mode high|fast] [--fit fit|down-only] [--max-upscale 4]
+             [--max-generated-share 90%] [--route q1,q2] [--batch ID] [--chunk-size 500]
              [--dry-run] [--max-cost USD] [--no-estimate] [--detach] [--report FILE]
 
-  Prints its plan (jobs, already done, to run, pre-scaled, copies, estimated cost), then enqueues
-  and follows the batch to its end, with a summary and an HTML report. The same command again
+  Prints its plan (jobs, already done, to run, scaled down or up, copies, refused, the generated
+  share, estimated cost, and the planned outputs), then enqueues and follows the batch to its end,
+  with a summary and an HTML report. The same command again
   resumes the same batch and adds only what is missing.
 
   --dry-run      the plan only: nothing is enqueued, no batch is made

@@ -24,7 +24,8 @@ const ENQUEUE_FLAGS = {
 export const enqueueCommand: CliCommand = {
   help: `reframe enqueue --source s3://bucket/key|URL --target 16:9|1080x1350|preset:NAME|margins:T,R,B,L
                 [--anchor center] [--bucket OUT] [--prefix P/] [--key-template T] [--format JPG|PNG|WEBP]
-                [--quality 90] [--variants 1] [--mode high|fast] [--route q1,q2] [--batch ID] [--wait] [--json]
+                [--quality 90] [--variants 1] [--mode high|fast] [--fit fit|down-only] [--max-upscale 4]
+                [--max-generated-share 90%] [--route q1,q2] [--batch ID] [--wait] [--json]
 
   Prints the job's id. The id is the idempotency key: the same source, target, output and options
   enqueued again add nothing ("already queued").
@@ -35,6 +36,9 @@ export const enqueueCommand: CliCommand = {
               bottom, bottom-right (not with margins)
   --bucket    output bucket (default OUTPUT_BUCKET); --prefix, --key-template, --format, --quality
   --variants  outputs per job (different seeds); --mode high|fast
+  --fit       fit: an exact size or preset scales the source up (at most --max-upscale) or down to
+              fill one dimension; down-only never scales up
+  --max-generated-share  refuse a plan whose outputs would be more generated than this (0.9 or 90%)
   --route     queues that receive the completion event; --batch ID joins that batch
   --wait      follow the job to its end and print its outputs (exit 1 if it failed)
   --json      {jobId, added} (with --wait, the job's final status too)

@@ -1,3 +1,4 @@
+import { formatScale, formatShare } from "@reframe/geometry";
 import type { Queue } from "bullmq";
 import { type JobStatus, jobStatus } from "../job-status.ts";
 import {
@@ -19,7 +20,8 @@ export const statusCommand: CliCommand = {
   output (s3://bucket/key, size, bytes) once completed, or the failure reason.
 
   --wait   follow the job to its end, printing each change of state or step to stderr
-  --json   the status as JSON: {jobId, state, step, outputs, failedReason, costUsd}
+  --json   the status as JSON: {jobId, state, step, outputs, failedReason, costUsd, sourceScale,
+           generatedShare}
 
   Exit codes: 0, 1 the job failed, 2 bad usage or no such job, 4 Redis unreachable.`,
   async run(args, io) {
@@ -45,8 +47,12 @@ export function printJob(io: CliIo, status: JobStatus, json: boolean): void {
 export function describeJob(status: JobStatus): string {
   const base = `${status.jobId}: ${status.state}${status.step && status.state !== "completed" ? ` (${status.step})` : ""}`;
   if (status.failedReason) return `${base} — ${status.failedReason}`;
+  const plan =
+    status.sourceScale === undefined || status.generatedShare === undefined
+      ? ""
+      : `  source ${formatScale(status.sourceScale)}, ${formatShare(status.generatedShare)} generated`;
   const outputs = status.outputs.map(
-    (o) => `\n  s3://${o.bucket}/${o.key}  ${o.width}x${o.height}  ${o.size} bytes`,
+    (o) => `\n  s3://${o.bucket}/${o.key}  ${o.width}x${o.height}  ${o.size} bytes${plan}`,
   );
   return base + outputs.join("");
 }
