@@ -39,6 +39,9 @@ describe("the flags that shape a job", () => {
     [{ anchor: "middle" }, "--anchor middle: must be one of"],
     [{ route: "a:b" }, "--route: must be a queue name"],
     [{ bucket: "X" }, "--bucket (or OUTPUT_BUCKET): must be an S3 bucket name"],
+    [{ "max-upscale": "twice" }, "--max-upscale: must be a number"],
+    [{ "max-generated-share": "200%" }, "--max-generated-share: "],
+    [{ fit: "stretch" }, "--fit: "],
   ])("%o: enqueue and bulk say the same, in the flag's name", (flags, message) => {
     expect(enqueueMessage(flags)).toContain(message);
     expect(bulkMessage(flags)).toBe(enqueueMessage(flags));
