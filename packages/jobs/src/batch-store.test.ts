@@ -295,7 +295,7 @@ describe("the batch index", () => {
     await f.redis.del(`${f.prefix}:batch:middle`);
     expect((await f.store.list(2)).map((status) => status.batchId)).toEqual(["new", "old"]);
     expect(await f.redis.zrange(`${f.prefix}:batches`, 0, -1)).toEqual(["old", "new"]);
-  });
+  }, 30_000);
 });
 
 describe("retrying a batch's failed jobs", () => {
@@ -367,7 +367,7 @@ describe("retrying a batch's failed jobs", () => {
     // The retried jobs end: the batch closes again.
     expect(await f.store.recordEnd("b1", jobIds[1]!, completed(0.2))).toBe("recorded");
     expect(await f.store.recordEnd("b1", jobIds[3]!, completed(0.2))).toBe("closed");
-  });
+  }, 30_000);
 
   it("a failed job removed by retention is reported, not retried", async () => {
     const f = fixture();
@@ -379,5 +379,5 @@ describe("retrying a batch's failed jobs", () => {
     expect(failures).toEqual([{ jobId: "op-gone", reason: "sourceUnreadable", job: undefined }]);
     expect(await retryBatchFailures(f.store, "b2", failures)).toBe(0);
     expect(await f.store.status("b2")).toMatchObject({ failed: 1, inFlight: 0 });
-  });
+  }, 30_000);
 });

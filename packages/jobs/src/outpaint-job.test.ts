@@ -143,9 +143,9 @@ describe("outpaintJobId", () => {
     expect(
       issuesOf({ ...minimal, options: { fit: "stretch", maxUpscale: 0.5, maxGeneratedShare: 90 } }),
     ).toEqual([
-      { path: "options.fit", rule: "must be fit or down-only" },
-      { path: "options.maxUpscale", rule: "must be at least 1" },
-      { path: "options.maxGeneratedShare", rule: "must be from 0 to 1" },
+      { path: ["options", "fit"], rule: "must be fit or down-only" },
+      { path: ["options", "maxUpscale"], rule: "must be at least 1" },
+      { path: ["options", "maxGeneratedShare"], rule: "must be from 0 to 1" },
     ]);
   });
 
