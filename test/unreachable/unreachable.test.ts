@@ -239,7 +239,7 @@ describe("services that do not answer", () => {
         expect(worker.output().slice(since)).not.toContain('"stack"');
         expect(worker.output().slice(since)).not.toMatch(/^Error: /m);
         const waits = down.map((line) => line.retryInMs as number);
-        expect(waits.slice(0, 4)).toEqual([250, 500, 1000, 2000]);
+        expect(waits.slice(0, 4)).toEqual([100, 200, 400, 800]);
         await redis.restart();
         await expect
           .poll(() => linesSince().some((line) => /^Redis at redis:\/\/\S+ answers again$/.test(line.msg)), {

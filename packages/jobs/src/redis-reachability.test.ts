@@ -23,7 +23,7 @@ describe("Redis that does not answer", () => {
       try {
         const started = Date.now();
         const error = await waitForRedisReady(redis).catch((caught: unknown) => caught);
-        // 4 refused attempts (250 ms, 500 ms, 1 s apart), or the 5 s bound.
+        // 6 refused attempts (100 ms doubling: about 3 s), or the 5 s bound.
         expect(Date.now() - started).toBeLessThan(8_000);
         expect(error).toBeInstanceOf(ServiceUnreachableError);
         expect((error as Error).message).toBe(
@@ -88,12 +88,12 @@ describe("Redis that does not answer", () => {
         await expect.poll(() => lines.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
         const waits = lines.map((line) => /retrying in ([\d.]+) (ms|s)/.exec(line.message)!);
         const ms = waits.map(([, value, unit]) => Number(value) * (unit === "s" ? 1000 : 1));
-        expect(ms.slice(0, 4)).toEqual([250, 500, 1000, 2000]);
+        expect(ms.slice(0, 4)).toEqual([100, 200, 400, 800]);
         // The server closing the connection, then each new attempt refused.
         expect(lines[0]!.message).toMatch(
           /^cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(connection closed\)/,
         );
-        expect(lines[1]!.message).toMatch(/\(connection refused\); retrying in 500 ms, attempt 2$/);
+        expect(lines[1]!.message).toMatch(/\(connection refused\); retrying in 200 ms, attempt 2$/);
         expect(lines.every((line) => !line.message.includes("\n"))).toBe(true);
         await server.restart();
         await expect.poll(() => lines.at(-1)?.level, { timeout: 10_000 }).toBe("info");
@@ -107,7 +107,7 @@ describe("Redis that does not answer", () => {
     TIMEOUT_MS,
   );
 
-  it("reconnects after 250 ms, doubling to at most 5 s", () => {
-    expect([1, 2, 3, 4, 5, 6, 20].map(redisReconnectDelay)).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000]);
+  it("reconnects after 100 ms, doubling to at most 2 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 20].map(redisReconnectDelay)).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
   });
 });

@@ -55,8 +55,8 @@ function unreachable(redis: RedisClient, fallback: string, cause?: unknown): Ser
   );
 }
 
-/** Failed connection attempts before a start gives up: with redisReconnectDelay, about 2 s. */
-const START_ATTEMPTS = 4;
+/** Failed connection attempts before a start gives up: with redisReconnectDelay, about 3 s. */
+const START_ATTEMPTS = 6;
 
 /**
  * Resolves once the connection is ready (at once when it already is). Rejects with a
@@ -122,9 +122,14 @@ export function redisError(redis: RedisClient, error: unknown): unknown {
   return redis.status === "ready" ? error : unreachable(redis, "connection lost", error);
 }
 
-/** Reconnection delays: 250 ms, doubling, at most 5 s; Redis back after a restart is found in seconds. */
+/**
+ * Reconnection delays: 100 ms, doubling, at most 2 s (ioredis's own cap). Redis back after a restart
+ * is found within 2 s, well inside the silence watchdog's patience (WORKER_SILENT_AFTER_MS), which
+ * would otherwise recreate a worker that is only waiting to reconnect; an outage is at most one line
+ * per 2 s per process.
+ */
 export function redisReconnectDelay(attempt: number): number {
-  return Math.min(5_000, 250 * 2 ** Math.max(0, attempt - 1));
+  return Math.min(2_000, 100 * 2 ** Math.max(0, attempt - 1));
 }
 
 export interface ReconnectLog {
