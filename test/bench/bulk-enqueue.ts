@@ -57,7 +57,8 @@ async function planAndEnqueue(
     store,
     queuePrefix: "{reframe}",
     sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
-    skip: [],
+    scratch: [],
+    sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
   });
   await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
   const result = await enqueuePlan(plan, { queue, store }, { chunkSize: CHUNK });

@@ -1,5 +1,6 @@
 import { BULK_ENQUEUE_FIGURES, runBulkEnqueue } from "./bulk-enqueue.ts";
 import type { BenchmarkResult } from "./figures.ts";
+import { IMAGES_FIGURES, runImages } from "./images.ts";
 import { IN_FLIGHT_FIGURES, runInFlight } from "./in-flight.ts";
 import { PROVIDER_CALLS_FIGURES, runProviderCalls } from "./provider-calls.ts";
 import { REDIS_MEMORY_FIGURES, runRedisMemory } from "./redis-memory.ts";
@@ -31,6 +32,17 @@ export const BENCHMARKS = {
     figures: BULK_ENQUEUE_FIGURES,
     run: (scale: number): Promise<BenchmarkResult> =>
       runBulkEnqueue({ rows: scaled(100_000, scale, 200), rounds: scale < 0.1 ? 1 : 3 }),
+  },
+  images: {
+    figures: IMAGES_FIGURES,
+    // The smoke scale keeps every step (pre-scaling, PNG, bulk) with small images.
+    run: (scale: number): Promise<BenchmarkResult> =>
+      runImages({
+        sources: scaled(200, scale, 10),
+        photo: scale < 0.1 ? { width: 2400, height: 1600 } : { width: 6000, height: 4000 },
+        png: scale < 0.1 ? { width: 2600, height: 1950 } : { width: 8000, height: 6000 },
+        bulkPhotos: scaled(60, scale, 2),
+      }),
   },
   redisMemory: {
     figures: REDIS_MEMORY_FIGURES,

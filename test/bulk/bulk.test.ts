@@ -133,7 +133,7 @@ describe("reframe bulk over a prefix of 200 objects", () => {
     expect(planNumber(stdout, "pre-scaled")).toBe(expected.prescaled);
     expect(planNumber(stdout, "copies")).toBe(expected.copies);
     expect(planNumber(stdout, "unreadable")).toBe(2);
-    expect(stdout).toContain("reasons: sourceNotAnImage 2");
+    expect(stdout).toContain("reasons: sourceUnreadable 2");
     expect(planNumber(stdout, "estimated cost")).toBe(expected.costUsd);
     expect(stdout).toContain("dry run: nothing was enqueued");
     expect(await queueTotal()).toBe(0);
@@ -177,7 +177,7 @@ describe("reframe bulk over a prefix of 200 objects", () => {
     expect(planNumber(second.stdout, "to run")).toBe(200 - inQueue);
     expect(second.code, second.stderr).toBe(1);
     expect(planNumber(second.stdout, "completed")).toBe(198);
-    expect(second.stdout).toMatch(/^\s+failed\s+2 \(sourceNotAnImage 2\)$/m);
+    expect(second.stdout).toMatch(/^\s+failed\s+2 \(sourceUnreadable 2\)$/m);
     expect(second.stdout).toMatch(/time per job\s+p50 [\d.]+ m?s, p95 [\d.]+ m?s/);
 
     const final = (await store.status(batchId))!;

@@ -1,4 +1,4 @@
-import { parseImageHeader } from "@reframe/storage";
+import { readImageHeader } from "@reframe/images";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grayPng, type RunningEmulator, startEmulator, startPeer, task } from "./emulator-fixture.ts";
@@ -34,7 +34,7 @@ describe("the emulator's imageInference", () => {
       outpaint: { top: 10, right: 20, bottom: 30, left: 40 },
     });
     const image = Buffer.from(await (await fetch(String(result!.imageURL))).arrayBuffer());
-    expect(parseImageHeader(image)).toMatchObject({ format: "png", width: 96 + 60, height: 64 + 40 });
+    expect(readImageHeader(image)).toMatchObject({ format: "png", width: 96 + 60, height: 64 + 40 });
     // ttl 60 s × EMULATOR_TIME_SCALE 0.01: gone within a second.
     await expect
       .poll(async () => (await fetch(String(result!.imageURL))).status, { timeout: 5000 })
@@ -43,7 +43,7 @@ describe("the emulator's imageInference", () => {
 
   it("outputType base64Data and dataURI carry the bytes in the answer", async () => {
     const [b64] = await generate({ outputType: "base64Data" });
-    expect(parseImageHeader(Buffer.from(String(b64!.imageBase64Data), "base64"))).toMatchObject({
+    expect(readImageHeader(Buffer.from(String(b64!.imageBase64Data), "base64"))).toMatchObject({
       width: 128,
       height: 64,
     });
@@ -110,7 +110,7 @@ describe("the emulator's imageInference", () => {
       inputs: { image: String(first!.imageUUID) },
       outputType: "base64Data",
     });
-    expect(parseImageHeader(Buffer.from(String(chained!.imageBase64Data), "base64"))).toMatchObject({
+    expect(readImageHeader(Buffer.from(String(chained!.imageBase64Data), "base64"))).toMatchObject({
       width: 160,
       height: 64,
     });
@@ -131,7 +131,7 @@ describe("the emulator's imageInference", () => {
       settings: { autoCrop: true },
       outputType: "base64Data",
     });
-    const { width, height } = parseImageHeader(Buffer.from(String(cropped!.imageBase64Data), "base64"));
+    const { width, height } = readImageHeader(Buffer.from(String(cropped!.imageBase64Data), "base64"));
     expect(Math.max(width, height)).toBeLessThanOrEqual(2048);
     expect(width * height).toBeLessThanOrEqual(4_194_304);
   });
@@ -205,5 +205,43 @@ describe("the emulator's imageInference", () => {
     expect(mixed.json.errors).toEqual([
       expect.objectContaining({ taskUUID: bad.taskUUID, code: "unsupportedParameter" }),
     ]);
+  });
+});
+
+/** EMULATOR_INPUT_FORMATS and EMULATOR_INPUT_PIXELS: what the provider documents, and the choice where it does not. */
+describe("the emulator's inputs", () => {
+  const small = () => sharp({ create: { width: 96, height: 64, channels: 3, background: "#468" } });
+  const dataUri = (bytes: Buffer, type: string) => `data:${type};base64,${bytes.toString("base64")}`;
+  let strict: RunningEmulator;
+  let lenient: RunningEmulator;
+  beforeAll(async () => {
+    [strict, lenient] = await Promise.all([
+      startEmulator(),
+      startEmulator({ EMULATOR_INPUT_FORMATS: "jpeg,png,webp,tiff", EMULATOR_INPUT_PIXELS: "any" }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([strict?.stop(), lenient?.stop()]);
+  });
+
+  it("takes JPEG, PNG and WebP; refuses TIFF, CMYK and 16-bit by default with invalidImage; takes them when configured", async () => {
+    const inputs = {
+      jpeg: dataUri(await small().jpeg().toBuffer(), "image/jpeg"),
+      png: dataUri(await small().png().toBuffer(), "image/png"),
+      webp: dataUri(await small().webp().toBuffer(), "image/webp"),
+      tiff: dataUri(await small().tiff().toBuffer(), "image/tiff"),
+      cmyk: dataUri(await small().toColourspace("cmyk").jpeg().toBuffer(), "image/jpeg"),
+      deep: dataUri(await small().toColourspace("rgb16").png().toBuffer(), "image/png"),
+    };
+    const answer = async (emulator: RunningEmulator, image: string) => {
+      const reply = await emulator.post([task({ inputs: { image }, deliveryMethod: "sync" })]);
+      return reply.status === 200 ? "ok" : `${reply.status} ${reply.json.errors?.[0]?.code}`;
+    };
+    for (const name of ["jpeg", "png", "webp"] as const)
+      expect(await answer(strict, inputs[name])).toBe("ok");
+    for (const name of ["tiff", "cmyk", "deep"] as const) {
+      expect(await answer(strict, inputs[name]), name).toBe("400 invalidImage");
+      expect(await answer(lenient, inputs[name]), name).toBe("ok");
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { checkRedisReachable } from "@reframe/jobs";
@@ -29,6 +30,24 @@ export const LOCAL_BUCKETS = {
  * set of ~60 MB; with these flags it peaks under 200 MB (pnpm bench inFlight).
  */
 const WORKER_HEAP_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=384"];
+
+const JEMALLOC = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/libjemalloc.so.2`;
+
+/**
+ * The worker's memory allocator, as in the container image: glibc's malloc keeps up to 8 arenas per
+ * core for the threads that decode images and returns freed pages late, so a worker's RSS grows with
+ * every large decode; sharp's documentation recommends jemalloc for this reason. jemalloc when the
+ * machine has Debian's libjemalloc2 (redis-server brings it), else glibc limited to two arenas.
+ * `pnpm bench images` measured each (README, Benchmarks).
+ */
+export function workerAllocatorEnv(): Record<string, string> {
+  return existsSync(JEMALLOC)
+    ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: JEMALLOC_CONF }
+    : { MALLOC_ARENA_MAX: "2" };
+}
+
+/** Return freed pages after a second instead of ten, from a background thread. */
+const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
 const S3_CREDENTIALS = { accessKeyId: "reframe-local", secretAccessKey: "reframe-local-secret" };
 const API_KEY = "local-dev-key";
 
@@ -173,7 +192,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const worker = await startProcess({
         name: `worker-${workers.length + 1}`,
         command: [process.execPath, ...WORKER_HEAP_FLAGS, entry("worker")],
-        env: { ...workerEnvironment, ...options.workerEnv, ...extraEnv },
+        env: { ...workerEnvironment, ...workerAllocatorEnv(), ...options.workerEnv, ...extraEnv },
         ready: { line: /worker started/ },
       });
       workers.push(worker);
@@ -200,6 +219,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             INTAKE_TOKEN: api.intakeToken,
             API_PORT: String(port),
             API_HOST: "127.0.0.1",
+            S3_ENDPOINT: s3.endpoint,
+            S3_REGION: "us-east-1",
+            S3_FORCE_PATH_STYLE: "true",
+            S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+            S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
             SCRATCH_BUCKET: scratchArea.bucket,
             SCRATCH_PREFIX: scratchArea.prefix,
             LOG_LEVEL: logLevel,
@@ -208,20 +232,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }),
       );
     }
-    const uploads = options.uploadTriggers
-      ? await watchEmbeddedUploads(s3, { redisUrl, ignoreAreas: [scratchArea] })
-      : undefined;
-    if (uploads) stoppers.push(() => uploads.stop());
+    let uploads: UploadWatch | undefined;
+    if (options.uploadTriggers) {
+      const client = stackS3Client(s3.endpoint);
+      stoppers.push(async () => client.destroy());
+      uploads = await watchEmbeddedUploads(s3, { redisUrl, client, scratch: [scratchArea] });
+      stoppers.push(() => uploads!.stop());
+    }
     return {
       redisUrl,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
-      s3Client: () =>
-        createS3Client({
-          endpoint: s3.endpoint,
-          region: "us-east-1",
-          forcePathStyle: true,
-          credentials: S3_CREDENTIALS,
-        }),
+      s3Client: () => stackS3Client(s3.endpoint),
       emulatorUrl,
       apiKey: API_KEY,
       webhooksUrl,
@@ -248,6 +269,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+function stackS3Client(endpoint: string): S3Client {
+  return createS3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: S3_CREDENTIALS });
 }
 
 /** The embedded S3 in a child process (embedded-s3-main.ts), with the same buckets and keys. */

@@ -1,6 +1,21 @@
-import { createOutpaintQueue, createRedisConnection, waitForRedisReady } from "@reframe/jobs";
-import { createPipelineStore, type IntakeResult, ingestCreatedObjects } from "@reframe/pipelines";
-import type { CreatedObject, EmbeddedS3 } from "@reframe/storage";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
+import {
+  createOutpaintQueue,
+  createRedisConnection,
+  createRouteQueues,
+  waitForRedisReady,
+} from "@reframe/jobs";
+import {
+  type BudgetExceededEvent,
+  createPipelineStore,
+  createUploadBudgets,
+  createWrittenObjects,
+  type IntakeResult,
+  ingestCreatedObjects,
+} from "@reframe/pipelines";
+import type { CreatedObject, EmbeddedS3, S3Area } from "@reframe/storage";
+import type { Queue } from "bullmq";
 
 export interface UploadWatch {
   /** Resolves once every object seen so far has been ingested. */
@@ -10,16 +25,21 @@ export interface UploadWatch {
 
 /**
  * The embedded S3's own event stream, fed into the same path as POST /v1/events/s3: the applied
- * pipelines' triggers, the loop guard, idempotent jobs. Objects created within a few milliseconds of
+ * pipelines' triggers, the loop guards, the upload budgets, idempotent jobs. Objects created within a few milliseconds of
  * each other are ingested together (one enqueue); a failure is reported and the next object goes on.
  */
 export async function watchEmbeddedUploads(
   s3: EmbeddedS3,
   options: {
     redisUrl: string;
+    /** Reads the matched images' headers, for their planned cost. */
+    client: S3Client;
+    /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES; the defaults, as the local stack's worker has them. */
+    sourceLimits?: { maxPixels: number; maxBytes: number };
     prefix?: string;
-    ignoreAreas?: { bucket: string; prefix: string }[];
+    scratch?: S3Area[];
     onIngested?: (result: IntakeResult) => void;
+    onBudgetExceeded?: (event: BudgetExceededEvent) => void;
     onError?: (error: unknown) => void;
   },
 ): Promise<UploadWatch> {
@@ -28,6 +48,14 @@ export async function watchEmbeddedUploads(
   await waitForRedisReady(connection);
   const queue = createOutpaintQueue({ connection, prefix });
   const store = createPipelineStore(connection, { prefix });
+  const written = createWrittenObjects(connection, { prefix });
+  const budgets = createUploadBudgets(connection, { prefix });
+  const routeQueues = new Map<string, Queue>();
+  const routeQueue = (name: string) => {
+    if (!routeQueues.has(name))
+      routeQueues.set(name, createRouteQueues([name], { connection, prefix }).get(name)!);
+    return routeQueues.get(name)!;
+  };
   let waiting: CreatedObject[] = [];
   let chain = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -40,7 +68,13 @@ export async function watchEmbeddedUploads(
         const result = await ingestCreatedObjects(objects, {
           pipelines: await store.all(),
           queue,
-          ignoreAreas: options.ignoreAreas ?? [],
+          s3: options.client,
+          sourceLimits: options.sourceLimits ?? DEFAULT_SOURCE_LIMITS,
+          written,
+          budgets,
+          routeQueue,
+          scratch: options.scratch ?? [],
+          ...(options.onBudgetExceeded ? { onBudgetExceeded: options.onBudgetExceeded } : {}),
         });
         options.onIngested?.(result);
       } catch (error) {
@@ -64,7 +98,7 @@ export async function watchEmbeddedUploads(
     async stop() {
       unsubscribe();
       await settled();
-      await queue.close();
+      await Promise.all([queue.close(), ...[...routeQueues.values()].map((route) => route.close())]);
       connection.disconnect();
     },
   };

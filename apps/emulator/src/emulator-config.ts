@@ -35,6 +35,25 @@ export const emulatorConfigSchema = z.object({
   EMULATOR_WEBHOOK_TIMEOUT_MS: envField.int({ min: 100, max: 300_000, default: 10_000 }),
   EMULATOR_UPLOAD_RETRIES: envField.int({ min: 0, max: 10, default: 2 }),
   EMULATOR_MAX_BODY_BYTES: envField.int({ min: 1024, max: 1_073_741_824, default: 10 * 1024 * 1024 }),
+  /**
+   * Input formats accepted: the provider's documentation names JPEG, PNG and WebP for image inputs;
+   * gif, tiff and avif may be added (sharp decodes them) to try clients that send more.
+   */
+  EMULATOR_INPUT_FORMATS: envField
+    .list(["jpeg", "png", "webp"])
+    .pipe(
+      z.array(
+        z.enum(
+          ["jpeg", "png", "webp", "gif", "tiff", "avif"],
+          "must list formats among jpeg, png, webp, gif, tiff, avif",
+        ),
+      ),
+    ),
+  /**
+   * What the provider does with 16-bit or CMYK pixels is not documented: "8bit-rgb" refuses them
+   * (invalidImage naming the depth or colour space), "any" decodes them to 8-bit sRGB.
+   */
+  EMULATOR_INPUT_PIXELS: envField.enum(["8bit-rgb", "any"], "8bit-rgb"),
   EMULATOR_MAX_INPUT_BYTES: envField.int({ min: 1024, max: 1_073_741_824, default: 20 * 1024 * 1024 }),
   EMULATOR_FETCH_TIMEOUT_MS: envField.int({ min: 100, max: 300_000, default: 15_000 }),
   EMULATOR_SEED: envField.int({ min: 0, max: 2 ** 31 - 1 }).optional(),

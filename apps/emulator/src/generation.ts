@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { connectionProblem, publicUrl, unreachableMessage } from "@reframe/reachability";
-import type { ImageInferenceResult, ImageInferenceTask } from "@reframe/runware";
+import { type ImageInferenceResult, type ImageInferenceTask, OUTPUT_FORMAT_FILES } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import sharp from "sharp";
 import {
@@ -27,11 +27,14 @@ export interface GenerationSettings {
   uploadRetries: number;
   fetchTimeoutMs: number;
   maxInputBytes: number;
+  /** EMULATOR_INPUT_FORMATS: sharp's format names accepted as inputs.image. */
+  inputFormats: ReadonlySet<string>;
+  /** EMULATOR_INPUT_PIXELS. */
+  inputPixels: "8bit-rgb" | "any";
   publicUrl: string;
   timeScale: number;
 }
 
-const EXTENSIONS: Record<string, string> = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" };
 /** $0.10 per started megapixel (1,048,576 px) of output (provider-protocol §2.1). */
 export const costOf = (width: number, height: number) => Math.ceil((width * height) / 1_048_576) / 10;
 
@@ -151,7 +154,7 @@ async function render(
   seed: number,
   deps: GenerationDeps,
 ): Promise<Rendered> {
-  const decoded = await decodeImageBytes(source, {});
+  const decoded = await decodeImageBytes(source, { formats: deps.settings.inputFormats });
   const cropped: RawImage = canvas.crop ? await crop(decoded, canvas.crop) : decoded;
   const extended = await outpaintImage({
     source: cropped,
@@ -256,7 +259,7 @@ function resultItem(
     expiresAt: deps.now() + ttlS * 1000 * deps.settings.timeScale,
   });
   if (outputType === "URL")
-    item.imageURL = `${deps.settings.publicUrl}/images/${imageUUID}.${EXTENSIONS[rendered.contentType]}`;
+    item.imageURL = `${deps.settings.publicUrl}/images/${imageUUID}.${OUTPUT_FORMAT_FILES[task.outputFormat ?? "JPG"].extension}`;
   else if (outputType === "base64Data") item.imageBase64Data = rendered.bytes.toString("base64");
   else item.imageDataURI = `data:${rendered.contentType};base64,${rendered.bytes.toString("base64")}`;
   if (task.includeCost) item.cost = costOf(rendered.width, rendered.height);

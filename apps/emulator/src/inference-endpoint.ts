@@ -177,7 +177,7 @@ async function admitClaimed(
       maxBytes: deps.settings.maxInputBytes,
       resolveUUID: resolveStored(deps),
     });
-    size = await orientedSize(source);
+    size = await admittedSize(source, deps.settings);
   } catch (error) {
     const code = (error as { code?: string }).code ?? "invalidImage";
     return {
@@ -200,12 +200,25 @@ async function admitClaimed(
   return { task, record, source, canvas };
 }
 
-async function orientedSize(bytes: Buffer): Promise<{ width: number; height: number }> {
+/**
+ * The input's size as displayed (EXIF orientation applied, as decoders do), once it is a format the
+ * emulator accepts (EMULATOR_INPUT_FORMATS) with pixels it accepts (EMULATOR_INPUT_PIXELS).
+ */
+async function admittedSize(
+  bytes: Buffer,
+  settings: Pick<GenerationDeps["settings"], "inputFormats" | "inputPixels">,
+): Promise<{ width: number; height: number }> {
+  const refuse = (message: string) => Object.assign(new Error(message), { code: "invalidImage" });
   const meta = await sharp(bytes).metadata();
-  if (!meta.width || !meta.height || !["jpeg", "png", "webp"].includes(meta.format ?? "")) {
-    throw Object.assign(new Error("inputs.image is not a JPEG, PNG or WebP image."), {
-      code: "invalidImage",
-    });
+  if (!meta.width || !meta.height || !settings.inputFormats.has(meta.format ?? "")) {
+    throw refuse(
+      `inputs.image is ${meta.format ?? "no image"}, not one of ${[...settings.inputFormats].join(", ")}.`,
+    );
+  }
+  if (settings.inputPixels === "8bit-rgb") {
+    if (meta.depth && meta.depth !== "uchar")
+      throw refuse(`inputs.image has ${meta.depth} samples, not 8-bit.`);
+    if (meta.space === "cmyk") throw refuse("inputs.image is CMYK, not RGB.");
   }
   const swapped = (meta.orientation ?? 1) >= 5;
   return swapped ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };

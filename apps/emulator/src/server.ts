@@ -51,6 +51,8 @@ export async function startEmulatorServer(
       uploadRetries: config.EMULATOR_UPLOAD_RETRIES,
       fetchTimeoutMs: config.EMULATOR_FETCH_TIMEOUT_MS,
       maxInputBytes: config.EMULATOR_MAX_INPUT_BYTES,
+      inputFormats: new Set(config.EMULATOR_INPUT_FORMATS),
+      inputPixels: config.EMULATOR_INPUT_PIXELS,
       publicUrl: "",
       timeScale: config.EMULATOR_TIME_SCALE,
     },

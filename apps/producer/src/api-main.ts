@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from "@reframe/config";
+import { loadConfigOrExit, sourceLimitsOf } from "@reframe/config";
 import {
   assertNoEviction,
   createOutpaintQueue,
@@ -7,6 +7,7 @@ import {
   waitForRedisReady,
 } from "@reframe/jobs";
 import { runProcess } from "@reframe/lifecycle";
+import { createS3Client, scratchAreas } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
@@ -30,6 +31,15 @@ await runProcess({
     }
     reportRedisReconnects(redis, logger);
     const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
+    const s3 = createS3Client({
+      endpoint: config.S3_ENDPOINT || undefined,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      credentials: {
+        accessKeyId: config.S3_ACCESS_KEY_ID ?? "",
+        secretAccessKey: config.S3_SECRET_ACCESS_KEY ?? "",
+      },
+    });
     const app = createApiServer({
       queue,
       redis,
@@ -40,9 +50,9 @@ await runProcess({
         ? {
             intake: {
               token: config.INTAKE_TOKEN,
-              ignoreAreas: config.SCRATCH_BUCKET
-                ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
-                : [],
+              scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
+              s3,
+              sourceLimits: sourceLimitsOf(config),
             },
           }
         : {}),
@@ -54,6 +64,7 @@ await runProcess({
         await app.close();
         await queue.close();
         await redis.quit();
+        s3.destroy();
       },
     };
   },

@@ -29,7 +29,7 @@ export interface ApiServerOptions {
   /** Jobs per POST at most; a bigger list belongs to `reframe bulk`. */
   maxJobsPerRequest?: number;
   /** The S3 event intake (POST /v1/events/s3), with its own token; absent, the route does not exist. */
-  intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix">;
+  intake?: Omit<IntakeOptions, "queue" | "redis" | "prefix" | "logger">;
 }
 
 /**
@@ -63,6 +63,7 @@ export function createApiServer(options: ApiServerOptions) {
       queue: options.queue,
       redis: options.redis,
       prefix: options.prefix,
+      logger: options.logger,
     });
   }
   app.post("/v1/jobs", async (request, reply) => postJobs(request, reply, options.queue, batches, maxJobs));

@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
 import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
 import {
   applyPipelines,
@@ -5,6 +6,7 @@ import {
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
+import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
@@ -33,8 +35,21 @@ describe("the S3 event intake", () => {
   let redis: Redis;
   let queue: Queue;
   let app: ReturnType<typeof createApiServer>;
+  let s3: EmbeddedS3;
+  let s3Client: ReturnType<typeof createS3Client>;
   beforeAll(async () => {
     server = await startRedisServer();
+    s3 = await startEmbeddedS3({
+      buckets: ["media"],
+      accessKeyId: "intake-key",
+      secretAccessKey: "intake-secret",
+    });
+    s3Client = createS3Client({
+      endpoint: s3.endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "intake-key", secretAccessKey: "intake-secret" },
+    });
     redis = createRedisConnection(server.url, { role: "worker" });
     queue = createOutpaintQueue({ connection: redis, prefix: PREFIX });
     const runQueue = createPipelineRunQueue({ connection: redis, prefix: PREFIX });
@@ -55,7 +70,12 @@ pipelines:
       prefix: PREFIX,
       token: API_TOKEN,
       logger: createLogger({ name: "api", level: "silent" }),
-      intake: { token: INTAKE_TOKEN, ignoreAreas: [{ bucket: "media", prefix: "_scratch/" }] },
+      intake: {
+        token: INTAKE_TOKEN,
+        scratch: [{ bucket: "media", prefix: "_scratch/" }],
+        s3: s3Client,
+        sourceLimits: DEFAULT_SOURCE_LIMITS,
+      },
     });
   });
   beforeEach(async () => {
@@ -66,6 +86,8 @@ pipelines:
     await queue?.close();
     await redis?.quit();
     await server?.stop();
+    s3Client?.destroy();
+    await s3?.close();
   });
 
   const post = (payload: unknown, token = INTAKE_TOKEN) =>
@@ -128,6 +150,88 @@ pipelines:
     expect((await post(bridge)).json()).toMatchObject({ added: 2 });
     const keys = (await queue.getJobs(["waiting"])).map((job) => job.data.source.key);
     expect(new Set(keys)).toEqual(new Set(["uploads/m.png", "uploads/e b.png"]));
+  });
+
+  it("answers S3's test message and events it does not act on with 202, each counted as ignored", async () => {
+    const testEvent = await post({
+      Service: "Amazon S3",
+      Event: "s3:TestEvent",
+      Time: "2026-11-25T15:57:02.089Z",
+      Bucket: "media",
+      RequestId: "5582815E1AEA5ADF",
+      HostId: "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE",
+    });
+    expect(testEvent.statusCode).toBe(202);
+    expect(testEvent.json()).toMatchObject({ objects: 0, ignored: 1, added: 0 });
+    const deleted = await post({
+      version: "0",
+      id: "2ee9cc15-d022-99ea-1fb8-1b1bac4850f9",
+      "detail-type": "Object Deleted",
+      source: "aws.s3",
+      account: "111122223333",
+      time: "2026-11-25T00:00:00Z",
+      region: "eu-west-1",
+      resources: ["arn:aws:s3:::media"],
+      detail: {
+        version: "0",
+        bucket: { name: "media" },
+        object: {
+          key: "uploads/a.jpg",
+          etag: "d41d8cd98f00b204e9800998ecf8427e",
+          sequencer: "617f0837b476e463",
+        },
+        "request-id": "0BH729840619AG5K",
+        requester: "123456789012",
+        "source-ip-address": "1.2.3.4",
+        reason: "DeleteObject",
+        "deletion-type": "Permanently Deleted",
+      },
+    });
+    expect(deleted.statusCode).toBe(202);
+    expect(deleted.json()).toMatchObject({ objects: 0, ignored: 1, added: 0 });
+    const removed = awsEvent("uploads/b.jpg");
+    const mixed = await post({
+      Records: [
+        { ...removed.Records[0]!, eventName: "ObjectRemoved:Delete" },
+        awsEvent("uploads/c.jpg").Records[0],
+      ],
+    });
+    expect(mixed.json()).toMatchObject({ objects: 1, ignored: 1, matched: 1, added: 2 });
+    expect(await queue.count()).toBe(2);
+  });
+
+  it("answers 503 and adds nothing when it cannot read the image's header, so that the notifier retries", async () => {
+    const unreachable = createS3Client({
+      endpoint: "http://127.0.0.1:9",
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "x", secretAccessKey: "y" },
+    });
+    const offline = createApiServer({
+      queue,
+      redis,
+      prefix: PREFIX,
+      token: API_TOKEN,
+      logger: createLogger({ name: "api", level: "silent" }),
+      intake: { token: INTAKE_TOKEN, scratch: [], s3: unreachable, sourceLimits: DEFAULT_SOURCE_LIMITS },
+    });
+    try {
+      const response = await offline.inject({
+        method: "POST",
+        url: "/v1/events/s3",
+        headers: { authorization: `Bearer ${INTAKE_TOKEN}` },
+        payload: awsEvent("uploads/a.jpg"),
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toEqual({
+        error: "unavailable",
+        message: "the event could not be taken now; retry",
+      });
+      expect(await queue.count()).toBe(0);
+    } finally {
+      await offline.close();
+      unreachable.destroy();
+    }
   });
 
   it("answers 401 without the intake token (the API token does not open it), 400 for a body it cannot read", async () => {

@@ -1,6 +1,15 @@
 import { timingSafeEqual } from "node:crypto";
-import { createPipelineStore, ingestCreatedObjects } from "@reframe/pipelines";
-import { parseS3Event } from "@reframe/storage";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createRouteQueues } from "@reframe/jobs";
+import {
+  createPipelineStore,
+  createUploadBudgets,
+  createWrittenObjects,
+  ingestCreatedObjects,
+} from "@reframe/pipelines";
+import type { SourceLimits } from "@reframe/sources";
+import { parseS3Event, type S3Area } from "@reframe/storage";
+import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
@@ -13,8 +22,13 @@ export interface IntakeOptions {
   prefix: string;
   /** The token S3 notifications carry (Authorization: Bearer <token>); not the API's own token. */
   token: string;
-  /** Areas that are never sources (the worker's scratch prefix); outputs of pipelines always are. */
-  ignoreAreas: { bucket: string; prefix: string }[];
+  /** The worker's scratch area: never a source (pipelines' output areas are added to it). */
+  scratch: S3Area[];
+  /** Reads the matched images' headers: a job's planned cost is counted before it is added. */
+  s3: S3Client;
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES, as the worker has them. */
+  sourceLimits: SourceLimits;
+  logger: Logger;
 }
 
 /**
@@ -24,23 +38,53 @@ export interface IntakeOptions {
  * HGETALL), so `reframe pipelines apply` takes effect at once in every API process.
  */
 export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions): void {
-  const store = createPipelineStore(options.redis, { prefix: options.prefix });
+  const { redis, prefix, logger } = options;
+  const store = createPipelineStore(redis, { prefix });
+  const written = createWrittenObjects(redis, { prefix });
+  const budgets = createUploadBudgets(redis, { prefix });
+  const routeQueues = new Map<string, Queue>();
+  const routeQueue = (name: string) => {
+    if (!routeQueues.has(name))
+      routeQueues.set(name, createRouteQueues([name], { connection: redis, prefix }).get(name)!);
+    return routeQueues.get(name)!;
+  };
+  app.addHook("onClose", async () => {
+    await Promise.all([...routeQueues.values()].map((queue) => queue.close()));
+  });
   app.post(INTAKE_PATH, async (request, reply) => {
     const parsed = parseS3Event(request.body);
     if (!parsed.ok)
       return reply.code(400).send({ error: "validation", issues: [{ path: "(body)", rule: parsed.reason }] });
-    const result = await ingestCreatedObjects(parsed.objects, {
-      pipelines: await store.all(),
-      queue: options.queue,
-      ignoreAreas: options.ignoreAreas,
-    });
+    let result: Awaited<ReturnType<typeof ingestCreatedObjects>>;
+    try {
+      result = await ingestCreatedObjects(parsed.objects, {
+        pipelines: await store.all(),
+        queue: options.queue,
+        s3: options.s3,
+        sourceLimits: options.sourceLimits,
+        written,
+        budgets,
+        routeQueue,
+        scratch: options.scratch,
+        onBudgetExceeded: (event) =>
+          logger.warn({ alert: "upload-budget", pipeline: event.data.pipeline }, event.data.reason.message),
+      });
+    } catch (error) {
+      // Nothing of the event was added: a 503 makes S3's notifier (SNS, SQS, MinIO's queue) retry it.
+      logger.error({ err: error }, "S3 event intake failed; the notifier will retry");
+      return reply
+        .code(503)
+        .send({ error: "unavailable", message: "the event could not be taken now; retry" });
+    }
     return reply.code(202).send({
       objects: result.objects,
       matched: result.dispositions.matched,
       outputs: result.dispositions.output,
       unmatched: result.dispositions.unmatched,
+      ignored: parsed.ignored,
       added: result.added,
       duplicates: result.duplicates,
+      overBudget: result.overBudget,
       jobIds: result.jobIds,
     });
   });

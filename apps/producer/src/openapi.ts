@@ -103,13 +103,13 @@ export function openApiDocument() {
       "/v1/events/s3": {
         post: {
           summary:
-            "S3 object-created notifications (AWS S3 records, MinIO webhook, EventBridge Object Created) → the jobs of every pipeline whose trigger matches; outputs never trigger, repeated events add nothing",
+            "S3 object-created notifications (AWS S3 records, MinIO webhook, EventBridge Object Created) → the jobs of every pipeline whose trigger matches, within its upload ceilings; outputs never trigger, repeated events add nothing; s3:TestEvent and other kinds of events are ignored",
           security: [{ intakeBearer: [] }],
           requestBody: json({ type: "object" }),
           responses: {
             "202": {
               description:
-                "objects by disposition (matched, outputs, unmatched) and jobs added or already there",
+                "objects by disposition (matched, outputs, unmatched), messages and records ignored, jobs added, already there or over their pipeline's ceiling",
               ...json({
                 type: "object",
                 properties: {
@@ -117,8 +117,10 @@ export function openApiDocument() {
                   matched: { type: "integer" },
                   outputs: { type: "integer" },
                   unmatched: { type: "integer" },
+                  ignored: { type: "integer" },
                   added: { type: "integer" },
                   duplicates: { type: "integer" },
+                  overBudget: { type: "integer" },
                   jobIds: { type: "array", items: { type: "string" } },
                 },
               }),
@@ -126,6 +128,9 @@ export function openApiDocument() {
             "400": {
               description: "not an S3 event in a known shape",
               ...json({ $ref: "#/components/schemas/ValidationError" }),
+            },
+            "503": {
+              description: "S3 or Redis could not be read now; nothing was added: send the event again",
             },
             "401": {
               description: "no or wrong intake token",

@@ -8,7 +8,7 @@ import { verifyOutputObject } from "@reframe/storage";
 import { UnrecoverableError } from "bullmq";
 import { reportJobEnd } from "./batch-report.ts";
 import type { FailureReason } from "./decide-await.ts";
-import type { StepState } from "./step-state.ts";
+import type { PreparedSource, StepState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 export interface OutpaintVariantResult {
@@ -35,6 +35,11 @@ export interface OutpaintResult {
   sourceScale: number;
   /** The share of each output's pixels that was generated (0 to 1). */
   generatedShare: number;
+  /**
+   * What the worker did to the source before the provider read it (converted, scaled), and whether
+   * it was animated (its first frame was used); absent when the provider read the original.
+   */
+  preparedSource?: PreparedSource;
   timings: {
     enqueuedAt: number;
     submittedAt: number;
@@ -104,6 +109,7 @@ export async function finalizeStep(
     requested: plan.requested,
     sourceScale: plan.sourceScale,
     generatedShare: plan.generatedShare,
+    ...(plan.preparedSource ? { preparedSource: plan.preparedSource } : {}),
     timings: {
       enqueuedAt: state.enqueuedAt,
       submittedAt,

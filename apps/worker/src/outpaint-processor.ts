@@ -3,7 +3,7 @@ import { outpaintJobSchema } from "@reframe/jobs";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
 import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
-import { PlanError, planStep } from "./plan-step.ts";
+import { ImageWorkBusyError, PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
 import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
 import { buildProviderTask, sendTasks } from "./submit-step.ts";
@@ -29,7 +29,7 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     for (;;) {
       switch (state.step) {
         case "plan":
-          state = await planOrFail(jobId, data, state, deps);
+          state = await planOrPark(job, token, data, state, deps);
           // The submit step saves the parked state before anything leaves; a plan lost to a crash
           // is made again. A copy (straight to finalize) is saved: it is not redone for free.
           if (state.step !== "submit") await save(state);
@@ -59,6 +59,31 @@ interface StepContext {
   data: OutpaintJob;
   state: StepState;
   deps: OutpaintDeps;
+}
+
+/** Parked this long (plus up to as much again, so parked jobs spread out) when image work is busy. */
+const IMAGE_WORK_PARK_MS = 1000;
+
+/**
+ * A plan that needs image work while this worker's source slots are all taken parks the job for a
+ * second or two, still at the plan step, and gives its worker slot back: jobs waiting to decode must
+ * not hold the slots that other jobs need to submit and finalize (with 50 slots all waiting on two
+ * decoders, finished generations could not be finalized until the whole backlog was decoded).
+ */
+async function planOrPark(
+  job: Job<OutpaintJobData>,
+  token: string | undefined,
+  data: OutpaintJob,
+  state: StepState,
+  deps: OutpaintDeps,
+): Promise<StepState> {
+  try {
+    return await planOrFail(job.id!, data, state, deps);
+  } catch (error) {
+    if (!(error instanceof ImageWorkBusyError)) throw error;
+    await job.moveToDelayed(deps.now() + IMAGE_WORK_PARK_MS * (1 + Math.random()), token);
+    throw new DelayedError();
+  }
 }
 
 async function planOrFail(
@@ -93,6 +118,11 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
   const { job, token, data, deps } = context;
   const jobId = job.id!;
   const now = deps.now();
+  if (!(await withinSpendCeiling(context, toSend))) {
+    // Not sent, nothing lost: the job waits parked, as for an account pause, and plans again.
+    await job.moveToDelayed(now + deps.settings.recheckMs, token);
+    throw new DelayedError();
+  }
   const sending = new Set(toSend.map((task) => task.taskUUID));
   const tasks = context.state.tasks.map((task) =>
     sending.has(task.taskUUID)
@@ -122,6 +152,11 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
     submittedAt: context.state.submittedAt ?? now,
   };
   const outgoing = tasks.filter((task) => sending.has(task.taskUUID));
+  // Before the presigned URLs exist: the provider's writes are recorded before they can happen.
+  await deps.written.record(
+    data.output.bucket,
+    outgoing.map((task) => task.key),
+  );
   const providerTasks = await Promise.all(
     outgoing.map((task) => buildProviderTask(data, parked.plan!, task, deps)),
   );
@@ -239,10 +274,41 @@ async function failJob(
 }
 
 /**
+ * Counts the tasks' planned cost against SPEND_LIMIT_USD_PER_DAY (shared by every worker) before
+ * they are sent. Past the ceiling the queue pauses with an alert, as for exhausted credits: nothing
+ * fails, and the workers resume it when the UTC day ends or the ceiling is raised (see
+ * spend-watch.ts), or an operator does with `reframe queue resume` once either holds.
+ */
+async function withinSpendCeiling(context: StepContext, toSend: TaskState[]): Promise<boolean> {
+  const { deps, state } = context;
+  if (!deps.spendCeiling) return true;
+  const { ledger, limitUsd } = deps.spendCeiling;
+  const perTask = (state.plan?.costUsd ?? 0) / Math.max(1, state.tasks.length);
+  const now = deps.now();
+  const reservation = await ledger.reserve(
+    toSend.map((task) => ({ id: task.taskUUID, costUsd: perTask })),
+    limitUsd,
+    now,
+  );
+  if (reservation.ok) return true;
+  if (!(await deps.outpaintQueue.isPaused())) {
+    await deps.outpaintQueue.pause();
+    await ledger.recordPause({ day: reservation.day, spentUsd: reservation.spentUsd, limitUsd, at: now });
+    deps.logger.error(
+      { alert: "spend-ceiling", spentUsd: reservation.spentUsd, limitUsd, day: reservation.day },
+      `paused the outpaint queue: today's planned spend ($${reservation.spentUsd.toFixed(2)}, UTC day ${reservation.day}) would pass SPEND_LIMIT_USD_PER_DAY ($${limitUsd.toFixed(2)}); it resumes at 00:00 UTC or when the limit is raised`,
+    );
+  }
+  return false;
+}
+
+/**
  * Out of credits or a refused API key: every job would fail the same way, so the queue pauses and an
  * operator is alerted instead. Jobs stay parked and carry on after `reframe queue resume`.
  */
 async function pauseForAccount(code: string, message: string, deps: OutpaintDeps): Promise<void> {
+  // An account pause is an operator's to lift: a spend pause recorded earlier must not lift it.
+  await deps.spendCeiling?.ledger.clearPause();
   if (await deps.outpaintQueue.isPaused()) return;
   await deps.outpaintQueue.pause();
   deps.logger.error(

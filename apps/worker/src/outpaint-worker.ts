@@ -1,4 +1,8 @@
+import { mkdir, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
+import { configureSharp, createImageSlots } from "@reframe/images";
 import { checkRedisReachable } from "@reframe/jobs";
 import {
   checkProviderReachable,
@@ -55,11 +59,25 @@ export async function startOutpaintWorker(
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
   const s3Settings = { endpoint: config.S3_ENDPOINT || undefined, region: config.S3_REGION };
-  const shared: SessionShared = { config, logger, provider, batcher, s3, sourceFetch: egress.fetch, webhook };
+  configureSharp();
+  const workDirectory = await openWorkDirectory();
+  const shared: SessionShared = {
+    config,
+    logger,
+    provider,
+    batcher,
+    s3,
+    sourceFetch: egress.fetch,
+    webhook,
+    imageSlots: createImageSlots(config.IMAGE_CONCURRENCY),
+    inspections: new Map(),
+    workDirectory,
+  };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
     s3.destroy();
+    await rm(workDirectory, { recursive: true, force: true });
   };
   let session: WorkerSession;
   try {
@@ -103,6 +121,7 @@ export async function startOutpaintWorker(
   logger.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
+      imageConcurrency: config.IMAGE_CONCURRENCY,
       webhooks: Boolean(webhook),
       reconciler: Boolean(session.reconciler),
       pipelineRuns: Boolean(session.pipelineRuns),
@@ -119,6 +138,32 @@ export async function startOutpaintWorker(
       await closeShared();
     },
   };
+}
+
+/**
+ * This process's directory for sources being decoded: TMPDIR/reframe-worker-<pid>. A worker that was
+ * killed leaves its directory behind; the next one to start removes those of processes that are gone.
+ */
+async function openWorkDirectory(): Promise<string> {
+  const base = tmpdir();
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    const pid = Number(/^reframe-worker-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid))
+      await rm(join(base, name), { recursive: true, force: true });
+  }
+  const directory = join(base, `reframe-worker-${process.pid}`);
+  await rm(directory, { recursive: true, force: true });
+  await mkdir(directory);
+  return directory;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /**

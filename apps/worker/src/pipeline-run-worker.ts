@@ -10,6 +10,8 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
+import type { SourceLimits } from "@reframe/sources";
+import type { S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -21,10 +23,11 @@ export interface PipelineRunWorkerOptions {
   outpaintQueue: Queue;
   batches: BatchStore;
   routeQueue(name: string): Pick<Queue, "add">;
-  /** The worker's scratch prefix: never a source. */
-  ignoreAreas: { bucket: string; prefix: string }[];
+  /** The worker's scratch area: never a source. */
+  scratch: S3Area[];
   /** The worker's egress guard, for URL sources' headers. */
   sourceFetch: GuardedFetch["fetch"];
+  sourceLimits: SourceLimits;
   logger: Logger;
 }
 

@@ -40,12 +40,24 @@ export const sourceRefSchema = z.discriminatedUnion("kind", [
 ]);
 export type SourceRef = z.infer<typeof sourceRefSchema>;
 
+/** What the worker did to the source before the provider read it (absent: the provider read the original). */
+export const preparedSourceSchema = z.object({
+  /** The source's format, as its decoder read it. */
+  format: z.string(),
+  /** Why it was converted ("TIFF", "16-bit", "CMYK", "EXIF orientation 6", …); empty when only scaled. */
+  conversions: z.array(z.string()),
+  /** An animated GIF or WebP: its first frame was used. */
+  animated: z.boolean(),
+});
+export type PreparedSource = z.infer<typeof preparedSourceSchema>;
+
 /**
  * A job's plan as saved: geometry's canvas plan (scale, margins, output size, generated share, cost
  * of one output) with where the provider reads the source, the target's label and the output's type.
  */
 export const jobPlanSchema = canvasPlanSchema.extend({
   sourceRef: sourceRefSchema,
+  preparedSource: preparedSourceSchema.optional(),
   targetLabel: z.string(),
   contentType: z.string(),
 });

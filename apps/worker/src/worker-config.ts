@@ -1,4 +1,5 @@
-import { envField, s3EnvFields } from "@reframe/config";
+import { availableParallelism } from "node:os";
+import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -10,6 +11,10 @@ export const workerConfigSchema = z
     // A job holds a slot only while it plans, submits (one POST shared by up to SUBMIT_MAX_BATCH
     // tasks) or finalizes; 50 lets a full submit batch form (pnpm bench: fewer requests, less CPU).
     WORKER_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 50 }),
+    // Decodes (pre-scaling, conversion) at once, apart from WORKER_CONCURRENCY: image work is CPU
+    // and memory, one libvips thread each, so one per core keeps the cores busy and memory bounded.
+    IMAGE_CONCURRENCY: envField.int({ min: 1, max: 64, default: availableParallelism() }),
+    ...sourceLimitEnvFields,
     WORKER_LOCK_DURATION_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_STALLED_INTERVAL_MS: envField.int({ min: 1000, max: 600_000, default: 30_000 }),
     WORKER_MAX_STALLED_COUNT: envField.int({ min: 0, max: 100, default: 3 }),
@@ -34,6 +39,8 @@ export const workerConfigSchema = z
     POLL_MAX_INTERVAL_MS: envField.int({ min: 100, max: 3_600_000, default: 10_000 }),
     RECONCILER: envField.boolean(true),
     PIPELINE_RUNS: envField.boolean(true),
+    // Off by default: a ceiling is a business decision; pipelines' upload triggers have their own.
+    SPEND_LIMIT_USD_PER_DAY: envField.decimal({ min: 0.01 }),
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),

@@ -1,7 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import type { BatchStore, TaskStore } from "@reframe/jobs";
+import type { ImageSlots, SourceLimits } from "@reframe/images";
+import type { BatchStore, SpendLedger, TaskStore } from "@reframe/jobs";
+import type { WrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
+import type { SourceInspection } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { SubmitBatcher } from "./submit-batcher.ts";
@@ -18,6 +21,10 @@ export interface WorkerSettings {
   /** Where pre-scaled sources go; never under an output prefix. */
   scratchBucket: string;
   scratchPrefix: string;
+  /** MAX_SOURCE_PIXELS, MAX_SOURCE_BYTES. */
+  sourceLimits: SourceLimits;
+  /** A local directory of this process for sources being decoded (removed at stop). */
+  workDirectory: string;
 }
 
 export interface WebhookSettings {
@@ -38,7 +45,15 @@ export interface OutpaintDeps {
   s3: S3Client;
   /** Reads URL sources through the egress guard (no private, loopback or metadata addresses). */
   sourceFetch: GuardedFetch["fetch"];
+  /** At most IMAGE_CONCURRENCY decodes at once in this process. */
+  imageSlots: ImageSlots;
+  /** Sources inspected by jobs parked for want of a source slot, by job id (plan-step.ts). */
+  inspections: Map<string, SourceInspection>;
   webhook: WebhookSettings | undefined;
+  /** Records each key before it can be written (provider PUT, copy, scratch): the intake's loop guard. */
+  written: Pick<WrittenObjects, "record">;
+  /** SPEND_LIMIT_USD_PER_DAY, counted across workers; undefined when it is off. */
+  spendCeiling: { ledger: SpendLedger; limitUsd: number } | undefined;
   settings: WorkerSettings;
   logger: Logger;
   now(): number;

@@ -1,11 +1,14 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
+import type { ImageSlots } from "@reframe/images";
 import {
   assertNoEviction,
   createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
   createRouteQueues,
+  createSpendLedger,
   createTaskStore,
   isRedisOutage,
   OUTPAINT_QUEUE,
@@ -13,7 +16,10 @@ import {
   reportRedisReconnects,
   waitForRedisReady,
 } from "@reframe/jobs";
+import { createWrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
+import type { SourceInspection } from "@reframe/sources";
+import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -22,6 +28,7 @@ import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import { Reconciler } from "./reconciler.ts";
+import { startSpendWatch } from "./spend-watch.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
@@ -40,6 +47,10 @@ export interface SessionShared {
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
+  /** Image work of the whole process, across sessions: the slots and the local directory. */
+  imageSlots: ImageSlots;
+  inspections: Map<string, SourceInspection>;
+  workDirectory: string;
 }
 
 /**
@@ -79,6 +90,12 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       })
     : undefined;
   reconciler?.start();
+  const spendWatch = startSpendWatch({
+    ledger: wiring.spendLedger,
+    queue: wiring.outpaintQueue,
+    limitUsd: config.SPEND_LIMIT_USD_PER_DAY,
+    logger,
+  });
   const pipelineRuns = config.PIPELINE_RUNS
     ? startPipelineRunWorker({
         connection,
@@ -87,10 +104,9 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         outpaintQueue: wiring.outpaintQueue,
         batches: deps.batches,
         routeQueue: deps.routeQueue,
-        ignoreAreas: config.SCRATCH_BUCKET
-          ? [{ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }]
-          : [],
+        scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
         sourceFetch: shared.sourceFetch,
+        sourceLimits: sourceLimitsOf(config),
         logger,
       })
     : undefined;
@@ -102,6 +118,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
     pipelineRuns,
     progress: outpaint.progress,
     async close() {
+      spendWatch.stop();
       await Promise.all([worker.close(), pipelineRuns?.close()]);
       await shared.batcher.drain();
       await reconciler?.stop();
@@ -109,6 +126,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       await connection.quit();
     },
     async abandon() {
+      spendWatch.stop();
       connection.disconnect();
       await settledWithin(ABANDON_TIMEOUT_MS, [
         worker.close(true),
@@ -213,6 +231,7 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     }
     return queue;
   };
+  const spendLedger = createSpendLedger(connection, { prefix });
   const deps: OutpaintDeps = {
     outpaintQueue,
     routeQueue,
@@ -222,7 +241,14 @@ function wireDeps(shared: SessionShared, connection: Redis) {
     provider: shared.provider,
     s3: shared.s3,
     sourceFetch: shared.sourceFetch,
+    imageSlots: shared.imageSlots,
+    inspections: shared.inspections,
     webhook: shared.webhook,
+    written: createWrittenObjects(connection, { prefix }),
+    spendCeiling:
+      config.SPEND_LIMIT_USD_PER_DAY === undefined
+        ? undefined
+        : { ledger: spendLedger, limitUsd: config.SPEND_LIMIT_USD_PER_DAY },
     logger: shared.logger,
     now: Date.now,
     settings: {
@@ -233,9 +259,11 @@ function wireDeps(shared: SessionShared, connection: Redis) {
       maxSubmitAttempts: config.TASK_MAX_SUBMIT_ATTEMPTS,
       scratchBucket: config.SCRATCH_BUCKET ?? "",
       scratchPrefix: config.SCRATCH_PREFIX,
+      sourceLimits: sourceLimitsOf(config),
+      workDirectory: shared.workDirectory,
     },
   };
   const closeQueues = () =>
     Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
-  return { deps, outpaintQueue, closeQueues };
+  return { deps, outpaintQueue, spendLedger, closeQueues };
 }

@@ -78,6 +78,22 @@ export const envField = {
       fallback === undefined ? parsed : parsed.optional().transform((v) => v ?? [...fallback]),
     );
   },
+  /** A decimal number (an amount of money: "12.50"); absent stays undefined unless a default is given. */
+  decimal(options: { min?: number; max?: number; default?: number } = {}) {
+    const { min = 0, max = Number.MAX_SAFE_INTEGER } = options;
+    const rule = `must be a number from ${min} to ${max}`;
+    const parsed = z
+      .string({ error: "is required" })
+      .regex(/^\d+(\.\d+)?$/, rule)
+      .transform(Number)
+      .pipe(z.number().min(min, rule).max(max, rule));
+    return z.preprocess(
+      blankToUndefined,
+      options.default === undefined
+        ? parsed.optional()
+        : parsed.optional().transform((v) => v ?? (options.default as number)),
+    );
+  },
   /** A probability: a decimal from 0 to 1 (fault-injection rates). */
   rate(fallback = 0) {
     const rule = "must be a number from 0 to 1";
@@ -108,3 +124,22 @@ export const s3EnvFields = {
   S3_ACCESS_KEY_ID: envField.string(),
   S3_SECRET_ACCESS_KEY: envField.string(),
 };
+
+/**
+ * The largest source reframe takes on (checked from the header before the body is downloaded, and
+ * while it downloads): the same variables wherever sources are read (the worker's plan and pipeline
+ * runs, `reframe bulk`'s estimate), so a dry run refuses what the worker would refuse.
+ */
+export const DEFAULT_SOURCE_LIMITS = { maxPixels: 100_000_000, maxBytes: 200_000_000 } as const;
+
+export const sourceLimitEnvFields = {
+  MAX_SOURCE_PIXELS: envField.int({ min: 1, max: 10_000_000_000, default: DEFAULT_SOURCE_LIMITS.maxPixels }),
+  MAX_SOURCE_BYTES: envField.int({ min: 1, max: 100_000_000_000, default: DEFAULT_SOURCE_LIMITS.maxBytes }),
+};
+
+export function sourceLimitsOf(config: { MAX_SOURCE_PIXELS: number; MAX_SOURCE_BYTES: number }): {
+  maxPixels: number;
+  maxBytes: number;
+} {
+  return { maxPixels: config.MAX_SOURCE_PIXELS, maxBytes: config.MAX_SOURCE_BYTES };
+}

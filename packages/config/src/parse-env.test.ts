@@ -76,3 +76,16 @@ describe("parseEnv", () => {
     );
   });
 });
+
+describe("envField.decimal", () => {
+  const money = z.object({ LIMIT: envField.decimal({ min: 0.01 }) });
+  it("reads an amount, leaves an unset one undefined, and names the rule of a bad one", () => {
+    expect(parseEnv(money, { LIMIT: "12.50" })).toEqual({ LIMIT: 12.5 });
+    expect(parseEnv(money, { LIMIT: "" })).toEqual({ LIMIT: undefined });
+    for (const LIMIT of ["0", "-1", "ten", "1e3"]) {
+      expect(() => parseEnv(money, { LIMIT })).toThrowError(
+        `LIMIT: must be a number from 0.01 to ${Number.MAX_SAFE_INTEGER}`,
+      );
+    }
+  });
+});

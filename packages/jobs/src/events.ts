@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import { OUTPUT_FORMATS } from "@reframe/runware";
 import { z } from "zod";
-import { labelsSchema, OUTPUT_FORMATS, type OutpaintJob, sourceSchema } from "./outpaint-job.ts";
+import { labelsSchema, type OutpaintJob, sourceSchema } from "./outpaint-job.ts";
 import { targetSchema } from "./upstream-schemas.ts";
 
 /**

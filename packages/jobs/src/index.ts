@@ -1,3 +1,5 @@
+/** The output formats are the provider's (packages/runware); jobs name them in their schema. */
+export { OUTPUT_FORMATS } from "@reframe/runware";
 export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
@@ -79,10 +81,7 @@ export {
 } from "./names.ts";
 export {
   canonicalJson,
-  DEFAULT_KEY_TEMPLATE,
-  KEY_TEMPLATE_FIELDS,
   labelsSchema,
-  OUTPUT_FORMATS,
   type OutpaintJob,
   type OutpaintJobInput,
   type OutpaintSource,
@@ -116,6 +115,19 @@ export {
   reportRedisReconnects,
   waitForRedisReady,
 } from "./redis-reachability.ts";
+export { type LuaScript, luaScript, runScript } from "./redis-script.ts";
+export {
+  createSpendLedger,
+  fromMicroUsd,
+  type SpendCharge,
+  type SpendLedger,
+  type SpendPause,
+  type SpendReservation,
+  type SpendStatus,
+  spendDayOf,
+  spendPauseLifted,
+  toMicroUsd,
+} from "./spend-ledger.ts";
 export {
   createTaskStore,
   type PromoteOutcome,

@@ -1,4 +1,8 @@
 import { hash } from "node:crypto";
+import { OUTPUT_FORMATS } from "@reframe/runware";
+// The subpath, not the package: key templates import nothing, and the S3 client the package's index
+// loads would cost the webhook receiver (which needs jobs, never S3) 40 MB and 0.35 s at start.
+import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from "@reframe/storage/key-template";
 import { z } from "zod";
 import { batchIdSchema } from "./batch-store.ts";
 import { QUEUE_NAME_PATTERN } from "./names.ts";
@@ -53,32 +57,12 @@ const urlSourceSchema = z.strictObject({
 
 export const sourceSchema = z.discriminatedUnion("kind", [s3SourceSchema, urlSourceSchema]);
 
-export const OUTPUT_FORMATS = ["JPG", "PNG", "WEBP"] as const;
-export const KEY_TEMPLATE_FIELDS = ["prefix", "target", "dir", "name", "ext", "variant"] as const;
-
-/**
- * `{prefix}` and `{dir}` carry their own trailing "/" (or are empty), so an empty prefix or a source at
- * the bucket root leaves no empty path segment: "photos/cat.jpg" with prefix "reformats/" and target
- * 16:9 gives "reformats/16x9/photos/cat.jpg". The target label sits before `{dir}` so outputs never
- * land under the source prefix (they would trigger upload rules again).
- */
-export const DEFAULT_KEY_TEMPLATE = "{prefix}{target}/{dir}{name}.{ext}";
-
 const keyTemplate = z
   .string()
   .min(1, "must not be empty")
   .max(1024, "must be at most 1024 characters")
   .superRefine((template, context) => {
-    const unknown = [...template.matchAll(/\{([^}]*)\}/g)]
-      .map((match) => match[1] ?? "")
-      .filter((field) => !(KEY_TEMPLATE_FIELDS as readonly string[]).includes(field));
-    if (unknown.length > 0) {
-      context.addIssue({
-        code: "custom",
-        message: `unknown field {${unknown[0]}}; known fields: ${KEY_TEMPLATE_FIELDS.map((f) => `{${f}}`).join(", ")}`,
-      });
-    }
-    if (!template.includes("{name}")) context.addIssue({ code: "custom", message: "must contain {name}" });
+    for (const message of keyTemplateProblems(template)) context.addIssue({ code: "custom", message });
   });
 
 export const outputSchema = z.strictObject({

@@ -2,14 +2,17 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
-/** A Lua script of this package's `lua/` folder, loaded once per process. */
+/**
+ * A Lua script of a `lua/` folder beside `base` (this package's by default; another package passes
+ * its own `import.meta.url`), loaded once per process.
+ */
 export interface LuaScript {
   source: string;
   sha: string;
 }
 
-export function luaScript(file: string): LuaScript {
-  const source = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
+export function luaScript(file: string, base: string = import.meta.url): LuaScript {
+  const source = readFileSync(new URL(`./lua/${file}`, base), "utf8");
   return { source, sha: createHash("sha1").update(source).digest("hex") };
 }
 

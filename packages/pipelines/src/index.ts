@@ -1,6 +1,7 @@
 export { type AppliedChange, type ApplyChange, applyPipelines } from "./apply.ts";
-export { jobTemplateOf, outputAreaOf } from "./job-template.ts";
+export { jobTemplateOf, neverSourceAreas } from "./job-template.ts";
 export {
+  DEFAULT_UPLOADS_PER_DAY_USD,
   PIPELINE_NAME_PATTERN,
   type Pipeline,
   type PipelineInput,
@@ -22,7 +23,15 @@ export {
   runRecordSchema,
 } from "./pipeline-store.ts";
 export { executeRun, RunDefinitionError, type RunDeps } from "./run.ts";
-export { makeRunRefusedEvent, RUN_REFUSED_EVENT_TYPE, type RunRefusedEvent } from "./run-events.ts";
+export {
+  BUDGET_EXCEEDED_EVENT_TYPE,
+  type BudgetExceededEvent,
+  budgetExceededEventSchema,
+  makeBudgetExceededEvent,
+  makeRunRefusedEvent,
+  RUN_REFUSED_EVENT_TYPE,
+  type RunRefusedEvent,
+} from "./run-events.ts";
 export {
   createPipelineRunQueue,
   PIPELINE_RUN_JOB_NAME,
@@ -35,8 +44,18 @@ export {
 } from "./run-queue.ts";
 export {
   dispositionOf,
+  type IntakeDeps,
   type IntakeResult,
   ingestCreatedObjects,
   type ObjectDisposition,
   triggerMatches,
 } from "./triggers.ts";
+export {
+  createUploadBudgets,
+  type RefusalRecord,
+  type UploadBudgets,
+  type UploadCeilings,
+  type UploadUsage,
+  uploadCeilingsOf,
+} from "./upload-budget.ts";
+export { createWrittenObjects, WRITTEN_OBJECT_RETENTION_MS, type WrittenObjects } from "./written-objects.ts";

@@ -1,5 +1,8 @@
+import { targetLabel } from "@reframe/geometry";
+import { inArea, renderKeyTemplate, splitKey } from "@reframe/storage";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PipelinesFileError, parsePipelinesFile } from "./pipeline-file.ts";
+import { PipelinesFileError, parsePipelinesFile, pipelinesFileSchema } from "./pipeline-file.ts";
 
 const valid = `
 pipelines:
@@ -120,8 +123,184 @@ pipelines:
     triggers: [{ bucket: media, prefix: "" }]
 `;
     expect(problems(text)).toEqual([
-      "loop | triggers.0 | watches s3://media/, where pipeline loop writes its outputs (s3://media/reformats/); its outputs would trigger it again",
+      "loop | triggers.0 | watches s3://media/, where pipeline loop writes its outputs (its key template {prefix}{target}/{dir}{name}.{ext} with prefix reformats/ writes under s3://media/reformats/1x1/); its own outputs would start pipeline loop again, a loop. A trigger must not watch any pipeline's output area: give the outputs another bucket, or a prefix and key template that start outside s3://media/",
     ]);
+  });
+
+  it("refuses the issue's loop: a prefix the key template does not use, outputs next to the uploads", () => {
+    const text = `
+pipelines:
+  rockets:
+    targets: ["16:9"]
+    output: { bucket: media, prefix: out/, keyTemplate: "{dir}{name}-{target}.{ext}" }
+    triggers: [{ bucket: media, prefix: drop/ }]
+`;
+    expect(problems(text)).toEqual([
+      expect.stringContaining(
+        "rockets | triggers.0 | watches s3://media/drop/, where pipeline rockets writes its outputs (its key template {dir}{name}-{target}.{ext} starts with a per-source field, so its outputs can land anywhere in s3://media/)",
+      ),
+    ]);
+  });
+
+  it("names both pipelines when one's outputs would start the other", () => {
+    const text = `
+pipelines:
+  uploads:
+    targets: ["1:1"]
+    output: { bucket: media-out }
+    triggers: [{ bucket: media, prefix: incoming/ }]
+  nightly:
+    source: { bucket: media, prefix: library/ }
+    targets: ["4:5", "9:16"]
+    output: { bucket: media, prefix: incoming/, keyTemplate: "{prefix}{target}/{name}.{ext}" }
+    schedule: { cron: "0 2 * * *" }
+`;
+    expect(problems(text)).toEqual([
+      expect.stringContaining(
+        "uploads | triggers.0 | watches s3://media/incoming/, where pipeline nightly writes its outputs (its key template {prefix}{target}/{name}.{ext} with prefix incoming/ writes under s3://media/incoming/4x5/); outputs of pipeline nightly would start pipeline uploads again",
+      ),
+    ]);
+  });
+
+  it("refuses a source that lies in an output area: a run would list nothing", () => {
+    const text = `
+pipelines:
+  nightly:
+    source: { bucket: media, prefix: photos/ }
+    targets: ["16:9"]
+    output: { bucket: media, prefix: out/, keyTemplate: "{dir}{name}-{target}.{ext}" }
+    schedule: { cron: "0 2 * * *" }
+  tidy:
+    source: { bucket: media, prefix: photos/ }
+    targets: ["1:1"]
+    output: { bucket: media, prefix: photos/reformats/ }
+    schedule: { cron: "0 3 * * *" }
+`;
+    expect(problems(text)).toEqual([
+      "nightly | source | s3://media/photos/ lies where pipeline nightly writes its outputs (s3://media/, from its key template {dir}{name}-{target}.{ext}); outputs are never sources, so a run would find nothing: give the outputs a prefix and key template that start outside the source",
+      "tidy | source | s3://media/photos/ lies where pipeline nightly writes its outputs (s3://media/, from its key template {dir}{name}-{target}.{ext}); outputs are never sources, so a run would find nothing: give the outputs a prefix and key template that start outside the source",
+    ]);
+  });
+
+  it("accepts outputs beside a watched prefix, in the same bucket", () => {
+    const text = `
+pipelines:
+  rockets:
+    targets: ["16:9"]
+    output: { bucket: media, prefix: out/, keyTemplate: "{prefix}{dir}{name}-{target}.{ext}" }
+    triggers: [{ bucket: media, prefix: drop/ }]
+`;
+    expect(problems(text)).toEqual([]);
+  });
+
+  it("takes upload ceilings per day and hour, for pipelines with triggers, the hour within the day", () => {
+    const pipeline = (budget: string, triggers = "[{ bucket: media, prefix: in/ }]") => `
+pipelines:
+  uploads:
+    targets: ["1:1"]
+    output: { bucket: media-out }
+    triggers: ${triggers}
+    budget: ${budget}
+`;
+    expect(problems(pipeline("{ uploadsPerDayUsd: 20, uploadsPerHourUsd: 5 }"))).toEqual([]);
+    expect(problems(pipeline("{ uploadsPerHourUsd: 11 }"))).toEqual([
+      "uploads | budget.uploadsPerHourUsd | must not be more than uploadsPerDayUsd (10, the default)",
+    ]);
+    expect(problems(pipeline("{}"))).toEqual([
+      "uploads | budget | must name maxCostUsd, uploadsPerDayUsd or uploadsPerHourUsd",
+    ]);
+    expect(problems(pipeline("{ uploadsPerDayUsd: 0 }"))).toEqual([
+      "uploads | budget.uploadsPerDayUsd | must be more than 0",
+    ]);
+    expect(
+      problems(
+        pipeline("{ uploadsPerDayUsd: 5 }", "[]").replace(
+          "    targets",
+          "    source: { bucket: media }\n    targets",
+        ),
+      ),
+    ).toEqual([
+      "uploads | budget.uploadsPerDayUsd | bounds what upload triggers add, and this pipeline has no triggers",
+    ]);
+  });
+
+  describe("the loop guard (property)", () => {
+    const buckets = fc.constantFrom("media", "media-out");
+    const folder = fc.constantFrom("", "in/", "drop/", "out/", "out/16x9/", "a/b/", "dro");
+    const literal = fc.constantFrom("", "/", "x/", "out/", "drop/", "-", ".", "o");
+    const field = fc.constantFrom("{prefix}", "{target}", "{dir}", "{ext}", "{variant}");
+    const keyTemplate = fc
+      .array(fc.oneof(literal, field), { maxLength: 5 })
+      .chain((parts) =>
+        fc.constantFrom(
+          `${parts.join("")}{name}.{ext}`,
+          `${parts.join("")}{name}`,
+          `{name}-${parts.join("")}`,
+        ),
+      );
+    const pipeline = fc.record({
+      output: fc.record({ bucket: buckets, prefix: folder, keyTemplate }),
+      targets: fc.subarray(["16:9", "1:1", "preset:x-header"], { minLength: 1 }),
+      triggers: fc.array(fc.record({ bucket: buckets, prefix: folder }), { maxLength: 2 }),
+    });
+    const sourceKey = fc
+      .tuple(
+        fc.constantFrom("", "drop/", "in/", "out/", "a/", "out/16x9/"),
+        fc.constantFrom("cat", "r.x", "d"),
+      )
+      .map(([dir, name]) => `${dir}${name}.jpg`);
+
+    it("either apply refuses the file, or no rendered output key lies where any trigger watches", () => {
+      fc.assert(
+        fc.property(
+          fc.array(pipeline, { minLength: 1, maxLength: 3 }),
+          fc.array(sourceKey, { minLength: 1, maxLength: 4 }),
+          (pipelines, keys) => {
+            const file = {
+              pipelines: Object.fromEntries(
+                pipelines.map((p, index) => [
+                  `p${index}`,
+                  {
+                    ...p,
+                    triggers: p.triggers.length > 0 ? p.triggers : [{ bucket: "media", prefix: "zz/" }],
+                  },
+                ]),
+              ),
+            };
+            const parsed = pipelinesFileSchema.safeParse(file);
+            if (!parsed.success) {
+              // Refused, and for the loop guard's reason (the generated files are otherwise valid).
+              expect(parsed.error.issues.every((issue) => issue.message.includes("a loop"))).toBe(true);
+              return;
+            }
+            const triggers = Object.values(parsed.data.pipelines).flatMap((p) => p.triggers);
+            for (const writer of Object.values(parsed.data.pipelines)) {
+              for (const target of writer.targets) {
+                for (const key of keys) {
+                  const { dir, name } = splitKey(key);
+                  let output: string;
+                  try {
+                    output = renderKeyTemplate(writer.output.keyTemplate, {
+                      prefix: writer.output.prefix ?? "",
+                      target: targetLabel(target),
+                      dir,
+                      name: `${name}-1920x1080`,
+                      ext: "jpg",
+                      variant: "1",
+                    });
+                  } catch {
+                    continue;
+                  }
+                  const landed = { bucket: writer.output.bucket, key: output };
+                  for (const trigger of triggers) expect(inArea(trigger, landed)).toBe(false);
+                }
+              }
+            }
+          },
+        ),
+        { numRuns: 400 },
+      );
+    }, 60_000);
   });
 
   it("reports YAML syntax errors with their line", () => {

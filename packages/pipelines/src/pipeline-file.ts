@@ -1,5 +1,7 @@
 import { anchorSchema, parseTargetSpec, targetSchema } from "@reframe/geometry";
 import { optionsSchema, outputSchema, QUEUE_NAME_PATTERN } from "@reframe/jobs";
+import { outputAreasOf } from "@reframe/sources";
+import { areaContains, areasOverlap, describeArea, type S3Area } from "@reframe/storage";
 import { CronExpressionParser } from "cron-parser";
 import { parseDocument } from "yaml";
 import { z } from "zod";
@@ -16,9 +18,14 @@ import { z } from "zod";
  *       output: { bucket: marketing-out, prefix: reformats/, format: WEBP }
  *       schedule: { cron: "0 2 * * *", timezone: Europe/Paris }
  *       route: [cdn-purge]
- *       budget: { maxCostUsd: 25 }
+ *       budget: { maxCostUsd: 25, uploadsPerDayUsd: 10 }
  *       triggers: [{ bucket: marketing, prefix: incoming/, suffix: [.jpg, .png] }]
  */
+
+/** What upload triggers may add per rolling 24 hours when the pipeline's budget names no ceiling. */
+export const DEFAULT_UPLOADS_PER_DAY_USD = 10;
+
+const usd = z.number().positive("must be more than 0");
 
 export const PIPELINE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const PIPELINE_NAME_RULE = "must be 1-63 lower-case letters, digits and '-', starting with a letter or digit";
@@ -89,10 +96,41 @@ export const pipelineSchema = z
     route: z
       .array(z.string().regex(QUEUE_NAME_PATTERN, "must be a queue name: letters, digits, '.', '_', '-'"))
       .default([]),
-    budget: z.strictObject({ maxCostUsd: z.number().positive("must be more than 0") }).optional(),
+    budget: z
+      .strictObject({
+        /** Bounds one run (schedule or `pipelines run`): a run estimated above it is refused. */
+        maxCostUsd: usd.optional(),
+        /** Bound what upload triggers add in any 24 hours, and in any hour (upload-budget.ts). */
+        uploadsPerDayUsd: usd.optional(),
+        uploadsPerHourUsd: usd.optional(),
+      })
+      .superRefine((budget, context) => {
+        if (Object.keys(budget).length === 0)
+          context.addIssue({
+            code: "custom",
+            message: "must name maxCostUsd, uploadsPerDayUsd or uploadsPerHourUsd",
+          });
+        const { uploadsPerDayUsd: day, uploadsPerHourUsd: hour } = budget;
+        if (hour !== undefined && hour > (day ?? DEFAULT_UPLOADS_PER_DAY_USD))
+          context.addIssue({
+            code: "custom",
+            path: ["uploadsPerHourUsd"],
+            message: `must not be more than uploadsPerDayUsd (${day ?? `${DEFAULT_UPLOADS_PER_DAY_USD}, the default`})`,
+          });
+      })
+      .optional(),
     triggers: z.array(triggerSchema).default([]),
   })
   .superRefine((pipeline, context) => {
+    if (pipeline.triggers.length === 0) {
+      for (const field of ["uploadsPerDayUsd", "uploadsPerHourUsd"] as const)
+        if (pipeline.budget?.[field] !== undefined)
+          context.addIssue({
+            code: "custom",
+            path: ["budget", field],
+            message: "bounds what upload triggers add, and this pipeline has no triggers",
+          });
+    }
     if (pipeline.source) return;
     if (pipeline.schedule)
       context.addIssue({ code: "custom", path: ["source"], message: "is required with a schedule" });
@@ -112,15 +150,33 @@ export const pipelinesFileSchema = z
     pipelines: z.record(z.string().regex(PIPELINE_NAME_PATTERN, PIPELINE_NAME_RULE), pipelineSchema),
   })
   .superRefine((file, context) => {
-    // Loop guard, checked before anything runs: a trigger must not watch where any pipeline writes.
+    // The loop guard, checked before anything runs: no trigger may watch any pipeline's output area.
+    const writers = Object.entries(file.pipelines).map(([name, pipeline]) => ({
+      name,
+      pipeline,
+      areas: outputAreasOf(pipeline),
+    }));
     for (const [name, pipeline] of Object.entries(file.pipelines)) {
+      // Runs leave output areas out of their listings: a source inside one would list nothing.
+      const { source } = pipeline;
+      const holder =
+        source && writers.find((writer) => writer.areas.some((area) => areaContains(area, source)));
+      if (source && holder) {
+        const area = holder.areas.find((candidate) => areaContains(candidate, source))!;
+        context.addIssue({
+          code: "custom",
+          path: ["pipelines", name, "source"],
+          message: `s3://${source.bucket}/${source.prefix} lies where pipeline ${holder.name} writes its outputs (${describeArea(area)}, from its key template ${holder.pipeline.output.keyTemplate}); outputs are never sources, so a run would find nothing: give the outputs a prefix and key template that start outside the source`,
+        });
+      }
       pipeline.triggers.forEach((trigger, index) => {
-        for (const [other, writer] of Object.entries(file.pipelines)) {
-          if (!areasOverlap(trigger, writer.output.bucket, writer.output.prefix ?? "")) continue;
+        for (const writer of writers) {
+          const area = writer.areas.find((candidate) => areasOverlap(trigger, candidate));
+          if (!area) continue;
           context.addIssue({
             code: "custom",
             path: ["pipelines", name, "triggers", index],
-            message: `watches s3://${trigger.bucket}/${trigger.prefix}, where pipeline ${other} writes its outputs (s3://${writer.output.bucket}/${writer.output.prefix ?? ""}); its outputs would trigger it again`,
+            message: loopMessage(name, trigger, writer.name, writer.pipeline, area),
           });
         }
       });
@@ -128,11 +184,21 @@ export const pipelinesFileSchema = z
   });
 export type PipelinesFile = z.output<typeof pipelinesFileSchema>;
 
-/** Two S3 areas overlap when one prefix contains the other in the same bucket. */
-function areasOverlap(trigger: { bucket: string; prefix: string }, bucket: string, prefix: string): boolean {
-  return (
-    trigger.bucket === bucket && (trigger.prefix.startsWith(prefix) || prefix.startsWith(trigger.prefix))
-  );
+/** Names both pipelines, where each looks, and the rule, so that the fix is plain. */
+function loopMessage(
+  name: string,
+  trigger: S3Area,
+  writer: string,
+  pipeline: Pipeline,
+  area: S3Area,
+): string {
+  const { keyTemplate, prefix } = pipeline.output;
+  const where =
+    area.prefix === ""
+      ? `its key template ${keyTemplate} starts with a per-source field, so its outputs can land anywhere in ${describeArea(area)}`
+      : `its key template ${keyTemplate}${prefix ? ` with prefix ${prefix}` : ""} writes under ${describeArea(area)}`;
+  const whose = writer === name ? "its own outputs" : `outputs of pipeline ${writer}`;
+  return `watches ${describeArea(trigger)}, where pipeline ${writer} writes its outputs (${where}); ${whose} would start pipeline ${name} again, a loop. A trigger must not watch any pipeline's output area: give the outputs another bucket, or a prefix and key template that start outside ${describeArea(trigger)}`;
 }
 
 export interface PipelinesFileIssue {

@@ -1,13 +1,15 @@
 import { createHash } from "node:crypto";
-import { canonicalJson, DEFAULT_QUEUE_PREFIX } from "@reframe/jobs";
+import { canonicalJson, DEFAULT_QUEUE_PREFIX, luaScript, runScript } from "@reframe/jobs";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { type Pipeline, pipelineSchema } from "./pipeline-file.ts";
+import { watchedAreasKey } from "./written-objects.ts";
 
 /**
  * The applied pipelines, in Redis beside the queues, so every process (the worker running a
  * scheduled run, the intake matching an upload) reads the same definitions without the file:
  *   pipelines                 hash  name -> {definition, digest, appliedAt} (JSON)
+ *   pipelines:watched         set   "<bucket>/<prefix>" of every trigger, rewritten with the hash
  *   pipeline:<name>:runs      zset  run ids of the pipeline by start time (the newest 100 kept)
  *   pipeline:<name>:run-info  hash  run id -> RunRecord (JSON); a run's progress is its batch's status
  */
@@ -49,6 +51,7 @@ export const runRecordSchema = z.object({
 export type RunRecord = z.output<typeof runRecordSchema>;
 
 const RUNS_KEPT = 100;
+const PIPELINES_WRITE = luaScript("pipelines-write.lua", import.meta.url);
 
 export function pipelineDigest(definition: Pipeline): string {
   return createHash("sha256").update(canonicalJson(definition)).digest("hex");
@@ -80,11 +83,18 @@ export function createPipelineStore(redis: Redis, { prefix = DEFAULT_QUEUE_PREFI
     },
     async put(name, definition, appliedAt) {
       const applied = { name, definition, digest: pipelineDigest(definition), appliedAt };
-      await redis.hset(pipelinesKey, name, JSON.stringify({ definition, digest: applied.digest, appliedAt }));
+      const json = JSON.stringify({ definition, digest: applied.digest, appliedAt });
+      await runScript(redis, PIPELINES_WRITE, [pipelinesKey, watchedAreasKey(prefix)], [name, json]);
       return applied;
     },
     async remove(name) {
-      return (await redis.hdel(pipelinesKey, name)) === 1;
+      const removed = await runScript(
+        redis,
+        PIPELINES_WRITE,
+        [pipelinesKey, watchedAreasKey(prefix)],
+        [name, ""],
+      );
+      return removed === 1;
     },
     async recordRun(record) {
       const { pipeline: name, runId } = record;

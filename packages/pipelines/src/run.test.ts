@@ -87,7 +87,14 @@ pipelines:
     batches,
     outpaintQueue,
     routeQueue,
-    deps: { store, batches, outpaintQueue, s3: client, routeQueue },
+    deps: {
+      store,
+      batches,
+      outpaintQueue,
+      s3: client,
+      routeQueue,
+      sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
+    },
   };
 }
 

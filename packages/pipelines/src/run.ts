@@ -12,13 +12,15 @@ import {
 import {
   estimateJobs,
   expandJobs,
+  inspectSource,
   prefixItems,
-  readSourceDimensions,
   type SourceItem,
+  type SourceLimits,
   summarizeEstimates,
 } from "@reframe/sources";
+import type { S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import { jobTemplateOf, outputAreaOf } from "./job-template.ts";
+import { jobTemplateOf, neverSourceAreas } from "./job-template.ts";
 import type { PipelineStore, RunRecord } from "./pipeline-store.ts";
 import { makeRunRefusedEvent } from "./run-events.ts";
 
@@ -28,10 +30,12 @@ export interface RunDeps {
   outpaintQueue: Queue;
   s3: S3Client;
   routeQueue(name: string): Pick<Queue, "add">;
-  /** Places the worker never treats as sources: its scratch prefix. */
-  ignoreAreas?: readonly { bucket: string; prefix: string }[];
+  /** The scratch area; the output areas of every applied pipeline are added to it. */
+  scratch?: readonly S3Area[];
   /** Reads URL sources' headers through the caller's egress guard (its allow-list). */
   sourceFetch?: GuardedFetch["fetch"];
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: a budget's estimate leaves out what the worker will refuse. */
+  sourceLimits: SourceLimits;
   now?: () => number;
 }
 
@@ -72,7 +76,7 @@ export async function executeRun(
   const startedAt = now();
   const items: SourceItem[] = [];
   for await (const item of prefixItems(deps.s3, definition.source, {
-    skip: [...(await allOutputAreas(deps.store)), ...(deps.ignoreAreas ?? [])],
+    neverSources: neverSourceAreas(await deps.store.all(), deps.scratch ?? []),
   }))
     items.push(item);
   const jobs = parseOutpaintJobs(expandJobs(items, jobTemplateOf(pipeline, definition, { batchId: runId })));
@@ -85,22 +89,23 @@ export async function executeRun(
     sources: items.length,
     jobs: jobs.length,
   };
-  if (definition.budget) {
+  const maxCostUsd = definition.budget?.maxCostUsd;
+  if (maxCostUsd !== undefined) {
     const toAdd = await missingJobs(deps.outpaintQueue, jobs);
     const estimate = summarizeEstimates(
       await estimateJobs(toAdd, {
         dimensionsOf: (source) =>
-          readSourceDimensions(source, { s3: deps.s3, sourceFetch: deps.sourceFetch }),
+          inspectSource(source, { s3: deps.s3, sourceFetch: deps.sourceFetch, limits: deps.sourceLimits }),
       }),
     );
     record.estimatedCostUsd = estimate.costUsd;
-    if (estimate.costUsd > definition.budget.maxCostUsd) {
+    if (estimate.costUsd > maxCostUsd) {
       const event = makeRunRefusedEvent({
         pipeline,
         runId,
         jobsToRun: toAdd.length,
         estimatedCostUsd: estimate.costUsd,
-        maxCostUsd: definition.budget.maxCostUsd,
+        maxCostUsd,
         time: now(),
       });
       await Promise.all(
@@ -128,10 +133,6 @@ export async function executeRun(
   const enqueued: RunRecord = { ...record, added: result.added, skipped: result.existing };
   await deps.store.recordRun(enqueued);
   return enqueued;
-}
-
-async function allOutputAreas(store: PipelineStore) {
-  return (await store.all()).map((applied) => outputAreaOf(applied.definition));
 }
 
 async function missingJobs(queue: Queue, jobs: readonly OutpaintJob[]): Promise<OutpaintJob[]> {

@@ -9,6 +9,17 @@ import { z } from "zod";
 export const RUNWARE_OUTPAINTING_MODEL = "bfl:flux@outpainting";
 export const OUTPUT_TYPES = ["URL", "base64Data", "dataURI"] as const;
 export const OUTPUT_FORMATS = ["JPG", "PNG", "WEBP"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+/**
+ * Each output format's file: its Content-Type, the usual extension (also sharp's name for the
+ * encoder: `toFormat("jpg")` is JPEG).
+ */
+export const OUTPUT_FORMAT_FILES = {
+  JPG: { contentType: "image/jpeg", extension: "jpg" },
+  PNG: { contentType: "image/png", extension: "png" },
+  WEBP: { contentType: "image/webp", extension: "webp" },
+} as const satisfies Record<OutputFormat, { contentType: string; extension: string }>;
+export type OutputContentType = (typeof OUTPUT_FORMAT_FILES)[OutputFormat]["contentType"];
 export const DELIVERY_METHODS = ["sync", "async"] as const;
 export const OUTPAINT_MODES = ["high", "fast"] as const;
 export const WATERMARK_POSITIONS = [

@@ -3,7 +3,7 @@ import { parseOutpaintJob } from "@reframe/jobs";
 import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { estimateJob, estimateJobs, readSourceDimensions, summarizeEstimates } from "./estimate.ts";
+import { estimateJob, estimateJobs, inspectSource, summarizeEstimates } from "./estimate.ts";
 import { prefixItems } from "./expand.ts";
 
 const job = (target: object, options: object = {}) =>
@@ -70,6 +70,16 @@ describe("estimateJob", () => {
     expect(
       estimateJob(job({ kind: "ratio", ratio: "1:1" }), { ok: false, code: "sourceNotFound", message: "x" }),
     ).toEqual({ kind: "unreadable", code: "sourceNotFound", message: "x" });
+    expect(
+      estimateJob(job({ kind: "ratio", ratio: "1:1" }), { ok: false, code: "sourceTooLarge", message: "x" }),
+    ).toEqual({ kind: "refused", code: "sourceTooLarge", message: "x" });
+    expect(
+      estimateJob(job({ kind: "ratio", ratio: "1:1" }), {
+        ok: false,
+        code: "sourceUnsupported",
+        message: "x",
+      }),
+    ).toEqual({ kind: "refused", code: "sourceUnsupported", message: "x" });
   });
 
   it("summarises counts, cost in whole cents and problems by code", () => {
@@ -136,7 +146,7 @@ describe("over the embedded S3", () => {
     for await (const item of prefixItems(
       client,
       { bucket: "lib", prefix: "photos/" },
-      { skip: [{ bucket: "lib", prefix: "photos/reformats/" }] },
+      { neverSources: [{ bucket: "lib", prefix: "photos/reformats/" }] },
     ))
       items.push(item);
     expect(items.map((item) => item.origin).sort()).toEqual([
@@ -161,7 +171,10 @@ describe("over the embedded S3", () => {
     const estimates = await estimateJobs(jobs, {
       dimensionsOf: (source) => {
         read.push(source.kind === "s3" ? source.key : source.url);
-        return readSourceDimensions(source, { s3: client });
+        return inspectSource(source, {
+          s3: client,
+          limits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
+        });
       },
     });
     expect(read.sort()).toEqual(["photos/fake.png", "photos/gone.png", "photos/sq.png", "photos/wide.png"]);
@@ -172,8 +185,8 @@ describe("over the embedded S3", () => {
       "outpaint",
       "outpaint",
       "copy",
-      "sourceNotAnImage",
-      "sourceNotAnImage",
+      "sourceUnreadable",
+      "sourceUnreadable",
       "sourceNotFound",
       "sourceNotFound",
     ]);

@@ -1,9 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
 import { isCopyPlan, OUTPAINT_LIMITS, planCanvas, type Size } from "@reframe/geometry";
+import { checkPixels, type ImageInspection, inspectImage, type SourceLimits } from "@reframe/images";
 import { type OutpaintJob, sourceIdentity } from "@reframe/jobs";
-import { parseImageHeader, readImageDimensions } from "@reframe/storage";
-import { SourceHttpError, sourceProblemOf } from "./source-problems.ts";
+import { type SourceAccess, withSourceRanges } from "./source-bytes.ts";
+import { SOURCE_PROBLEM_ESTIMATES, type SourceProblemCode, sourceProblemOf } from "./source-problems.ts";
 
 /**
  * What a job will do and cost, computed before it is enqueued with the same planCanvas, limits and
@@ -27,10 +28,11 @@ export type JobEstimate =
 
 export type SourceDimensions = { ok: true; size: Size } | { ok: false; code: string; message: string };
 
-const HEADER_RANGE = "bytes=0-65535";
-
 export function estimateJob(job: OutpaintJob, source: SourceDimensions): JobEstimate {
-  if (!source.ok) return { kind: "unreadable", code: source.code, message: source.message };
+  if (!source.ok) {
+    const kind = SOURCE_PROBLEM_ESTIMATES[source.code as SourceProblemCode] ?? "unreadable";
+    return { kind, code: source.code, message: source.message };
+  }
   const planned = planCanvas({
     source: source.size,
     target: job.target,
@@ -100,53 +102,35 @@ export async function estimateJobs(
   return jobs.map((job) => estimateJob(job, dimensions.get(sourceKey(job.source))!));
 }
 
+/** What reading a source found: its size, and what its header says (absent for a source with known dimensions). */
+export type SourceInspection =
+  | { ok: true; size: Size; image: ImageInspection | undefined }
+  | { ok: false; code: SourceProblemCode; message: string };
+
 /**
- * A source's dimensions from its hints, or from the first 64 KiB of the image. URL sources are read
- * through `sourceFetch` (the caller's egress guard, with its allow-list), else through a guard of
- * its own that allows no private address.
+ * A source's size and what it is, checked against the limits before its body is downloaded: from
+ * its hints (known dimensions from a manifest are trusted, and only the pixel limit is checked), or
+ * from its header (a ranged GET, more when the header needs it; see inspectImage). A problem retrying
+ * cannot fix is a value; a transient failure (network, 5xx) is thrown. The worker's plan and every
+ * estimate read sources through this one function, so a dry run counts what the run will refuse.
  */
-/**
- * A source's dimensions from its hints, or from the first 64 KiB of the image. A problem retrying
- * cannot fix is a value; a transient failure (network, 5xx) is thrown.
- */
-export async function readSourceDimensions(
+export async function inspectSource(
   source: OutpaintJob["source"],
-  { s3, sourceFetch }: { s3: S3Client; sourceFetch?: GuardedFetch["fetch"] },
-): Promise<SourceDimensions> {
-  if (source.kind === "s3" && source.width && source.height)
-    return { ok: true, size: { width: source.width, height: source.height } };
+  access: SourceAccess & { limits: SourceLimits },
+): Promise<SourceInspection> {
   const where = source.kind === "s3" ? `s3://${source.bucket}/${source.key}` : source.url;
   try {
-    if (source.kind === "s3") {
-      const { width, height } = await readImageDimensions({
-        client: s3,
-        bucket: source.bucket,
-        key: source.key,
-      });
-      return { ok: true, size: { width, height } };
+    if (source.kind === "s3" && source.width && source.height) {
+      checkPixels(source.width, source.height, access.limits);
+      return { ok: true, size: { width: source.width, height: source.height }, image: undefined };
     }
-    if (sourceFetch) return { ok: true, size: await readUrlHeader(source.url, sourceFetch) };
-    const guard = createGuardedFetch();
-    try {
-      return { ok: true, size: await readUrlHeader(source.url, guard.fetch) };
-    } finally {
-      await guard.close();
-    }
+    const image = await withSourceRanges(source, access, (read) => inspectImage(read, access.limits));
+    return { ok: true, size: { width: image.width, height: image.height }, image };
   } catch (error) {
     const problem = sourceProblemOf(error, where);
     if (problem) return { ok: false, ...problem };
     throw error;
   }
-}
-
-async function readUrlHeader(url: string, sourceFetch: GuardedFetch["fetch"]): Promise<Size> {
-  const response = await sourceFetch(url, { headers: { Range: HEADER_RANGE } });
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new SourceHttpError(url, response.status);
-  }
-  const { width, height } = parseImageHeader(new Uint8Array(await response.arrayBuffer()));
-  return { width, height };
 }
 
 export interface EstimateSummary {

@@ -1,6 +1,13 @@
-import type { Anchor, Target } from "@reframe/geometry";
+import { type Anchor, type Target, targetLabel } from "@reframe/geometry";
 import type { OutpaintJobInput } from "@reframe/jobs";
-import { type ListObjectsInput, listObjects } from "@reframe/storage";
+import {
+  DEFAULT_KEY_TEMPLATE,
+  inArea,
+  type ListObjectsInput,
+  listObjects,
+  outputAreaOf,
+  type S3Area,
+} from "@reframe/storage";
 import type { SourceItem } from "./source-item.ts";
 
 /** What a run asks of every source, unless a manifest row says otherwise. */
@@ -42,14 +49,39 @@ export function expandJobs(items: Iterable<SourceItem>, template: JobTemplate): 
   return jobs;
 }
 
+/**
+ * Where a run's outputs may land: one output area per target (storage's outputAreaOf), without
+ * repeats. A listing leaves them out, and `pipelines apply` refuses a trigger that watches one.
+ */
+export function outputAreasOf(template: Pick<JobTemplate, "targets" | "output">): S3Area[] {
+  const { output } = template;
+  const place = {
+    bucket: output.bucket,
+    keyTemplate: output.keyTemplate ?? DEFAULT_KEY_TEMPLATE,
+    prefix: output.prefix,
+  };
+  const areas = new Map<string, S3Area>();
+  for (const target of template.targets) {
+    const area = outputAreaOf(place, targetLabel(target));
+    areas.set(`${area.bucket}/${area.prefix}`, area);
+  }
+  return [...areas.values()];
+}
+
 function anchored(target: Target, rowAnchor: Anchor | undefined, runAnchor: Anchor | undefined): Target {
   if (target.kind === "margins") return target;
   const anchor = rowAnchor ?? target.anchor ?? runAnchor;
   return anchor === undefined || anchor === target.anchor ? target : { ...target, anchor };
 }
 
-/** Images only, unless the run gives its own include globs: other files would fail as sourceNotAnImage. */
-export const DEFAULT_IMAGE_GLOBS = ["**/*.{jpg,jpeg,png,webp,JPG,JPEG,PNG,WEBP}"];
+/**
+ * Images only, unless the run gives its own include globs: other files would fail as
+ * sourceUnreadable. HEIC is listed so that a library's iPhone photos are counted (as refused when
+ * sharp cannot decode them) rather than silently left out.
+ */
+export const DEFAULT_IMAGE_GLOBS = [
+  "**/*.{jpg,jpeg,png,webp,gif,tif,tiff,avif,heic,heif,JPG,JPEG,PNG,WEBP,GIF,TIF,TIFF,AVIF,HEIC,HEIF}",
+];
 
 export interface PrefixSource {
   bucket: string;
@@ -60,13 +92,13 @@ export interface PrefixSource {
 
 /**
  * The objects under a prefix as source items, with their ETag (so changed content is new work and
- * unchanged content is not). Objects under any of `skip` (the run's own output and scratch prefixes)
- * are left out: a run over a bucket it also writes to must not take its outputs for sources.
+ * unchanged content is not). Objects in any of `neverSources` (output areas, the scratch area) are
+ * left out: a run over a bucket it also writes to must not take its outputs for sources.
  */
 export async function* prefixItems(
   client: ListObjectsInput["client"],
   source: PrefixSource,
-  { skip = [], signal }: { skip?: readonly { bucket: string; prefix: string }[]; signal?: AbortSignal } = {},
+  { neverSources = [], signal }: { neverSources?: readonly S3Area[]; signal?: AbortSignal } = {},
 ): AsyncGenerator<SourceItem> {
   const include = source.include?.length ? source.include : DEFAULT_IMAGE_GLOBS;
   for await (const object of listObjects({
@@ -77,7 +109,7 @@ export async function* prefixItems(
     exclude: source.exclude ?? [],
     signal,
   })) {
-    if (skip.some((area) => area.bucket === object.bucket && object.key.startsWith(area.prefix))) continue;
+    if (neverSources.some((area) => inArea(area, object))) continue;
     yield {
       source: {
         kind: "s3",

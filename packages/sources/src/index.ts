@@ -1,16 +1,19 @@
+export type { SourceLimits } from "@reframe/images";
 export {
   type EstimateSummary,
   estimateJob,
   estimateJobs,
+  inspectSource,
   type JobEstimate,
-  readSourceDimensions,
   type SourceDimensions,
+  type SourceInspection,
   summarizeEstimates,
 } from "./estimate.ts";
 export {
   DEFAULT_IMAGE_GLOBS,
   expandJobs,
   type JobTemplate,
+  outputAreasOf,
   type PrefixSource,
   prefixItems,
 } from "./expand.ts";
@@ -22,8 +25,10 @@ export {
   manifestFormatOf,
   parseManifest,
 } from "./manifest.ts";
+export { downloadSource, type SourceAccess, withSourceRanges } from "./source-bytes.ts";
 export { type SourceItem, type SourceOverrides, sourceLabel } from "./source-item.ts";
 export {
+  SOURCE_PROBLEM_ESTIMATES,
   SOURCE_PROBLEMS,
   SourceHttpError,
   type SourceProblem,

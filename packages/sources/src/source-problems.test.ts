@@ -1,5 +1,5 @@
 import { EgressRefusedError } from "@reframe/egress";
-import { ImageHeaderError } from "@reframe/storage";
+import { ImageProblemError } from "@reframe/images";
 import { describe, expect, it } from "vitest";
 import { SourceHttpError, sourceProblemOf } from "./source-problems.ts";
 
@@ -10,12 +10,23 @@ describe("sourceProblemOf", () => {
     [named("NoSuchKey"), "sourceNotFound"],
     [named("NotFound"), "sourceNotFound"],
     [named("AccessDenied"), "sourceUnreadable"],
-    [new ImageHeaderError("not a JPEG, PNG or WebP image"), "sourceNotAnImage"],
+    [new ImageProblemError("unreadable", "is not an image"), "sourceUnreadable"],
+    [new ImageProblemError("unsupported", "is a BMP image"), "sourceUnsupported"],
+    [new ImageProblemError("tooLarge", "is 40000×40000 px"), "sourceTooLarge"],
     [new SourceHttpError("https://x.example/a.jpg", 404), "sourceNotFound"],
     [new SourceHttpError("https://x.example/a.jpg", 410), "sourceNotFound"],
     [new SourceHttpError("https://x.example/a.jpg", 403), "sourceUnreadable"],
   ])("%s is a problem retrying cannot fix: %s", (error, code) => {
     expect(sourceProblemOf(error, "s3://lib/a.jpg")?.code).toBe(code);
+  });
+
+  it("an image problem names the source before what is wrong with it", () => {
+    expect(
+      sourceProblemOf(new ImageProblemError("unreadable", "is empty (0 bytes)"), "s3://lib/a.jpg"),
+    ).toEqual({
+      code: "sourceUnreadable",
+      message: "the source s3://lib/a.jpg is empty (0 bytes)",
+    });
   });
 
   it("a refused address keeps the guard's message", () => {

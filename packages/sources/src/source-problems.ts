@@ -1,18 +1,38 @@
 import { EgressRefusedError } from "@reframe/egress";
-import { ImageHeaderError } from "@reframe/storage";
+import { type ImageProblemCode, ImageProblemError } from "@reframe/images";
 
 /**
- * Why a source image cannot be read, decided once for every reader (the worker's plan step, and
- * estimates before enqueueing): a problem that retrying cannot fix has a code; anything else (a
- * network error, S3 or the origin answering 5xx or 429) is transient and left to the caller's retries.
+ * Why a source image cannot be used, decided once for every reader (the worker's plan step, and
+ * estimates before enqueueing): a problem that retrying cannot fix has a code, and the job fails at
+ * once with it; anything else (a network error, S3 or the origin answering 5xx or 429, a full disk)
+ * is transient and left to the caller's retries.
  */
 export const SOURCE_PROBLEMS = [
   "sourceNotFound",
-  "sourceNotAnImage",
   "sourceRefused",
   "sourceUnreadable",
+  "sourceUnsupported",
+  "sourceTooLarge",
 ] as const;
 export type SourceProblemCode = (typeof SOURCE_PROBLEMS)[number];
+
+/**
+ * How a dry run counts a source with the problem: `refused`, an image reframe will not take on (over
+ * a limit, a format it does not read, an address the egress guard refuses), or `unreadable`.
+ */
+export const SOURCE_PROBLEM_ESTIMATES: Record<SourceProblemCode, "refused" | "unreadable"> = {
+  sourceNotFound: "unreadable",
+  sourceRefused: "refused",
+  sourceUnreadable: "unreadable",
+  sourceUnsupported: "refused",
+  sourceTooLarge: "refused",
+};
+
+const IMAGE_PROBLEM_CODES: Record<ImageProblemCode, SourceProblemCode> = {
+  tooLarge: "sourceTooLarge",
+  unsupported: "sourceUnsupported",
+  unreadable: "sourceUnreadable",
+};
 
 export interface SourceProblem {
   code: SourceProblemCode;
@@ -31,8 +51,8 @@ export class SourceHttpError extends Error {
 
 export function sourceProblemOf(error: unknown, where: string): SourceProblem | undefined {
   if (error instanceof EgressRefusedError) return { code: "sourceRefused", message: error.message };
-  if (error instanceof ImageHeaderError)
-    return { code: "sourceNotAnImage", message: `the source ${where} is not a JPEG, PNG or WebP image` };
+  if (error instanceof ImageProblemError)
+    return { code: IMAGE_PROBLEM_CODES[error.code], message: `the source ${where} ${error.message}` };
   if (error instanceof SourceHttpError)
     return error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429
       ? {

@@ -1,7 +1,16 @@
 export { checkS3Reachable, createS3Client, type S3ClientSettings, s3Target } from "./client.ts";
 export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
-export { type ImageFormat, type ImageHeader, ImageHeaderError, parseImageHeader } from "./image-header.ts";
-export { KEY_TEMPLATE_FIELDS, KeyTemplateError, renderKeyTemplate, splitKey } from "./key-template.ts";
+export {
+  DEFAULT_KEY_TEMPLATE,
+  KeyTemplateError,
+  type KeyTemplateField,
+  type KeyTemplateValues,
+  keyTemplateProblems,
+  type OutputPlace,
+  outputAreaOf,
+  renderKeyTemplate,
+  splitKey,
+} from "./key-template.ts";
 export { keyFilter, type ListedObject, type ListObjectsInput, listObjects } from "./list-objects.ts";
 export {
   PresignDeadlineError,
@@ -10,5 +19,11 @@ export {
   presignOutputUpload,
   presignSourceDownload,
 } from "./presign.ts";
+export { areaContains, areasOverlap, describeArea, inArea, type S3Area, scratchAreas } from "./s3-area.ts";
 export { type CreatedObject, decodeEventKey, type ParsedS3Event, parseS3Event } from "./s3-events.ts";
-export { type OutputVerification, readImageDimensions, verifyOutputObject } from "./verify.ts";
+export {
+  type OutputVerification,
+  readImageDimensions,
+  readObjectRange,
+  verifyOutputObject,
+} from "./verify.ts";

@@ -1,18 +1,51 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { type ImageHeader, parseImageHeader } from "./image-header.ts";
+import { type ByteRange, type ImageHeader, readImageHeader } from "@reframe/images";
 
 const HEADER_BYTES = 65_536;
 
+/** An object's format and displayed size from the first 64 KiB (one ranged GET). */
 export async function readImageDimensions(input: {
   client: S3Client;
   bucket: string;
   key: string;
 }): Promise<ImageHeader> {
-  const object = await input.client.send(
-    new GetObjectCommand({ Bucket: input.bucket, Key: input.key, Range: `bytes=0-${HEADER_BYTES - 1}` }),
-  );
-  const bytes = await object.Body!.transformToByteArray();
-  return parseImageHeader(bytes.subarray(0, HEADER_BYTES));
+  const { bytes } = await readObjectRange(input, 0, HEADER_BYTES - 1);
+  return readImageHeader(bytes);
+}
+
+/**
+ * Bytes [start, end] of an object and its whole size (from Content-Range). A range past the end of
+ * the object (S3 answers 416, an empty object included) is an empty answer, with the size when known.
+ */
+export async function readObjectRange(
+  input: { client: S3Client; bucket: string; key: string },
+  start: number,
+  end: number,
+): Promise<ByteRange> {
+  let object: GetObjectCommandOutput;
+  try {
+    object = await input.client.send(
+      new GetObjectCommand({ Bucket: input.bucket, Key: input.key, Range: `bytes=${start}-${end}` }),
+    );
+  } catch (error) {
+    if (isUnsatisfiableRange(error)) {
+      const total = fullSize(
+        (error as { $response?: { headers?: Record<string, string> } }).$response?.headers?.["content-range"],
+      );
+      return { bytes: new Uint8Array(), totalBytes: total ?? (start === 0 ? 0 : undefined) };
+    }
+    throw error;
+  }
+  const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  return {
+    bytes: bytes.subarray(0, end - start + 1),
+    totalBytes: fullSize(object.ContentRange) ?? object.ContentLength,
+  };
+}
+
+function isUnsatisfiableRange(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 416 || (error as { name?: string }).name === "InvalidRange";
 }
 
 export type OutputVerification =
@@ -44,8 +77,7 @@ export async function verifyOutputObject(input: {
       return { ok: false, reason: "missing", detail: `${where} does not exist` };
     }
     // S3 answers a range on a zero-length object with 416: there is no first byte to return.
-    if (status === 416 || name === "InvalidRange")
-      return { ok: false, reason: "empty", detail: `${where} is empty` };
+    if (isUnsatisfiableRange(error)) return { ok: false, reason: "empty", detail: `${where} is empty` };
     throw error;
   }
   const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
@@ -53,7 +85,7 @@ export async function verifyOutputObject(input: {
   if (size === 0) return { ok: false, reason: "empty", detail: `${where} is empty` };
   let header: ImageHeader;
   try {
-    header = parseImageHeader(bytes.subarray(0, HEADER_BYTES));
+    header = readImageHeader(bytes.subarray(0, HEADER_BYTES));
   } catch (error) {
     return { ok: false, reason: "wrong-type", detail: `not an image: ${(error as Error).message}` };
   }

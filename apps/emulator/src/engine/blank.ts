@@ -1,5 +1,5 @@
+import { OUTPUT_FORMAT_FILES, type OutputContentType, type OutputFormat } from "@reframe/runware";
 import sharp from "sharp";
-import type { OutputContentType, OutputFormat } from "./encode.ts";
 
 /**
  * A valid image of the requested size and format, one flat colour, without outpainting: what the
@@ -7,11 +7,6 @@ import type { OutputContentType, OutputFormat } from "./encode.ts";
  * reframe and not the CPU engine. Encoded once per format and size; later calls are a map lookup.
  */
 
-const CONTENT_TYPES: Record<OutputFormat, OutputContentType> = {
-  JPG: "image/jpeg",
-  PNG: "image/png",
-  WEBP: "image/webp",
-};
 /** Distinct sizes kept: a benchmark uses a handful; an unusual run must not grow without bound. */
 const CACHE_LIMIT = 64;
 const cache = new Map<string, Promise<{ bytes: Buffer; contentType: OutputContentType }>>();
@@ -37,5 +32,5 @@ async function encodeBlank(format: OutputFormat, width: number, height: number) 
   if (format === "JPG") pipeline.jpeg({ quality: 50 });
   else if (format === "PNG") pipeline.png({ compressionLevel: 9 });
   else pipeline.webp({ quality: 50 });
-  return { bytes: await pipeline.toBuffer(), contentType: CONTENT_TYPES[format] };
+  return { bytes: await pipeline.toBuffer(), contentType: OUTPUT_FORMAT_FILES[format].contentType };
 }

@@ -18,10 +18,12 @@ export type DecodeOptions = {
   field?: string;
   /** Decoded pixel cap (decompression-bomb guard); default 64 MP, 16× the 4 MP output cap. */
   maxPixels?: number;
+  /** sharp's names of the formats accepted; default JPEG, PNG and WebP (what the provider documents). */
+  formats?: ReadonlySet<string>;
 };
 
 const DEFAULT_MAX_PIXELS = 64 * 1024 * 1024;
-const DECODABLE_FORMATS = new Set(["jpeg", "png", "webp"]);
+const DOCUMENTED_FORMATS: ReadonlySet<string> = new Set(["jpeg", "png", "webp"]);
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64_PATTERN = /^[A-Za-z0-9+/_-]+={0,2}$/;
 
@@ -50,17 +52,18 @@ export async function readInputBytes(input: string, options: DecodeOptions): Pro
 /** Rotates by EXIF orientation and returns 8-bit sRGB RGBA whatever the input colourspace. */
 export async function decodeImageBytes(
   bytes: Buffer,
-  options: Pick<DecodeOptions, "field" | "maxPixels">,
+  options: Pick<DecodeOptions, "field" | "maxPixels" | "formats">,
 ): Promise<DecodedImage> {
   const field = options.field ?? "inputs.image";
   const limitInputPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {
     const meta = await sharp(bytes, { limitInputPixels }).metadata();
-    if (!meta.format || !DECODABLE_FORMATS.has(meta.format)) {
+    const formats = options.formats ?? DOCUMENTED_FORMATS;
+    if (!meta.format || !formats.has(meta.format)) {
       throw new EngineInputError(
         "invalidImage",
         field,
-        `format ${meta.format ?? "unknown"} is not JPEG, PNG or WebP`,
+        `format ${meta.format ?? "unknown"} is not one of ${[...formats].join(", ")}`,
       );
     }
     const { data, info } = await sharp(bytes, { limitInputPixels })

@@ -1,6 +1,7 @@
+import { OUTPUT_FORMATS, type OutputFormat } from "@reframe/runware";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { encodeOutput, OUTPUT_FORMATS, type OutputFormat } from "./encode.ts";
+import { encodeOutput } from "./encode.ts";
 import { gradientImage, solidImage } from "./test-images.ts";
 
 const MAGIC: Record<OutputFormat, (bytes: Buffer) => boolean> = {

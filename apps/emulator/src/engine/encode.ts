@@ -1,10 +1,6 @@
+import { OUTPUT_FORMAT_FILES, type OutputContentType, type OutputFormat } from "@reframe/runware";
 import sharp from "sharp";
 import { type RawImage, rawInput } from "./raw-image.ts";
-
-export const OUTPUT_FORMATS = ["JPG", "PNG", "WEBP"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-export type OutputContentType = "image/jpeg" | "image/png" | "image/webp";
 
 export type EncodeOptions = {
   format: OutputFormat;
@@ -12,12 +8,6 @@ export type EncodeOptions = {
   quality: number;
   /** false drops the alpha channel from PNG/WEBP (an opaque source needs none); default true. */
   alpha?: boolean;
-};
-
-const CONTENT_TYPES: Record<OutputFormat, OutputContentType> = {
-  JPG: "image/jpeg",
-  PNG: "image/png",
-  WEBP: "image/webp",
 };
 
 export async function encodeOutput(
@@ -45,5 +35,5 @@ export async function encodeOutput(
       throw new RangeError(`outputFormat must be JPG, PNG or WEBP, got ${String(unknown)}`);
     }
   }
-  return { bytes: await pipeline.toBuffer(), contentType: CONTENT_TYPES[format] };
+  return { bytes: await pipeline.toBuffer(), contentType: OUTPUT_FORMAT_FILES[format].contentType };
 }

@@ -10,9 +10,6 @@ export {
 export {
   type EncodeOptions,
   encodeOutput,
-  OUTPUT_FORMATS,
-  type OutputContentType,
-  type OutputFormat,
 } from "./encode.ts";
 export { ENGINE_INPUT_ERROR_CODES, EngineInputError, type EngineInputErrorCode } from "./errors.ts";
 export {

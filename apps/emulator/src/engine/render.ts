@@ -1,5 +1,6 @@
+import type { OutputContentType, OutputFormat } from "@reframe/runware";
 import { type DecodeOptions, decodeInputImage, type ResolveImageUUID } from "./decode.ts";
-import { encodeOutput, type OutputContentType, type OutputFormat } from "./encode.ts";
+import { encodeOutput } from "./encode.ts";
 import { type Margins, type OutpaintMode, outpaintImage } from "./outpaint.ts";
 import { applyWatermark, type WatermarkSpec } from "./watermark.ts";
 

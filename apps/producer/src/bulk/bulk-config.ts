@@ -1,4 +1,4 @@
-import { envField, s3EnvFields } from "@reframe/config";
+import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
 import type { z } from "zod";
 import { producerConfigSchema } from "../producer-config.ts";
 
@@ -12,5 +12,6 @@ export const bulkConfigSchema = producerConfigSchema.extend({
   SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
   SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
   SOURCE_URL_ALLOW_HOSTS: envField.list([]),
+  ...sourceLimitEnvFields,
 });
 export type BulkConfig = z.output<typeof bulkConfigSchema>;

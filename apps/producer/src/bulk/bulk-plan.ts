@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import { targetLabel } from "@reframe/geometry";
 import {
   type BatchStatus,
   type BatchStore,
@@ -18,14 +17,17 @@ import {
   type EstimateSummary,
   estimateJobs,
   expandJobs,
+  inspectSource,
   type JobEstimate,
   ManifestError,
+  outputAreasOf,
   parseManifest,
   prefixItems,
-  readSourceDimensions,
   type SourceItem,
+  type SourceLimits,
   summarizeEstimates,
 } from "@reframe/sources";
+import type { S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { UsageError } from "../cli/usage-error.ts";
@@ -65,8 +67,10 @@ export interface PlanDeps {
   store: BatchStore;
   queuePrefix: string;
   sourceFetch: GuardedFetch["fetch"];
-  /** Areas a prefix listing leaves out besides the run's own outputs (the scratch prefix). */
-  skip: { bucket: string; prefix: string }[];
+  /** The scratch area: a listing leaves it out, with the run's own output areas. */
+  scratch: S3Area[];
+  /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: the estimate refuses what the worker will refuse. */
+  sourceLimits: SourceLimits;
   onProgress?: (phase: "listing" | "checking" | "estimating", done: number, total?: number) => void;
   signal?: AbortSignal;
 }
@@ -162,14 +166,16 @@ async function readSources(
       throw error;
     }
   }
-  const own = outputAreas(request.template);
+  // Where this run writes (storage's outputAreaOf, as for pipelines): a listing leaves it out, so a
+  // run over a bucket it also writes to never takes its own outputs for sources.
+  const own = outputAreasOf(request.template);
   if (own.some((area) => area.bucket === sources.bucket && area.prefix === ""))
     throw new UsageError(
       `outputs would be written among the sources of s3://${sources.bucket}/: give --prefix, a --bucket of their own, or a --key-template that starts with a fixed folder`,
     );
   const items: SourceItem[] = [];
   for await (const item of prefixItems(deps.s3, sources, {
-    skip: [...own, ...deps.skip],
+    neverSources: [...own, ...deps.scratch],
     ...(deps.signal ? { signal: deps.signal } : {}),
   })) {
     items.push(item);
@@ -177,22 +183,6 @@ async function readSources(
   }
   deps.onProgress?.("listing", items.length);
   return { items };
-}
-
-/**
- * Where the run's outputs land: the key template's fixed start once {prefix} and {target} are filled
- * in. A listing leaves these out, so a run over a bucket it also writes to never takes its own
- * outputs for sources (and a second run adds nothing for them).
- */
-export function outputAreas(template: BulkTemplate): { bucket: string; prefix: string }[] {
-  const { output } = template;
-  return template.targets.map((target) => {
-    const filled = output.keyTemplate
-      .replaceAll("{prefix}", output.prefix ?? "")
-      .replaceAll("{target}", targetLabel(target));
-    const fixed = filled.slice(0, filled.includes("{") ? filled.indexOf("{") : filled.length);
-    return { bucket: output.bucket, prefix: fixed.replace(/\/{2,}/g, "/").replace(/^\//, "") };
-  });
 }
 
 /** One job per source and target; a bad job names the manifest line or object it came from. */
@@ -242,7 +232,11 @@ async function estimateToRun(toRun: BulkPlan["toRun"], deps: PlanDeps): Promise<
     {
       dimensionsOf: (source) => {
         deps.signal?.throwIfAborted();
-        return readSourceDimensions(source, { s3: deps.s3, sourceFetch: deps.sourceFetch });
+        return inspectSource(source, {
+          s3: deps.s3,
+          sourceFetch: deps.sourceFetch,
+          limits: deps.sourceLimits,
+        });
       },
       onProgress: (done, total) => deps.onProgress?.("estimating", done, total),
     },

@@ -1,6 +1,6 @@
+import { outputAreasOf } from "@reframe/sources";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../cli/usage-error.ts";
-import { outputAreas } from "./bulk-plan.ts";
 import { type BulkFlags, deriveBatchId, parseBulkRequest } from "./bulk-request.ts";
 
 const env = { OUTPUT_BUCKET: "outputs" };
@@ -182,14 +182,14 @@ describe("deriveBatchId", () => {
   });
 });
 
-describe("outputAreas", () => {
+describe("the output areas of a bulk run", () => {
   it("is the key template's fixed start per target, which a listing leaves out", () => {
     const request = parseBulkRequest(prefixRun({ target: ["16:9", "preset:x-header"], prefix: "out/" }), env);
-    expect(outputAreas(request.template)).toEqual([
+    expect(outputAreasOf(request.template)).toEqual([
       { bucket: "outputs", prefix: "out/16x9/" },
       { bucket: "outputs", prefix: "out/x-header/" },
     ]);
     const flat = parseBulkRequest(prefixRun({ "key-template": "{dir}{name}-{target}.{ext}" }), env);
-    expect(outputAreas(flat.template)).toEqual([{ bucket: "outputs", prefix: "" }]);
+    expect(outputAreasOf(flat.template)).toEqual([{ bucket: "outputs", prefix: "" }]);
   });
 });

@@ -1,9 +1,11 @@
+import { sourceLimitsOf } from "@reframe/config";
 import {
   announceBatchCompleted,
   createRouteQueues,
   type EnqueueManyResult,
   enqueueMany,
 } from "@reframe/jobs";
+import { scratchAreas } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import type { BulkContext } from "./bulk-context.ts";
 import { type BulkPlan, planBulk } from "./bulk-plan.ts";
@@ -82,9 +84,8 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Bul
     store: context.store,
     queuePrefix: context.config.QUEUE_PREFIX,
     sourceFetch: context.sourceFetch,
-    skip: context.config.SCRATCH_BUCKET
-      ? [{ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }]
-      : [],
+    scratch: scratchAreas({ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }),
+    sourceLimits: sourceLimitsOf(context.config),
     signal: context.interrupt.signal,
     onProgress: (phase, done, total) => {
       if (current && current.phase !== phase) progress.done(current.text);

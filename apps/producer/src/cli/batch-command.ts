@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { parseEnv } from "@reframe/config";
+import { parseEnv, sourceLimitsOf } from "@reframe/config";
 import {
   BATCH_ID_PATTERN,
   type BatchFailure,
@@ -8,7 +8,7 @@ import {
   outpaintJobSchema,
   retryBatchFailures,
 } from "@reframe/jobs";
-import { estimateJobs, readSourceDimensions, summarizeEstimates } from "@reframe/sources";
+import { estimateJobs, inspectSource, summarizeEstimates } from "@reframe/sources";
 import { batchView } from "../batch-view.ts";
 import { bulkConfigSchema } from "../bulk/bulk-config.ts";
 import { type BulkContext, withBulkContext } from "../bulk/bulk-context.ts";
@@ -186,7 +186,11 @@ async function estimateRetry(failures: readonly BatchFailure[], context: BulkCon
   });
   const estimates = await estimateJobs(jobs, {
     dimensionsOf: (source) =>
-      readSourceDimensions(source, { s3: context.s3, sourceFetch: context.sourceFetch }),
+      inspectSource(source, {
+        s3: context.s3,
+        sourceFetch: context.sourceFetch,
+        limits: sourceLimitsOf(context.config),
+      }),
   });
   return summarizeEstimates(estimates).costUsd;
 }

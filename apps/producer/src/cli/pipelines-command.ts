@@ -1,15 +1,20 @@
 import { readFile } from "node:fs/promises";
+import { createSpendLedger } from "@reframe/jobs";
 import {
   type AppliedChange,
+  type AppliedPipeline,
   applyPipelines,
   createPipelineRunQueue,
   createPipelineStore,
+  createUploadBudgets,
   PIPELINE_RUN_JOB_NAME,
   type PipelineRunData,
   PipelinesFileError,
   parsePipelinesFile,
   type RunRecord,
   runIdOf,
+  type UploadBudgets,
+  uploadCeilingsOf,
 } from "@reframe/pipelines";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -24,9 +29,9 @@ import { UsageError } from "./usage-error.ts";
 
 export const pipelinesCommand: CliCommand = {
   help: `reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
-reframe pipelines list [--json]                 applied pipelines, their schedule and next run
+reframe pipelines list [--json]                 applied pipelines, their schedule and next run, uploads' spend
 reframe pipelines run <name> [--detach]         run one now (a worker expands it), print what it added
-reframe pipelines runs <name> [--json]          its recent runs
+reframe pipelines runs <name> [--json]          its recent runs; its uploads' spend and refusals
 
   apply is declarative: the file is the whole truth (unchanged pipelines are left alone, pipelines
   no longer in it lose their schedule); --check validates only. A bad file changes nothing and names
@@ -43,6 +48,7 @@ export interface PipelinesContext {
   connection: Redis;
   prefix: string;
   print(line: string): void;
+  now?: () => number;
 }
 
 /** `reframe pipelines …`; returns the exit code. */
@@ -54,6 +60,8 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
     ...JSON_FLAG,
   });
   const store = createPipelineStore(context.connection, { prefix: context.prefix });
+  const budgets = createUploadBudgets(context.connection, { prefix: context.prefix });
+  const now = context.now ?? Date.now;
   const runQueue = createPipelineRunQueue({ connection: context.connection, prefix: context.prefix });
   try {
     switch (sub) {
@@ -72,29 +80,38 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
       }
       case "list": {
         const applied = await store.all();
-        const listed = [];
-        for (const { name, definition } of applied) {
-          const scheduler = await runQueue.getJobScheduler(`pipeline-${name}`);
-          listed.push({
-            name,
-            schedule: definition.schedule,
-            nextRunAt: scheduler?.next,
-            triggers: definition.triggers,
-          });
-        }
         if (values.json) {
+          const listed = [];
+          for (const { name, definition } of applied) {
+            const scheduler = await runQueue.getJobScheduler(`pipeline-${name}`);
+            listed.push({
+              name,
+              schedule: definition.schedule,
+              nextRunAt: scheduler?.next,
+              triggers: definition.triggers,
+            });
+          }
           context.print(JSON.stringify(listed, null, 2));
           return 0;
         }
         if (applied.length === 0) context.print("no pipelines applied (reframe pipelines apply <file>)");
-        for (const { name, schedule, nextRunAt, triggers } of listed) {
-          const when = schedule
-            ? `${schedule.cron} ${schedule.timezone}, next ${formatTime(nextRunAt)}`
+        for (const pipeline of applied) {
+          const { name, definition } = pipeline;
+          const scheduler = await runQueue.getJobScheduler(`pipeline-${name}`);
+          const schedule = definition.schedule
+            ? `${definition.schedule.cron} ${definition.schedule.timezone}, next ${formatTime(scheduler?.next)}`
             : "no schedule";
-          context.print(
-            `${name}: ${when}${triggers.length > 0 ? `, ${triggers.length} upload trigger(s)` : ""}`,
-          );
+          const triggers =
+            definition.triggers.length > 0 ? `, ${definition.triggers.length} upload trigger(s)` : "";
+          context.print(`${name}: ${schedule}${triggers}`);
+          if (definition.triggers.length > 0)
+            context.print(`  ${await describeUploads(pipeline, budgets, now())}`);
         }
+        const spend = await createSpendLedger(context.connection, { prefix: context.prefix }).status(now());
+        if (spend.limitUsd !== undefined)
+          context.print(
+            `all jobs today (UTC ${spend.day}): $${spend.spentUsd.toFixed(2)} of $${spend.limitUsd.toFixed(2)} (SPEND_LIMIT_USD_PER_DAY)${spend.pause ? "; the queue is paused at this ceiling" : ""}`,
+          );
         return 0;
       }
       case "run": {
@@ -116,12 +133,23 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
       case "runs": {
         const name = positionals[0];
         if (!name) throw new UsageError("pipelines runs needs a pipeline name");
-        const runs = await store.runs(name);
         if (values.json) {
-          context.print(JSON.stringify(runs, null, 2));
+          context.print(JSON.stringify(await store.runs(name), null, 2));
           return 0;
         }
-        if (runs.length === 0) context.print(`pipeline ${name} has not run yet`);
+        const pipeline = await store.get(name);
+        if (pipeline && pipeline.definition.triggers.length > 0) {
+          context.print(await describeUploads(pipeline, budgets, now()));
+          for (const refusal of await budgets.refusals(name))
+            context.print(
+              `  refused ${formatTime(refusal.at)}: ${refusal.source} ${refusal.target} $${refusal.costUsd.toFixed(2)} (over the ${refusal.window === "day" ? "24-hour" : "hourly"} ceiling)`,
+            );
+        }
+        const runs = await store.runs(name);
+        if (runs.length === 0)
+          context.print(
+            `pipeline ${name} has not run yet${pipeline?.definition.triggers.length ? " (schedule or manual)" : ""}`,
+          );
         for (const record of runs) context.print(describeRun(record));
         return 0;
       }
@@ -174,6 +202,22 @@ export function describeRun(record: RunRecord): string {
   const cost =
     record.estimatedCostUsd === undefined ? "" : `, estimated $${record.estimatedCostUsd.toFixed(2)}`;
   return `${base}, ${record.added ?? 0} added, ${record.skipped ?? 0} already done or queued${cost}`;
+}
+
+/** What a pipeline's upload triggers spent against their ceilings, and what they could not add. */
+async function describeUploads(
+  pipeline: AppliedPipeline,
+  budgets: UploadBudgets,
+  now: number,
+): Promise<string> {
+  const ceilings = uploadCeilingsOf(pipeline.definition);
+  const usage = await budgets.usage(pipeline.name, now);
+  const hour =
+    ceilings.perHourUsd === undefined
+      ? ""
+      : `, $${usage.hourUsd.toFixed(2)} of $${ceilings.perHourUsd.toFixed(2)} in the last hour`;
+  const refused = usage.refusedLastDay === 0 ? "" : `; ${usage.refusedLastDay} job(s) refused over a ceiling`;
+  return `upload triggers spent $${usage.dayUsd.toFixed(2)} of $${ceilings.perDayUsd.toFixed(2)} in the last 24 hours${hour}${refused}`;
 }
 
 function formatTime(epochMs: number | undefined): string {

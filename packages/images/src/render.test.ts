@@ -1,0 +1,182 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ImageProblemError } from "./image-problem.ts";
+import { createImageSlots } from "./image-work.ts";
+import { describeImageFile, providerInputEncoding, renderImage } from "./render.ts";
+import type { SourceLimits } from "./source-limits.ts";
+import { spoolToFile } from "./spool.ts";
+import { type AwkwardFile, awkwardLibrary } from "./testing/awkward-library.ts";
+
+const LIMITS: SourceLimits = { maxPixels: 100_000_000, maxBytes: 200_000_000 };
+
+let directory: string;
+let files: Map<string, AwkwardFile>;
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), "reframe-images-"));
+  files = new Map((await awkwardLibrary({ photoWidth: 1200, photoHeight: 800 })).map((f) => [f.name, f]));
+}, 60_000);
+afterAll(async () => {
+  if (directory) await rm(directory, { recursive: true, force: true });
+});
+
+async function local(name: string): Promise<string> {
+  const path = join(directory, name);
+  await writeFile(path, files.get(name)!.bytes);
+  return path;
+}
+
+/** Renders a library file as the worker prepares a provider input, at `size`. */
+async function providerInput(name: string, size: { width: number; height: number }) {
+  const source = await local(name);
+  const described = await describeImageFile(source, LIMITS);
+  const encoding = providerInputEncoding(described);
+  const rendered = await renderImage({
+    source,
+    described,
+    size,
+    file: join(directory, `${name}.out.${encoding.format}`),
+    encoding,
+    limits: LIMITS,
+  });
+  return { described, encoding, rendered, metadata: await sharp(rendered.file).metadata() };
+}
+
+describe("provider inputs from the awkward library", () => {
+  it.each([
+    ["deep-16bit.png", "png"],
+    ["print-cmyk.jpg", "jpeg"],
+    ["grey.jpg", "jpeg"],
+    ["cutout-alpha.png", "png"],
+    ["cutout-alpha.webp", "jpeg"],
+    ["scan.tiff", "png"],
+    ["photo.avif", "jpeg"],
+    ["animated.gif", "png"],
+  ])("%s becomes an 8-bit sRGB %s of three channels, of the planned size", async (name, format) => {
+    const { rendered, metadata } = await providerInput(name, { width: 320, height: 240 });
+    expect(rendered).toMatchObject({ width: 320, height: 240 });
+    expect(metadata).toMatchObject({
+      format,
+      width: 320,
+      height: 240,
+      depth: "uchar",
+      space: "srgb",
+      channels: 3,
+      hasAlpha: false,
+    });
+  });
+
+  it("turns a phone photo upright (EXIF orientation 6 and 8) and scales it down", async () => {
+    for (const name of ["phone-rotated-6.jpg", "phone-rotated-8.jpg"]) {
+      const { described, metadata } = await providerInput(name, { width: 400, height: 600 });
+      expect(described).toMatchObject({ width: 800, height: 1200 });
+      expect(metadata).toMatchObject({ width: 400, height: 600 });
+      expect(metadata.orientation ?? 1).toBe(1);
+    }
+  });
+
+  it("lays a transparent cut-out on white", async () => {
+    const { rendered } = await providerInput("cutout-alpha.png", { width: 640, height: 480 });
+    const { data } = await sharp(rendered.file)
+      .extract({ left: 0, top: 0, width: 1, height: 1 })
+      .raw()
+      .toBuffer({
+        resolveWithObject: true,
+      });
+    expect([...data]).toEqual([255, 255, 255]);
+  });
+
+  it("takes an animated GIF's first frame and says it was animated", async () => {
+    const { described, rendered } = await providerInput("animated.gif", { width: 120, height: 90 });
+    expect(described).toMatchObject({ format: "gif", animated: true });
+    const { data } = await sharp(rendered.file)
+      .extract({ left: 60, top: 45, width: 1, height: 1 })
+      .raw()
+      .toBuffer({
+        resolveWithObject: true,
+      });
+    expect(data[0]).toBeGreaterThan(200);
+    expect(data[2]).toBeLessThan(80);
+  });
+
+  it("scales up as well as down (Lanczos): a 32×32 icon to 128×128", async () => {
+    const { rendered } = await providerInput("icon-32.png", { width: 128, height: 128 });
+    expect(rendered).toMatchObject({ width: 128, height: 128 });
+  });
+
+  it("refuses a truncated JPEG when decoding it, as unreadable", async () => {
+    const source = await local("truncated.jpg");
+    const described = await describeImageFile(source, LIMITS);
+    const error = await renderImage({
+      source,
+      described,
+      size: { width: 300, height: 225 },
+      file: join(directory, "truncated.out.jpg"),
+      encoding: providerInputEncoding(described),
+      limits: LIMITS,
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ImageProblemError);
+    expect((error as ImageProblemError).code).toBe("unreadable");
+  });
+
+  it("refuses a decode past MAX_SOURCE_PIXELS as too large", async () => {
+    const source = await local("panorama.jpg");
+    const error = await describeImageFile(source, { ...LIMITS, maxPixels: 1_000_000 }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ code: "tooLarge" });
+  });
+});
+
+describe("spoolToFile", () => {
+  it("writes a download to a file and stops past MAX_SOURCE_BYTES", async () => {
+    async function* chunks(count: number) {
+      for (let i = 0; i < count; i += 1) yield new Uint8Array(1000).fill(i);
+    }
+    expect(await spoolToFile(chunks(5), join(directory, "ok.bin"), LIMITS)).toBe(5000);
+    const error = await spoolToFile(chunks(50), join(directory, "big.bin"), {
+      ...LIMITS,
+      maxBytes: 20_000,
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "tooLarge" });
+    expect((error as Error).message).toBe(
+      "is over the limit of 20 kB (MAX_SOURCE_BYTES): the download stopped after 21 kB",
+    );
+  });
+});
+
+describe("createImageSlots", () => {
+  it("never runs more than its concurrency at once", async () => {
+    const slots = createImageSlots(2);
+    let running = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        slots.run(async () => {
+          running += 1;
+          most = Math.max(most, running);
+          await new Promise((resolve) => setImmediate(resolve));
+          running -= 1;
+        }),
+      ),
+    );
+    expect(most).toBe(2);
+  });
+
+  it("lends at most twice as many source slots as decodes, and lends a freed one again", () => {
+    const slots = createImageSlots(1);
+    const first = slots.tryHoldSource();
+    const second = slots.tryHoldSource();
+    expect(first && second).toBeTruthy();
+    expect(slots.tryHoldSource()).toBeUndefined();
+    first!();
+    first!();
+    const third = slots.tryHoldSource();
+    expect(third).toBeTruthy();
+    expect(slots.tryHoldSource()).toBeUndefined();
+    second!();
+    third!();
+  });
+});
