@@ -126,7 +126,7 @@ const KEY_FACTS: KeyFact[] = [
     check: ({ stdout }) => expect(stdout).toMatch(/^run \S+ queued$/m),
   },
   {
-    command: /^curl -s "\$API_URL\/v1\/events\/s3"/,
+    command: /^curl -s "\$API_URL\/v1\/events\/s3" .*"Records"/,
     check: ({ stdout }) => expect(JSON.parse(stdout)).toMatchObject({ objects: 1, matched: 1 }),
   },
 ];
