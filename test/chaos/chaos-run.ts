@@ -213,7 +213,7 @@ async function sourceImage(width: number, height: number): Promise<Buffer> {
 }
 
 /** SIGKILLs a random worker every few seconds and starts a new one; restarts Redis on request. */
-class ChaosActions {
+export class ChaosActions {
   kills = 0;
   redisRestarts = 0;
   private readonly stack: LocalStack;

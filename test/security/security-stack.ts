@@ -1,8 +1,12 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput, taskStoreKeys } from "@reframe/jobs";
 import { createRunwareClient, type ImageInferenceResult, type RunwareClient } from "@reframe/runware";
+import { type LocalSns, startLocalSns } from "@reframe/testkit";
 import type { Job } from "bullmq";
 import sharp from "sharp";
 import { vi } from "vitest";
@@ -33,6 +37,8 @@ export interface SecurityStack {
   /** The HTTP API process, with the S3 event intake and its own token. */
   api: { url: string; token: string; intakeToken: string };
   web: SourceWeb;
+  /** A local SNS whose certificate host (localhost) and topic the API allows (SNS_*). */
+  sns: LocalSns;
   /** Values no log line may hold, beyond the stack's own secrets: tokens and signatures checks made. */
   neverLogged: Set<string>;
   /** Every process's captured output. */
@@ -45,11 +51,23 @@ export async function startSecurityStack(): Promise<SecurityStack> {
   try {
     const web = await startSourceWeb();
     stoppers.push(() => web.close());
+    const sns = await startLocalSns();
+    stoppers.push(() => sns.close());
+    const directory = await mkdtemp(join(tmpdir(), "reframe-security-"));
+    stoppers.push(() => rm(directory, { recursive: true, force: true }));
+    const caFile = join(directory, "sns-ca.pem");
+    await writeFile(caFile, sns.caPem);
     const stack = await startLocalStack({
       workers: 1,
       webhooks: true,
       logLevel: "debug",
       api: true,
+      apiEnv: {
+        SNS_TOPIC_ARNS: sns.topicArn,
+        SNS_CERT_HOST_PATTERN: "^localhost$",
+        SNS_ALLOW_HOSTS: "localhost",
+        NODE_EXTRA_CA_CERTS: caFile,
+      },
       emulatorEnv: { EMULATOR_LATENCY_MS: "50-150" },
       webhooksEnv: {
         WEBHOOKS_BODY_LIMIT_BYTES: String(WEBHOOKS_BODY_LIMIT_BYTES),
@@ -71,6 +89,7 @@ export async function startSecurityStack(): Promise<SecurityStack> {
       webhookSecret: stack.workerEnvironment.WEBHOOK_SECRET!,
       api: stack.api!,
       web,
+      sns,
       neverLogged: new Set(),
       outputs: () => stack.outputs(),
       async stop() {

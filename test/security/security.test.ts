@@ -1,8 +1,10 @@
 import { afterAll, beforeAll } from "vitest";
 import { describeBearerTokenChecks } from "./bearer-token-checks.ts";
 import { describeLogChecks } from "./log-checks.ts";
+import { describeOutboundChecks } from "./outbound-checks.ts";
 import { describePresignedUrlChecks } from "./presigned-url-checks.ts";
 import { type SecurityStack, startSecurityStack } from "./security-stack.ts";
+import { describeSnsChecks } from "./sns-checks.ts";
 import { describeSourceUrlChecks } from "./source-url-checks.ts";
 import { describeWebhookChecks } from "./webhook-checks.ts";
 
@@ -18,9 +20,10 @@ const get = (): SecurityStack => {
   return stack;
 };
 
+// Ten processes start here; on a busy 2-core machine that can take longer than the default hook time.
 beforeAll(async () => {
   stack = await startSecurityStack();
-});
+}, 180_000);
 afterAll(async () => {
   await stack?.stop();
 });
@@ -29,4 +32,6 @@ describeWebhookChecks(get);
 describeSourceUrlChecks(get);
 describePresignedUrlChecks(get);
 describeBearerTokenChecks(get);
+describeSnsChecks(get);
+describeOutboundChecks(get);
 describeLogChecks(get);

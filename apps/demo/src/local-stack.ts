@@ -1,11 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { checkRedisReachable } from "@reframe/jobs";
 import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
-import { freePort, type RunningProcess, startProcess, startRedisServer } from "@reframe/testkit";
+import {
+  basicAuthorization,
+  freePort,
+  type LocalSns,
+  type RunningProcess,
+  startLocalSns,
+  startProcess,
+  startRedisServer,
+} from "@reframe/testkit";
 import { startRoundRobinProxy } from "./round-robin-proxy.ts";
+import { publishUploadsToSns } from "./sns-topic.ts";
 import { type UploadWatch, watchEmbeddedUploads } from "./upload-triggers.ts";
 
 /**
@@ -73,8 +85,19 @@ export interface LocalStackOptions {
   appendOnly?: boolean;
   /** Start the HTTP API (with the S3 event intake) as a process. */
   api?: boolean;
-  /** Feed the embedded S3's object-created events into the applied pipelines' upload triggers. */
-  uploadTriggers?: boolean;
+  /** Extra environment for the API (SNS settings, NODE_EXTRA_CA_CERTS). */
+  apiEnv?: Record<string, string>;
+  /**
+   * Feed the embedded S3's object-created events into the applied pipelines' upload triggers:
+   * directly (true), or as on AWS (`"sns"`): published to the local SNS topic, which delivers them
+   * to the API's intake (needs `api` and `sns`).
+   */
+  uploadTriggers?: boolean | "sns";
+  /**
+   * A local SNS (its own CA, signing certificate and topic) that the API trusts and allows
+   * (SNS_TOPIC_ARNS, SNS_CERT_HOST_PATTERN=^localhost$), with the intake subscribed to its topic.
+   */
+  sns?: boolean;
   /** Where the embedded S3 keeps its objects (a temporary directory by default). */
   s3Directory?: string;
 }
@@ -92,6 +115,8 @@ export interface LocalStack {
   api: { url: string; token: string; intakeToken: string } | undefined;
   /** The upload-trigger feed, when on (`uploadTriggers: true`). */
   uploads: UploadWatch | undefined;
+  /** The local SNS, its topic subscribed by the intake (`sns: true`), and its CA's file. */
+  sns: (LocalSns & { caFile: string }) | undefined;
   webhookReceivers: RunningProcess[];
   workers: RunningProcess[];
   /** Every process started (emulator, webhooks, workers), by name: for benchmarks reading /proc. */
@@ -185,6 +210,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SCRATCH_BUCKET: LOCAL_BUCKETS.scratch,
       OUTPUT_BUCKET: LOCAL_BUCKETS.outputs,
       LOG_LEVEL: logLevel,
+      // Outbound endpoints of a local stack (the demo's sample endpoint, tests' receivers) are local.
+      DELIVERY_ALLOW_HOSTS: "127.0.0.1,localhost",
       ...(webhooksUrl ? { WEBHOOK_PUBLIC_URL: webhooksUrl, WEBHOOK_SECRET: secret } : {}),
     };
     const workers: RunningProcess[] = [];
@@ -201,6 +228,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     for (let i = 0; i < (options.workers ?? 1); i += 1) await startWorker();
     const scratchArea = { bucket: LOCAL_BUCKETS.scratch, prefix: "_reframe-scratch/" };
+    let sns: LocalStack["sns"];
+    let snsEnv: Record<string, string> = {};
+    if (options.sns) {
+      const local = await startLocalSns();
+      stoppers.push(() => local.close());
+      const directory = await mkdtemp(join(tmpdir(), "reframe-sns-"));
+      stoppers.push(() => rm(directory, { recursive: true, force: true }));
+      const caFile = join(directory, "sns-ca.pem");
+      await writeFile(caFile, local.caPem);
+      sns = Object.assign(local, { caFile });
+      snsEnv = {
+        SNS_TOPIC_ARNS: local.topicArn,
+        SNS_CERT_HOST_PATTERN: "^localhost$",
+        SNS_ALLOW_HOSTS: "localhost",
+        NODE_EXTRA_CA_CERTS: caFile,
+      };
+    }
     let api: LocalStack["api"];
     if (options.api) {
       const port = await freePort();
@@ -227,18 +271,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             SCRATCH_BUCKET: scratchArea.bucket,
             SCRATCH_PREFIX: scratchArea.prefix,
             LOG_LEVEL: logLevel,
+            ...snsEnv,
+            ...options.apiEnv,
           },
           ready: { url: `${api.url}/healthz` },
         }),
       );
     }
+    if (sns && api) {
+      // The subscription URL carries the intake token as Basic credentials, as SNS keeps it.
+      const confirmed = await sns.subscribe(`${api.url}/v1/events/s3`, {
+        authorization: basicAuthorization("reframe", api.intakeToken),
+      });
+      if (confirmed.status !== 200)
+        throw new Error(
+          `the intake did not confirm the local SNS subscription: ${confirmed.status} ${confirmed.body}`,
+        );
+    }
     let uploads: UploadWatch | undefined;
-    if (options.uploadTriggers) {
+    if (options.uploadTriggers === "sns") {
+      if (!sns || !api) throw new Error('uploadTriggers: "sns" needs sns: true and api: true');
+      uploads = publishUploadsToSns(s3, sns);
+    } else if (options.uploadTriggers) {
       const client = stackS3Client(s3.endpoint);
       stoppers.push(async () => client.destroy());
       uploads = await watchEmbeddedUploads(s3, { redisUrl, client, scratch: [scratchArea] });
-      stoppers.push(() => uploads!.stop());
     }
+    if (uploads) stoppers.push(() => uploads.stop());
     return {
       redisUrl,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
@@ -248,6 +307,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webhooksUrl,
       api,
       uploads,
+      sns,
       webhookReceivers,
       workers,
       process: (name) => processes.find((p) => p.name === name),

@@ -3,36 +3,48 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRedisConnection, waitForRedisReady } from "@reframe/jobs";
+import { createEndpointStore } from "@reframe/outbound";
 import {
   applyPipelines,
   createPipelineRunQueue,
   createPipelineStore,
   parsePipelinesFile,
 } from "@reframe/pipelines";
+import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { uploadSampleScenes } from "./sample-scenes.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const EXAMPLE_PIPELINES = join(REPO_ROOT, "examples", "pipelines.yaml");
 
+/** The outbound endpoint the demo declares, and the example pipelines route uploads' events to. */
+const DEMO_ENDPOINT = "demo-hooks";
+
 /**
  * `npm run demo -- --serve`: the whole stack stays up (Redis, embedded S3, emulator, webhook
  * receiver, worker, HTTP API with the S3 event intake), the sample library is uploaded, the example
- * pipelines are applied, and the embedded S3's events feed the upload triggers. The environment for
- * the CLI, the API and S3 goes to `<out>/env` (tokens are not printed) until Ctrl-C.
+ * pipelines are applied, and the embedded S3's bucket notifications go to a local SNS topic whose
+ * subscription is the intake, as on AWS. A sample outbound endpoint (`demo-hooks`) logs every
+ * delivery it verifies. The environment for the CLI, the API, S3 and SNS goes to `<out>/env` (tokens
+ * are not printed) until Ctrl-C.
  */
 export async function serve(outDir: string): Promise<number> {
   console.log("starting Redis, the embedded S3, the emulator, the webhook receiver, a worker and the API…");
   const stack = await startLocalStack({
     redisUrl: process.env.REDIS_URL || undefined,
     api: true,
-    uploadTriggers: true,
+    sns: true,
+    uploadTriggers: "sns",
   });
+  let endpoint: WebhookReceiver | undefined;
   try {
     await prepare(stack, outDir);
+    endpoint = await startSampleEndpoint(stack);
     const envFile = join(outDir, "env");
     await mkdir(outDir, { recursive: true });
-    await writeFile(envFile, environmentFile(stack), { mode: 0o600 });
+    const caFile = join(outDir, "sns-ca.pem");
+    await writeFile(caFile, stack.sns!.caPem);
+    await writeFile(envFile, environmentFile(stack, caFile, endpoint.url), { mode: 0o600 });
     console.log(instructions(envFile));
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
@@ -41,7 +53,44 @@ export async function serve(outDir: string): Promise<number> {
     console.log("\nstopping…");
     return 0;
   } finally {
+    await endpoint?.close();
     await stack.stop();
+  }
+}
+
+/**
+ * A receiver of outbound webhooks, as a downstream service would run one: it verifies each delivery
+ * with the `standardwebhooks` package and logs it. Declared as the endpoint `demo-hooks` with a
+ * secret generated here (once per Redis: a kept Redis keeps its endpoint and secret).
+ */
+async function startSampleEndpoint(stack: LocalStack): Promise<WebhookReceiver> {
+  const connection = createRedisConnection(stack.redisUrl, { role: "producer" });
+  try {
+    await waitForRedisReady(connection);
+    const endpoints = createEndpointStore(connection);
+    const existing = await endpoints.get(DEMO_ENDPOINT);
+    const port = existing ? Number(new URL(existing.url).port) : undefined;
+    const secrets = existing ? existing.secrets.map((entry) => entry.secret) : [];
+    const receiver = await startWebhookReceiver({
+      secrets,
+      ...(port ? { port } : {}),
+      onReceived: (request) => {
+        const event = request.body as { type?: string; subject?: string };
+        console.log(
+          request.verified
+            ? `[${DEMO_ENDPOINT}] verified delivery ${request.id}: ${event.type} ${event.subject ?? ""}`
+            : `[${DEMO_ENDPOINT}] REFUSED a delivery (${request.verifyError})`,
+        );
+      },
+    });
+    if (!existing) {
+      const { generatedSecret } = await endpoints.add({ name: DEMO_ENDPOINT, url: receiver.url });
+      receiver.setSecrets([generatedSecret!]);
+    }
+    console.log(`sample endpoint ${DEMO_ENDPOINT} at ${receiver.url} logs each delivery it verifies`);
+    return receiver;
+  } finally {
+    connection.disconnect();
   }
 }
 
@@ -75,7 +124,7 @@ async function prepare(stack: LocalStack, outDir: string): Promise<void> {
  * and pnpm first on PATH (under .tools/ when the machine's are older), so every command of the README
  * runs as written there. One variable is one line of `variables`.
  */
-function environmentFile(stack: LocalStack): string {
+function environmentFile(stack: LocalStack, snsCaFile: string, endpointUrl: string): string {
   const variables: Record<string, string> = {
     REDIS_URL: stack.redisUrl,
     QUEUE_PREFIX: "{reframe}",
@@ -88,6 +137,10 @@ function environmentFile(stack: LocalStack): string {
     API_URL: stack.api!.url,
     API_TOKEN: stack.api!.token,
     INTAKE_TOKEN: stack.api!.intakeToken,
+    SNS_PUBLISH_URL: stack.sns!.publishUrl,
+    SNS_TOPIC_ARN: stack.sns!.topicArn,
+    SNS_CA_FILE: snsCaFile,
+    DEMO_ENDPOINT_URL: endpointUrl,
   };
   const tools = [dirname(process.execPath), join(REPO_ROOT, ".tools", "bin")].filter(
     (dir) => dir.startsWith(join(REPO_ROOT, ".tools")) && existsSync(dir),
@@ -108,9 +161,11 @@ reframe is running on embedded defaults. In another terminal, in this checkout:
   ./reframe pipelines run nightly-samples
   curl -s "$API_URL/v1/jobs" -H "authorization: Bearer $API_TOKEN" -H 'content-type: application/json' \\
     -d '{"source":{"kind":"s3","bucket":"reframe-sources","key":"samples/lakeside.jpg"},"target":{"kind":"ratio","ratio":"3:1"},"output":{"bucket":"reframe-outputs"}}'
-  # an upload under incoming/ triggers the "uploads" pipeline:
+  # an upload under incoming/ reaches the intake through the local SNS topic and triggers the
+  # "uploads" pipeline; its completion events are delivered to the sample endpoint (logged here):
   curl -s --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" \\
     -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T out/demo/samples/desert.jpg "$S3_ENDPOINT/reframe-sources/incoming/desert.jpg"
+  ./reframe deliveries list --endpoint demo-hooks
 
 Ctrl-C stops everything.`;
 }

@@ -3,7 +3,7 @@ import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
 import {
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
+  openRouteQueues,
   waitForRedisReady,
 } from "@reframe/jobs";
 import {
@@ -15,7 +15,6 @@ import {
   ingestCreatedObjects,
 } from "@reframe/pipelines";
 import type { CreatedObject, EmbeddedS3, S3Area } from "@reframe/storage";
-import type { Queue } from "bullmq";
 
 export interface UploadWatch {
   /** Resolves once every object seen so far has been ingested. */
@@ -50,12 +49,7 @@ export async function watchEmbeddedUploads(
   const store = createPipelineStore(connection, { prefix });
   const written = createWrittenObjects(connection, { prefix });
   const budgets = createUploadBudgets(connection, { prefix });
-  const routeQueues = new Map<string, Queue>();
-  const routeQueue = (name: string) => {
-    if (!routeQueues.has(name))
-      routeQueues.set(name, createRouteQueues([name], { connection, prefix }).get(name)!);
-    return routeQueues.get(name)!;
-  };
+  const routes = openRouteQueues({ connection, prefix });
   let waiting: CreatedObject[] = [];
   let chain = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -72,7 +66,7 @@ export async function watchEmbeddedUploads(
           sourceLimits: options.sourceLimits ?? DEFAULT_SOURCE_LIMITS,
           written,
           budgets,
-          routeQueue,
+          routes,
           scratch: options.scratch ?? [],
           ...(options.onBudgetExceeded ? { onBudgetExceeded: options.onBudgetExceeded } : {}),
         });
@@ -98,7 +92,7 @@ export async function watchEmbeddedUploads(
     async stop() {
       unsubscribe();
       await settled();
-      await Promise.all([queue.close(), ...[...routeQueues.values()].map((route) => route.close())]);
+      await Promise.all([queue.close(), routes.close()]);
       connection.disconnect();
     },
   };

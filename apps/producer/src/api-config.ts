@@ -1,6 +1,7 @@
 import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
+import { DEFAULT_SNS_CERT_HOST_PATTERN, DEFAULT_SNS_MAX_AGE_MS } from "./sns/index.ts";
 
 export const apiConfigSchema = z
   .object({
@@ -16,6 +17,12 @@ export const apiConfigSchema = z
     S3_ACCESS_KEY_ID: envField.string({ default: "" }).optional(),
     S3_SECRET_ACCESS_KEY: envField.string({ default: "" }).optional(),
     ...sourceLimitEnvFields,
+    // SNS in front of the intake (sns/): the topics allowed, where certificates may come from, the
+    // replay window, and hosts its fetches may reach on private addresses (a local SNS in tests).
+    SNS_TOPIC_ARNS: envField.list([]),
+    SNS_CERT_HOST_PATTERN: envField.string({ default: DEFAULT_SNS_CERT_HOST_PATTERN }),
+    SNS_MAX_AGE_MS: envField.int({ min: 1000, max: 14 * 86_400_000, default: DEFAULT_SNS_MAX_AGE_MS }),
+    SNS_ALLOW_HOSTS: envField.list([]),
     SCRATCH_BUCKET: envField.string({ default: "" }).optional(),
     SCRATCH_PREFIX: envField.string({ default: "_reframe-scratch/" }),
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 10_000 }),
@@ -23,13 +30,22 @@ export const apiConfigSchema = z
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
   })
   .superRefine((config, context) => {
-    if (!config.INTAKE_TOKEN) return;
-    for (const variable of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const)
-      if (!config[variable])
-        context.addIssue({
-          code: "custom",
-          path: [variable],
-          message: "is required with INTAKE_TOKEN (the intake reads image headers)",
-        });
+    if (config.INTAKE_TOKEN)
+      for (const variable of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const)
+        if (!config[variable])
+          context.addIssue({
+            code: "custom",
+            path: [variable],
+            message: "is required with INTAKE_TOKEN (the intake reads image headers)",
+          });
+    try {
+      new RegExp(config.SNS_CERT_HOST_PATTERN);
+    } catch (error) {
+      context.addIssue({
+        code: "custom",
+        path: ["SNS_CERT_HOST_PATTERN"],
+        message: `is not a regular expression: ${(error as Error).message}`,
+      });
+    }
   });
 export type ApiConfig = z.output<typeof apiConfigSchema>;

@@ -1,4 +1,5 @@
 import { loadConfigOrExit, sourceLimitsOf } from "@reframe/config";
+import { createGuardedFetch } from "@reframe/egress";
 import {
   assertNoEviction,
   createOutpaintQueue,
@@ -11,6 +12,7 @@ import { createS3Client, scratchAreas } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
+import { createSnsIntake, createSnsVerifier } from "./sns/index.ts";
 
 const config = loadConfigOrExit(apiConfigSchema);
 const logger = createLogger({ name: "api", level: config.LOG_LEVEL, format: config.LOG_FORMAT });
@@ -40,6 +42,21 @@ await runProcess({
         secretAccessKey: config.S3_SECRET_ACCESS_KEY ?? "",
       },
     });
+    // SNS certificates and SubscribeURLs are fetched through the egress guard, never followed elsewhere.
+    const egress = createGuardedFetch({ allowHosts: config.SNS_ALLOW_HOSTS, returnRedirects: true });
+    const sns = createSnsIntake({
+      verifier: createSnsVerifier({
+        fetch: egress.fetch,
+        hostPattern: new RegExp(config.SNS_CERT_HOST_PATTERN),
+        topicArns: config.SNS_TOPIC_ARNS,
+        maxAgeMs: config.SNS_MAX_AGE_MS,
+      }),
+      topicArns: config.SNS_TOPIC_ARNS,
+      fetch: egress.fetch,
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      logger,
+    });
     const app = createApiServer({
       queue,
       redis,
@@ -53,16 +70,21 @@ await runProcess({
               scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
               s3,
               sourceLimits: sourceLimitsOf(config),
+              sns,
             },
           }
         : {}),
     });
     const address = await app.listen({ port: config.API_PORT, host: config.API_HOST });
-    logger.info({ address, intake: Boolean(config.INTAKE_TOKEN) }, "api listening");
+    logger.info(
+      { address, intake: Boolean(config.INTAKE_TOKEN), snsTopics: config.SNS_TOPIC_ARNS.length },
+      "api listening",
+    );
     return {
       async close() {
         await app.close();
         await queue.close();
+        await egress.close();
         await redis.quit();
         s3.destroy();
       },

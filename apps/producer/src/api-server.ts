@@ -18,6 +18,7 @@ import { batchView } from "./batch-view.ts";
 import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
 import { jobStatus } from "./job-status.ts";
 import { openApiDocument } from "./openapi.ts";
+import { hasIntakeCredentials, INTAKE_CHALLENGES } from "./sns/index.ts";
 
 export interface ApiServerOptions {
   queue: Queue;
@@ -45,11 +46,12 @@ export function createApiServer(options: ApiServerOptions) {
   app.get("/openapi.json", async () => openApiDocument());
   app.addHook("onRequest", async (request, reply) => {
     if (request.url === "/openapi.json" || request.url === "/healthz") return;
-    const token = request.url === INTAKE_PATH && options.intake ? options.intake.token : options.token;
-    if (!hasBearerToken(request, token)) {
+    const intake = request.url === INTAKE_PATH && options.intake;
+    const token = intake ? options.intake!.token : options.token;
+    if (!(intake ? hasIntakeCredentials(request, token) : hasBearerToken(request, token))) {
       return reply
         .code(401)
-        .header("www-authenticate", "Bearer")
+        .header("www-authenticate", intake ? INTAKE_CHALLENGES : "Bearer")
         .send({
           error: "unauthorized",
           message: `send Authorization: Bearer <${token === options.token ? "API_TOKEN" : "INTAKE_TOKEN"}>`,

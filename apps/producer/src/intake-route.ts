@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { createRouteQueues } from "@reframe/jobs";
+import { openRouteQueues } from "@reframe/jobs";
 import {
   createPipelineStore,
   createUploadBudgets,
@@ -13,6 +13,7 @@ import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
+import type { SnsIntake } from "./sns/index.ts";
 
 export const INTAKE_PATH = "/v1/events/s3";
 
@@ -28,6 +29,8 @@ export interface IntakeOptions {
   s3: S3Client;
   /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES, as the worker has them. */
   sourceLimits: SourceLimits;
+  /** The SNS layer in front (sns/sns-intake.ts): envelopes verified and unwrapped, or answered. */
+  sns?: SnsIntake;
   logger: Logger;
 }
 
@@ -42,17 +45,12 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
   const store = createPipelineStore(redis, { prefix });
   const written = createWrittenObjects(redis, { prefix });
   const budgets = createUploadBudgets(redis, { prefix });
-  const routeQueues = new Map<string, Queue>();
-  const routeQueue = (name: string) => {
-    if (!routeQueues.has(name))
-      routeQueues.set(name, createRouteQueues([name], { connection: redis, prefix }).get(name)!);
-    return routeQueues.get(name)!;
-  };
-  app.addHook("onClose", async () => {
-    await Promise.all([...routeQueues.values()].map((queue) => queue.close()));
-  });
+  const routes = openRouteQueues({ connection: redis, prefix });
+  app.addHook("onClose", () => routes.close());
   app.post(INTAKE_PATH, async (request, reply) => {
-    const parsed = parseS3Event(request.body);
+    const unwrapped = options.sns ? await options.sns.unwrap(request) : { body: request.body };
+    if ("reply" in unwrapped) return reply.code(unwrapped.reply.status).send(unwrapped.reply.body);
+    const parsed = parseS3Event(unwrapped.body);
     if (!parsed.ok)
       return reply.code(400).send({ error: "validation", issues: [{ path: "(body)", rule: parsed.reason }] });
     let result: Awaited<ReturnType<typeof ingestCreatedObjects>>;
@@ -64,7 +62,7 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
         sourceLimits: options.sourceLimits,
         written,
         budgets,
-        routeQueue,
+        routes,
         scratch: options.scratch,
         onBudgetExceeded: (event) =>
           logger.warn({ alert: "upload-budget", pipeline: event.data.pipeline }, event.data.reason.message),

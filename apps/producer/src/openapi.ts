@@ -38,6 +38,12 @@ export function openApiDocument() {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "API_TOKEN" },
         intakeBearer: { type: "http", scheme: "bearer", description: "INTAKE_TOKEN (S3 notifiers)" },
+        intakeBasic: {
+          type: "http",
+          scheme: "basic",
+          description:
+            "INTAKE_TOKEN as the password, any user name (SNS subscriptions: https://reframe:<token>@host/…)",
+        },
       },
       schemas: { OutpaintJob: job, Error: error, ValidationError: validationError },
     },
@@ -103,8 +109,8 @@ export function openApiDocument() {
       "/v1/events/s3": {
         post: {
           summary:
-            "S3 object-created notifications (AWS S3 records, MinIO webhook, EventBridge Object Created) → the jobs of every pipeline whose trigger matches, within its upload ceilings; outputs never trigger, repeated events add nothing; s3:TestEvent and other kinds of events are ignored",
-          security: [{ intakeBearer: [] }],
+            "S3 object-created notifications (AWS S3 records, SNS HTTP/S envelopes, verified, or raw; MinIO webhook, EventBridge Object Created) → the jobs of every pipeline whose trigger matches, within its upload ceilings; outputs never trigger, repeated events add nothing; s3:TestEvent and other kinds of events are ignored",
+          security: [{ intakeBearer: [] }, { intakeBasic: [] }],
           requestBody: json({ type: "object" }),
           responses: {
             "202": {
@@ -124,6 +130,12 @@ export function openApiDocument() {
                   jobIds: { type: "array", items: { type: "string" } },
                 },
               }),
+            },
+            "200": { description: "an SNS subscription confirmed (or already), or an unsubscribe logged" },
+            "403": {
+              description:
+                "an SNS message refused: signature, certificate URL, topic (SNS_TOPIC_ARNS) or age; nothing added",
+              ...json({ $ref: "#/components/schemas/ValidationError" }),
             },
             "400": {
               description: "not an S3 event in a known shape",

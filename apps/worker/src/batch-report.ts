@@ -17,7 +17,7 @@ export async function reportJobEnd(
   job: OutpaintJob,
   end: JobEnd,
   enqueuedAt: number,
-  deps: Pick<OutpaintDeps, "batches" | "routeQueue" | "logger" | "now">,
+  deps: Pick<OutpaintDeps, "batches" | "routes" | "logger" | "now">,
 ): Promise<void> {
   const batchId = job.labels.batchId;
   if (!batchId) return;
@@ -30,7 +30,7 @@ export async function reportJobEnd(
     endedAt,
   });
   if (outcome !== "closed") return;
-  const event = await announceBatchCompleted(deps.batches, batchId, deps.routeQueue);
+  const event = await announceBatchCompleted(deps.batches, batchId, deps.routes);
   if (event) {
     deps.logger.info(
       { batchId, completed: event.data.completed, failed: event.data.failed, costUsd: event.data.costUsd },

@@ -32,7 +32,7 @@ function setup() {
     connection.disconnect();
   });
   const deps = {
-    routeQueue: () => route,
+    routes: { queue: () => route, deliveries: () => route },
     batches: createBatchStore(connection, { prefix }),
     logger,
     now: Date.now,

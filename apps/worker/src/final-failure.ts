@@ -19,7 +19,7 @@ import type { OutpaintDeps } from "./worker-deps.ts";
 export async function recordFinalFailure(
   job: Job | undefined,
   error: Error,
-  deps: Pick<OutpaintDeps, "routeQueue" | "batches" | "logger" | "now">,
+  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now">,
 ): Promise<void> {
   if (!job?.id) return;
   const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);

@@ -2,6 +2,7 @@ import {
   makeCompletionEvent,
   makeFailureEvent,
   type OutpaintJob,
+  publishEvent,
   type TaskOutcomeRecord,
 } from "@reframe/jobs";
 import { verifyOutputObject } from "@reframe/storage";
@@ -119,9 +120,7 @@ export async function finalizeStep(
     },
   };
   const event = makeCompletionEvent({ jobId, job, result });
-  await Promise.all(
-    job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
-  );
+  await publishEvent(deps.routes, job.route, event);
   await reportJobEnd(
     jobId,
     job,
@@ -147,14 +146,12 @@ export async function recordFailure(
   jobId: string,
   job: OutpaintJob,
   reason: FailureReason,
-  deps: Pick<OutpaintDeps, "routeQueue" | "batches" | "logger" | "now">,
+  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now">,
   enqueuedAt: number,
 ): Promise<void> {
   if (job.route.length > 0) {
     const event = makeFailureEvent({ jobId, job, reason, enqueuedAt });
-    await Promise.all(
-      job.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
-    );
+    await publishEvent(deps.routes, job.route, event);
   }
   await reportJobEnd(
     jobId,

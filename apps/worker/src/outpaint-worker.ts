@@ -61,6 +61,11 @@ export async function startOutpaintWorker(
   const s3Settings = { endpoint: config.S3_ENDPOINT || undefined, region: config.S3_REGION };
   configureSharp();
   const workDirectory = await openWorkDirectory();
+  // Signed deliveries go where their endpoint says, never where a redirect points.
+  const deliveryEgress = createGuardedFetch({
+    allowHosts: config.DELIVERY_ALLOW_HOSTS,
+    returnRedirects: true,
+  });
   const shared: SessionShared = {
     config,
     logger,
@@ -72,10 +77,12 @@ export async function startOutpaintWorker(
     imageSlots: createImageSlots(config.IMAGE_CONCURRENCY),
     inspections: new Map(),
     workDirectory,
+    deliveryFetch: deliveryEgress.fetch,
   };
   const closeShared = async () => {
     await provider.close();
     await egress.close();
+    await deliveryEgress.close();
     s3.destroy();
     await rm(workDirectory, { recursive: true, force: true });
   };

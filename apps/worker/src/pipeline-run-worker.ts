@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
-import { type BatchStore, isRedisOutage } from "@reframe/jobs";
+import { type BatchStore, isRedisOutage, type RouteQueues } from "@reframe/jobs";
 import {
   createPipelineStore,
   executeRun,
@@ -22,7 +22,7 @@ export interface PipelineRunWorkerOptions {
   s3: S3Client;
   outpaintQueue: Queue;
   batches: BatchStore;
-  routeQueue(name: string): Pick<Queue, "add">;
+  routes: Pick<RouteQueues, "queue" | "deliveries">;
   /** The worker's scratch area: never a source. */
   scratch: S3Area[];
   /** The worker's egress guard, for URL sources' headers. */

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { envField, s3EnvFields, sourceLimitEnvFields } from "@reframe/config";
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "@reframe/outbound";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -41,11 +42,27 @@ export const workerConfigSchema = z
     PIPELINE_RUNS: envField.boolean(true),
     // Off by default: a ceiling is a business decision; pipelines' upload triggers have their own.
     SPEND_LIMIT_USD_PER_DAY: envField.decimal({ min: 0.01 }),
+    // Outbound webhooks: deliveries run on their own queue and slots (packages/outbound).
+    DELIVERIES: envField.boolean(true),
+    DELIVERY_CONCURRENCY: envField.int({ min: 1, max: 1000, default: 50 }),
+    DELIVERY_TIMEOUT_MS: envField.int({ min: 100, max: 120_000, default: 15_000 }),
+    DELIVERY_RETRY_SCHEDULE: envField.string({ default: DEFAULT_RETRY_SCHEDULE }),
+    DELIVERY_ALLOW_HOSTS: envField.list([]),
+    ENDPOINT_DISABLE_AFTER_MS: envField.int({ min: 1000, max: 90 * 86_400_000, default: 5 * 86_400_000 }),
     SHUTDOWN_TIMEOUT_MS: envField.int({ min: 100, max: 600_000, default: 20_000 }),
     LOG_LEVEL: envField.enum(LOG_LEVELS, "info"),
     LOG_FORMAT: envField.enum(LOG_FORMATS, "json"),
   })
   .superRefine((config, context) => {
+    try {
+      parseRetrySchedule(config.DELIVERY_RETRY_SCHEDULE);
+    } catch (error) {
+      context.addIssue({
+        code: "custom",
+        path: ["DELIVERY_RETRY_SCHEDULE"],
+        message: `${(error as Error).message}: a comma-separated list of waits, e.g. ${DEFAULT_RETRY_SCHEDULE}`,
+      });
+    }
     if (config.WEBHOOK_PUBLIC_URL && !config.WEBHOOK_SECRET) {
       context.addIssue({
         code: "custom",

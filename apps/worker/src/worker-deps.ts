@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots, SourceLimits } from "@reframe/images";
-import type { BatchStore, SpendLedger, TaskStore } from "@reframe/jobs";
+import type { BatchStore, RouteQueues, SpendLedger, TaskStore } from "@reframe/jobs";
 import type { WrittenObjects } from "@reframe/pipelines";
 import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
@@ -36,7 +36,8 @@ export interface WebhookSettings {
 /** What the outpaint processor needs; each collaborator is the narrowest that works. */
 export interface OutpaintDeps {
   outpaintQueue: Pick<Queue, "pause" | "isPaused">;
-  routeQueue(name: string): Pick<Queue, "add">;
+  /** Where events go: downstream queues and outbound endpoints (publishEvent). */
+  routes: Pick<RouteQueues, "queue" | "deliveries">;
   taskStore: TaskStore;
   /** Where jobs report their end to the batch that added them. */
   batches: BatchStore;

@@ -7,11 +7,11 @@ import {
   createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   createSpendLedger,
   createTaskStore,
   isRedisOutage,
   OUTPAINT_QUEUE,
+  openRouteQueues,
   providerBackoffStrategy,
   reportRedisReconnects,
   waitForRedisReady,
@@ -23,6 +23,7 @@ import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
@@ -46,6 +47,8 @@ export interface SessionShared {
   s3: S3Client;
   /** Reads URL sources through the egress guard. */
   sourceFetch: GuardedFetch["fetch"];
+  /** POSTs deliveries to outbound endpoints through the egress guard (DELIVERY_ALLOW_HOSTS). */
+  deliveryFetch: GuardedFetch["fetch"];
   webhook: WebhookSettings | undefined;
   /** Image work of the whole process, across sessions: the slots and the local directory. */
   imageSlots: ImageSlots;
@@ -103,13 +106,14 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         s3: shared.s3,
         outpaintQueue: wiring.outpaintQueue,
         batches: deps.batches,
-        routeQueue: deps.routeQueue,
+        routes: deps.routes,
         scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
         sourceFetch: shared.sourceFetch,
         sourceLimits: sourceLimitsOf(config),
         logger,
       })
     : undefined;
+  const deliveries = config.DELIVERIES ? startDeliveries(shared, connection) : undefined;
   const { worker } = outpaint;
   return {
     connection,
@@ -119,7 +123,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
     progress: outpaint.progress,
     async close() {
       spendWatch.stop();
-      await Promise.all([worker.close(), pipelineRuns?.close()]);
+      await Promise.all([worker.close(), pipelineRuns?.close(), deliveries?.close()]);
       await shared.batcher.drain();
       await reconciler?.stop();
       await closeQueues();
@@ -131,6 +135,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       await settledWithin(ABANDON_TIMEOUT_MS, [
         worker.close(true),
         pipelineRuns?.close(true),
+        deliveries?.close(true),
         reconciler?.stop(),
         closeQueues(),
       ]);
@@ -213,28 +218,22 @@ function wireDeps(shared: SessionShared, connection: Redis) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
   // A Queue with no error listener prints each error of a lost connection with its stack.
-  const logErrors = (queue: Queue) =>
-    queue.on("error", (error) => {
-      if (!isRedisOutage(connection, error))
-        shared.logger.warn({ err: error, queue: queue.name }, "queue error");
-    });
-  const outpaintQueue = createOutpaintQueue({ connection, prefix });
-  logErrors(outpaintQueue);
-  const taskStore = createTaskStore(connection, { prefix });
-  const routeQueues = new Map<string, Queue>();
-  const routeQueue = (name: string): Queue => {
-    let queue = routeQueues.get(name);
-    if (!queue) {
-      queue = createRouteQueues([name], { connection, prefix }).get(name)!;
-      logErrors(queue);
-      routeQueues.set(name, queue);
-    }
-    return queue;
+  const logError = (queue: Queue, error: Error) => {
+    if (!isRedisOutage(connection, error))
+      shared.logger.warn({ err: error, queue: queue.name }, "queue error");
   };
+  const outpaintQueue = createOutpaintQueue({ connection, prefix });
+  outpaintQueue.on("error", (error) => logError(outpaintQueue, error));
+  const taskStore = createTaskStore(connection, { prefix });
+  const routes = openRouteQueues({
+    connection,
+    prefix,
+    onQueueError: (error, queue) => logError(queue, error),
+  });
   const spendLedger = createSpendLedger(connection, { prefix });
   const deps: OutpaintDeps = {
     outpaintQueue,
-    routeQueue,
+    routes,
     taskStore,
     batches: createBatchStore(connection, { prefix }),
     batcher: shared.batcher,
@@ -263,7 +262,6 @@ function wireDeps(shared: SessionShared, connection: Redis) {
       workDirectory: shared.workDirectory,
     },
   };
-  const closeQueues = () =>
-    Promise.all([outpaintQueue.close(), ...[...routeQueues.values()].map((queue) => queue.close())]);
+  const closeQueues = () => Promise.all([outpaintQueue.close(), routes.close()]);
   return { deps, outpaintQueue, spendLedger, closeQueues };
 }

@@ -12,6 +12,10 @@ export interface EgressPolicy {
   resolve?: Resolve;
   /** Bound on opening one connection (undici's default is 10 s). */
   connectTimeoutMs?: number;
+  /** Answer a redirect with the 3xx response itself instead of following it (signed deliveries). */
+  returnRedirects?: boolean;
+  /** Certificate authorities trusted instead of Node's (PEM): a test's or a private network's CA. */
+  ca?: string;
 }
 
 /** fetch for URLs users give, and the connections it keeps; close it when the process stops. */
@@ -35,6 +39,7 @@ export function createGuardedFetch(policy: EgressPolicy = {}): GuardedFetch {
     connect: {
       lookup: pinnedLookup(policy.resolve ?? resolveWithSystem, allowHosts),
       ...(policy.connectTimeoutMs === undefined ? {} : { timeout: policy.connectTimeoutMs }),
+      ...(policy.ca === undefined ? {} : { ca: policy.ca }),
     },
   });
   return {
@@ -43,7 +48,8 @@ export function createGuardedFetch(policy: EgressPolicy = {}): GuardedFetch {
       for (let hop = 0; ; hop += 1) {
         const response = await fetchOnce(url, init, agent);
         const location = response.headers.get("location");
-        if (response.status < 300 || response.status >= 400 || !location) return response;
+        if (response.status < 300 || response.status >= 400 || !location || policy.returnRedirects)
+          return response;
         await response.body?.cancel();
         if (hop >= maxRedirects)
           throw new EgressRefusedError(`more than ${maxRedirects} redirects from ${raw}`);

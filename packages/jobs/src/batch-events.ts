@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { Queue } from "bullmq";
 import { z } from "zod";
 import { type BatchStatus, type BatchStore, SKIP_REASONS } from "./batch-store.ts";
 import { EVENT_SOURCE } from "./events.ts";
+import { publishEvent, type RouteQueues } from "./route-publisher.ts";
 
 /**
  * A batch's completion as a CloudEvent, added to each queue of the batch's route when it closes. A
@@ -71,20 +71,18 @@ export function makeBatchCompletedEvent(status: BatchStatus & { closedAt: number
 }
 
 /**
- * Adds the completion event of a closed batch to each queue of its route; the event id is the
- * BullMQ job id there, so announcing again (a retried finalize, a second seal) adds nothing.
+ * Publishes the completion event of a closed batch to its route (publishEvent), so announcing again
+ * (a retried finalize, a second seal) adds nothing.
  * Returns the event, or undefined when the batch is not closed (or gone).
  */
 export async function announceBatchCompleted(
   store: Pick<BatchStore, "status">,
   batchId: string,
-  routeQueue: (name: string) => Pick<Queue, "add">,
+  routes: Pick<RouteQueues, "queue" | "deliveries">,
 ): Promise<BatchCompletedEvent | undefined> {
   const status = await store.status(batchId);
   if (status?.closedAt === undefined) return undefined;
   const event = makeBatchCompletedEvent({ ...status, closedAt: status.closedAt });
-  await Promise.all(
-    status.info.route.map((name) => routeQueue(name).add(event.type, event, { jobId: event.id })),
-  );
+  await publishEvent(routes, status.info.route, event);
   return event;
 }

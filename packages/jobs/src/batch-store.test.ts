@@ -12,6 +12,7 @@ import { type BatchJobEndInput, createBatchStore } from "./batch-store.ts";
 import { enqueueMany, jobStates } from "./enqueue.ts";
 import type { OutpaintJobInput } from "./outpaint-job.ts";
 import { createOutpaintQueue, createRedisConnection } from "./queues.ts";
+import { openRouteQueues } from "./route-publisher.ts";
 
 const server = useRedisServer();
 
@@ -21,14 +22,16 @@ function fixture() {
   let clock = 1_000;
   const store = createBatchStore(redis, { prefix, now: () => clock });
   const queues: Queue[] = [];
+  const routes = openRouteQueues({ connection: redis, prefix });
   server.closers.push(async () => {
-    await Promise.all(queues.map((queue) => queue.close()));
+    await Promise.all([...queues.map((queue) => queue.close()), routes.close()]);
     await redis.quit();
   });
   return {
     prefix,
     redis,
     store,
+    routes,
     tick: (ms: number) => {
       clock += ms;
     },
@@ -140,7 +143,7 @@ describe("batch store", () => {
     await f.store.addJobs("b1", { awaited: ["j1"], skipped: [] });
     await f.store.seal("b1");
     expect(await f.store.recordEnd("b1", "j1", completed())).toBe("closed");
-    const first = await announceBatchCompleted(f.store, "b1", f.queue);
+    const first = await announceBatchCompleted(f.store, "b1", f.routes);
     f.tick(1_000);
     await f.store.addJobs("b1", { awaited: ["j1", "j2"], skipped: [] });
     expect(await f.store.status("b1")).toMatchObject({
@@ -149,10 +152,10 @@ describe("batch store", () => {
       sealedAt: undefined,
       closedAt: undefined,
     });
-    expect(await announceBatchCompleted(f.store, "b1", f.queue)).toBeUndefined();
+    expect(await announceBatchCompleted(f.store, "b1", f.routes)).toBeUndefined();
     expect(await f.store.seal("b1")).toBe("open");
     expect(await f.store.recordEnd("b1", "j2", completed())).toBe("closed");
-    const second = await announceBatchCompleted(f.store, "b1", f.queue);
+    const second = await announceBatchCompleted(f.store, "b1", f.routes);
     expect(second?.id).not.toBe(first?.id);
     expect(second?.data).toMatchObject({ total: 2, completed: 2 });
     expect(await f.queue("done").count()).toBe(2);
@@ -192,11 +195,11 @@ describe("batch store", () => {
       pipeline: "nightly",
     });
     await f.store.addJobs("run-1", { awaited: ["j1"], skipped: [{ jobId: "j0", reason: "done" }] });
-    expect(await announceBatchCompleted(f.store, "run-1", f.queue)).toBeUndefined();
+    expect(await announceBatchCompleted(f.store, "run-1", f.routes)).toBeUndefined();
     await f.store.seal("run-1");
     await f.store.recordEnd("run-1", "j1", completed(0.1));
-    const first = await announceBatchCompleted(f.store, "run-1", f.queue);
-    const second = await announceBatchCompleted(f.store, "run-1", f.queue);
+    const first = await announceBatchCompleted(f.store, "run-1", f.routes);
+    const second = await announceBatchCompleted(f.store, "run-1", f.routes);
     expect(second?.id).toBe(first?.id);
     expect(first).toMatchObject({
       type: RUN_COMPLETED_EVENT_TYPE,
@@ -206,7 +209,9 @@ describe("batch store", () => {
     for (const name of ["dam", "notify"]) expect(await f.queue(name).count()).toBe(1);
     await f.store.open("bulk-1", { kind: "bulk", createdAt: 1, route: ["dam"] });
     await f.store.seal("bulk-1");
-    expect((await announceBatchCompleted(f.store, "bulk-1", f.queue))?.type).toBe(BATCH_COMPLETED_EVENT_TYPE);
+    expect((await announceBatchCompleted(f.store, "bulk-1", f.routes))?.type).toBe(
+      BATCH_COMPLETED_EVENT_TYPE,
+    );
   });
 });
 

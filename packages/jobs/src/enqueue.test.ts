@@ -137,7 +137,7 @@ describe("enqueueMany", () => {
     expect((error as JobValidationError).issues).toEqual([
       {
         path: ["inputs", 1, "route", 0],
-        rule: "must be a queue name: letters, digits, '.', '_', '-' (no ':')",
+        rule: "must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint name> (no other ':')",
       },
       { path: ["inputs", 2, "options", "variants"], rule: "must be at least 1" },
     ]);

@@ -72,6 +72,7 @@ export {
 } from "./events.ts";
 export {
   DEFAULT_QUEUE_PREFIX,
+  DELIVERY_QUEUE,
   OUTPAINT_JOB_NAME,
   OUTPAINT_QUEUE,
   QUEUE_NAME_PATTERN,
@@ -96,7 +97,6 @@ export {
   assertNoEviction,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   type EvictionCheck,
   OUTPAINT_JOB_OPTIONS,
   providerBackoffDelay,
@@ -116,6 +116,20 @@ export {
   waitForRedisReady,
 } from "./redis-reachability.ts";
 export { type LuaScript, luaScript, runScript } from "./redis-script.ts";
+export {
+  DELIVERY_JOB_OPTIONS,
+  type DeliveryJobData,
+  deliveryId,
+  deliveryJobDataSchema,
+  openRouteQueues,
+  parseRouteDestination,
+  publishEvent,
+  type RouteDestination,
+  type RoutedEvent,
+  type RouteQueues,
+  routeEntrySchema,
+  WEBHOOK_ROUTE_PREFIX,
+} from "./route-publisher.ts";
 export {
   createSpendLedger,
   fromMicroUsd,

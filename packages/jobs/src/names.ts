@@ -9,6 +9,8 @@
 
 export const DEFAULT_QUEUE_PREFIX = "{reframe}";
 export const OUTPAINT_QUEUE = "outpaint";
+/** Deliveries of events to outbound endpoints (Standard Webhooks): one job per event and endpoint. */
+export const DELIVERY_QUEUE = "webhook-deliveries";
 /** The BullMQ job name of every job in the outpaint queue. */
 export const OUTPAINT_JOB_NAME = "outpaint";
 

@@ -67,9 +67,12 @@ describe("outpaintJobSchema", () => {
     expect(issue?.rule).toContain("varaints");
   });
 
-  it("rejects a route queue name containing ':' with its index", () => {
-    expect(issuesOf({ ...minimal, route: ["cdn-purge", "bad:name"] })).toEqual([
-      { path: ["route", 1], rule: "must be a queue name: letters, digits, '.', '_', '-' (no ':')" },
+  it("rejects a route entry containing ':' (other than webhook:NAME) with its index", () => {
+    const rule =
+      "must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint name> (no other ':')";
+    expect(issuesOf({ ...minimal, route: ["cdn-purge", "bad:name", "webhook:dam", "webhook:a:b"] })).toEqual([
+      { path: ["route", 1], rule },
+      { path: ["route", 3], rule },
     ]);
   });
 
@@ -159,6 +162,16 @@ describe("outpaintJobId", () => {
     expect(idOf({ ...minimal, source: { ...minimal.source, width: 800, height: 600 } })).toBe(base);
     expect(idOf({ ...minimal, route: ["cdn-purge"] })).not.toBe(base);
     expect(idOf({ ...minimal, route: ["a", "b"] })).toBe(idOf({ ...minimal, route: ["b", "a"] }));
+  });
+
+  it("keeps the id a route of queues had before endpoints existed (webhook:NAME entries are new)", () => {
+    // Computed on the code before outbound endpoints: changing it would re-buy users' libraries.
+    expect(idOf({ ...minimal, route: ["cdn-purge", "dam"] })).toBe(
+      "op-b7b078bc5e88e15c89dbabf00ddb4418cffa79f18f7b1a7444bd123006b1862d",
+    );
+    expect(idOf({ ...minimal, route: ["cdn-purge", "webhook:dam"] })).not.toBe(
+      idOf({ ...minimal, route: ["cdn-purge", "dam"] }),
+    );
   });
 });
 

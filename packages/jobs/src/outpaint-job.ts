@@ -5,7 +5,7 @@ import { OUTPUT_FORMATS } from "@reframe/runware";
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from "@reframe/storage/key-template";
 import { z } from "zod";
 import { batchIdSchema } from "./batch-store.ts";
-import { QUEUE_NAME_PATTERN } from "./names.ts";
+import { routeEntrySchema } from "./route-publisher.ts";
 import { canvasPolicyShape, targetSchema, watermarkSchema } from "./upstream-schemas.ts";
 
 /**
@@ -99,10 +99,6 @@ export const optionsSchema = z.strictObject({
   deadlineSeconds: intRange(60, 86_400).default(900),
 });
 
-const routeName = z
-  .string()
-  .regex(QUEUE_NAME_PATTERN, "must be a queue name: letters, digits, '.', '_', '-' (no ':')");
-
 export const labelsSchema = z.strictObject({
   /** The batch that added the job and awaits its end (batch-store.ts). */
   batchId: batchIdSchema.optional(),
@@ -115,9 +111,9 @@ export const outpaintJobSchema = z.strictObject({
   target: targetSchema,
   output: outputSchema,
   options: optionsSchema.prefault({}),
-  /** Downstream queues that receive the completion or failure event; listed once each. */
+  /** Downstream queues and endpoints (webhook:NAME) that receive the completion or failure event; once each. */
   route: z
-    .array(routeName)
+    .array(routeEntrySchema)
     .max(20, "must list at most 20 queues")
     .default([])
     .transform((names) => [...new Set(names)]),

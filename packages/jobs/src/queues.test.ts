@@ -7,7 +7,6 @@ import {
   assertNoEviction,
   createOutpaintQueue,
   createRedisConnection,
-  createRouteQueues,
   providerBackoffDelay,
   providerBackoffStrategy,
 } from "./queues.ts";
@@ -80,17 +79,6 @@ describe("queue factories", () => {
     });
     const redis = connect();
     expect(await redis.exists(`${prefix}:outpaint:op-a`)).toBe(1);
-  });
-
-  it("makes one queue per distinct route name and refuses a name with ':'", async () => {
-    const connection = connect();
-    const queues = createRouteQueues(["cdn-purge", "dam", "cdn-purge"], {
-      connection,
-      prefix: `{t-${randomUUID()}}`,
-    });
-    closers.push(() => Promise.all([...queues.values()].map((queue) => queue.close())));
-    expect([...queues.keys()]).toEqual(["cdn-purge", "dam"]);
-    expect(() => createRouteQueues(["a:b"], { connection })).toThrow(/no ':'/);
   });
 
   it("lets a producer's add fail instead of hanging once Redis goes down", async () => {

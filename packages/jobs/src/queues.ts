@@ -1,7 +1,7 @@
 import { type DefaultJobOptions, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { RedisConfigError } from "./errors.ts";
-import { DEFAULT_QUEUE_PREFIX, OUTPAINT_QUEUE, QUEUE_NAME_PATTERN } from "./names.ts";
+import { DEFAULT_QUEUE_PREFIX, OUTPAINT_QUEUE } from "./names.ts";
 import { redisReconnectDelay, waitForRedisReady } from "./redis-reachability.ts";
 
 const DAY_SECONDS = 24 * 60 * 60;
@@ -67,29 +67,6 @@ export function createOutpaintQueue({ connection, prefix, defaultJobOptions }: Q
     prefix: prefix ?? DEFAULT_QUEUE_PREFIX,
     defaultJobOptions: { ...OUTPAINT_JOB_OPTIONS, ...defaultJobOptions },
   });
-}
-
-/** One queue per downstream name of a route, same prefix and connection, event retention. */
-export function createRouteQueues(
-  names: readonly string[],
-  options: QueueFactoryOptions,
-): Map<string, Queue> {
-  const queues = new Map<string, Queue>();
-  for (const name of names) {
-    if (!QUEUE_NAME_PATTERN.test(name)) {
-      throw new TypeError(`route queue "${name}": must be letters, digits, '.', '_', '-' (no ':')`);
-    }
-    if (queues.has(name)) continue;
-    queues.set(
-      name,
-      new Queue(name, {
-        connection: options.connection,
-        prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
-        defaultJobOptions: { ...ROUTE_JOB_OPTIONS, ...options.defaultJobOptions },
-      }),
-    );
-  }
-  return queues;
 }
 
 const BACKOFF_BASE_MS = 1000;

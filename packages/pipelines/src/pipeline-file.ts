@@ -1,5 +1,5 @@
 import { anchorSchema, parseTargetSpec, targetSchema } from "@reframe/geometry";
-import { optionsSchema, outputSchema, QUEUE_NAME_PATTERN } from "@reframe/jobs";
+import { optionsSchema, outputSchema, routeEntrySchema } from "@reframe/jobs";
 import { outputAreasOf } from "@reframe/sources";
 import { areaContains, areasOverlap, describeArea, type S3Area } from "@reframe/storage";
 import { CronExpressionParser } from "cron-parser";
@@ -93,9 +93,7 @@ export const pipelineSchema = z
           });
       })
       .optional(),
-    route: z
-      .array(z.string().regex(QUEUE_NAME_PATTERN, "must be a queue name: letters, digits, '.', '_', '-'"))
-      .default([]),
+    route: z.array(routeEntrySchema).default([]),
     budget: z
       .strictObject({
         /** Bounds one run (schedule or `pipelines run`): a run estimated above it is refused. */

@@ -5,11 +5,12 @@ import {
   createBatchStore,
   createOutpaintQueue,
   createRedisConnection,
+  openRouteQueues,
   RUN_COMPLETED_EVENT_TYPE,
 } from "@reframe/jobs";
 import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyPipelines } from "./apply.ts";
@@ -54,17 +55,10 @@ async function fixture(budget = "") {
   const connection = createRedisConnection(server.url, { role: "worker" });
   const outpaintQueue = createOutpaintQueue({ connection, prefix });
   const runQueue = createPipelineRunQueue({ connection, prefix });
-  const queues = new Map<string, Queue>();
-  const routeQueue = (name: string) => {
-    if (!queues.has(name)) queues.set(name, new Queue(name, { connection, prefix }));
-    return queues.get(name)!;
-  };
+  const routes = openRouteQueues({ connection, prefix });
+  const routeQueue = (name: string) => routes.queue(name) as Queue;
   server.closers.push(async () => {
-    await Promise.all([
-      outpaintQueue.close(),
-      runQueue.close(),
-      ...[...queues.values()].map((q) => q.close()),
-    ]);
+    await Promise.all([outpaintQueue.close(), runQueue.close(), routes.close()]);
     await connection.quit();
   });
   const store = createPipelineStore(connection, { prefix });
@@ -92,7 +86,7 @@ pipelines:
       batches,
       outpaintQueue,
       s3: client,
-      routeQueue,
+      routes,
       sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
     },
   };

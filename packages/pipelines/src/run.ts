@@ -8,6 +8,8 @@ import {
   type OutpaintJob,
   outpaintJobId,
   parseOutpaintJobs,
+  publishEvent,
+  type RouteQueues,
 } from "@reframe/jobs";
 import {
   estimateJobs,
@@ -29,7 +31,8 @@ export interface RunDeps {
   batches: BatchStore;
   outpaintQueue: Queue;
   s3: S3Client;
-  routeQueue(name: string): Pick<Queue, "add">;
+  /** Where the run-refused event goes (publishEvent). */
+  routes: Pick<RouteQueues, "queue" | "deliveries">;
   /** The scratch area; the output areas of every applied pipeline are added to it. */
   scratch?: readonly S3Area[];
   /** Reads URL sources' headers through the caller's egress guard (its allow-list). */
@@ -108,9 +111,7 @@ export async function executeRun(
         maxCostUsd,
         time: now(),
       });
-      await Promise.all(
-        definition.route.map((name) => deps.routeQueue(name).add(event.type, event, { jobId: event.id })),
-      );
+      await publishEvent(deps.routes, definition.route, event);
       const refused: RunRecord = { ...record, state: "refused", reason: event.data.reason.message };
       await deps.store.recordRun(refused);
       return refused;
@@ -129,7 +130,7 @@ export async function executeRun(
     batch: { store: deps.batches, batchId: runId },
   });
   if ((await deps.batches.seal(runId)) === "closed")
-    await announceBatchCompleted(deps.batches, runId, deps.routeQueue);
+    await announceBatchCompleted(deps.batches, runId, deps.routes);
   const enqueued: RunRecord = { ...record, added: result.added, skipped: result.existing };
   await deps.store.recordRun(enqueued);
   return enqueued;

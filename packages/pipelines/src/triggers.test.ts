@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createOutpaintQueue, createRedisConnection } from "@reframe/jobs";
+import { createOutpaintQueue, createRedisConnection, openRouteQueues } from "@reframe/jobs";
 import { type CreatedObject, createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import { Queue } from "bullmq";
@@ -83,13 +83,19 @@ function intake(pipelines: AppliedPipeline[], more: Partial<IntakeDeps> = {}) {
   const prefix = `{t-${randomUUID()}}`;
   const connection = createRedisConnection(server.url, { role: "worker" });
   const queue = createOutpaintQueue({ connection, prefix });
-  const routes = new Map<string, Queue>();
+  const routes = openRouteQueues({ connection, prefix });
+  // Reads what was published to a route queue.
+  const readers = new Map<string, Queue>();
   const routeQueue = (name: string) => {
-    if (!routes.has(name)) routes.set(name, new Queue(name, { connection, prefix }));
-    return routes.get(name)!;
+    if (!readers.has(name)) readers.set(name, new Queue(name, { connection, prefix }));
+    return readers.get(name)!;
   };
   server.closers.push(async () => {
-    await Promise.all([queue.close(), ...[...routes.values()].map((route) => route.close())]);
+    await Promise.all([
+      queue.close(),
+      routes.close(),
+      ...[...readers.values()].map((reader) => reader.close()),
+    ]);
     await connection.quit();
   });
   const written = createWrittenObjects(connection, { prefix });
@@ -100,7 +106,7 @@ function intake(pipelines: AppliedPipeline[], more: Partial<IntakeDeps> = {}) {
     sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
     written,
     budgets: createUploadBudgets(connection, { prefix }),
-    routeQueue,
+    routes,
     scratch: [{ bucket: "media", prefix: "_scratch/" }],
     ...more,
   };

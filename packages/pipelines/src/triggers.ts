@@ -6,6 +6,8 @@ import {
   type OutpaintJob,
   outpaintJobId,
   parseOutpaintJobs,
+  publishEvent,
+  type RouteQueues,
 } from "@reframe/jobs";
 import {
   estimateJob,
@@ -65,7 +67,7 @@ export interface IntakeDeps {
   written: WrittenObjects;
   budgets: UploadBudgets;
   /** Where a pipeline's budget-exceeded event goes: the queues of its route. */
-  routeQueue(name: string): Pick<Queue, "add">;
+  routes: Pick<RouteQueues, "queue" | "deliveries">;
   /** The scratch area: never a source. */
   scratch?: readonly S3Area[];
   now?: () => number;
@@ -261,10 +263,6 @@ async function announce(
       time,
     });
     deps.onBudgetExceeded?.(event);
-    await Promise.all(
-      applied.definition.route.map((name) =>
-        deps.routeQueue(name).add(event.type, event, { jobId: event.id }),
-      ),
-    );
+    await publishEvent(deps.routes, applied.definition.route, event);
   }
 }

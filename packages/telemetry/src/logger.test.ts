@@ -42,6 +42,21 @@ describe("createLogger", () => {
     });
   });
 
+  it("redacts outbound webhook secrets, Basic credentials and a URL's password wherever they appear", () => {
+    const { lines, logger } = capture();
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    logger.warn(
+      { endpoint: { url: "https://reframe:intake-tok-123@api.example.com/v1/events/s3" } },
+      `signing with ${secret}; sent Authorization: Basic cmVmcmFtZTppbnRha2UtdG9rLTEyMw==`,
+    );
+    const text = lines.join("");
+    expect(text).not.toMatch(
+      /MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw|intake-tok-123|cmVmcmFtZTppbnRha2UtdG9rLTEyMw/,
+    );
+    expect(text).toContain("whsec_[REDACTED]");
+    expect(text).toContain("https://[REDACTED]@api.example.com/v1/events/s3");
+  });
+
   it("redacts presigned signatures and credentials in fields, messages and errors", () => {
     const { lines, logger } = capture();
     logger.info({ uploadEndpoint: presigned }, `uploading to ${presigned}`);

@@ -1,5 +1,6 @@
 /**
  * Secrets that can reach a log line: API keys (Authorization headers, `apiKey` fields), webhook tokens
+ * and secrets (`whsec_…`), credentials in URLs (`https://user:token@host`)
  * (the `token` query parameter of per-task webhook URLs, `*Secret` fields) and presigned-URL signatures
  * (`X-Amz-Signature`, `X-Amz-Credential`). Keys are redacted by name; URLs are scrubbed wherever they
  * appear inside a string, because a URL is often logged inside an error message.
@@ -14,6 +15,11 @@ const SECRET_IN_TEXT: readonly [RegExp, string][] = [
   [/(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"'<>]+/gi, `$1${REDACTED}`],
   [/([?&](?:token|apiKey|api_key|key|secret|signature)=)[^&\s"'<>]+/gi, `$1${REDACTED}`],
   [/(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, `$1${REDACTED}`],
+  [/(Basic\s+)[A-Za-z0-9+/=]+/g, `$1${REDACTED}`],
+  // Standard Webhooks secrets of outbound endpoints, and a URL's user:password (an SNS subscription
+  // URL carries the intake token that way; an endpoint's URL may carry Basic credentials).
+  [/\bwhsec_[A-Za-z0-9+/=]+/g, `whsec_${REDACTED}`],
+  [/(\/\/)[^\s/@:]+:[^\s/@]+@/g, `$1${REDACTED}@`],
   [/("apiKey"\s*:\s*")[^"]*(")/g, `$1${REDACTED}$2`],
 ];
 

@@ -1,12 +1,6 @@
 import { sourceLimitsOf } from "@reframe/config";
-import {
-  announceBatchCompleted,
-  createRouteQueues,
-  type EnqueueManyResult,
-  enqueueMany,
-} from "@reframe/jobs";
+import { announceBatchCompleted, type EnqueueManyResult, enqueueMany, openRouteQueues } from "@reframe/jobs";
 import { scratchAreas } from "@reframe/storage";
-import type { Queue } from "bullmq";
 import type { BulkContext } from "./bulk-context.ts";
 import { type BulkPlan, planBulk } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
@@ -159,20 +153,10 @@ export function enqueuePlan(
 /** A batch with nothing pending closes when sealed; nobody else would announce it then. */
 async function sealAndAnnounce(batchId: string, context: BulkContext): Promise<void> {
   if ((await context.store.seal(batchId)) !== "closed") return;
-  const queues = new Map<string, Queue>();
-  const routeQueue = (name: string) => {
-    if (!queues.has(name)) {
-      const created = createRouteQueues([name], {
-        connection: context.redis,
-        prefix: context.config.QUEUE_PREFIX,
-      });
-      queues.set(name, created.get(name)!);
-    }
-    return queues.get(name)!;
-  };
+  const routes = openRouteQueues({ connection: context.redis, prefix: context.config.QUEUE_PREFIX });
   try {
-    await announceBatchCompleted(context.store, batchId, routeQueue);
+    await announceBatchCompleted(context.store, batchId, routes);
   } finally {
-    await Promise.all([...queues.values()].map((queue) => queue.close()));
+    await routes.close();
   }
 }

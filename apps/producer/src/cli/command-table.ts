@@ -49,4 +49,14 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "scheduled and upload-triggered runs from a pipelines file: apply, list, run, runs",
     load: async () => (await import("./pipelines-command.ts")).pipelinesCommand,
   },
+  {
+    name: "endpoints",
+    summary: "outbound webhook endpoints (Standard Webhooks): add, list, disable, enable, rotate-secret",
+    load: async () => (await import("../outbound/endpoints-command.ts")).endpointsCommand,
+  },
+  {
+    name: "deliveries",
+    summary: "outbound webhook deliveries: list, retry",
+    load: async () => (await import("../outbound/deliveries-command.ts")).deliveriesCommand,
+  },
 ];
