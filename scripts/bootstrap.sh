@@ -37,6 +37,12 @@ node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo
 
 ensure_node() {
   local system_node
+  # Installed before because the system's Node was older: use it without asking the system's again
+  # (every ./reframe and npm run goes through here).
+  if [ -x "$TOOLS/node$NODE_MAJOR/package/bin/node" ]; then
+    export PATH="$TOOLS/node$NODE_MAJOR/package/bin:$PATH"
+    return
+  fi
   system_node="$(command -v node || true)"
   if [ -n "$system_node" ] && [ "$(node_major "$system_node")" -ge "$NODE_MAJOR" ]; then
     return
@@ -63,8 +69,16 @@ ensure_pnpm() {
     fetch_package pnpm "$PNPM_VERSION" "$dir"
   fi
   mkdir -p "$TOOLS/bin"
-  printf '#!/usr/bin/env bash\nexec node "%s" "$@"\n' "$dir/package/bin/pnpm.cjs" >"$TOOLS/bin/pnpm"
-  chmod +x "$TOOLS/bin/pnpm"
+  # The physical path: a checkout reached through a symbolic link (the README test's copy) must not
+  # leave a wrapper that points into it. Written only when it changes, in one move: commands run in
+  # parallel read it.
+  local wrapper
+  wrapper="$(printf '#!/usr/bin/env bash\nexec node "%s" "$@"' "$(cd "$dir/package/bin" && pwd -P)/pnpm.cjs")"
+  if [ "$(cat "$TOOLS/bin/pnpm" 2>/dev/null)" != "$wrapper" ]; then
+    printf '%s\n' "$wrapper" >"$TOOLS/bin/pnpm.$$"
+    chmod +x "$TOOLS/bin/pnpm.$$"
+    mv -f "$TOOLS/bin/pnpm.$$" "$TOOLS/bin/pnpm"
+  fi
   export PATH="$TOOLS/bin:$PATH"
 }
 
@@ -116,4 +130,6 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 ensure_node
 ensure_pnpm
 ensure_dependencies
-ensure_redis
+# The CLI and the processes connect to the Redis of REDIS_URL; only tests, the demo and benchmarks
+# start their own (scripts/run.sh says which).
+if [ "${REFRAME_NEEDS_REDIS:-yes}" != no ]; then ensure_redis; fi

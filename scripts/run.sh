@@ -1,13 +1,40 @@
 #!/usr/bin/env bash
-# Entry point of the README's quick start: `npm run demo` and `npm test` land here.
+# Every command of the README that needs the project's Node 24, pnpm or dependencies lands here:
+# `npm run <script>` (npm is on every machine's PATH) and the `./reframe` launcher. Bootstrap finds or
+# installs what is missing under .tools/ (seconds when all is there), then the command runs with
+# the project's Node 24 and pnpm first on PATH, whatever the terminal's PATH holds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="${1:-}"
+[ $# -gt 0 ] && shift
+case "$MODE" in
+  # These connect to a Redis given by REDIS_URL (or run none): no redis-server is installed for them.
+  reframe | worker | webhooks | api | emulator | typecheck | lint | format) export REFRAME_NEEDS_REDIS=no ;;
+esac
 source "$ROOT/scripts/bootstrap.sh"
+case "$MODE" in
+  # The CLI stays in the caller's directory: its paths (--manifest, --report) are the user's.
+  reframe) exec node "$ROOT/apps/producer/src/cli.ts" "$@" ;;
+esac
 cd "$ROOT"
-case "${1:-}" in
-  demo) shift; exec node apps/demo/src/main.ts "$@" ;;
-  test) shift; ensure_test_tools; exec pnpm run --silent check "$@" ;;
-  bench) shift; exec node test/bench/main.ts "$@" ;;
+case "$MODE" in
+  demo) exec node apps/demo/src/main.ts "$@" ;;
+  test) ensure_test_tools; exec pnpm run --silent check "$@" ;;
+  bench) exec node test/bench/main.ts "$@" ;;
+  chaos) exec node test/chaos/main.ts "$@" ;;
+  e2e) exec pnpm exec vitest run --config test/vitest.config.ts "$@" ;;
+  vitest) exec pnpm exec vitest run "$@" ;;
+  typecheck) exec pnpm exec tsc --noEmit -p tsconfig.json "$@" ;;
+  lint) exec pnpm exec biome ci . "$@" ;;
+  format) exec pnpm exec biome check --write . "$@" ;;
+  emulator) exec node apps/emulator/src/main.ts "$@" ;;
+  webhooks) exec node apps/webhooks/src/main.ts "$@" ;;
+  # The worker's heap budget, as in the container image, Compose and Kubernetes (README: Running the parts).
+  worker) exec node --max-semi-space-size=4 --max-old-space-size=384 apps/worker/src/main.ts "$@" ;;
+  api) exec node apps/producer/src/api-main.ts "$@" ;;
   setup) exit 0 ;;
-  *) echo "usage: scripts/run.sh demo|test|bench|setup" >&2; exit 2 ;;
+  *)
+    echo "usage: scripts/run.sh demo|test|bench|chaos|e2e|vitest|typecheck|lint|format|emulator|webhooks|worker|api|reframe|setup" >&2
+    exit 2
+    ;;
 esac

@@ -6,6 +6,7 @@ import {
   readImageDimensions,
   startEmbeddedS3,
 } from "@reframe/storage";
+import { freePort } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   API_KEY,
@@ -162,6 +163,32 @@ describe("the emulator's delivery: async, webhooks, uploads, and the client", ()
       uploadFaults: 1,
       terminalFaults: 0,
     });
+  });
+
+  it("an upload endpoint or a webhook receiver that does not answer is named in one line, its signature and token left out", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const uploadEndpoint = `${closed}/delivery/out/e.png?X-Amz-Signature=0123abcd&X-Amz-Expires=300`;
+    const reply = await emulator.post([task({ inputs: { image: dataURI }, uploadEndpoint })]);
+    expect(reply.json.errors).toEqual([
+      expect.objectContaining({
+        code: "uploadFailed",
+        message: `Uploading the result to uploadEndpoint failed (cannot reach S3 at ${closed}/delivery/out/e.png (connection refused)).`,
+      }),
+    ]);
+    const since = emulator.process.output().length;
+    const hooked = task({
+      inputs: { image: dataURI },
+      deliveryMethod: "async",
+      webhookURL: `${closed}/runware/hook?token=secret-token-value`,
+    });
+    await emulator.post([hooked]);
+    await expect
+      .poll(() => emulator.process.output().slice(since), { timeout: 10_000 })
+      .toContain(
+        `webhook gave up after every retry: cannot reach the webhook receiver at ${closed}/runware/hook (connection refused)`,
+      );
+    expect(emulator.process.output()).not.toContain("secret-token-value");
+    expect(emulator.process.output().slice(since)).not.toContain('"stack"');
   });
 
   it("counters name the tasks an injected terminal error ended and count every fault that fired", async () => {

@@ -69,6 +69,33 @@ describe("operating the pipeline", () => {
     });
   });
 
+  it("scripts read --json; --version and each command's --help stand alone", async () => {
+    const env = stack.workerEnvironment;
+    const [version, bulkHelp, counts, listed, batch] = await Promise.all([
+      reframe(["--version"], {}),
+      reframe(["bulk", "--help"], {}),
+      reframe(["queue", "counts", "--json"], env),
+      reframe(["batch", "list", "--json"], env),
+      reframe(["batch", "status", "cli-batch", "--json"], env),
+    ]);
+    expect(version.stdout).toMatch(/^reframe \d+\.\d+\.\d+\n$/);
+    expect(bulkHelp.stdout).toMatch(/^reframe bulk --source/);
+    expect(bulkHelp.stdout).not.toContain("reframe enqueue");
+    expect(JSON.parse(counts.stdout)).toMatchObject({
+      paused: false,
+      counts: { completed: expect.any(Number) },
+    });
+    expect(JSON.parse(listed.stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ batchId: "cli-batch", kind: "cli", completed: 1 })]),
+    );
+    expect(JSON.parse(batch.stdout)).toMatchObject({
+      batchId: "cli-batch",
+      total: 1,
+      completed: 1,
+      failed: 0,
+    });
+  });
+
   it("enqueueing the same work twice says so and adds nothing", async () => {
     const args = ["enqueue", "--source", `s3://${LOCAL_BUCKETS.sources}/cli/a.jpg`, "--target", "16:9"];
     const again = await reframe(args, stack.workerEnvironment);
@@ -88,7 +115,8 @@ describe("operating the pipeline", () => {
       stack.workerEnvironment,
     );
     expect(badQuality.code).toBe(2);
-    expect(badQuality.stderr).toMatch(/output\.quality/);
+    // The same words as reframe bulk: the flag, not the job's field.
+    expect(badQuality.stderr).toBe("reframe: --quality: must be at least 20\n");
     const noRedis = await reframe(["status", "op-x"], { REDIS_URL: "" });
     expect(noRedis.code).toBe(2);
     expect(noRedis.stderr).toContain("REDIS_URL: is required");

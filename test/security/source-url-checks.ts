@@ -78,7 +78,7 @@ export function describeSourceUrlChecks(get: () => SecurityStack): void {
         ]).catch((caught: unknown) => caught);
         expect(error, url).toBeInstanceOf(JobValidationError);
         expect((error as JobValidationError).issues).toContainEqual({
-          path: "inputs[0].source.url",
+          path: ["inputs", 0, "source", "url"],
           rule: "must be an absolute http(s) URL",
         });
       }

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { loadConfigOrExit } from "@reframe/config";
-import { type RedisSettings, redisEnvFields, redisEnvSchema, redisSettingsFromEnv } from "@reframe/redis";
+import {
+  checkRedisReachable,
+  type RedisSettings,
+  redisEnvFields,
+  redisEnvSchema,
+  redisSettingsFromEnv,
+} from "@reframe/redis";
 import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
 import {
   basicAuthorization,
@@ -176,6 +182,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return { METRICS_PORT: String(port), METRICS_HOST: "127.0.0.1" };
   };
   try {
+    // A given Redis that does not answer is one line now, before any process starts and fails on it.
+    if (options.redisEnv) await checkRedisReachable(redisSettingsFromEnv(options.redisEnv));
     const redis = options.redisEnv
       ? undefined
       : await startRedisTopology(options.redisTopology ?? "single", {

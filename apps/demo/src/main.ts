@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createOutpaintQueue, enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { ServiceUnreachableError } from "@reframe/reachability";
 import { createRedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
@@ -168,4 +169,11 @@ function printRows(rows: DemoRow[]): void {
   }
 }
 
-process.exitCode = await main();
+try {
+  process.exitCode = await main();
+} catch (error) {
+  // A service that does not answer (a REDIS_URL given) is one line, not a stack trace.
+  if (!(error instanceof ServiceUnreachableError)) throw error;
+  console.error(`demo: ${error.message}`);
+  process.exitCode = 1;
+}

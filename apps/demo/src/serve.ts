@@ -1,5 +1,6 @@
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEndpointStore } from "@reframe/outbound";
 import {
@@ -13,7 +14,8 @@ import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
 import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { uploadSampleScenes } from "./sample-scenes.ts";
 
-const EXAMPLE_PIPELINES = fileURLToPath(new URL("../../../examples/pipelines.yaml", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const EXAMPLE_PIPELINES = join(REPO_ROOT, "examples", "pipelines.yaml");
 
 /** The outbound endpoint the demo declares, and the example pipelines route uploads' events to. */
 const DEMO_ENDPOINT = "demo-hooks";
@@ -122,6 +124,11 @@ async function prepare(stack: LocalStack, outDir: string): Promise<void> {
   }
 }
 
+/**
+ * `source out/demo/env` in a new terminal: the stack's addresses and tokens, and the project's Node 24
+ * and pnpm first on PATH (under .tools/ when the machine's are older), so every command of the README
+ * runs as written there. One variable is one line of `variables`.
+ */
 function environmentFile(stack: LocalStack, snsCaFile: string, endpointUrl: string): string {
   const variables: Record<string, string> = {
     ...Object.fromEntries(Object.entries(stack.redisEnv).filter(([, value]) => value !== "")),
@@ -143,9 +150,14 @@ function environmentFile(stack: LocalStack, snsCaFile: string, endpointUrl: stri
     METRICS_URLS: [...stack.metricsUrls.values()].join(" "),
     DASHBOARD_URL: `${stack.api!.url}/dashboard`,
   };
-  return `${Object.entries(variables)
-    .map(([name, value]) => `export ${name}='${value}'`)
-    .join("\n")}\n`;
+  const tools = [dirname(process.execPath), join(REPO_ROOT, ".tools", "bin")].filter(
+    (dir) => dir.startsWith(join(REPO_ROOT, ".tools")) && existsSync(dir),
+  );
+  return [
+    ...Object.entries(variables).map(([name, value]) => `export ${name}='${value}'`),
+    ...(tools.length > 0 ? [`export PATH='${tools.join(":")}':"$PATH"`] : []),
+    "",
+  ].join("\n");
 }
 
 function instructions(envFile: string, stack: LocalStack): string {
@@ -158,15 +170,15 @@ reframe is running on embedded defaults.
 In another terminal, in this checkout:
 
   source ${envFile}
-  pnpm reframe pipelines list
-  pnpm reframe pipelines run nightly-samples
+  ./reframe pipelines list
+  ./reframe pipelines run nightly-samples
   curl -s "$API_URL/v1/jobs" -H "authorization: Bearer $API_TOKEN" -H 'content-type: application/json' \\
     -d '{"source":{"kind":"s3","bucket":"reframe-sources","key":"samples/lakeside.jpg"},"target":{"kind":"ratio","ratio":"3:1"},"output":{"bucket":"reframe-outputs"}}'
   # an upload under incoming/ reaches the intake through the local SNS topic and triggers the
   # "uploads" pipeline; its completion events are delivered to the sample endpoint (logged here):
   curl -s --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" \\
     -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T out/demo/samples/desert.jpg "$S3_ENDPOINT/reframe-sources/incoming/desert.jpg"
-  pnpm reframe deliveries list --endpoint demo-hooks
+  ./reframe deliveries list --endpoint demo-hooks
 
 Ctrl-C stops everything.`;
 }

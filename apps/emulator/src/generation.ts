@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { connectionProblem, publicUrl, unreachableMessage } from "@reframe/reachability";
 import { type ImageInferenceResult, type ImageInferenceTask, OUTPUT_FORMAT_FILES } from "@reframe/runware";
 import type { Logger } from "@reframe/telemetry";
 import sharp from "sharp";
@@ -232,7 +233,10 @@ async function upload(task: ImageInferenceTask, rendered: Rendered, deps: Genera
       // A refused signature or an expired URL will not get better by retrying.
       if (response.status === 403 || response.status === 400) break;
     } catch (error) {
-      lastStatus = (error as Error).message;
+      const problem = connectionProblem(error);
+      lastStatus = problem
+        ? unreachableMessage({ service: "S3", at: publicUrl(task.uploadEndpoint) }, problem)
+        : (error as Error).message;
     }
   }
   throw new GenerationError("uploadFailed", `Uploading the result to uploadEndpoint failed (${lastStatus}).`);

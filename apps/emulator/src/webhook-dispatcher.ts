@@ -1,3 +1,4 @@
+import { connectionProblem, publicUrl, unreachableMessage } from "@reframe/reachability";
 import type { Logger } from "@reframe/telemetry";
 import type { FaultSampler } from "./faults.ts";
 import type { TaskStore } from "./task-store.ts";
@@ -65,6 +66,7 @@ export class WebhookDispatcher {
 
   private async send(url: string, taskUUID: string, body: unknown): Promise<void> {
     const delays = [0, ...this.settings.retryDelaysMs];
+    let lastProblem = "";
     for (const [attempt, delay] of delays.entries()) {
       if (this.closed) return;
       if (delay > 0) await this.sleep(delay);
@@ -78,12 +80,21 @@ export class WebhookDispatcher {
         });
         await response.body?.cancel();
         if (response.ok) return;
+        lastProblem = `the receiver answered HTTP ${response.status}`;
         this.logger.debug({ taskUUID, status: response.status, attempt }, "webhook answered non-2xx");
       } catch (error) {
-        this.logger.debug({ taskUUID, err: error, attempt }, "webhook attempt failed");
+        const problem = connectionProblem(error);
+        // The URL's token stays out of the log (publicUrl drops the query).
+        lastProblem = problem
+          ? unreachableMessage({ service: "the webhook receiver", at: publicUrl(url) }, problem)
+          : (error as Error).message;
+        this.logger.debug({ taskUUID, attempt }, `webhook attempt failed: ${lastProblem}`);
       }
     }
-    this.logger.warn({ taskUUID, attempts: delays.length }, "webhook gave up after every retry");
+    this.logger.warn(
+      { taskUUID, attempts: delays.length },
+      `webhook gave up after every retry: ${lastProblem}`,
+    );
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,12 +1,19 @@
 import { loadConfigOrExit, sourceLimitsOf } from "@reframe/config";
 import { createGuardedFetch } from "@reframe/egress";
-import { createBatchStore, createOutpaintQueue, createQueueSampler } from "@reframe/jobs";
+import {
+  batchFailures,
+  createBatchStore,
+  createOutpaintQueue,
+  createQueueSampler,
+  retryBatchFailures,
+} from "@reframe/jobs";
 import { runProcess } from "@reframe/lifecycle";
 import {
   assertNoEviction,
   confirmWrites,
   createRedisClient,
   redisSettingsOf,
+  reportRedisReconnects,
   waitForRedisReady,
 } from "@reframe/redis";
 import { createImageLoader } from "@reframe/report";
@@ -14,7 +21,6 @@ import { createS3Client, scratchAreas } from "@reframe/storage";
 import { createLogger, startProcessTelemetry } from "@reframe/telemetry";
 import { apiConfigSchema } from "./api-config.ts";
 import { createApiServer } from "./api-server.ts";
-import { retryFailedJobs } from "./dashboard/batch-retry.ts";
 import { createSnsIntake, createSnsVerifier } from "./sns/index.ts";
 
 const config = loadConfigOrExit(apiConfigSchema);
@@ -27,8 +33,15 @@ await runProcess({
   async start() {
     const settings = redisSettingsOf(config);
     const redis = createRedisClient(settings, { role: "producer" });
-    await waitForRedisReady(redis);
-    await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
+    try {
+      // Not reachable at start: one line and exit 1; once running, an outage is waited out.
+      await waitForRedisReady(redis);
+      await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
+    reportRedisReconnects(redis, logger);
     let sampleQueues: ReturnType<typeof createQueueSampler> | undefined;
     const telemetry = await startProcessTelemetry({
       process: "api",
@@ -90,8 +103,9 @@ await runProcess({
               actions: config.DASHBOARD_ACTIONS,
               loadImage: s3 ? createImageLoader({ s3, sourceFetch: sourceEgress.fetch }) : undefined,
               alertsQueue: config.ALERTS_ROUTE[0] ?? "alerts",
-              retryBatch: (batchId: string) =>
-                retryFailedJobs(queue, batches, redis, config.QUEUE_PREFIX, batchId),
+              // The same retry as `reframe batch retry`: only the failed jobs, under their own ids.
+              retryBatch: async (batchId: string) =>
+                retryBatchFailures(batches, batchId, await batchFailures(queue, batches, batchId)),
             },
           }
         : {}),

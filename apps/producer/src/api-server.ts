@@ -3,17 +3,20 @@ import {
   type BatchStore,
   createBatchStore,
   enqueueIntoLabelledBatches,
+  formatIssuePath,
   JobValidationError,
   type OutpaintJob,
   parseOutpaintJobs,
 } from "@reframe/jobs";
-import { type RedisClient, WriteNotConfirmedError } from "@reframe/redis";
+import { ServiceUnreachableError } from "@reframe/reachability";
+import { type RedisClient, redisError, WriteNotConfirmedError } from "@reframe/redis";
 import { ATTRIBUTES, type Logger, type Metrics, withRequestSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { jobStatus } from "./commands.ts";
+import { batchView } from "./batch-view.ts";
 import { DASHBOARD_PATH, type DashboardOptions, registerDashboard } from "./dashboard/dashboard.ts";
 import { hasBearerToken, INTAKE_PATH, type IntakeOptions, registerIntakeRoute } from "./intake-route.ts";
+import { jobStatus } from "./job-status.ts";
 import { openApiDocument } from "./openapi.ts";
 import { hasIntakeCredentials, INTAKE_CHALLENGES } from "./sns/index.ts";
 
@@ -113,8 +116,7 @@ export function createApiServer(options: ApiServerOptions) {
       : undefined;
     if (!status)
       return reply.code(404).send({ error: "not-found", message: `no batch ${request.params.batchId}` });
-    const { info, ...counts } = status;
-    return { ...counts, kind: info.kind, createdAt: info.createdAt };
+    return batchView(status);
   });
   if (options.dashboard) {
     registerDashboard(app, {
@@ -133,6 +135,16 @@ export function createApiServer(options: ApiServerOptions) {
         .code(503)
         .header("retry-after", "1")
         .send({ error: "unavailable", message: error.message });
+    }
+    // Redis away: 503 and one line in the log (the reconnection attempts are reported by the
+    // connection); where Redis is stays out of the answer.
+    const failure = redisError(options.redis, error);
+    if (failure instanceof ServiceUnreachableError) {
+      options.logger.warn({ unreachable: failure.target }, `request not served: ${failure.message}`);
+      return reply
+        .code(503)
+        .header("retry-after", "5")
+        .send({ error: "unavailable", message: "the queue cannot be reached; try again later" });
     }
     const status = error.statusCode ?? 500;
     if (status >= 500) options.logger.error({ err: error }, "request failed");
@@ -165,10 +177,11 @@ async function postJobs(
     jobs = parseOutpaintJobs(list);
   } catch (error) {
     if (!(error instanceof JobValidationError)) throw error;
-    // Fields are named from the list ("inputs[1].output.quality"); say it as the body does.
-    const path = (raw: string) =>
-      prefixed ? raw.replace(/^inputs/, "jobs") : raw.replace(/^inputs\[0\]\.?/, "") || "(job)";
-    const issues = error.issues.map((issue) => ({ ...issue, path: path(issue.path) }));
+    // Fields are named from the list (["inputs", 1, "output", "quality"]); say them as the body does.
+    const issues = error.issues.map(({ path: [, index, ...field], rule }) => ({
+      path: formatIssuePath(prefixed ? ["jobs", index ?? 0, ...field] : field),
+      rule,
+    }));
     return reply.code(400).send({ error: "validation", issues });
   }
   const { added, existing, jobIds } = await enqueueIntoLabelledBatches(queue, batches, jobs, "api");

@@ -1,195 +1,113 @@
 #!/usr/bin/env node
-
-import { parseArgs } from "node:util";
-import { ConfigError, parseEnv } from "@reframe/config";
-import { formatScale, formatShare } from "@reframe/geometry";
-import { createBatchStore, createOutpaintQueue } from "@reframe/jobs";
-import {
-  confirmWrites,
-  createRedisClient,
-  type RedisClient,
-  redisSettingsOf,
-  WriteNotConfirmedError,
-  waitForRedisReady,
-} from "@reframe/redis";
+import { readFileSync } from "node:fs";
+import { ServiceUnreachableError } from "@reframe/reachability";
 import { SPANS, startTracing, type Tracing, TracingConfigError, withSpan } from "@reframe/telemetry";
-import type { Queue } from "bullmq";
-import { BULK_USAGE, batchCommand, bulkCommand } from "./bulk/bulk-command.ts";
-import { JOB_FLAGS } from "./bulk/bulk-request.ts";
-import {
-  type EnqueueFlags,
-  enqueueCommand,
-  type JobStatus,
-  jobFromFlags,
-  jobStatus,
-  waitForJob,
-} from "./commands.ts";
-import {
-  DELIVERIES_USAGE,
-  ENDPOINTS_USAGE,
-  runDeliveriesCommand,
-  runEndpointsCommand,
-} from "./outbound/index.ts";
-import { PIPELINES_USAGE, runPipelinesCommand } from "./pipelines-command.ts";
-import { producerConfigSchema } from "./producer-config.ts";
-import { runQueueCommand } from "./queue-command.ts";
-import { UsageError } from "./source-spec.ts";
+import type { CliIo } from "./cli/cli-command.ts";
+import { COMMANDS, type CommandEntry } from "./cli/command-table.ts";
+import { UsageError } from "./cli/usage-error.ts";
+import { traceQueueSessions } from "./queue-session.ts";
 
-const USAGE = `reframe — outpaint jobs on a queue
+/**
+ * The `reframe` command line: `reframe <command> …` runs a command of the table (cli/command-table.ts),
+ * `reframe <command> --help` prints that command's help, `reframe --help` the list, `reframe
+ * --version` the version. Whatever goes wrong is one line on stderr and an exit code, never a stack
+ * trace for a mistake or a service that does not answer.
+ */
 
-  reframe enqueue --source s3://bucket/key|URL --target 16:9|1080x1350|preset:NAME|margins:T,R,B,L
-                  [--anchor center] [--bucket OUT] [--prefix P/] [--format JPG|PNG|WEBP] [--quality 90]
-                  [--variants 1] [--mode high|fast] [--fit fit|down-only] [--max-upscale 4]
-                  [--max-generated-share 90%] [--route q1,q2] [--batch ID] [--wait]
-  reframe status <jobId> [--wait]
-  reframe queue pause|resume|counts
-${PIPELINES_USAGE}
-${BULK_USAGE}
-${ENDPOINTS_USAGE}
-${DELIVERIES_USAGE}
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  return `reframe ${VERSION}: outpaint jobs on a queue
+
+Usage: reframe <command> [arguments] [--json]
+       reframe <command> --help      that command's arguments
+       reframe --version
+
+Commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join("\n")}
 
 Environment: REDIS_URL (or REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES; see the
 README for credentials and TLS), QUEUE_PREFIX, OUTPUT_BUCKET; bulk and batch also S3_ENDPOINT,
-S3_REGION, S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (as the worker's).`;
-
-const ENQUEUE_FLAGS = {
-  ...JOB_FLAGS,
-  source: { type: "string" },
-  target: { type: "string" },
-  wait: { type: "boolean" },
-} as const;
-
-function describe(status: JobStatus): string {
-  const base = `${status.jobId}: ${status.state}${status.step && status.state !== "completed" ? ` (${status.step})` : ""}`;
-  if (status.failedReason) return `${base} — ${status.failedReason}`;
-  const plan =
-    status.sourceScale === undefined || status.generatedShare === undefined
-      ? ""
-      : `  source ${formatScale(status.sourceScale)}, ${formatShare(status.generatedShare)} generated`;
-  const outputs = status.outputs.map(
-    (o) => `\n  s3://${o.bucket}/${o.key}  ${o.width}x${o.height}  ${o.size} bytes${plan}`,
-  );
-  return base + outputs.join("");
+S3_REGION, S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (as the worker's).
+Exit codes: 0 done, 1 jobs failed (or a write not confirmed by the replicas), 2 bad usage, 3 over --max-cost, 4 Redis or S3 unreachable,
+130 interrupted.`;
 }
 
-async function withQueue<T>(
-  run: (
-    queue: Queue,
-    context: { connection: RedisClient; prefix: string; confirm: () => Promise<void> },
-  ) => Promise<T>,
-): Promise<T> {
-  const settings = redisSettingsOf(parseEnv(producerConfigSchema, process.env));
-  const connection = createRedisClient(settings, { role: "producer" });
-  const queue = createOutpaintQueue({ connection, prefix: settings.prefix, telemetry: tracing?.bullmq });
-  try {
-    await waitForRedisReady(connection);
-    return await run(queue, {
-      connection,
-      prefix: settings.prefix,
-      confirm: () => confirmWrites(connection, settings),
-    });
-  } finally {
-    await queue.close();
-    connection.disconnect();
+const wantsHelp = (args: readonly string[]) => args.includes("--help") || args.includes("-h");
+
+async function run(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") return print(io, `reframe ${VERSION}`);
+  if (name === undefined || name === "--help" || name === "-h") return print(io, overview());
+  if (name === "help") return print(io, rest[0] ? (await commandNamed(rest[0]).load()).help : overview());
+  const command = await commandNamed(name).load();
+  if (wantsHelp(rest)) return print(io, command.help);
+  return command.run(rest, io);
+}
+
+function commandNamed(name: string): CommandEntry {
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command)
+    throw new UsageError(`unknown command ${name}; the commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+  return command;
+}
+
+function print(io: CliIo, text: string): number {
+  io.out.write(`${text}\n`);
+  return 0;
+}
+
+/** What the user is told when a command fails, and the exit code; undefined for a bug (thrown). */
+async function failure(
+  error: unknown,
+  argv: readonly string[],
+): Promise<{ message: string; code: number } | undefined> {
+  // Loaded here, not at start: `reframe --version` and `--help` need neither.
+  const { EXIT_CODES } = await import("./cli/cli-command.ts");
+  const { ConfigError } = await import("@reframe/config");
+  const { WriteNotConfirmedError } = await import("@reframe/redis");
+  if (error instanceof WriteNotConfirmedError) return { message: error.message, code: EXIT_CODES.failed };
+  if (error instanceof TracingConfigError) return { message: error.message, code: EXIT_CODES.usage };
+  if (error instanceof ServiceUnreachableError)
+    return { message: error.message, code: EXIT_CODES.unreachable };
+  if (error instanceof UsageError || error instanceof ConfigError)
+    return { message: error.message, code: EXIT_CODES.usage };
+  if (error instanceof Error && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS_")) {
+    const name = argv[0];
+    const hint = COMMANDS.some((command) => command.name === name)
+      ? `reframe ${name} --help`
+      : "reframe --help";
+    // Node's text for an unknown flag goes on about positionals; the flag is what matters.
+    const unknown = error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && /'(-[^']*)'/.exec(error.message)?.[1];
+    const text = unknown ? `unknown flag ${unknown}` : error.message;
+    return { message: `${text} (see ${hint})`, code: EXIT_CODES.usage };
   }
+  return undefined;
 }
 
-async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "enqueue": {
-      const { values } = parseArgs({ args: rest, options: ENQUEUE_FLAGS, strict: true });
-      if (values.help) return print(USAGE, 0);
-      if (!values.source || !values.target) throw new UsageError("enqueue needs --source and --target");
-      return withQueue(async (queue, { connection, prefix, confirm }) => {
-        const input = jobFromFlags(values as EnqueueFlags, process.env.OUTPUT_BUCKET || undefined);
-        const batches = createBatchStore(connection, { prefix });
-        const { jobId, added } = await enqueueCommand(queue, batches, input);
-        await confirm();
-        console.log(added ? jobId : `${jobId} (already queued: same source, target and options)`);
-        if (!values.wait) return 0;
-        const final = await waitForJob(queue, jobId, (status) => console.error(describe(status)));
-        console.log(describe(final));
-        return final.state === "completed" ? 0 : 1;
-      });
-    }
-    case "status": {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        options: { wait: { type: "boolean" } },
-        allowPositionals: true,
-      });
-      const jobId = positionals[0];
-      if (!jobId) throw new UsageError("status needs a job id");
-      return withQueue(async (queue) => {
-        const status = values.wait
-          ? await waitForJob(queue, jobId, (s) => console.error(describe(s)))
-          : await jobStatus(queue, jobId);
-        if (!status) throw new UsageError(`no job ${jobId}`);
-        console.log(describe(status));
-        return status.state === "failed" ? 1 : 0;
-      });
-    }
-    case "queue":
-      return withQueue((queue, context) =>
-        runQueueCommand(rest, { queue, ...context, print: (line) => console.log(line) }),
-      );
-    case "pipelines":
-      return withQueue((_queue, context) =>
-        runPipelinesCommand(rest, { ...context, print: (line) => console.log(line) }),
-      );
-    case "endpoints":
-      return withQueue((_queue, context) =>
-        runEndpointsCommand(rest, { ...context, print: (line) => console.log(line) }),
-      );
-    case "deliveries":
-      return withQueue((_queue, context) =>
-        runDeliveriesCommand(rest, { ...context, print: (line) => console.log(line) }),
-      );
-    case "bulk": {
-      const code = await bulkCommand(rest, process.env);
-      return code === "help" ? print(USAGE, 0) : code;
-    }
-    case "batch": {
-      const code = await batchCommand(rest, process.env);
-      return code === "help" ? print(USAGE, 0) : code;
-    }
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      return print(USAGE, 0);
-    default:
-      throw new UsageError(`unknown command ${command}`);
-  }
-}
-
-function print(text: string, code: number): number {
-  console.log(text);
-  return code;
-}
-
-// With OTEL_* set, a command is the root of its jobs' traces (see the README's Tracing).
+const io: CliIo = { env: process.env, out: process.stdout, err: process.stderr };
+// `reframe presets | head -3`: the reader left, which is no error of ours.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+const argv = process.argv.slice(2);
 let tracing: Tracing | undefined;
 try {
+  // With OTEL_* set, a command is the root of its jobs' traces (see the README's Tracing).
   tracing = startTracing({ serviceName: "cli" });
-  const argv = process.argv.slice(2);
-  process.exitCode = await withSpan(SPANS.cliCommand, { command: argv[0] ?? "help" }, () => run(argv), {
+  traceQueueSessions(tracing?.bullmq);
+  process.exitCode = await withSpan(SPANS.cliCommand, { command: argv[0] ?? "help" }, () => run(argv, io), {
     root: true,
   });
 } catch (error) {
-  if (error instanceof UsageError || error instanceof ConfigError || error instanceof TracingConfigError) {
-    console.error(`reframe: ${error.message}`);
-    process.exitCode = 2;
-  } else if (error instanceof WriteNotConfirmedError) {
-    console.error(`reframe: ${error.message}`);
-    process.exitCode = 1;
-  } else if (error instanceof Error && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS_")) {
-    console.error(`reframe: ${error.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else {
-    throw error;
-  }
+  const known = await failure(error, argv);
+  if (!known) throw error;
+  io.err.write(`reframe: ${known.message}\n`);
+  process.exitCode = known.code;
 } finally {
   await tracing?.shutdown();
 }

@@ -4,13 +4,4 @@ export { type BulkConfig, bulkConfigSchema } from "./bulk/bulk-config.ts";
 export { type BulkPlan, type PlanDeps, planBulk } from "./bulk/bulk-plan.ts";
 export { type BulkRequest, parseBulkRequest } from "./bulk/bulk-request.ts";
 export { enqueuePlan } from "./bulk/bulk-run.ts";
-export {
-  type EnqueueFlags,
-  enqueueCommand,
-  type JobStatus,
-  jobFromFlags,
-  jobStatus,
-  waitForJob,
-} from "./commands.ts";
 export { type ProducerConfig, producerConfigSchema } from "./producer-config.ts";
-export { parseSourceSpec, UsageError } from "./source-spec.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseSourceSpec, UsageError } from "./source-spec.ts";
+import { UsageError } from "./cli/usage-error.ts";
+import { parseSourceSpec } from "./source-spec.ts";
 
 describe("parseSourceSpec", () => {
   it("reads s3://bucket/key, keeping slashes and spaces in the key", () => {

@@ -1,4 +1,5 @@
 import type { OutpaintJobInput } from "@reframe/jobs";
+import { UsageError } from "./cli/usage-error.ts";
 
 /** `s3://bucket/key` or an http(s) URL, as typed on the command line. */
 export function parseSourceSpec(spec: string): OutpaintJobInput["source"] {
@@ -12,13 +13,4 @@ export function parseSourceSpec(spec: string): OutpaintJobInput["source"] {
   }
   if (/^https?:\/\//.test(spec)) return { kind: "url", url: spec };
   throw new UsageError(`--source ${spec}: expected s3://bucket/key or an http(s) URL`);
-}
-
-/** A mistake on the command line: printed without a stack, exit code 2. */
-export class UsageError extends Error {
-  readonly code = "usage";
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
 }

@@ -1,5 +1,12 @@
 import { createOutpaintQueue, createTaskStore } from "@reframe/jobs";
-import { assertNoEviction, confirmWrites, createRedisClient, redisSettingsOf } from "@reframe/redis";
+import {
+  assertNoEviction,
+  confirmWrites,
+  createRedisClient,
+  isRedisOutage,
+  redisSettingsOf,
+  reportRedisReconnects,
+} from "@reframe/redis";
 import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { createWebhookServer } from "./server.ts";
 import type { WebhooksConfig } from "./webhooks-config.ts";
@@ -29,16 +36,19 @@ export async function startWebhookReceiver(
   });
   const settings = redisSettingsOf(config);
   const redis = createRedisClient(settings, { role: "producer" });
-  redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
+    // Waits for Redis first: not reachable at start is one line and exit 1.
     await assertNoEviction(redis, { onUnchecked: (message) => logger.warn(message) });
   } catch (error) {
     redis.disconnect();
     await telemetry.close();
     throw error;
   }
+  reportRedisReconnects(redis, logger);
   const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
-  queue.on("error", (error) => logger.warn({ err: error }, "queue error"));
+  queue.on("error", (error) => {
+    if (!isRedisOutage(redis, error)) logger.warn({ err: error }, "queue error");
+  });
   const taskStore = createTaskStore(redis, { prefix: config.QUEUE_PREFIX });
   const app = createWebhookServer({
     redis,

@@ -1,5 +1,6 @@
 import { jobTraceMetadata, promoteJob, type TaskStore } from "@reframe/jobs";
-import type { RedisClient } from "@reframe/redis";
+import { ServiceUnreachableError } from "@reframe/reachability";
+import { type RedisClient, redisError } from "@reframe/redis";
 import { verifyTaskWebhookToken } from "@reframe/runware";
 import {
   ATTRIBUTES,
@@ -113,7 +114,14 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
         .code(status)
         .send({ ok: false, error: error.code ?? "bad-request", message: error.message });
     }
-    logger.error({ taskUUID, err: error }, "webhook failed; the provider will deliver again");
+    // Redis away: one line, no stack (the reconnection attempts are reported by the connection).
+    const failure = redisError(redis, error);
+    if (failure instanceof ServiceUnreachableError)
+      logger.warn(
+        { taskUUID, unreachable: failure.target },
+        `webhook not stored: ${failure.message}; the provider will deliver again`,
+      );
+    else logger.error({ taskUUID, err: error }, "webhook failed; the provider will deliver again");
     return reply.code(503).send({ ok: false, error: "unavailable" });
   });
 

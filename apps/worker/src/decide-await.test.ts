@@ -112,6 +112,17 @@ describe("decideAwait", () => {
     });
   });
 
+  it("counts generations from the plan's first one: a retried job has its full share again", () => {
+    const outcomes = new Map([["t0", error("uploadFailed")]]);
+    const retried = (generation: number): StepState => ({
+      ...state([task({ generation })]),
+      firstGeneration: 3,
+    });
+    expect(decideAwait(retried(3), outcomes, NOW, 3)).toMatchObject({ kind: "resubmit", variants: [0] });
+    expect(decideAwait(retried(4), outcomes, NOW, 3)).toMatchObject({ kind: "resubmit", variants: [0] });
+    expect(decideAwait(retried(5), outcomes, NOW, 3)).toMatchObject({ kind: "fail" });
+  });
+
   it("redoes a task the provider never acknowledged once its deadline passed (its URLs expired with it)", () => {
     const late = task({ confirmed: false, deadline: NOW });
     expect(decideAwait(state([late]), new Map(), NOW, 3)).toMatchObject({

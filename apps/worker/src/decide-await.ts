@@ -41,7 +41,8 @@ export function decideAwait(
     if (verdict.kind === "fail") return { kind: "fail", reason: verdict.reason };
     if (verdict.kind === "pause") return verdict;
     if (verdict.kind === "redo") {
-      if (task.generation + 1 >= maxGenerations) {
+      // Counted from the plan's first generation: a retried job has its full share again.
+      if (task.generation + 1 - (state.firstGeneration ?? 0) >= maxGenerations) {
         return {
           kind: "fail",
           reason: {

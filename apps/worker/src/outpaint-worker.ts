@@ -3,9 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
 import { configureSharp, createImageSlots } from "@reframe/images";
-import { redisSettingsOf } from "@reframe/redis";
-import { createRunwareClient } from "@reframe/runware";
-import { createS3Client } from "@reframe/storage";
+import { checkRedisReachable, redisSettingsOf } from "@reframe/redis";
+import {
+  checkProviderReachable,
+  createRunwareClient,
+  ProviderError,
+  type RunwareClient,
+} from "@reframe/runware";
+import { checkS3Reachable, createS3Client, s3Target } from "@reframe/storage";
 import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
@@ -27,6 +32,9 @@ export interface RunningWorker {
 /**
  * Wires one worker process: the provider client, the submit batcher and S3 for the whole process;
  * the Redis side (outpaint processor, reconciler) in a session the silence watchdog can replace.
+ * Redis, S3 and the provider must answer at start, or the start fails with the one line saying which
+ * does not (a typo in an endpoint is found now, not at the first job); afterwards an outage is waited
+ * out, a line per retry.
  */
 export async function startOutpaintWorker(
   config: WorkerConfig,
@@ -51,7 +59,7 @@ export async function startOutpaintWorker(
     telemetry.metrics,
   );
   const batcher = new SubmitBatcher({
-    transport: provider,
+    transport: reportingUnreachable(provider, logger),
     windowMs: config.SUBMIT_WINDOW_MS,
     maxBatch: config.SUBMIT_MAX_BATCH,
   });
@@ -66,6 +74,7 @@ export async function startOutpaintWorker(
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
+  const s3Settings = { endpoint: config.S3_ENDPOINT || undefined, region: config.S3_REGION };
   configureSharp();
   const workDirectory = await openWorkDirectory();
   // Signed deliveries go where their endpoint says, never where a redirect points.
@@ -98,6 +107,11 @@ export async function startOutpaintWorker(
     await telemetry.close();
   };
   try {
+    await firstFailure([
+      checkRedisReachable(redisSettingsOf(config)),
+      checkS3Reachable(s3, s3Target(s3Settings)),
+      checkProviderReachable(config.RUNWARE_API_URL),
+    ]);
     session = await openWorkerSession(shared);
   } catch (error) {
     await closeShared();
@@ -176,4 +190,29 @@ function alive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * A submit that could not reach the provider is one line (the jobs retry it with their backoff);
+ * the provider's own answers, refusals included, are the step machine's to handle and log.
+ */
+function reportingUnreachable(provider: RunwareClient, logger: Logger): Pick<RunwareClient, "submit"> {
+  return {
+    async submit(tasks, options) {
+      try {
+        return await provider.submit(tasks, options);
+      } catch (error) {
+        if (error instanceof ProviderError && error.code === "networkError")
+          logger.warn({ tasks: tasks.length }, `${error.message}; the jobs send their tasks again later`);
+        throw error;
+      }
+    },
+  };
+}
+
+/** Waits for every check; throws the first failure in the order given (Redis before S3 before the provider). */
+async function firstFailure(checks: Promise<void>[]): Promise<void> {
+  const settled = await Promise.allSettled(checks);
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 }

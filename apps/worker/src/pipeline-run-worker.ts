@@ -16,7 +16,7 @@ import {
   type RunRecord,
   runIdOf,
 } from "@reframe/pipelines";
-import type { RedisClient } from "@reframe/redis";
+import { isRedisOutage, type RedisClient } from "@reframe/redis";
 import type { SourceLimits } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
@@ -80,7 +80,11 @@ export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worke
   worker.on("failed", (job, error) =>
     options.logger.error({ err: error, pipeline: job?.data?.pipeline }, "pipeline run failed"),
   );
-  worker.on("error", (error) => options.logger.error({ err: error }, "pipeline run worker error"));
+  worker.on("error", (error) => {
+    // Redis away is reported once per reconnection attempt by the connection's own report.
+    if (isRedisOutage(options.connection, error)) return;
+    options.logger.error({ err: error }, "pipeline run worker error");
+  });
   return worker;
 }
 

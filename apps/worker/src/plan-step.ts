@@ -104,16 +104,27 @@ export async function planStep(
       contentType: OUTPUT_FORMAT_FILES[job.output.format].contentType,
     };
     const deadline = now + job.options.deadlineSeconds * 1000;
+    // A failed job retried (`reframe batch retry`) is planned again with its earlier tasks kept in
+    // the state: its new tasks come after them, since a taskUUID the provider has seen is answered
+    // `conflictTaskUUID` and its old outcome is still stored.
+    const generation = Math.max(-1, ...state.tasks.map((task) => task.generation)) + 1;
     const tasks: TaskState[] = Array.from({ length: job.options.variants }, (_, variant) => ({
       variant,
-      generation: 0,
-      taskUUID: taskUUIDFor(jobId, variant, 0),
+      generation,
+      taskUUID: taskUUIDFor(jobId, variant, generation),
       key: outputKey(job, plan, variant),
       confirmed: false,
       submitAttempts: 0,
       deadline,
     }));
-    return { ...state, step: "submit", plan, tasks, plannedAt: now };
+    return {
+      ...state,
+      step: "submit",
+      plan,
+      tasks,
+      plannedAt: now,
+      ...(generation > 0 ? { firstGeneration: generation } : {}),
+    };
   } catch (error) {
     busy = error instanceof ImageWorkBusyError;
     if (busy) remember(deps.inspections, jobId, inspected);

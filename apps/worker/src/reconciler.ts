@@ -1,4 +1,5 @@
 import { jobTraceMetadata, promoteJob, type TaskStore } from "@reframe/jobs";
+import { connectionProblem, formatDelay } from "@reframe/reachability";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
@@ -38,6 +39,8 @@ export class Reconciler {
   private running: Promise<void> | undefined;
   private stopped = false;
   private pausedUntil = 0;
+  /** getResponse requests in a row that failed: the wait before the next one doubles with each. */
+  private failures = 0;
   isLeader = false;
   /** getResponse requests sent, for metrics and tests. */
   requests = 0;
@@ -72,7 +75,11 @@ export class Reconciler {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.running = this.tick()
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, "reconciler tick failed"))
+        .catch((error: unknown) => {
+          // Redis away is reported once per reconnection attempt by the connection's own report.
+          if (connectionProblem(error)) return;
+          this.options.logger.warn({ err: error }, "reconciler tick failed");
+        })
         .finally(() => this.schedule(this.options.tickMs));
     }, delayMs);
   }
@@ -103,12 +110,18 @@ export class Reconciler {
     try {
       answers = await provider.getResponses(taskUUIDs);
     } catch (error) {
-      const wait =
-        error instanceof ProviderError ? Math.max(error.retryAfterMs ?? 0, pollIntervalMs) : pollIntervalMs;
+      this.failures += 1;
+      const backoff = Math.min(pollMaxIntervalMs, pollIntervalMs * 2 ** (this.failures - 1));
+      const wait = error instanceof ProviderError ? Math.max(error.retryAfterMs ?? 0, backoff) : backoff;
       this.pausedUntil = this.options.now() + wait;
-      logger.warn({ err: error, tasks: taskUUIDs.length }, "getResponse failed; the reconciler backs off");
+      // One line per failed request, without a stack: the provider's answer or why it could not be reached.
+      logger.warn(
+        { tasks: taskUUIDs.length, code: (error as { code?: unknown }).code, retryInMs: wait },
+        `getResponse failed: ${(error as Error).message}; the reconciler tries again in ${formatDelay(wait)}`,
+      );
       return;
     }
+    this.failures = 0;
     const now = this.options.now();
     const records = taskUUIDs.map((taskUUID) => {
       const answer = answers.get(taskUUID);

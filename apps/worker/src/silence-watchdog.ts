@@ -1,3 +1,4 @@
+import { connectionProblem } from "@reframe/reachability";
 import type { Logger } from "@reframe/telemetry";
 
 /**
@@ -70,7 +71,11 @@ export class SilenceWatchdog {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.checking = this.check()
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, "watchdog check failed"))
+        .catch((error: unknown) => {
+          // Redis away is reported once per reconnection attempt by the connection's own report.
+          if (connectionProblem(error)) return;
+          this.options.logger.warn({ err: error }, "watchdog check failed");
+        })
         .finally(() => this.schedule());
     }, this.options.intervalMs);
     this.timer.unref();

@@ -82,6 +82,8 @@ export const stepStateSchema = z.preprocess(
     step: z.enum(STEPS),
     plan: jobPlanSchema.optional(),
     tasks: z.array(taskStateSchema),
+    /** The generation the plan's tasks started at: above 0 for a failed job retried (plan-step.ts). */
+    firstGeneration: z.number().int().min(0).optional(),
     enqueuedAt: z.number(),
     plannedAt: z.number().optional(),
     submittedAt: z.number().optional(),

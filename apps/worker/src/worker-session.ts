@@ -18,15 +18,17 @@ import { createWrittenObjects } from "@reframe/pipelines";
 import {
   assertNoEviction,
   createRedisClient,
+  isRedisOutage,
   type RedisClient,
   type RedisSettings,
+  reportRedisReconnects,
   waitForRedisReady,
 } from "@reframe/redis";
 import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
 import { scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
-import { type Telemetry, Worker } from "bullmq";
+import { type Queue, type Telemetry, Worker } from "bullmq";
 import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
@@ -202,7 +204,12 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
   worker.on("stalled", (jobId) =>
     logger.warn({ jobId }, "a job's worker stopped while running it; the job runs again"),
   );
-  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  worker.on("error", (error) => {
+    // Redis away is reported once per reconnection attempt by the connection's own report, not
+    // again for each of BullMQ's connections and commands.
+    if (isRedisOutage(connection, error)) return;
+    logger.error({ err: error }, "worker error");
+  });
   return { worker, progress: () => ({ taken, running }) };
 }
 
@@ -218,7 +225,6 @@ async function settledWithin(ms: number, promises: (Promise<unknown> | undefined
 
 async function connectRedis({ redis, logger }: SessionShared): Promise<RedisClient> {
   const connection = createRedisClient(redis, { role: "worker" });
-  connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   try {
     await waitForRedisReady(connection);
     await assertNoEviction(connection, { onUnchecked: (message) => logger.warn(message) });
@@ -226,6 +232,8 @@ async function connectRedis({ redis, logger }: SessionShared): Promise<RedisClie
     connection.disconnect();
     throw error;
   }
+  // Once running, a lost Redis is waited for: a line per reconnection attempt, one when it is back.
+  reportRedisReconnects(connection, logger);
   return connection;
 }
 
@@ -233,10 +241,21 @@ async function connectRedis({ redis, logger }: SessionShared): Promise<RedisClie
 function wireDeps(shared: SessionShared, connection: RedisClient) {
   const { config } = shared;
   const prefix = config.QUEUE_PREFIX;
+  // A Queue with no error listener prints each error of a lost connection with its stack.
+  const logError = (queue: Queue, error: Error) => {
+    if (!isRedisOutage(connection, error))
+      shared.logger.warn({ err: error, queue: queue.name }, "queue error");
+  };
   const telemetry = shared.bullmqTelemetry;
   const outpaintQueue = createOutpaintQueue({ connection, prefix, telemetry });
+  outpaintQueue.on("error", (error) => logError(outpaintQueue, error));
   const taskStore = createTaskStore(connection, { prefix });
-  const routes = openRouteQueues({ connection, prefix, telemetry });
+  const routes = openRouteQueues({
+    connection,
+    prefix,
+    telemetry,
+    onQueueError: (error, queue) => logError(queue, error),
+  });
   const spendLedger = createSpendLedger(connection, { prefix });
   const alerts: AlertPublisher = {
     route: config.ALERTS_ROUTE,

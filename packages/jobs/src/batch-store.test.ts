@@ -8,6 +8,7 @@ import {
   BATCH_COMPLETED_EVENT_TYPE,
   RUN_COMPLETED_EVENT_TYPE,
 } from "./batch-events.ts";
+import { batchFailures, retryBatchFailures } from "./batch-retry.ts";
 import { type BatchJobEndInput, createBatchStore } from "./batch-store.ts";
 import { enqueueMany, jobStates } from "./enqueue.ts";
 import type { OutpaintJobInput } from "./outpaint-job.ts";
@@ -283,4 +284,106 @@ describe("enqueueMany into a batch", () => {
     ).rejects.toThrow(/labels.batchId must be b1/);
     expect(await queue.count()).toBe(0);
   });
+});
+
+describe("the batch index", () => {
+  it("lists the newest batches first, with their status, and forgets expired ones", async () => {
+    const f = fixture();
+    for (const [index, batchId] of ["old", "middle", "new"].entries())
+      await f.store.open(batchId, { kind: "bulk", createdAt: 100 + index });
+    await f.store.addJobs("new", { awaited: ["j1"], skipped: [] });
+    expect((await f.store.list(10)).map((status) => [status.batchId, status.total])).toEqual([
+      ["new", 1],
+      ["middle", 0],
+      ["old", 0],
+    ]);
+    expect((await f.store.list(2)).map((status) => status.batchId)).toEqual(["new", "middle"]);
+    await f.redis.del(`${f.prefix}:batch:middle`);
+    expect((await f.store.list(2)).map((status) => status.batchId)).toEqual(["new", "old"]);
+    expect(await f.redis.zrange(`${f.prefix}:batches`, 0, -1)).toEqual(["old", "new"]);
+  }, 30_000);
+});
+
+describe("retrying a batch's failed jobs", () => {
+  it("retries only the failed jobs, under their ids, and the batch awaits them again", async () => {
+    const f = fixture();
+    const queue = f.outpaintQueue();
+    await f.store.open("b1", { kind: "bulk", createdAt: 1 });
+    const { jobIds } = await enqueueMany(
+      queue,
+      [0, 1, 2, 3].map((n) => input(n, "b1")),
+      { batch: { store: f.store, batchId: "b1" } },
+    );
+    await f.store.seal("b1");
+    const failing = new Set([jobIds[1], jobIds[3]]);
+    const worker = new Worker(
+      queue.name,
+      async (job) => {
+        if (failing.has(job.id)) {
+          await job.updateData({
+            ...job.data,
+            state: { step: "await", tasks: [{ generation: 0 }], enqueuedAt: 1 },
+          });
+          throw new UnrecoverableError("uploadFailed: no");
+        }
+        return { ok: true };
+      },
+      { connection: f.redis, prefix: f.prefix, autorun: false },
+    );
+    server.closers.push(() => worker.close());
+    worker.on("completed", (job) => void f.store.recordEnd("b1", job.id!, completed(0.2)));
+    worker.on(
+      "failed",
+      (job) =>
+        void f.store.recordEnd(
+          "b1",
+          job!.id!,
+          failed(job!.id === jobIds[1] ? "uploadFailed" : "contentPolicyViolation"),
+        ),
+    );
+    worker.run();
+    await expect.poll(async () => (await f.store.status("b1"))?.closedAt).toBeDefined();
+    await worker.close();
+    expect(await f.store.status("b1")).toMatchObject({ completed: 2, failed: 2, costUsd: 0.4 });
+
+    const onlyUploads = await batchFailures(queue, f.store, "b1", { reasons: ["uploadFailed"] });
+    expect(onlyUploads.map((failure) => [failure.jobId, failure.reason])).toEqual([
+      [jobIds[1], "uploadFailed"],
+    ]);
+    const all = await batchFailures(queue, f.store, "b1");
+    expect(all.map((failure) => failure.jobId).sort()).toEqual([jobIds[1], jobIds[3]].sort());
+
+    expect(await retryBatchFailures(f.store, "b1", all, { now: 777 })).toBe(2);
+    expect(await jobStates(queue, jobIds)).toEqual(["completed", "inFlight", "completed", "inFlight"]);
+    const retried = await queue.getJob(jobIds[1]!);
+    expect(retried!.attemptsMade).toBe(0);
+    expect(retried!.data.state).toEqual({ step: "plan", tasks: [{ generation: 0 }], enqueuedAt: 777 });
+    expect(await f.store.status("b1")).toMatchObject({
+      total: 4,
+      completed: 2,
+      failed: 0,
+      inFlight: 2,
+      costUsd: 0.4,
+      failuresByReason: {},
+      closedAt: undefined,
+    });
+    // Nothing is failed any more: asking again finds nothing, and a second retry changes nothing.
+    expect(await batchFailures(queue, f.store, "b1")).toEqual([]);
+    expect(await f.store.takeBackFailures("b1", jobIds)).toBe(0);
+    // The retried jobs end: the batch closes again.
+    expect(await f.store.recordEnd("b1", jobIds[1]!, completed(0.2))).toBe("recorded");
+    expect(await f.store.recordEnd("b1", jobIds[3]!, completed(0.2))).toBe("closed");
+  }, 30_000);
+
+  it("a failed job removed by retention is reported, not retried", async () => {
+    const f = fixture();
+    const queue = f.outpaintQueue();
+    await f.store.open("b2", { kind: "bulk", createdAt: 1 });
+    await f.store.addJobs("b2", { awaited: ["op-gone"], skipped: [] });
+    await f.store.recordEnd("b2", "op-gone", failed("sourceUnreadable"));
+    const failures = await batchFailures(queue, f.store, "b2");
+    expect(failures).toEqual([{ jobId: "op-gone", reason: "sourceUnreadable", job: undefined }]);
+    expect(await retryBatchFailures(f.store, "b2", failures)).toBe(0);
+    expect(await f.store.status("b2")).toMatchObject({ failed: 1, inFlight: 0 });
+  }, 30_000);
 });

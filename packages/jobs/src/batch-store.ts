@@ -19,7 +19,10 @@ import { z } from "zod";
  *   batch:<id>:skipped   hash   job id -> reason
  *   batch:<id>:results   hash   job id -> how it ended (JSON, batchJobEndSchema)
  *   batch:<id>:failures  hash   reason code -> count
- * Every key expires BATCH_RETENTION_MS after the batch's last change.
+ *   batches              zset   batch id, scored by its creation time: the newest first for
+ *                               `reframe batch list` (the newest BATCH_INDEX_SIZE are kept)
+ * Every batch key expires BATCH_RETENTION_MS after the batch's last change; an expired batch leaves
+ * the index the next time the index is read.
  */
 
 export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -28,6 +31,9 @@ export const batchIdSchema = z.string().regex(BATCH_ID_PATTERN, BATCH_ID_RULE);
 
 /** As long as failed jobs are kept (queues.ts): a batch's report outlives none of its jobs. */
 export const BATCH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Batches the index remembers, newest first. */
+export const BATCH_INDEX_SIZE = 10_000;
 
 /** api and cli batches are open: jobs join them by label and they are never sealed. */
 export const BATCH_KINDS = ["bulk", "pipeline-run", "api", "cli"] as const;
@@ -110,6 +116,13 @@ export interface BatchStore {
   pending(batchId: string): AsyncGenerator<string>;
   /** Skipped job ids with the reason. */
   skipped(batchId: string): AsyncGenerator<[jobId: string, reason: SkipReason]>;
+  /** The newest batches first, at most `limit`, with their status. */
+  list(limit: number): Promise<BatchStatus[]>;
+  /**
+   * Failed jobs the batch awaits again (about to be retried): their failures leave the counts and
+   * results, they are pending, and a closed batch opens again. Returns how many were taken back.
+   */
+  takeBackFailures(batchId: string, jobIds: readonly string[]): Promise<number>;
 }
 
 export function batchKeys(prefix: string, batchId: string) {
@@ -127,6 +140,7 @@ export function batchKeys(prefix: string, batchId: string) {
 const BATCH_ADD = luaScript(new URL("./lua/batch-add.lua", import.meta.url));
 const BATCH_RECORD_END = luaScript(new URL("./lua/batch-record-end.lua", import.meta.url));
 const BATCH_SEAL = luaScript(new URL("./lua/batch-seal.lua", import.meta.url));
+const BATCH_RETRY = luaScript(new URL("./lua/batch-retry.lua", import.meta.url));
 
 export function createBatchStore(
   redis: RedisClient,
@@ -137,7 +151,8 @@ export function createBatchStore(
   }: { prefix?: string; now?: () => number; retentionMs?: number } = {},
 ): BatchStore {
   const keysOf = (batchId: string) => batchKeys(prefix, checkedId(batchId));
-  return {
+  const indexKey = `${prefix}:batches`;
+  const store: BatchStore = {
     async open(batchId, input) {
       const keys = keysOf(batchId);
       const info = batchInfoSchema.parse(input);
@@ -146,7 +161,9 @@ export function createBatchStore(
         .hsetnx(keys.batch, "info", JSON.stringify(info))
         .hget(keys.batch, "info")
         .pexpire(keys.batch, retentionMs)
-        .exec()) as [[null, number], [null, string], unknown];
+        .zadd(indexKey, "NX", info.createdAt, batchId)
+        .zremrangebyrank(indexKey, 0, -BATCH_INDEX_SIZE - 1)
+        .exec()) as [[null, number], [null, string], unknown, unknown, unknown];
       return { created: created === 1, info: batchInfoSchema.parse(JSON.parse(stored)) };
     },
 
@@ -238,7 +255,37 @@ export function createBatchStore(
         yield [jobId, reason as SkipReason];
       }
     },
+
+    async list(limit) {
+      const listed: BatchStatus[] = [];
+      let start = 0;
+      while (listed.length < limit) {
+        const ids = await redis.zrevrange(indexKey, start, start + limit - 1);
+        if (ids.length === 0) break;
+        start += ids.length;
+        const statuses = await Promise.all(ids.map((batchId) => store.status(batchId)));
+        const expired = ids.filter((_, index) => statuses[index] === undefined);
+        if (expired.length > 0) {
+          await redis.zrem(indexKey, ...expired);
+          start -= expired.length;
+        }
+        for (const status of statuses) if (status && listed.length < limit) listed.push(status);
+      }
+      return listed;
+    },
+
+    async takeBackFailures(batchId, jobIds) {
+      if (jobIds.length === 0) return 0;
+      const keys = keysOf(batchId);
+      return (await runScript(
+        redis,
+        BATCH_RETRY,
+        [keys.batch, keys.pending, keys.results, keys.failures],
+        [retentionMs, ...jobIds],
+      )) as number;
+    },
   };
+  return store;
 }
 
 async function* scanHash(redis: RedisClient, key: string): AsyncGenerator<[string, string]> {

@@ -4,7 +4,7 @@ import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import { describe, expect, it, vi } from "vitest";
 import { enqueueMany, enqueueOutpaint, parseOutpaintJobs } from "./enqueue.ts";
-import { JobValidationError } from "./errors.ts";
+import { formatIssuePath, JobValidationError } from "./errors.ts";
 import { type OutpaintJobInput, outpaintJobSchema } from "./outpaint-job.ts";
 import { createOutpaintQueue } from "./queues.ts";
 
@@ -52,7 +52,7 @@ describe("enqueueOutpaint", () => {
     } as never).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(JobValidationError);
     expect((error as JobValidationError).issues).toEqual([
-      { path: "output.format", rule: "must be one of JPG, PNG, WEBP" },
+      { path: ["output", "format"], rule: "must be one of JPG, PNG, WEBP" },
     ]);
     expect(await queue.count()).toBe(0);
   });
@@ -92,7 +92,7 @@ describe("parseOutpaintJobs", () => {
         return caught as JobValidationError;
       }
     })();
-    expect(error?.issues.map((issue) => issue.path)).toEqual([
+    expect(error?.issues.map((issue) => formatIssuePath(issue.path))).toEqual([
       "inputs[0].output.quality",
       "inputs[1]",
       "inputs[2].output.quality",
@@ -137,10 +137,10 @@ describe("enqueueMany", () => {
     const error = await enqueueMany(queue, inputs).catch((caught: unknown) => caught);
     expect((error as JobValidationError).issues).toEqual([
       {
-        path: "inputs[1].route[0]",
+        path: ["inputs", 1, "route", 0],
         rule: "must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint name> (no other ':')",
       },
-      { path: "inputs[2].options.variants", rule: "must be at least 1" },
+      { path: ["inputs", 2, "options", "variants"], rule: "must be at least 1" },
     ]);
     expect(await queue.count()).toBe(0);
   });

@@ -25,8 +25,10 @@ export {
   RUN_COMPLETED_EVENT_TYPE,
 } from "./batch-events.ts";
 export { type BatchListEntry, listBatches } from "./batch-list.ts";
+export { type BatchFailure, batchFailures, retryBatchFailures } from "./batch-retry.ts";
 export {
   BATCH_ID_PATTERN,
+  BATCH_INDEX_SIZE,
   BATCH_KINDS,
   BATCH_RETENTION_MS,
   type BatchInfo,
@@ -58,7 +60,11 @@ export {
   parseOutpaintJob,
   parseOutpaintJobs,
 } from "./enqueue.ts";
-export { JobValidationError, type JobValidationIssue } from "./errors.ts";
+export {
+  formatIssuePath,
+  JobValidationError,
+  type JobValidationIssue,
+} from "./errors.ts";
 export {
   COMPLETION_EVENT_TYPE,
   type CompletionEvent,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseOutpaintJob } from "./enqueue.ts";
-import { JobValidationError } from "./errors.ts";
+import { formatIssuePath, JobValidationError } from "./errors.ts";
 import {
   canonicalJson,
   jobIdentityJson,
@@ -52,18 +52,18 @@ describe("outpaintJobSchema", () => {
 
   it("names the field and the rule when quality is out of range", () => {
     expect(issuesOf({ ...minimal, output: { bucket: "outputs", quality: 10 } })).toEqual([
-      { path: "output.quality", rule: "must be at least 20" },
+      { path: ["output", "quality"], rule: "must be at least 20" },
     ]);
   });
 
   it("says a missing target is required", () => {
     const { target: _omitted, ...withoutTarget } = minimal;
-    expect(issuesOf(withoutTarget)).toEqual([{ path: "target", rule: "is required" }]);
+    expect(issuesOf(withoutTarget)).toEqual([{ path: ["target"], rule: "is required" }]);
   });
 
   it("rejects a misspelt option instead of ignoring it", () => {
     const [issue] = issuesOf({ ...minimal, options: { varaints: 2 } });
-    expect(issue?.path).toBe("options");
+    expect(issue?.path).toEqual(["options"]);
     expect(issue?.rule).toContain("varaints");
   });
 
@@ -71,8 +71,8 @@ describe("outpaintJobSchema", () => {
     const rule =
       "must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint name> (no other ':')";
     expect(issuesOf({ ...minimal, route: ["cdn-purge", "bad:name", "webhook:dam", "webhook:a:b"] })).toEqual([
-      { path: "route[1]", rule },
-      { path: "route[3]", rule },
+      { path: ["route", 1], rule },
+      { path: ["route", 3], rule },
     ]);
   });
 
@@ -81,10 +81,10 @@ describe("outpaintJobSchema", () => {
       ...minimal,
       output: { bucket: "outputs", keyTemplate: "{prefix}{size}/{name}.{ext}" },
     });
-    expect(unknown).toMatchObject({ path: "output.keyTemplate" });
+    expect(unknown).toMatchObject({ path: ["output", "keyTemplate"] });
     expect(unknown?.rule).toContain("{size}");
     expect(issuesOf({ ...minimal, output: { bucket: "outputs", keyTemplate: "{prefix}x.{ext}" } })).toEqual([
-      { path: "output.keyTemplate", rule: "must contain {name}" },
+      { path: ["output", "keyTemplate"], rule: "must contain {name}" },
     ]);
   });
 
@@ -94,7 +94,10 @@ describe("outpaintJobSchema", () => {
       source: { kind: "url", url: "file:///etc/passwd" },
       options: { variants: 9 },
     });
-    expect(issues.map((issue) => issue.path).sort()).toEqual(["options.variants", "source.url"]);
+    expect(issues.map((issue) => formatIssuePath(issue.path)).sort()).toEqual([
+      "options.variants",
+      "source.url",
+    ]);
   });
 
   it("lists a route queue once when it is repeated", () => {
@@ -143,9 +146,9 @@ describe("outpaintJobId", () => {
     expect(
       issuesOf({ ...minimal, options: { fit: "stretch", maxUpscale: 0.5, maxGeneratedShare: 90 } }),
     ).toEqual([
-      { path: "options.fit", rule: "must be fit or down-only" },
-      { path: "options.maxUpscale", rule: "must be at least 1" },
-      { path: "options.maxGeneratedShare", rule: "must be from 0 to 1" },
+      { path: ["options", "fit"], rule: "must be fit or down-only" },
+      { path: ["options", "maxUpscale"], rule: "must be at least 1" },
+      { path: ["options", "maxGeneratedShare"], rule: "must be from 0 to 1" },
     ]);
   });
 

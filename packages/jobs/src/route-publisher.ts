@@ -83,19 +83,26 @@ export function openRouteQueues(options: {
   defaultJobOptions?: DefaultJobOptions;
   /** bullmq-otel while tracing is on: events carry their trace context downstream. */
   telemetry?: Telemetry | undefined;
+  /**
+   * A queue's errors (a lost connection among them); without a listener BullMQ prints each one with
+   * its stack. Ignored by default: the caller's own commands fail and say so.
+   */
+  onQueueError?: (error: Error, queue: Queue) => void;
 }): RouteQueues {
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const queues = new Map<string, Queue>();
   const open = (name: string, defaultJobOptions: DefaultJobOptions) => {
     let queue = queues.get(name);
     if (!queue) {
-      queue = new Queue(name, {
+      const opened = new Queue(name, {
         connection: options.connection,
         prefix,
         defaultJobOptions,
         ...(options.telemetry ? { telemetry: options.telemetry } : {}),
       });
-      queues.set(name, queue);
+      opened.on("error", (error) => options.onQueueError?.(error, opened));
+      queues.set(name, opened);
+      queue = opened;
     }
     return queue;
   };

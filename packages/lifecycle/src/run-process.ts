@@ -1,3 +1,4 @@
+import { ServiceUnreachableError } from "@reframe/reachability";
 import type { Logger } from "@reframe/telemetry";
 
 export interface Stoppable {
@@ -18,7 +19,8 @@ export interface RunProcessOptions<T extends Stoppable> {
 
 /**
  * Every reframe process's lifecycle: a start that fails is one readable fatal line and exit 1 (not a
- * stack trace on the terminal); SIGTERM or SIGINT closes the process within its bound, exit 0.
+ * stack trace on the terminal; `cannot reach Redis at … (connection refused)` when a service does not
+ * answer); SIGTERM or SIGINT closes the process within its bound, exit 0.
  */
 export async function runProcess<T extends Stoppable>(options: RunProcessOptions<T>): Promise<T> {
   const { logger, name } = options;
@@ -26,7 +28,9 @@ export async function runProcess<T extends Stoppable>(options: RunProcessOptions
   try {
     running = await options.start();
   } catch (error) {
-    logger.fatal({ err: error }, `${name} could not start: ${(error as Error).message}`);
+    // A service that does not answer is the operator's to fix, not a bug: its one line, no stack.
+    const fields = error instanceof ServiceUnreachableError ? { unreachable: error.target } : { err: error };
+    logger.fatal(fields, `${name} could not start: ${(error as Error).message}`);
     process.exit(1);
   }
   let stopping = false;

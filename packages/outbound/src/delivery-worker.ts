@@ -1,6 +1,6 @@
 import type { GuardedFetch } from "@reframe/egress";
 import { DELIVERY_QUEUE, type DeliveryJobData, deliveryJobDataSchema } from "@reframe/jobs";
-import type { RedisClient } from "@reframe/redis";
+import { isRedisOutage, type RedisClient } from "@reframe/redis";
 import type { Logger } from "@reframe/telemetry";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { type AttemptResult, attemptDelivery } from "./attempt.ts";
@@ -173,6 +173,10 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): Worker<Deli
         "delivery failed",
       );
   });
-  worker.on("error", (error) => options.logger.error({ err: error }, "delivery worker error"));
+  worker.on("error", (error) => {
+    // Redis away is reported once per reconnection attempt by the session's connection.
+    if (isRedisOutage(options.connection, error)) return;
+    options.logger.error({ err: error }, "delivery worker error");
+  });
   return worker;
 }

@@ -25,7 +25,7 @@ describe("assertNoEviction", () => {
       expect(error).toBeInstanceOf(RedisConfigError);
       expect((error as RedisConfigError).code).toBe("eviction-policy");
       expect((error as Error).message).toContain(
-        `Redis at 127.0.0.1:${new URL(server.url).port}: maxmemory-policy is "allkeys-lru"`,
+        `Redis at redis://127.0.0.1:${new URL(server.url).port}: maxmemory-policy is "allkeys-lru"`,
       );
       expect((error as Error).message).toContain("maxmemory-policy noeviction");
     } finally {

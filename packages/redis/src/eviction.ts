@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from "ioredis";
-import { describeRedisClient, type RedisClient, waitForRedisReady } from "./redis-client.ts";
+import { describeRedisClient, type RedisClient } from "./redis-client.ts";
+import { waitForRedisReady } from "./redis-reachability.ts";
 
 export interface EvictionCheck {
   /** The server's policy, or undefined when neither CONFIG GET nor INFO would tell. */

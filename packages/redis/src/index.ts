@@ -2,13 +2,12 @@ export { assertNoEviction, type EvictionCheck, RedisConfigError } from "./evicti
 export { hashTagOf, inOneSlot, slotOf } from "./hash-slot.ts";
 export { type LuaScript, luaScript, runScript } from "./lua-script.ts";
 export {
+  checkRedisReachable,
   createRedisClient,
   describeRedisClient,
   type RedisClient,
   type RedisClientOptions,
   type RedisRole,
-  RedisUnreachableError,
-  waitForRedisReady,
 } from "./redis-client.ts";
 export {
   checkRedisEnv,
@@ -24,4 +23,13 @@ export {
   redisSettingsOf,
   type TlsSettings,
 } from "./redis-env.ts";
+export {
+  isRedisOutage,
+  type ReconnectLog,
+  redisError,
+  redisReconnectDelay,
+  redisTarget,
+  reportRedisReconnects,
+  waitForRedisReady,
+} from "./redis-reachability.ts";
 export { confirmWrites, WriteNotConfirmedError } from "./write-confirmation.ts";

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from "node:tls";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { type RedisSettings, redisSettingsFromUrl, type TlsSettings } from "./redis-env.ts";
+import { redisReconnectDelay, redisTarget, waitForRedisReady } from "./redis-reachability.ts";
 
 /** A connection to reframe's Redis: one node or a Sentinel group's master (Redis), or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -21,8 +22,6 @@ export interface RedisClientOptions {
   timeoutMs?: number;
 }
 
-const descriptions = new WeakMap<RedisClient, string>();
-
 /**
  * The one place a Redis client is made, for every process and every topology: a URL (one node), a
  * Sentinel group (the master is asked of the sentinels, again after a failover) or a Cluster (slots
@@ -33,15 +32,13 @@ export function createRedisClient(
   settings: RedisSettings | string,
   options: RedisClientOptions,
 ): RedisClient {
-  const resolved = typeof settings === "string" ? redisSettingsFromUrl(settings) : settings;
-  const client = makeClient(resolved, options);
-  descriptions.set(client, resolved.description);
-  return client;
+  return makeClient(typeof settings === "string" ? redisSettingsFromUrl(settings) : settings, options);
 }
 
-/** What `createRedisClient` was pointed at, for messages ("cannot reach Redis Cluster at a:1,b:2"). */
+/** Where a client connects, for messages: "Redis at redis://a:6379", "Redis at Cluster nodes a:7000, b:7000". */
 export function describeRedisClient(client: RedisClient): string {
-  return descriptions.get(client) ?? (client.isCluster ? "Redis Cluster" : "Redis");
+  const { service, at } = redisTarget(client);
+  return `${service} at ${at}`;
 }
 
 function makeClient(settings: RedisSettings, { role, timeoutMs = 5000 }: RedisClientOptions): RedisClient {
@@ -84,9 +81,9 @@ function makeClient(settings: RedisSettings, { role, timeoutMs = 5000 }: RedisCl
 function nodeOptionsFor(role: RedisRole, timeoutMs: number): RedisOptions {
   switch (role) {
     case "worker":
-      return { maxRetriesPerRequest: null };
+      return { maxRetriesPerRequest: null, retryStrategy: redisReconnectDelay };
     case "producer":
-      return { enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+      return { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: redisReconnectDelay };
     case "probe":
       return {
         lazyConnect: true,
@@ -136,49 +133,17 @@ function reconnectWhenReadOnly(error: Error): 2 | false {
   return error.message.startsWith("READONLY") ? 2 : false;
 }
 
-/** Resolves once the client is ready (at once when it already is); rejects after `timeoutMs`. */
-export async function waitForRedisReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
-  if (client.status === "ready") return;
-  await new Promise<void>((resolve, reject) => {
-    let lastError: Error | undefined;
-    const timer = setTimeout(
-      () =>
-        finish(
-          new RedisUnreachableError(
-            `cannot reach ${describeRedisClient(client)} within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ""}`,
-          ),
-        ),
-      timeoutMs,
-    );
-    const onReady = () => finish();
-    const onError = (error: Error) => {
-      lastError = error;
-    };
-    const onEnd = () =>
-      finish(
-        new RedisUnreachableError(
-          `the connection to ${describeRedisClient(client)} closed before it was ready${lastError ? ` (${lastError.message})` : ""}`,
-        ),
-      );
-    function finish(error?: Error) {
-      clearTimeout(timer);
-      client.off("ready", onReady);
-      client.off("end", onEnd);
-      client.off("error", onError);
-      if (error) reject(error);
-      else resolve();
-    }
-    client.on("ready", onReady);
-    client.on("end", onEnd);
-    client.on("error", onError);
-  });
-}
-
-/** Redis could not be reached: the message names the target, never a password. */
-export class RedisUnreachableError extends Error {
-  readonly code = "redis-unreachable";
-  constructor(message: string) {
-    super(message);
-    this.name = "RedisUnreachableError";
+/**
+ * Rejects with `cannot reach Redis at … (…)` when Redis does not answer: a connection of its own
+ * that gives up at the first failure, for a process's start (the worker checks Redis, S3 and the
+ * provider together and names the first that is missing).
+ */
+export async function checkRedisReachable(settings: RedisSettings | string): Promise<void> {
+  const client = createRedisClient(settings, { role: "probe" });
+  try {
+    client.connect().catch(() => undefined);
+    await waitForRedisReady(client);
+  } finally {
+    client.disconnect();
   }
 }

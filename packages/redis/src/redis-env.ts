@@ -145,11 +145,6 @@ export interface RedisSettings {
   /** WAIT before an acknowledgement leaves reframe: replicas to wait for, and how long. */
   wait: { replicas: number | "attached"; timeoutMs: number };
   prefix: string;
-  /**
-   * For people: "Redis at 10.0.0.5:6379", "Redis Sentinel group mymaster at a:26379,b:26379",
-   * "Redis Cluster at a:7000,b:7000". Never a password.
-   */
-  description: string;
 }
 
 export function redisSettingsOf(env: RedisEnv): RedisSettings {
@@ -163,7 +158,6 @@ export function redisSettingsOf(env: RedisEnv): RedisSettings {
       timeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
     },
     prefix: env.QUEUE_PREFIX,
-    description: `${describeTarget(target)}${tlsOn ? " (TLS)" : ""}`,
   };
   if (env.REDIS_USERNAME) settings.username = env.REDIS_USERNAME;
   if (env.REDIS_PASSWORD) settings.password = env.REDIS_PASSWORD;
@@ -190,23 +184,4 @@ function targetOf(env: RedisEnv): RedisTarget {
   if (env.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: env.REDIS_CLUSTER_NODES };
   if (env.REDIS_URL) return { kind: "single", url: env.REDIS_URL };
   throw new TypeError("no Redis target: REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (checkRedisEnv)");
-}
-
-const hostPorts = (list: HostPort[]) =>
-  list.map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`).join(",");
-
-function describeTarget(target: RedisTarget): string {
-  switch (target.kind) {
-    case "single": {
-      const url = new URL(target.url);
-      const db = url.pathname.replace("/", "");
-      return `Redis at ${url.hostname}:${url.port || 6379}${db && db !== "0" ? ` (db ${db})` : ""}`;
-    }
-    case "sentinel":
-      return `Redis Sentinel group ${target.name} at ${hostPorts(target.sentinels)}`;
-    case "cluster":
-      return `Redis Cluster at ${hostPorts(target.nodes)}`;
-    default:
-      return target satisfies never;
-  }
 }

@@ -1,3 +1,11 @@
+import {
+  connectionProblem,
+  formatDelay,
+  publicUrl,
+  type ServiceTarget,
+  ServiceUnreachableError,
+  unreachableMessage,
+} from "@reframe/reachability";
 import { Agent, request } from "undici";
 import { ProviderError } from "./provider-errors.ts";
 import {
@@ -53,6 +61,7 @@ export function createRunwareClient(options: RunwareClientOptions): RunwareClien
     "user-agent": options.userAgent ?? "reframe (+https://github.com/reframe)",
   };
 
+  const target = providerTarget(options.baseUrl);
   async function post(body: unknown[], requestOptions: RequestOptions = {}) {
     const timeout = AbortSignal.timeout(requestOptions.timeoutMs ?? defaultTimeoutMs);
     const signal = requestOptions.signal ? AbortSignal.any([requestOptions.signal, timeout]) : timeout;
@@ -66,7 +75,7 @@ export function createRunwareClient(options: RunwareClientOptions): RunwareClien
         dispatcher: agent,
       });
     } catch (error) {
-      throw transportError(error, requestOptions.signal);
+      throw transportError(error, requestOptions.signal, target);
     }
     const text = await response.body.text().catch(() => "");
     const retryAfter = headerValue(response.headers["retry-after"]);
@@ -208,7 +217,11 @@ function errorFrom(error: ProviderErrorObject, reply: Reply): ProviderError {
   });
 }
 
-function transportError(error: unknown, callerSignal: AbortSignal | undefined): ProviderError {
+function transportError(
+  error: unknown,
+  callerSignal: AbortSignal | undefined,
+  target: ServiceTarget,
+): ProviderError {
   if (callerSignal?.aborted) {
     return new ProviderError({
       code: "aborted",
@@ -225,8 +238,28 @@ function transportError(error: unknown, callerSignal: AbortSignal | undefined): 
     cause: error,
     message: timedOut
       ? "the request to the provider timed out"
-      : `the provider could not be reached: ${(error as Error).message}`,
+      : unreachableMessage(target, connectionProblem(error) ?? (error as Error).message),
   });
+}
+
+export function providerTarget(baseUrl: string): ServiceTarget {
+  return { service: "the provider", at: publicUrl(baseUrl) };
+}
+
+/**
+ * Resolves when the provider's endpoint answers HTTP at all (any status: a GET is not what it serves,
+ * and no key is sent); rejects with a ServiceUnreachableError when it does not, within `timeoutMs`.
+ */
+export async function checkProviderReachable(baseUrl: string, timeoutMs = 10_000): Promise<void> {
+  const target = providerTarget(baseUrl);
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const response = await request(baseUrl, { method: "GET", signal });
+    await response.body.dump();
+  } catch (error) {
+    const problem = signal.aborted ? `no answer within ${formatDelay(timeoutMs)}` : connectionProblem(error);
+    throw new ServiceUnreachableError(target, problem ?? (error as Error).message, { cause: error });
+  }
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

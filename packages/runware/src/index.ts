@@ -1,6 +1,8 @@
 export {
+  checkProviderReachable,
   createRunwareClient,
   outcomesOf,
+  providerTarget,
   type RequestOptions,
   type RunwareClient,
   type RunwareClientOptions,

@@ -1,5 +1,3 @@
-import type { S3Client } from "@aws-sdk/client-s3";
-import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
 import { isCopyPlan, OUTPAINT_LIMITS, planCanvas, type Size } from "@reframe/geometry";
 import { checkPixels, type ImageInspection, inspectImage, type SourceLimits } from "@reframe/images";
 import { type OutpaintJob, sourceIdentity } from "@reframe/jobs";

@@ -1,4 +1,11 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  asUnreachable,
+  formatDelay,
+  publicUrl,
+  type ServiceTarget,
+  ServiceUnreachableError,
+} from "@reframe/reachability";
 
 export interface S3ClientSettings {
   /** Omit for AWS; set for MinIO, s3rver, R2, … */
@@ -9,18 +16,63 @@ export interface S3ClientSettings {
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
+/** A connection that is not made in this long is S3 unreachable, not a request left hanging. */
+const CONNECTION_TIMEOUT_MS = 10_000;
+
+/** Where the client looks for S3, for messages: the endpoint, or AWS's regional one. */
+export function s3Target(settings: Pick<S3ClientSettings, "endpoint" | "region">): ServiceTarget {
+  return {
+    service: "S3",
+    at: settings.endpoint ? publicUrl(settings.endpoint) : `https://s3.${settings.region}.amazonaws.com`,
+  };
+}
+
 /**
  * The one S3 client factory. Checksums only when required: since @aws-sdk/client-s3 3.729 the
  * default signs a CRC32 of an *empty* body into presigned PUT URLs (anchors.md §E1), which a real
- * upload then contradicts.
+ * upload then contradicts. A request that cannot reach S3 (after the SDK's own retries) fails with a
+ * ServiceUnreachableError, `cannot reach S3 at http://… (connection refused)`, whoever sent it.
  */
 export function createS3Client(settings: S3ClientSettings): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
     credentials: settings.credentials,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS },
   });
+  const target = s3Target(settings);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        throw asUnreachable(target, error);
+      }
+    },
+    { step: "initialize", name: "reframeUnreachableS3", priority: "high" },
+  );
+  return client;
+}
+
+/**
+ * Resolves when S3 answers at all (a refusal such as AccessDenied is an answer: reachable); rejects
+ * with a ServiceUnreachableError when it does not, within `timeoutMs`.
+ */
+export async function checkS3Reachable(
+  client: S3Client,
+  target: ServiceTarget,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    await client.send(new ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: signal });
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode) return;
+    if (signal.aborted)
+      throw new ServiceUnreachableError(target, `no answer within ${formatDelay(timeoutMs)}`);
+    throw asUnreachable(target, error);
+  }
 }

@@ -1,4 +1,4 @@
-export { createS3Client, type S3ClientSettings } from "./client.ts";
+export { checkS3Reachable, createS3Client, type S3ClientSettings, s3Target } from "./client.ts";
 export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
 export {
   DEFAULT_KEY_TEMPLATE,

@@ -1,3 +1,4 @@
+import { connectionProblem } from "@reframe/reachability";
 import sharp from "sharp";
 import { EngineInputError } from "./errors.ts";
 import type { RawImage } from "./raw-image.ts";
@@ -125,7 +126,9 @@ async function fetchWithCap(url: string, options: DecodeOptions, field: string):
   const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(options.fetchTimeoutMs)]);
   const failed = (cause: unknown): EngineInputError => {
     const timedOut = signal.reason instanceof DOMException && signal.reason.name === "TimeoutError";
-    const reason = timedOut ? `timed out after ${options.fetchTimeoutMs} ms` : describeCause(cause);
+    const reason = timedOut
+      ? `timed out after ${options.fetchTimeoutMs} ms`
+      : (connectionProblem(cause) ?? describeCause(cause));
     return new EngineInputError("downloadFailed", field, `download of ${where} failed: ${reason}`, { cause });
   };
   let response: Response;

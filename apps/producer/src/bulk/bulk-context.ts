@@ -1,17 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { parseEnv } from "@reframe/config";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
-import { type BatchStore, createBatchStore, createOutpaintQueue } from "@reframe/jobs";
-import {
-  confirmWrites,
-  createRedisClient,
-  type RedisClient,
-  redisSettingsOf,
-  waitForRedisReady,
-} from "@reframe/redis";
+import { type BatchStore, createBatchStore } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import { type BulkConfig, bulkConfigSchema } from "./bulk-config.ts";
+import { withQueueSession } from "../queue-session.ts";
+import type { BulkConfig } from "./bulk-config.ts";
 import type { Interrupt } from "./interrupt.ts";
 import type { ProgressStream } from "./progress-line.ts";
 
@@ -35,38 +29,34 @@ export interface BulkContext {
 }
 
 export async function withBulkContext<T>(
-  env: NodeJS.ProcessEnv,
+  config: BulkConfig,
   streams: { out: ProgressStream; err: ProgressStream; interrupt: Interrupt },
   run: (context: BulkContext) => Promise<T>,
 ): Promise<T> {
-  const config = parseEnv(bulkConfigSchema, env);
-  const redisSettings = redisSettingsOf(config);
-  const redis = createRedisClient(redisSettings, { role: "producer" });
-  const queue = createOutpaintQueue({ connection: redis, prefix: config.QUEUE_PREFIX });
-  const s3 = createS3Client({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
-  });
-  const guard = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  try {
-    await waitForRedisReady(redis);
-    return await run({
-      config,
-      redis,
-      confirmWrites: () => confirmWrites(redis, redisSettings),
-      queue,
-      store: createBatchStore(redis, { prefix: config.QUEUE_PREFIX }),
-      s3,
-      sourceFetch: guard.fetch,
-      ...streams,
-      now: Date.now,
+  return withQueueSession(config, async ({ connection, queue, confirmWrites }) => {
+    const s3 = createS3Client({
+      endpoint: config.S3_ENDPOINT,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
     });
-  } finally {
-    await queue.close();
-    redis.disconnect();
-    s3.destroy();
-    await guard.close();
-  }
+    const guard = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
+    try {
+      // S3 that does not answer is `cannot reach S3 at …` from the client itself (storage's factory).
+      return await run({
+        config,
+        redis: connection,
+        confirmWrites,
+        queue,
+        store: createBatchStore(connection, { prefix: config.QUEUE_PREFIX }),
+        s3,
+        sourceFetch: guard.fetch,
+        ...streams,
+        now: Date.now,
+      });
+    } finally {
+      s3.destroy();
+      await guard.close();
+    }
+  });
 }

@@ -6,6 +6,7 @@ import {
   type BatchStore,
   batchKeys,
   type ExistingState,
+  formatIssuePath,
   JobValidationError,
   jobStatesInChunks,
   type OutpaintJob,
@@ -29,7 +30,7 @@ import {
 } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import { UsageError } from "../source-spec.ts";
+import { UsageError } from "../cli/usage-error.ts";
 import { type BulkRequest, type BulkTemplate, deriveBatchId } from "./bulk-request.ts";
 
 /**
@@ -202,11 +203,12 @@ function expandAndValidate(
     return parseOutpaintJobs(inputs);
   } catch (error) {
     if (!(error instanceof JobValidationError)) throw error;
-    const lines = error.issues.slice(0, 20).map((issue) => {
-      const match = /^inputs\[(\d+)\]\.?(.*)$/.exec(issue.path);
-      return match
-        ? `  ${origins[Number(match[1])]}: ${match[2]} ${issue.rule}`
-        : `  ${issue.path}: ${issue.rule}`;
+    // Paths are ["inputs", index, ...field]: the index names the manifest line or object.
+    const lines = error.issues.slice(0, 20).map(({ path: [, index, ...field], rule }) => {
+      const origin = typeof index === "number" ? origins[index] : undefined;
+      return origin
+        ? `  ${origin}: ${formatIssuePath(field)} ${rule}`
+        : `  ${formatIssuePath(field)}: ${rule}`;
     });
     const more = error.issues.length > 20 ? [`  … and ${error.issues.length - 20} more`] : [];
     throw new UsageError([`${error.issues.length} invalid jobs:`, ...lines, ...more].join("\n"));

@@ -1,6 +1,6 @@
 import { outputAreasOf } from "@reframe/sources";
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../source-spec.ts";
+import { UsageError } from "../cli/usage-error.ts";
 import { type BulkFlags, deriveBatchId, parseBulkRequest } from "./bulk-request.ts";
 
 const env = { OUTPUT_BUCKET: "outputs" };

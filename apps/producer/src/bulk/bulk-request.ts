@@ -1,62 +1,15 @@
 import { createHash } from "node:crypto";
-import { ANCHOR_NAMES, type Anchor, parseShare, parseTargetSpec, type Target } from "@reframe/geometry";
-import {
-  canonicalJson,
-  JobValidationError,
-  type OutpaintJob,
-  type OutpaintJobInput,
-  parseOutpaintJob,
-} from "@reframe/jobs";
+import type { Anchor, Target } from "@reframe/geometry";
+import { canonicalJson, type OutpaintJob } from "@reframe/jobs";
 import { type ManifestFormat, manifestFormatOf } from "@reframe/sources";
-import { UsageError } from "../source-spec.ts";
+import { UsageError } from "../cli/usage-error.ts";
+import { anchorOf, JOB_FLAGS, jobFromFlags, outputBucketOf, targetOf } from "../job-flags.ts";
 
 /**
  * `reframe bulk` flags → one normalised request. Every mistake is a UsageError naming the flag, found
  * before anything is read or written. The request (not the listing) derives the batch id, so the same
  * command resumes the same batch.
  */
-
-/** Flags that shape a job, the same for `reframe enqueue` and `reframe bulk`. */
-export const JOB_FLAGS = {
-  anchor: { type: "string" },
-  bucket: { type: "string" },
-  prefix: { type: "string" },
-  format: { type: "string" },
-  quality: { type: "string" },
-  variants: { type: "string" },
-  mode: { type: "string" },
-  fit: { type: "string" },
-  "max-upscale": { type: "string" },
-  "max-generated-share": { type: "string" },
-  route: { type: "string" },
-  batch: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/**
- * --fit, --max-upscale and --max-generated-share (0.9 or 90%) as job options, for `enqueue` and
- * `bulk` alike. A value that is not a number is refused here; the job schema checks the rest and the
- * caller names the flag.
- */
-export function canvasPolicyOptions(flags: {
-  fit?: string | undefined;
-  "max-upscale"?: string | undefined;
-  "max-generated-share"?: string | undefined;
-}): { fit?: string; maxUpscale?: number; maxGeneratedShare?: number } {
-  const number = (flag: string, value: number) => {
-    if (Number.isNaN(value)) throw new UsageError(`--${flag}: must be a number`);
-    return value;
-  };
-  const upscale = flags["max-upscale"];
-  const share = flags["max-generated-share"];
-  return {
-    ...(flags.fit === undefined ? {} : { fit: flags.fit }),
-    ...(upscale === undefined
-      ? {}
-      : { maxUpscale: number("max-upscale", upscale.trim() === "" ? Number.NaN : Number(upscale)) }),
-    ...(share === undefined ? {} : { maxGeneratedShare: number("max-generated-share", parseShare(share)) }),
-  };
-}
 
 export const BULK_FLAGS = {
   ...JOB_FLAGS,
@@ -66,7 +19,6 @@ export const BULK_FLAGS = {
   include: { type: "string", multiple: true },
   exclude: { type: "string", multiple: true },
   target: { type: "string", multiple: true },
-  "key-template": { type: "string" },
   "dry-run": { type: "boolean" },
   "max-cost": { type: "string" },
   "no-estimate": { type: "boolean" },
@@ -110,43 +62,31 @@ export interface BulkRequest {
   chunkSize: number;
 }
 
-const FIELD_FLAGS: [RegExp, string][] = [
-  [/^output\.bucket/, "--bucket (or OUTPUT_BUCKET)"],
-  [/^output\.prefix/, "--prefix"],
-  [/^output\.keyTemplate/, "--key-template"],
-  [/^output\.format/, "--format"],
-  [/^output\.quality/, "--quality"],
-  [/^options\.mode/, "--mode"],
-  [/^options\.variants/, "--variants"],
-  [/^options\.fit/, "--fit"],
-  [/^options\.maxUpscale/, "--max-upscale"],
-  [/^options\.maxGeneratedShare/, "--max-generated-share"],
-  [/^route/, "--route"],
-  [/^labels\.batchId/, "--batch"],
-];
-
-export function parseBulkRequest(flags: BulkFlags, env: { OUTPUT_BUCKET?: string | undefined }): BulkRequest {
+export function parseBulkRequest(
+  flags: BulkFlags,
+  config: { OUTPUT_BUCKET?: string | undefined },
+): BulkRequest {
   const sources = sourceSpecOf(flags);
-  const targets = (flags.target ?? []).map((spec) => {
-    const parsed = parseTargetSpec(spec);
-    if (!parsed.ok) throw new UsageError(`--target ${spec}: ${parsed.message}`);
-    return parsed.target;
-  });
+  const targets = (flags.target ?? []).map(targetOf);
   if (targets.length === 0 && sources.kind === "prefix")
     throw new UsageError("bulk needs at least one --target");
-  const anchor = flags.anchor;
-  if (anchor !== undefined && !(ANCHOR_NAMES as readonly string[]).includes(anchor))
-    throw new UsageError(`--anchor ${anchor}: must be one of ${ANCHOR_NAMES.join(", ")}`);
-  const bucket = flags.bucket ?? env.OUTPUT_BUCKET;
-  if (!bucket) throw new UsageError("--bucket is required (or set OUTPUT_BUCKET)");
+  const anchor = anchorOf(flags.anchor);
+  const bucket = outputBucketOf(flags, config.OUTPUT_BUCKET || undefined);
   if (flags["max-cost"] !== undefined && flags["no-estimate"])
     throw new UsageError("--max-cost needs the estimate: drop --no-estimate");
-  const probe = templateProbe(flags, bucket, targets[0]);
+  // The run's settings through the job schema once, with a stand-in source: a bad flag is found
+  // before anything is listed, in the flag's name.
+  const probe = jobFromFlags(flags, {
+    source: { kind: "s3", bucket: "probe-bucket", key: "probe.jpg" },
+    target: targets[0] ?? { kind: "ratio", ratio: "1:1" },
+    bucket,
+    labels: {},
+  });
   return {
     sources,
     template: {
       targets,
-      ...(anchor === undefined ? {} : { anchor: anchor as Anchor }),
+      ...(anchor === undefined ? {} : { anchor }),
       output: probe.output,
       options: probe.options,
       route: probe.route,
@@ -189,39 +129,6 @@ function sourceSpecOf(flags: BulkFlags): BulkSourceSpec {
     include: [...(flags.include ?? [])],
     exclude: [...(flags.exclude ?? [])],
   };
-}
-
-/** The run's settings through the job schema once, so a bad flag is one message naming the flag. */
-function templateProbe(flags: BulkFlags, bucket: string, target: Target | undefined): OutpaintJob {
-  const input = {
-    source: { kind: "s3", bucket: "probe-bucket", key: "probe.jpg" },
-    target: target ?? { kind: "ratio", ratio: "1:1" },
-    output: {
-      bucket,
-      ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
-      ...(flags["key-template"] === undefined ? {} : { keyTemplate: flags["key-template"] }),
-      ...(flags.format === undefined ? {} : { format: flags.format.toUpperCase() }),
-      ...(flags.quality === undefined ? {} : { quality: Number(flags.quality) }),
-    },
-    options: {
-      ...(flags.variants === undefined ? {} : { variants: Number(flags.variants) }),
-      ...(flags.mode === undefined ? {} : { mode: flags.mode }),
-      ...canvasPolicyOptions(flags),
-    },
-    route: (flags.route ?? "")
-      .split(",")
-      .map((name) => name.trim())
-      .filter(Boolean),
-    labels: flags.batch === undefined ? {} : { batchId: flags.batch },
-  } as OutpaintJobInput;
-  try {
-    return parseOutpaintJob(input);
-  } catch (error) {
-    if (!(error instanceof JobValidationError)) throw error;
-    const issue = error.issues[0]!;
-    const flag = FIELD_FLAGS.find(([pattern]) => pattern.test(issue.path))?.[1] ?? issue.path;
-    throw new UsageError(`${flag}: ${issue.rule}`);
-  }
 }
 
 function maxCostOf(text: string): number {

@@ -1,10 +1,10 @@
 import { sourceLimitsOf } from "@reframe/config";
 import { announceBatchCompleted, type EnqueueManyResult, enqueueMany, openRouteQueues } from "@reframe/jobs";
 import { scratchAreas } from "@reframe/storage";
-import { defaultReportFile, finishBatch, reattachHint } from "./batch-command.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import { type BulkPlan, planBulk } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
+import { defaultReportFile, finishBatch, reattachHint } from "./finish-batch.ts";
 import { INTERRUPTED_EXIT_CODE, isInterruption } from "./interrupt.ts";
 import { formatPlan, formatUsd } from "./plan-text.ts";
 import { createProgressLine, rateAndEta } from "./progress-line.ts";

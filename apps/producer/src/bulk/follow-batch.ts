@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BatchStatus, BatchStore } from "@reframe/jobs";
-import { UsageError } from "../source-spec.ts";
+import { UsageError } from "../cli/usage-error.ts";
 import { bar, type ProgressLine, rateAndEta } from "./progress-line.ts";
 
 export type FollowOutcome =

@@ -40,7 +40,11 @@ export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
       `${expansion}${plan.duplicates ? `, ${plan.duplicates} repeated jobs counted once` : ""}`,
     ),
     row("already done", plan.done),
-    row("failed before", plan.failedBefore, plan.failedBefore ? "(not retried)" : ""),
+    row(
+      "failed before",
+      plan.failedBefore,
+      plan.failedBefore ? "(not retried: reframe batch retry <id>)" : "",
+    ),
     row("in flight, this batch", plan.inFlightInBatch),
     row(
       "in flight elsewhere",

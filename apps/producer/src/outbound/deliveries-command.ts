@@ -2,7 +2,8 @@ import { parseArgs } from "node:util";
 import { DELIVERY_QUEUE } from "@reframe/jobs";
 import { type DeliveryRecord, listDeliveries, parseDuration, retryDeliveries } from "@reframe/outbound";
 import { Queue } from "bullmq";
-import { UsageError } from "../source-spec.ts";
+import { type CliCommand, producerConfig, withOutpaintQueue } from "../cli/cli-command.ts";
+import { UsageError } from "../cli/usage-error.ts";
 import type { OutboundContext } from "./endpoints-command.ts";
 
 export const DELIVERIES_USAGE = `  reframe deliveries list [--endpoint N] [--failed] [--limit 50]
@@ -104,3 +105,13 @@ function describe(record: DeliveryRecord): string {
 function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
+
+export const deliveriesCommand: CliCommand = {
+  help: `${DELIVERIES_USAGE}
+
+  Exit codes: 0, 2 bad usage, 4 Redis unreachable.`,
+  run: (args, io) =>
+    withOutpaintQueue(producerConfig(io.env), (_queue, context) =>
+      runDeliveriesCommand(args, { ...context, print: (line) => io.out.write(`${line}\n`) }),
+    ),
+};

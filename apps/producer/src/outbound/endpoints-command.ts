@@ -7,7 +7,8 @@ import {
   parseDuration,
 } from "@reframe/outbound";
 import type { RedisClient } from "@reframe/redis";
-import { UsageError } from "../source-spec.ts";
+import { type CliCommand, producerConfig, withOutpaintQueue } from "../cli/cli-command.ts";
+import { UsageError } from "../cli/usage-error.ts";
 
 export const ENDPOINTS_USAGE = `  reframe endpoints add <name> <url> [--secret whsec_…] [--event-types t1,t2]
                                                   declare an outbound webhook endpoint (a secret is generated
@@ -136,3 +137,13 @@ function describe(endpoint: Endpoint, now: number): string {
 export function redactUrl(url: string): string {
   return url.replace(/\/\/[^/\s@]+@/, "//[REDACTED]@");
 }
+
+export const endpointsCommand: CliCommand = {
+  help: `${ENDPOINTS_USAGE}
+
+  Exit codes: 0, 2 bad usage, 4 Redis unreachable.`,
+  run: (args, io) =>
+    withOutpaintQueue(producerConfig(io.env), (_queue, context) =>
+      runEndpointsCommand(args, { ...context, print: (line) => io.out.write(`${line}\n`) }),
+    ),
+};

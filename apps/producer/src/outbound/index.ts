@@ -1,2 +1,7 @@
-export { DELIVERIES_USAGE, runDeliveriesCommand } from "./deliveries-command.ts";
-export { ENDPOINTS_USAGE, type OutboundContext, runEndpointsCommand } from "./endpoints-command.ts";
+export { DELIVERIES_USAGE, deliveriesCommand, runDeliveriesCommand } from "./deliveries-command.ts";
+export {
+  ENDPOINTS_USAGE,
+  endpointsCommand,
+  type OutboundContext,
+  runEndpointsCommand,
+} from "./endpoints-command.ts";

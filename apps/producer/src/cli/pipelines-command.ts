@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { createSpendLedger } from "@reframe/jobs";
 import {
   type AppliedChange,
@@ -19,12 +18,31 @@ import {
 } from "@reframe/pipelines";
 import type { RedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
-import { UsageError } from "./source-spec.ts";
+import {
+  type CliCommand,
+  JSON_FLAG,
+  parseCommandArgs,
+  producerConfig,
+  withOutpaintQueue,
+} from "./cli-command.ts";
+import { UsageError } from "./usage-error.ts";
 
-export const PIPELINES_USAGE = `  reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
-  reframe pipelines list                          applied pipelines, their schedule and next run, uploads' spend
-  reframe pipelines run <name> [--detach]         run one now (a worker expands it), print what it added
-  reframe pipelines runs <name>                   its recent runs; its uploads' spend and refusals`;
+export const pipelinesCommand: CliCommand = {
+  help: `reframe pipelines apply <file.yaml> [--check]   validate, then make the applied pipelines and schedules match the file
+reframe pipelines list [--json]                 applied pipelines, their schedule and next run, uploads' spend
+reframe pipelines run <name> [--detach]         run one now (a worker expands it), print what it added
+reframe pipelines runs <name> [--json]          its recent runs; its uploads' spend and refusals
+
+  apply is declarative: the file is the whole truth (unchanged pipelines are left alone, pipelines
+  no longer in it lose their schedule); --check validates only. A bad file changes nothing and names
+  every problem.
+
+  Exit codes: 0, 2 bad usage or a bad file, 3 a run refused over its budget, 4 Redis unreachable.`,
+  run: (args, io) =>
+    withOutpaintQueue(producerConfig(io.env), (_queue, context) =>
+      runPipelinesCommand(args, { ...context, print: (line) => io.out.write(`${line}\n`) }),
+    ),
+};
 
 export interface PipelinesContext {
   connection: RedisClient;
@@ -36,11 +54,10 @@ export interface PipelinesContext {
 /** `reframe pipelines …`; returns the exit code. */
 export async function runPipelinesCommand(argv: string[], context: PipelinesContext): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { check: { type: "boolean" }, detach: { type: "boolean" } },
-    allowPositionals: true,
-    strict: true,
+  const { values, positionals } = parseCommandArgs(rest, {
+    check: { type: "boolean" },
+    detach: { type: "boolean" },
+    ...JSON_FLAG,
   });
   const store = createPipelineStore(context.connection, { prefix: context.prefix });
   const budgets = createUploadBudgets(context.connection, { prefix: context.prefix });
@@ -63,6 +80,20 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
       }
       case "list": {
         const applied = await store.all();
+        if (values.json) {
+          const listed = [];
+          for (const { name, definition } of applied) {
+            const scheduler = await runQueue.getJobScheduler(`pipeline-${name}`);
+            listed.push({
+              name,
+              schedule: definition.schedule,
+              nextRunAt: scheduler?.next,
+              triggers: definition.triggers,
+            });
+          }
+          context.print(JSON.stringify(listed, null, 2));
+          return 0;
+        }
         if (applied.length === 0) context.print("no pipelines applied (reframe pipelines apply <file>)");
         for (const pipeline of applied) {
           const { name, definition } = pipeline;
@@ -102,6 +133,10 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
       case "runs": {
         const name = positionals[0];
         if (!name) throw new UsageError("pipelines runs needs a pipeline name");
+        if (values.json) {
+          context.print(JSON.stringify(await store.runs(name), null, 2));
+          return 0;
+        }
         const pipeline = await store.get(name);
         if (pipeline && pipeline.definition.triggers.length > 0) {
           context.print(await describeUploads(pipeline, budgets, now()));
@@ -119,7 +154,7 @@ export async function runPipelinesCommand(argv: string[], context: PipelinesCont
         return 0;
       }
       default:
-        throw new UsageError(`pipelines needs apply, list, run or runs\n${PIPELINES_USAGE}`);
+        throw new UsageError("pipelines needs one of: apply <file>, list, run <name>, runs <name>");
     }
   } finally {
     await runQueue.close();
