@@ -39,7 +39,7 @@ export interface ApiServerOptions {
   /** The dashboard at /dashboard (its own login); absent, the path does not exist. */
   dashboard?: Omit<DashboardOptions, "queue" | "redis" | "prefix" | "batches" | "logger">;
   /** Requests by route and status, jobs added (reframe_http_requests_total, reframe_api_jobs_added_total). */
-  metrics?: Pick<Metrics, "httpRequest" | "jobsAdded">;
+  metrics?: Pick<Metrics, "httpRequest" | "jobsAdded" | "setSpend">;
 }
 
 /**
@@ -85,6 +85,7 @@ export function createApiServer(options: ApiServerOptions) {
       prefix: options.prefix,
       logger: options.logger,
       ...(options.confirmWrites ? { confirmWrites: options.confirmWrites } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     });
   }
   app.post("/v1/jobs", async (request, reply) =>

@@ -10,7 +10,7 @@ import {
 import type { RedisClient } from "@reframe/redis";
 import type { SourceLimits } from "@reframe/sources";
 import { parseS3Event, type S3Area } from "@reframe/storage";
-import type { Logger } from "@reframe/telemetry";
+import type { Logger, Metrics } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { SnsIntake } from "./sns/index.ts";
@@ -34,6 +34,8 @@ export interface IntakeOptions {
   logger: Logger;
   /** Before the 202: the jobs are on enough replicas to survive a failover (see confirmWrites). */
   confirmWrites?: () => Promise<void>;
+  /** Each pipeline's upload spend against its ceilings (`pipeline:<name>`, `pipeline:<name>:hour`). */
+  metrics?: Pick<Metrics, "setSpend">;
 }
 
 /**
@@ -68,6 +70,11 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
         scratch: options.scratch,
         onBudgetExceeded: (event) =>
           logger.warn({ alert: "upload-budget", pipeline: event.data.pipeline }, event.data.reason.message),
+        onSpend: (pipeline, usage, ceilings) => {
+          options.metrics?.setSpend(`pipeline:${pipeline}`, usage.dayUsd, ceilings.perDayUsd);
+          if (ceilings.perHourUsd !== undefined)
+            options.metrics?.setSpend(`pipeline:${pipeline}:hour`, usage.hourUsd, ceilings.perHourUsd);
+        },
       });
     } catch (error) {
       // Nothing of the event was added: a 503 makes S3's notifier (SNS, SQS, MinIO's queue) retry it.

@@ -18,6 +18,7 @@ export function startDeliveries(shared: SessionShared, connection: RedisClient):
       disableAfterMs: config.ENDPOINT_DISABLE_AFTER_MS,
     },
     logger: shared.logger,
+    metrics: shared.metrics,
     now: Date.now,
   });
 }

@@ -22,10 +22,21 @@ function setup() {
   });
   const ledger = createSpendLedger(connection, { prefix });
   const logger = createLogger({ name: "spend-watch-test", level: "silent", destination: new PassThrough() });
+  const spend: [number, number][] = [];
   const watch = (limitUsd: number | undefined, now: number) => {
-    watches.push(startSpendWatch({ ledger, queue, limitUsd, logger, now: () => now, intervalMs: 50 }));
+    watches.push(
+      startSpendWatch({
+        ledger,
+        queue,
+        limitUsd,
+        logger,
+        now: () => now,
+        intervalMs: 50,
+        onSpend: (spentUsd, limit) => spend.push([spentUsd, limit]),
+      }),
+    );
   };
-  return { ledger, queue, watch };
+  return { ledger, queue, watch, spend };
 }
 
 async function pausedAtTheCeiling(
@@ -37,6 +48,18 @@ async function pausedAtTheCeiling(
 }
 
 describe("the spend watch", () => {
+  it("reports today's spend against the ceiling at each check (the spend gauge), none without a ceiling", async () => {
+    const { ledger, watch, spend } = setup();
+    await ledger.reserve([{ id: "task-1", costUsd: 2.5 }], 10, NOON);
+    watch(10, NOON);
+    await expect.poll(() => spend.at(-1)).toEqual([2.5, 10]);
+    const unlimited = setup();
+    unlimited.watch(undefined, NOON);
+    await expect.poll(async () => (await unlimited.ledger.status(NOON)).limitUsd).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(unlimited.spend).toEqual([]);
+  });
+
   it("leaves a spend pause alone while the same ceiling holds the same day, and publishes the ceiling", async () => {
     const { ledger, queue, watch } = setup();
     await pausedAtTheCeiling(ledger, queue);

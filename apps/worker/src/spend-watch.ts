@@ -23,6 +23,7 @@ export function startSpendWatch({
   logger,
   now = Date.now,
   intervalMs = CHECK_EVERY_MS,
+  onSpend,
 }: {
   ledger: SpendLedger;
   queue: Pick<Queue, "pause" | "isPaused" | "resume" | "toKey" | "getBackend">;
@@ -30,10 +31,13 @@ export function startSpendWatch({
   logger: Logger;
   now?: () => number;
   intervalMs?: number;
+  /** Today's spend against the ceiling, at each check (the `reframe_spend_usd{ceiling="day"}` gauge). */
+  onSpend?: (spentUsd: number, limitUsd: number) => void;
 }): SpendWatch {
   const check = async () => {
     await ledger.publishLimit(limitUsd);
-    const { pause } = await ledger.status(now());
+    const { pause, spentUsd } = await ledger.status(now());
+    if (limitUsd !== undefined) onSpend?.(spentUsd, limitUsd);
     if (!pause || !spendPauseLifted(pause, limitUsd, now())) return;
     await ledger.clearPause();
     if (!(await queue.isPaused())) return;

@@ -112,6 +112,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
     queue: wiring.outpaintQueue,
     limitUsd: config.SPEND_LIMIT_USD_PER_DAY,
     logger,
+    onSpend: (spentUsd, limitUsd) => shared.metrics.setSpend("day", spentUsd, limitUsd),
   });
   const pipelineRuns = config.PIPELINE_RUNS
     ? startPipelineRunWorker({

@@ -13,7 +13,15 @@ import type { OutpaintJobData } from "./outpaint-processor.ts";
 /** What the worker's parts record; a narrow slice of the process's metrics. */
 export type WorkerMetrics = Pick<
   Metrics,
-  "jobTaken" | "jobCompleted" | "jobFailed" | "providerRequest" | "imageWork" | "alert" | "setSpend"
+  | "jobTaken"
+  | "jobCompleted"
+  | "jobFailed"
+  | "providerRequest"
+  | "imageWork"
+  | "alert"
+  | "setSpend"
+  | "endpointAttempt"
+  | "endpointDelivered"
 >;
 
 /**

@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import { createGuardedFetch } from "@reframe/egress";
 import { DELIVERY_QUEUE, openRouteQueues, publishEvent } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
-import { createLogger } from "@reframe/telemetry";
+import { createLogger, createMetrics } from "@reframe/telemetry";
 import { startWebhookReceiver, useRedisServer, type WebhookAnswer } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { describe, expect, it } from "vitest";
@@ -58,8 +58,10 @@ async function fixture(
     allowHosts: options.allowHosts ?? ["127.0.0.1"],
     returnRedirects: true,
   });
+  const metrics = createMetrics({ process: "worker", defaultMetrics: false });
   const worker = startDeliveryWorker({
     connection,
+    metrics,
     prefix,
     concurrency: 4,
     endpoints,
@@ -87,7 +89,20 @@ async function fixture(
       })
       .toSatisfy((counts: Record<string, number>) => (counts.completed ?? 0) + (counts.failed ?? 0) >= count);
   };
-  return { prefix, connection, endpoints, receiver, queue, publish, settled, secret, logLines, worker };
+  const metricText = (name: string) => metrics.registry.getSingleMetricAsString(name);
+  return {
+    prefix,
+    connection,
+    endpoints,
+    receiver,
+    queue,
+    publish,
+    settled,
+    secret,
+    logLines,
+    worker,
+    metricText,
+  };
 }
 
 describe("delivery worker", () => {
@@ -129,6 +144,17 @@ describe("delivery worker", () => {
       "no answer within 500 ms",
       204,
     ]);
+    // The operator's view: attempts by endpoint and result, and one delivery's lag.
+    const attempts = await f.metricText("reframe_endpoint_delivery_attempts_total");
+    expect(attempts).toContain(
+      'reframe_endpoint_delivery_attempts_total{endpoint="dam",result="retryable"} 3',
+    );
+    expect(attempts).toContain(
+      'reframe_endpoint_delivery_attempts_total{endpoint="dam",result="delivered"} 1',
+    );
+    expect(await f.metricText("reframe_endpoint_delivery_lag_seconds")).toMatch(
+      /reframe_endpoint_delivery_lag_seconds_count\{endpoint="dam"\} 1/,
+    );
   });
 
   it("gives up after the schedule, and says why", async () => {
@@ -153,6 +179,11 @@ describe("delivery worker", () => {
     await f.publish(event(5));
     await f.settled(2);
     expect(f.receiver.received).toHaveLength(1);
+    const attempts = await f.metricText("reframe_endpoint_delivery_attempts_total");
+    expect(attempts).toContain('reframe_endpoint_delivery_attempts_total{endpoint="dam",result="gone"} 1');
+    expect(attempts).toContain(
+      'reframe_endpoint_delivery_attempts_total{endpoint="dam",result="disabled"} 1',
+    );
     const records = await listDeliveries(f.queue, { failed: true });
     expect(records.map((record) => record.lastError?.split(":")[0]).sort()).toEqual([
       "endpointDisabled",

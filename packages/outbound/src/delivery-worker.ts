@@ -1,7 +1,7 @@
 import type { GuardedFetch } from "@reframe/egress";
 import { DELIVERY_QUEUE, type DeliveryJobData, deliveryJobDataSchema } from "@reframe/jobs";
 import { isRedisOutage, type RedisClient } from "@reframe/redis";
-import type { Logger } from "@reframe/telemetry";
+import type { Logger, Metrics } from "@reframe/telemetry";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { type AttemptResult, attemptDelivery } from "./attempt.ts";
 import { type EndpointStore, signingSecrets } from "./endpoint-store.ts";
@@ -24,6 +24,8 @@ export interface DeliveryDeps {
   logger: Logger;
   now(): number;
   random?: () => number;
+  /** Attempts by endpoint and result, and the lag from an event to its delivery (METRICS_PORT). */
+  metrics?: Pick<Metrics, "endpointAttempt" | "endpointDelivered">;
 }
 
 /** One line of a delivery's attempt log (BullMQ job logs): written before the POST, then after. */
@@ -50,7 +52,7 @@ function terminal(code: string, message: string): UnrecoverableError {
  * Delivers one event to one endpoint per attempt; BullMQ keeps the delivery durable (a killed worker's
  * delivery comes back when its lock expires, Redis's AOF keeps it across a restart) and waits between
  * attempts by `settings.schedule`. This is the one place where an attempt's result decides what
- * happens next, and where per-endpoint metrics would be counted (`recordAttempt`).
+ * happens next, and where per-endpoint metrics are counted.
  */
 export function createDeliveryProcessor(deps: DeliveryDeps) {
   const { endpoints, settings, logger } = deps;
@@ -67,6 +69,7 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
     // The last word before sending (endpoint-store.ts): a disable that came first is always seen.
     const gate = await endpoints.checkBeforeSend(name);
     if (gate.disabledAt !== undefined) {
+      deps.metrics?.endpointAttempt(name, "disabled");
       await endpoints.recordFailedDelivery(name);
       throw terminal(
         "endpointDisabled",
@@ -93,6 +96,15 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
       ...("error" in result ? { error: result.error } : {}),
     };
     await job.log(JSON.stringify(line));
+    deps.metrics?.endpointAttempt(name, result.kind);
+    if (result.kind === "delivered") {
+      // From the event's time (CloudEvents `time`); an event without one, from its publication.
+      const eventTime = typeof event.time === "string" ? Date.parse(event.time) : Number.NaN;
+      deps.metrics?.endpointDelivered(
+        name,
+        deps.now() - (Number.isNaN(eventTime) ? job.timestamp : eventTime),
+      );
+    }
     const state = await endpoints.recordAttempt(
       name,
       result.kind === "delivered" ? "success" : "failure",

@@ -227,12 +227,17 @@ pipelines:
     triggers: [{ bucket: media, prefix: uploads/banners/ }]
 `);
     const announced: string[] = [];
+    const spend = new Map<string, [number, number]>();
     const { ingest, queue, routeQueue } = intake([social!, banners!], {
       onBudgetExceeded: (event) => announced.push(event.data.reason.message),
+      onSpend: (pipeline, usage, ceilings) => spend.set(pipeline, [usage.dayUsd, ceilings.perDayUsd]),
     });
     // Two jobs of $0.10 each per image: a, b fit ($0.40), c's first fits ($0.50), the rest do not.
     const first = await ingest([object("uploads/a.jpg"), object("uploads/b.jpg"), object("uploads/c.jpg")]);
     expect(first).toMatchObject({ added: 5, overBudget: 1 });
+    // What the spend gauges show: the day's counted spend against the ceiling ($10 by default).
+    expect(spend.get("social")?.[1]).toBe(0.5);
+    expect(spend.get("social")?.[0]).toBeCloseTo(0.5, 6);
     const second = await ingest([object("uploads/d.jpg"), object("uploads/banners/e.jpg")]);
     expect(second).toMatchObject({ added: 1, overBudget: 4 });
     const jobs = await queue.getJobs(["waiting"]);

@@ -23,7 +23,13 @@ import { jobTemplateOf } from "./job-template.ts";
 import type { Trigger } from "./pipeline-file.ts";
 import type { AppliedPipeline } from "./pipeline-store.ts";
 import { type BudgetExceededEvent, makeBudgetExceededEvent } from "./run-events.ts";
-import { type BudgetItem, type UploadBudgets, uploadCeilingsOf } from "./upload-budget.ts";
+import {
+  type BudgetItem,
+  type UploadBudgets,
+  type UploadCeilings,
+  type UploadUsage,
+  uploadCeilingsOf,
+} from "./upload-budget.ts";
 import type { WrittenObjects } from "./written-objects.ts";
 
 /**
@@ -72,6 +78,8 @@ export interface IntakeDeps {
   scratch?: readonly S3Area[];
   now?: () => number;
   onBudgetExceeded?(event: BudgetExceededEvent): void;
+  /** A pipeline's upload spend after each reservation, against its ceilings (the spend gauges). */
+  onSpend?(pipeline: string, usage: UploadUsage, ceilings: UploadCeilings): void;
 }
 
 export function triggerMatches(trigger: Trigger, object: CreatedObject): boolean {
@@ -228,7 +236,9 @@ async function withinBudgets(
       // and learns the format, which decides whether the source must be converted first.
       return job;
     });
-    const reservation = await deps.budgets.reserve(name, uploadCeilingsOf(applied.definition), items, now());
+    const ceilings = uploadCeilingsOf(applied.definition);
+    const reservation = await deps.budgets.reserve(name, ceilings, items, now());
+    deps.onSpend?.(name, reservation.usage, ceilings);
     reservation.admitted.forEach((fits, index) => {
       if (fits) admitted.push(jobs[index]!);
       else result.overBudget += 1;

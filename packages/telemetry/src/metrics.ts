@@ -62,7 +62,11 @@ export interface Metrics {
   imageWork(operation: "prescale" | "copy" | "thumbnail", seconds: number): void;
   webhookDelivery(result: "stored" | "duplicate" | "refused" | "unavailable"): void;
   webhookVerificationRefused(): void;
-  /** Spend against one ceiling (`day`, or `pipeline:<name>`); the loop guard calls it when it counts. */
+  /** One outbound webhook attempt to a declared endpoint (packages/outbound's delivery worker). */
+  endpointAttempt(endpoint: string, result: string): void;
+  /** An outbound delivery's 2xx, `lagMs` after its event's time. */
+  endpointDelivered(endpoint: string, lagMs: number): void;
+  /** Spend against one ceiling: `day` (the workers' spend watch), `pipeline:<name>[:hour]` (the intake). */
   setSpend(ceiling: string, spentUsd: number, limitUsd: number): void;
   alert(kind: string): void;
   jobsAdded(added: number, existing: number): void;
@@ -92,6 +96,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const outcomes = boundedLabel(20);
   const ceilings = boundedLabel(100);
   const routes = boundedLabel(30);
+  const endpoints = boundedLabel(100);
   return {
     registry,
     jobTaken: () => instruments.jobsTaken?.inc(),
@@ -113,6 +118,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     imageWork: (operation, seconds) => instruments.imageWork?.observe({ operation }, seconds),
     webhookDelivery: (result) => instruments.webhookDeliveries?.inc({ result }),
     webhookVerificationRefused: () => instruments.webhookVerificationsRefused?.inc(),
+    endpointAttempt: (endpoint, result) =>
+      instruments.endpointDeliveryAttempts?.inc({ endpoint: endpoints(endpoint), result: outcomes(result) }),
+    endpointDelivered: (endpoint, lagMs) =>
+      instruments.endpointDeliveryLag?.observe({ endpoint: endpoints(endpoint) }, Math.max(0, lagMs) / 1000),
     setSpend(ceiling, spentUsd, limitUsd) {
       const label = ceilings(ceiling);
       instruments.spendUsd?.set({ ceiling: label }, spentUsd);
