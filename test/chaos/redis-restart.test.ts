@@ -83,7 +83,7 @@ describe("a worker across Redis restarts", () => {
     await expect
       .poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000, interval: 250 })
       .toEqual({ completed: 4 });
-    expect(worker.output()).toMatch(/"alert":"worker-silent".*has not answered a PING/);
+    expect(worker.output()).toMatch(/"alert":"workerSilent".*has not answered a PING/);
   });
 });
 
@@ -150,6 +150,6 @@ describe("a worker on a Sentinel group whose failover leaves its connections hal
     await expect
       .poll(() => jobStates(clients.queue, after), { timeout: 45_000, interval: 250 })
       .toEqual({ completed: 4 });
-    expect(worker.output()).toMatch(/"alert":"worker-silent"/);
+    expect(worker.output()).toMatch(/"alert":"workerSilent"/);
   }, 120_000);
 });

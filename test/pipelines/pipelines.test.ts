@@ -261,7 +261,7 @@ pipelines:
         (await Promise.all(jobIds.map(async (id) => (await clients.queue.getJob(id))!.getState()))).sort();
       // Paused: jobs already sent wait for a worker like the others; none has failed.
       expect(await states()).not.toContain("failed");
-      await expect.poll(() => limited.output()).toContain('"alert":"spend-ceiling"');
+      await expect.poll(() => limited.output()).toContain('"alert":"spendCeiling"');
 
       const list = await reframe(["pipelines", "list"], stack.workerEnvironment);
       expect(list.stdout).toMatch(

@@ -182,6 +182,8 @@ describe("every Lua script on a real Redis Cluster", () => {
         durationMs: 10,
         endedAt: Date.now(),
       });
+      // `reframe batch retry` takes failures back (a completed job is left as it is).
+      expect(await batches.takeBackFailures("b-1", [jobId])).toBe(0);
       await tasks.forget([taskUUID]);
       // Money: the workers' daily spend and a pipeline's upload budget; the applied pipelines.
       const now = Date.now();

@@ -69,7 +69,7 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
         routes,
         scratch: options.scratch,
         onBudgetExceeded: (event) =>
-          logger.warn({ alert: "upload-budget", pipeline: event.data.pipeline }, event.data.reason.message),
+          logger.warn({ alert: "uploadBudget", pipeline: event.data.pipeline }, event.data.reason.message),
         onSpend: (pipeline, usage, ceilings) => {
           options.metrics?.setSpend(`pipeline:${pipeline}`, usage.dayUsd, ceilings.perDayUsd);
           if (ceilings.perHourUsd !== undefined)

@@ -1,10 +1,15 @@
+import type { AlertPublisher } from "@reframe/jobs";
 import { createEndpointStore, parseRetrySchedule, startDeliveryWorker } from "@reframe/outbound";
 import type { RedisClient } from "@reframe/redis";
 import type { Worker } from "bullmq";
 import type { SessionShared } from "./worker-session.ts";
 
 /** The delivery worker of outbound webhooks, on this session's connection (DELIVERIES=true). */
-export function startDeliveries(shared: SessionShared, connection: RedisClient): Worker {
+export function startDeliveries(
+  shared: SessionShared,
+  connection: RedisClient,
+  alerts: AlertPublisher | undefined,
+): Worker {
   const { config } = shared;
   return startDeliveryWorker({
     connection,
@@ -19,6 +24,7 @@ export function startDeliveries(shared: SessionShared, connection: RedisClient):
     },
     logger: shared.logger,
     metrics: shared.metrics,
+    ...(alerts ? { alerts } : {}),
     now: Date.now,
   });
 }

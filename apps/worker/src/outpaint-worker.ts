@@ -132,7 +132,7 @@ export async function startOutpaintWorker(
           logger,
           async onSilent(reason) {
             logger.error(
-              { alert: "worker-silent", reason },
+              { alert: "workerSilent", reason },
               `the worker went silent (${reason}); recreating its Redis connections and BullMQ worker`,
             );
             const stale = session;

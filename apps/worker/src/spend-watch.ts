@@ -43,7 +43,7 @@ export function startSpendWatch({
     if (!(await queue.isPaused())) return;
     await resumeQueue(queue);
     logger.warn(
-      { alert: "spend-ceiling", limitUsd, reachedOn: pause.day },
+      { alert: "spendCeiling", limitUsd, reachedOn: pause.day },
       `resumed the outpaint queue paused by the spend ceiling: ${limitUsd === undefined ? "the ceiling is off" : `a new UTC day, or SPEND_LIMIT_USD_PER_DAY is now $${limitUsd.toFixed(2)}`}`,
     );
   };

@@ -129,7 +129,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         ...(deps.alerts ? { alerts: deps.alerts } : {}),
       })
     : undefined;
-  const deliveries = config.DELIVERIES ? startDeliveries(shared, connection) : undefined;
+  const deliveries = config.DELIVERIES ? startDeliveries(shared, connection, deps.alerts) : undefined;
   const { worker } = outpaint;
   const sampleQueues = createQueueSampler({
     queues: [wiring.outpaintQueue],

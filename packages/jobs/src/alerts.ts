@@ -11,12 +11,19 @@ import { publishEvent, type RouteQueues } from "./route-publisher.ts";
  *   spendCeiling        spend reached a ceiling (the daily limit, a pipeline's trigger budget)
  *   batchFailures       a batch ended with failed jobs
  *   pipelineRunRefused  a pipeline run was refused over its budget: nothing was enqueued
+ *   endpointDisabled    an outbound webhook endpoint was disabled (410 Gone, or failing too long)
  *
  * Each alert's id is derived from what it is about, so raising the same alert twice (two workers
  * pausing the queue at once, a retried job closing a batch again) adds it once.
  */
 
-export const ALERT_KINDS = ["queuePaused", "spendCeiling", "batchFailures", "pipelineRunRefused"] as const;
+export const ALERT_KINDS = [
+  "queuePaused",
+  "spendCeiling",
+  "batchFailures",
+  "pipelineRunRefused",
+  "endpointDisabled",
+] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 const TYPE_NAMES: Record<AlertKind, string> = {
@@ -24,6 +31,7 @@ const TYPE_NAMES: Record<AlertKind, string> = {
   spendCeiling: "spend-ceiling",
   batchFailures: "batch-failures",
   pipelineRunRefused: "pipeline-run-refused",
+  endpointDisabled: "endpoint-disabled",
 };
 
 export const alertEventType = (kind: AlertKind) => `reframe.alert.${TYPE_NAMES[kind]}.v1`;
@@ -73,6 +81,7 @@ const SEVERITY: Record<AlertKind, "critical" | "warning"> = {
   spendCeiling: "critical",
   batchFailures: "warning",
   pipelineRunRefused: "warning",
+  endpointDisabled: "critical",
 };
 
 export function makeAlertEvent(alert: AlertInput, time: number): AlertEvent {
@@ -190,5 +199,20 @@ export function pipelineRunRefusedAlert(input: {
       ...(input.estimatedCostUsd === undefined ? {} : { estimatedCostUsd: input.estimatedCostUsd }),
       ...(input.budgetUsd === undefined ? {} : { budgetUsd: input.budgetUsd }),
     },
+  };
+}
+
+/** An outbound webhook endpoint was disabled: its deliveries wait until `reframe endpoints enable`. */
+export function endpointDisabledAlert(input: {
+  endpoint: string;
+  reason: string;
+  disabledAt: number;
+}): AlertInput {
+  return {
+    kind: "endpointDisabled",
+    subject: input.endpoint,
+    message: `endpoint ${input.endpoint} disabled: ${input.reason}; its deliveries wait (reframe endpoints enable ${input.endpoint}, then reframe deliveries retry)`,
+    dedupeKey: `${input.endpoint}\n${input.disabledAt}`,
+    details: { endpoint: input.endpoint, reason: input.reason, disabledAt: input.disabledAt },
   };
 }

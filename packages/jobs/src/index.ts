@@ -10,6 +10,7 @@ export {
   alertEventType,
   batchFailuresAlert,
   DEFAULT_ALERTS_ROUTE,
+  endpointDisabledAlert,
   makeAlertEvent,
   pipelineRunRefusedAlert,
   publishAlert,

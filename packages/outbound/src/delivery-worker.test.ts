@@ -59,9 +59,11 @@ async function fixture(
     returnRedirects: true,
   });
   const metrics = createMetrics({ process: "worker", defaultMetrics: false });
+  const routes = openRouteQueues({ connection, prefix });
   const worker = startDeliveryWorker({
     connection,
     metrics,
+    alerts: { route: ["alerts"], routes, logger, now: Date.now },
     prefix,
     concurrency: 4,
     endpoints,
@@ -70,7 +72,6 @@ async function fixture(
     logger,
     now: Date.now,
   });
-  const routes = openRouteQueues({ connection, prefix });
   const queue = new Queue(DELIVERY_QUEUE, { connection, prefix });
   server.closers.push(async () => {
     await worker.close(true);
@@ -175,7 +176,15 @@ describe("delivery worker", () => {
     await f.publish(event(4));
     await f.settled(1);
     expect((await f.endpoints.get("dam"))?.state.disabledReason).toMatch(/^410 Gone/);
-    expect(f.logLines.some((line) => line.includes('"alert":"endpoint-disabled"'))).toBe(true);
+    expect(f.logLines.some((line) => line.includes('"alert":"endpointDisabled"'))).toBe(true);
+    const alertsQueue = new Queue("alerts", { connection: f.connection, prefix: f.prefix });
+    const [alert] = await alertsQueue.getJobs(["waiting"]);
+    await alertsQueue.close();
+    expect(alert?.data).toMatchObject({
+      type: "reframe.alert.endpoint-disabled.v1",
+      subject: "dam",
+      data: { kind: "endpointDisabled", endpoint: "dam", reason: expect.stringMatching(/^410 Gone/) },
+    });
     await f.publish(event(5));
     await f.settled(2);
     expect(f.receiver.received).toHaveLength(1);

@@ -1,5 +1,12 @@
 import type { GuardedFetch } from "@reframe/egress";
-import { DELIVERY_QUEUE, type DeliveryJobData, deliveryJobDataSchema } from "@reframe/jobs";
+import {
+  type AlertPublisher,
+  DELIVERY_QUEUE,
+  type DeliveryJobData,
+  deliveryJobDataSchema,
+  endpointDisabledAlert,
+  publishAlert,
+} from "@reframe/jobs";
 import { isRedisOutage, type RedisClient } from "@reframe/redis";
 import type { Logger, Metrics } from "@reframe/telemetry";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
@@ -24,6 +31,8 @@ export interface DeliveryDeps {
   logger: Logger;
   now(): number;
   random?: () => number;
+  /** Where a disabled endpoint is announced (ALERTS_ROUTE); without it, the alert is only logged. */
+  alerts?: AlertPublisher;
   /** Attempts by endpoint and result, and the lag from an event to its delivery (METRICS_PORT). */
   metrics?: Pick<Metrics, "endpointAttempt" | "endpointDelivered">;
 }
@@ -139,11 +148,10 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
   };
 
   async function disable(name: string, reason: string): Promise<void> {
-    if (await endpoints.disable(name, reason))
-      logger.error(
-        { alert: "endpoint-disabled", endpoint: name, reason },
-        `endpoint ${name} disabled: ${reason}`,
-      );
+    if (!(await endpoints.disable(name, reason))) return; // disabled before: announced then
+    const alert = endpointDisabledAlert({ endpoint: name, reason, disabledAt: deps.now() });
+    if (deps.alerts) await publishAlert(deps.alerts, alert);
+    else logger.error({ alert: alert.kind, subject: name }, alert.message);
   }
 }
 
