@@ -86,9 +86,9 @@ export function registerIntakeRoute(app: FastifyInstance, options: IntakeOptions
     await options.confirmWrites?.();
     return reply.code(202).send({
       objects: result.objects,
-      matched: result.dispositions.matched,
-      outputs: result.dispositions.output,
-      unmatched: result.dispositions.unmatched,
+      matched: result.byMatch.matched,
+      outputs: result.byMatch.output,
+      unmatched: result.byMatch.unmatched,
       ignored: parsed.ignored,
       added: result.added,
       duplicates: result.duplicates,

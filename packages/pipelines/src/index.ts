@@ -43,12 +43,12 @@ export {
   schedulerIdOf,
 } from "./run-queue.ts";
 export {
-  dispositionOf,
   type IntakeDeps,
   type IntakeResult,
   ingestCreatedObjects,
-  type ObjectDisposition,
+  matchUpload,
   triggerMatches,
+  type UploadMatch,
 } from "./triggers.ts";
 export {
   createUploadBudgets,

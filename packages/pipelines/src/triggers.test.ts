@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePipelinesFile, pipelineSchema } from "./pipeline-file.ts";
 import { type AppliedPipeline, createPipelineStore, pipelineDigest } from "./pipeline-store.ts";
 import { BUDGET_EXCEEDED_EVENT_TYPE } from "./run-events.ts";
-import { dispositionOf, type IntakeDeps, ingestCreatedObjects, triggerMatches } from "./triggers.ts";
+import { type IntakeDeps, ingestCreatedObjects, matchUpload, triggerMatches } from "./triggers.ts";
 import { createUploadBudgets } from "./upload-budget.ts";
 import { createWrittenObjects } from "./written-objects.ts";
 
@@ -132,22 +132,21 @@ describe("trigger rules", () => {
   });
 
   it("an object in an output area or the scratch area is an output, whatever matches it", () => {
-    expect(dispositionOf(object("reformats/1x1/uploads/a.jpg"), applied).disposition).toBe("output");
+    expect(matchUpload(object("reformats/1x1/uploads/a.jpg"), applied).match).toBe("output");
     expect(
-      dispositionOf(object("_scratch/x.png"), applied, [{ bucket: "media", prefix: "_scratch/" }])
-        .disposition,
+      matchUpload(object("_scratch/x.png"), applied, [{ bucket: "media", prefix: "_scratch/" }]).match,
     ).toBe("output");
-    expect(dispositionOf(object("uploads/banners/b.jpg"), applied).pipelines.map((p) => p.name)).toEqual([
+    expect(matchUpload(object("uploads/banners/b.jpg"), applied).pipelines.map((p) => p.name)).toEqual([
       "social",
       "banners",
     ]);
-    expect(dispositionOf(object("other/c.jpg"), applied).disposition).toBe("unmatched");
+    expect(matchUpload(object("other/c.jpg"), applied).match).toBe("unmatched");
   });
 
   it("an output area holding all a trigger watches leaves its uploads to the record of written objects", () => {
     // The area of {dir}{name}-{target}.{ext} is the whole bucket: it cannot tell uploads from outputs.
-    expect(dispositionOf(object("drop/rocket.jpg"), [loop]).disposition).toBe("matched");
-    expect(dispositionOf(object("drop/rocket-16x9.jpg"), [loop]).disposition).toBe("matched");
+    expect(matchUpload(object("drop/rocket.jpg"), [loop]).match).toBe("matched");
+    expect(matchUpload(object("drop/rocket-16x9.jpg"), [loop]).match).toBe("matched");
   });
 });
 
@@ -163,7 +162,7 @@ describe("ingestCreatedObjects", () => {
     const first = await ingest(events);
     expect(first).toMatchObject({
       objects: 3,
-      dispositions: { matched: 1, output: 1, unmatched: 1 },
+      byMatch: { matched: 1, output: 1, unmatched: 1 },
       added: 3,
       overBudget: 0,
     });
@@ -201,11 +200,11 @@ describe("ingestCreatedObjects", () => {
       await written.written([object("drop/rocket-16x9.jpg"), object("elsewhere/not-watched.jpg")]),
     ).toEqual([true, false]);
     expect(await ingest([object("drop/rocket.jpg")])).toMatchObject({
-      dispositions: { matched: 1 },
+      byMatch: { matched: 1 },
       added: 1,
     });
     expect(await ingest([object("drop/rocket-16x9.jpg")])).toMatchObject({
-      dispositions: { output: 1, matched: 0 },
+      byMatch: { output: 1, matched: 0 },
       added: 0,
     });
   });

@@ -49,12 +49,12 @@ import type { WrittenObjects } from "./written-objects.ts";
  *   travel with the job, so the worker plans from exactly what was counted.
  */
 
-export type ObjectDisposition = "matched" | "output" | "unmatched";
+export type UploadMatch = "matched" | "output" | "unmatched";
 
 export interface IntakeResult {
   objects: number;
   /** Objects by what happened to them. */
-  dispositions: Record<ObjectDisposition, number>;
+  byMatch: Record<UploadMatch, number>;
   /** Jobs new to the queue, and jobs the same events had already added. */
   added: number;
   duplicates: number;
@@ -95,21 +95,21 @@ export function triggerMatches(trigger: Trigger, object: CreatedObject): boolean
 }
 
 /** The loop guard by area (see above); the record of written objects is checked after it. */
-export function dispositionOf(
+export function matchUpload(
   object: CreatedObject,
   pipelines: readonly AppliedPipeline[],
   scratch: readonly S3Area[] = [],
   outputAreas: readonly S3Area[] = pipelines.flatMap((applied) => outputAreasOf(applied.definition)),
-): { disposition: ObjectDisposition; pipelines: AppliedPipeline[] } {
-  if (scratch.some((area) => inArea(area, object))) return { disposition: "output", pipelines: [] };
+): { match: UploadMatch; pipelines: AppliedPipeline[] } {
+  if (scratch.some((area) => inArea(area, object))) return { match: "output", pipelines: [] };
   const holding = outputAreas.filter((area) => inArea(area, object));
   const matched = pipelines.filter((applied) =>
     applied.definition.triggers.some(
       (trigger) => triggerMatches(trigger, object) && holding.every((area) => areaContains(area, trigger)),
     ),
   );
-  if (matched.length > 0) return { disposition: "matched", pipelines: matched };
-  return { disposition: holding.length > 0 ? "output" : "unmatched", pipelines: [] };
+  if (matched.length > 0) return { match: "matched", pipelines: matched };
+  return { match: holding.length > 0 ? "output" : "unmatched", pipelines: [] };
 }
 
 interface Candidate {
@@ -126,7 +126,7 @@ export async function ingestCreatedObjects(
 ): Promise<IntakeResult> {
   const result: IntakeResult = {
     objects: objects.length,
-    dispositions: { matched: 0, output: 0, unmatched: 0 },
+    byMatch: { matched: 0, output: 0, unmatched: 0 },
     added: 0,
     duplicates: 0,
     overBudget: 0,
@@ -151,7 +151,7 @@ export async function ingestCreatedObjects(
   return result;
 }
 
-/** Dispositions (counted into `result`), and the jobs of the matched objects. */
+/** Matches (counted into `result`), and the jobs of the matched objects. */
 async function matchObjects(
   objects: readonly CreatedObject[],
   deps: IntakeDeps,
@@ -160,14 +160,14 @@ async function matchObjects(
   const outputAreas = deps.pipelines.flatMap((applied) => outputAreasOf(applied.definition));
   const matched: { object: CreatedObject; pipelines: AppliedPipeline[] }[] = [];
   for (const object of objects) {
-    const outcome = dispositionOf(object, deps.pipelines, deps.scratch, outputAreas);
-    if (outcome.disposition === "matched") matched.push({ object, pipelines: outcome.pipelines });
-    else result.dispositions[outcome.disposition] += 1;
+    const outcome = matchUpload(object, deps.pipelines, deps.scratch, outputAreas);
+    if (outcome.match === "matched") matched.push({ object, pipelines: outcome.pipelines });
+    else result.byMatch[outcome.match] += 1;
   }
   const written = await deps.written.written(matched.map(({ object }) => object));
   const inputs: { applied: AppliedPipeline; object: CreatedObject; input: unknown }[] = [];
   matched.forEach(({ object, pipelines }, index) => {
-    result.dispositions[written[index] ? "output" : "matched"] += 1;
+    result.byMatch[written[index] ? "output" : "matched"] += 1;
     if (written[index]) return;
     for (const applied of pipelines) {
       const jobs = expandJobs(
