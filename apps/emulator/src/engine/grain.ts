@@ -1,6 +1,8 @@
 /**
  * Deterministic uniform [0, 1) generator (mulberry32) for the outpaint grain: same seed, same bytes.
  * Seeds beyond 32 bits (Runware returns up to 2^53) fold their high word in, so they still differ.
+ * The testkit's `seededRandom` is the same generator on 32-bit seeds; the emulator keeps its own
+ * because it is a product users run (it must not depend on the test harness), and because of the fold.
  */
 export function createGrainRandom(seed: number): () => number {
   const low = seed >>> 0;
