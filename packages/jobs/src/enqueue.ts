@@ -7,7 +7,7 @@ import { type OutpaintJob, type OutpaintJobInput, outpaintJobId, outpaintJobSche
 
 /**
  * Enqueueing is idempotent through BullMQ custom job ids: adding an id that is still in the queue (in
- * any state) is a no-op (anchors A2 "Custom job IDs"). Each chunk's ids are looked up first, in one
+ * any state) is a no-op (BullMQ's documented behaviour for custom job ids). Each chunk's ids are looked up first, in one
  * round trip (lua/job-states.lua), so that only missing jobs are sent, `added` is exact for one
  * producer, and a batch learns why it skips the others. Two producers adding the same work at the
  * same instant may both count it added (the queue still holds one job).

@@ -29,7 +29,8 @@ export function s3Target(settings: Pick<S3ClientSettings, "endpoint" | "region">
 
 /**
  * The one S3 client factory. Checksums only when required: since @aws-sdk/client-s3 3.729 the
- * default signs a CRC32 of an *empty* body into presigned PUT URLs (anchors.md §E1), which a real
+ * default signs a CRC32 of an *empty* body into presigned PUT URLs (aws-sdk-js-v3 issue 6810 and its
+ * kin), which a real
  * upload then contradicts. A request that cannot reach S3 (after the SDK's own retries) fails with a
  * ServiceUnreachableError, `cannot reach S3 at http://… (connection refused)`, whoever sent it.
  */
