@@ -1,37 +1,39 @@
-import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
 import {
+  type FailureReason,
+  initialState,
   OUTPAINT_QUEUE,
-  outpaintJobSchema,
+  type OutpaintJob,
+  type OutpaintResult,
+  parseOutpaintJobData,
   pauseQueueFor,
   publishAlert,
   queuePausedAlert,
+  type StepState,
   spendCeilingAlert,
+  type TaskOutcomeRecord,
+  type TaskState,
 } from "@reframe/jobs";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
-import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
-import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
+import { type AwaitDecision, decideAwait } from "./decide-await.ts";
+import { finalizeStep, recordFailure } from "./finalize-step.ts";
 import { ImageWorkBusyError, PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
-import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
 import { buildProviderTask, sendTasks } from "./submit-step.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
-/** `job.data`: the job as enqueued, plus the step machine's state once a worker has touched it. */
-export type OutpaintJobData = OutpaintJob & { state?: StepState };
-
 /**
- * The BullMQ processor of the outpaint queue: one pass of the step machine (see step-state.ts). It
+ * The BullMQ processor of the outpaint queue: one pass of the step machine (see @reframe/jobs
+ * job-data.ts), over `job.data` as parsed by the saved job's schema. It
  * returns the result when the job is done, throws DelayedError when the job parked itself, and
  * throws UnrecoverableError for terminal failures (after emitting the failure event).
  */
 export function createOutpaintProcessor(deps: OutpaintDeps) {
-  return async function processOutpaint(job: Job<OutpaintJobData>, token?: string): Promise<OutpaintResult> {
+  return async function processOutpaint(job: Job, token?: string): Promise<OutpaintResult> {
     const jobId = job.id!;
-    const { state: savedState, ...raw } = job.data;
-    const data = outpaintJobSchema.parse(raw);
-    let state: StepState = savedState ? stepStateSchema.parse(savedState) : initialState(job.timestamp);
+    const { job: data, state: savedState } = parseOutpaintJobData(job.data);
+    let state: StepState = savedState ?? initialState(job.timestamp);
     const save = (next: StepState) => job.updateData({ ...data, state: next });
     // Each iteration either advances the step or leaves the processor (return or throw).
     for (;;) {
@@ -62,7 +64,7 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
 }
 
 interface StepContext {
-  job: Job<OutpaintJobData>;
+  job: Job;
   token: string | undefined;
   data: OutpaintJob;
   state: StepState;
@@ -79,7 +81,7 @@ const IMAGE_WORK_PARK_MS = 1000;
  * decoders, finished generations could not be finalized until the whole backlog was decoded).
  */
 async function planOrPark(
-  job: Job<OutpaintJobData>,
+  job: Job,
   token: string | undefined,
   data: OutpaintJob,
   state: StepState,
@@ -222,10 +224,6 @@ async function awaitStep(
       return { outcomes };
     case "fail":
       return await failJob(job.id!, data, decision.reason, deps, state.enqueuedAt);
-    case "pause":
-      await pauseForAccount(decision.code, decision.message, deps);
-      await job.moveToDelayed(now + deps.settings.recheckMs, token);
-      throw new DelayedError();
     case "resubmit": {
       const next = nextGenerations(job.id!, state, decision.variants, now, data.options.deadlineSeconds);
       deps.logger.warn(

@@ -1,10 +1,9 @@
 import { PassThrough } from "node:stream";
-import { outpaintJobSchema } from "@reframe/jobs";
+import { type JobPlan, outpaintJobSchema, type TaskState } from "@reframe/jobs";
 import { createS3Client, PresignDeadlineError } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import type { JobPlan, TaskState } from "./step-state.ts";
 import { buildProviderTask } from "./submit-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 

@@ -69,16 +69,12 @@ export {
 export {
   COMPLETION_EVENT_TYPE,
   type CompletionEvent,
-  type CompletionResult,
-  type CompletionVariant,
   completionDataSchema,
   completionEventSchema,
   completionVariantSchema,
   EVENT_SOURCE,
-  eventTimingsSchema,
   FAILURE_EVENT_TYPE,
   type FailureEvent,
-  type FailureReason,
   failureDataSchema,
   failureEventSchema,
   makeCompletionEvent,
@@ -87,6 +83,35 @@ export {
   outpaintEventId,
   outpaintEventSchema,
 } from "./events.ts";
+export {
+  initialState,
+  type JobPlan,
+  jobPlanSchema,
+  type OutpaintJobData,
+  outpaintJobDataSchema,
+  type PreparedSource,
+  parseOutpaintJobData,
+  preparedSourceSchema,
+  retryState,
+  type SourceRef,
+  STEPS,
+  type Step,
+  type StepState,
+  sourceRefSchema,
+  stepStateSchema,
+  type TaskState,
+  taskStateSchema,
+} from "./job-data.ts";
+export {
+  type FailureReason,
+  failureReasonSchema,
+  type OutpaintResult,
+  type OutpaintVariantResult,
+  outpaintResultSchema,
+  outpaintTimingsSchema,
+  outpaintVariantResultSchema,
+  readOutpaintResult,
+} from "./job-result.ts";
 export { jobTraceMetadata } from "./job-trace.ts";
 export {
   DELIVERY_QUEUE,
@@ -159,12 +184,18 @@ export {
   toMicroUsd,
 } from "./spend-ledger.ts";
 export {
+  type OutcomeReading,
+  type OutcomeVia,
+  RESULT_WITHOUT_IMAGE,
+  storedResultSchema,
+  type TaskOutcomeRecord,
+  taskOutcomeRecordSchema,
+  toOutcomeRecord,
+} from "./task-outcome.ts";
+export {
   createTaskStore,
   type PromoteOutcome,
   promoteJob,
-  storedResultSchema,
-  type TaskOutcomeRecord,
   type TaskRegistration,
   type TaskStore,
-  taskOutcomeRecordSchema,
 } from "./task-store.ts";

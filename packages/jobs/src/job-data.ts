@@ -1,5 +1,12 @@
 import { canvasPlanSchema, generatedShareOf } from "@reframe/geometry";
 import { z } from "zod";
+import { type OutpaintJob, outpaintJobSchema } from "./outpaint-job.ts";
+
+/**
+ * What a saved outpaint job holds (`job.data`): the job as enqueued (outpaint-job.ts) and, once a
+ * worker has touched it, the step machine's state under `state`. Every reader — the worker, the CLI,
+ * the API, batch retries — parses it with `outpaintJobDataSchema`; nobody casts `job.data`.
+ */
 
 /**
  * The outpaint step machine, kept in `job.data.state` (BullMQ's step-jobs pattern), so whichever
@@ -129,4 +136,26 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function initialState(enqueuedAt: number): StepState {
   return { step: "plan", tasks: [], enqueuedAt };
+}
+
+/**
+ * A failed job sent back to the queue (`reframe batch retry`): back at the plan step, its earlier
+ * tasks kept, so its new tasks take the next generation (a taskUUID the provider has seen is answered
+ * conflictTaskUUID, and its old outcome is still stored).
+ */
+export function retryState(state: StepState | undefined, now: number): StepState {
+  return { ...initialState(now), tasks: state?.tasks ?? [] };
+}
+
+/** The job as enqueued plus the step machine's state; strict like the job: a stray field is an error. */
+export const outpaintJobDataSchema = outpaintJobSchema.extend({ state: stepStateSchema.optional() });
+export type OutpaintJobData = z.output<typeof outpaintJobDataSchema>;
+
+/**
+ * Reads `job.data` into the job and its step state (absent until a worker saved one). Throws the
+ * schema's error, naming the field, for data no producer of this version writes.
+ */
+export function parseOutpaintJobData(data: unknown): { job: OutpaintJob; state: StepState | undefined } {
+  const { state, ...job } = outpaintJobDataSchema.parse(data);
+  return { job, state };
 }
