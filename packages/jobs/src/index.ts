@@ -86,21 +86,14 @@ export {
 export {
   initialState,
   type JobPlan,
-  jobPlanSchema,
   type OutpaintJobData,
   outpaintJobDataSchema,
   type PreparedSource,
   parseOutpaintJobData,
-  preparedSourceSchema,
   retryState,
   type SourceRef,
-  STEPS,
-  type Step,
   type StepState,
-  sourceRefSchema,
-  stepStateSchema,
   type TaskState,
-  taskStateSchema,
 } from "./job-data.ts";
 export {
   type FailureReason,
@@ -108,8 +101,6 @@ export {
   type OutpaintResult,
   type OutpaintVariantResult,
   outpaintResultSchema,
-  outpaintTimingsSchema,
-  outpaintVariantResultSchema,
   readOutpaintResult,
 } from "./job-result.ts";
 export { jobTraceMetadata } from "./job-trace.ts";
@@ -185,8 +176,6 @@ export {
 } from "./spend-ledger.ts";
 export {
   type OutcomeReading,
-  type OutcomeVia,
-  RESULT_WITHOUT_IMAGE,
   storedResultSchema,
   type TaskOutcomeRecord,
   taskOutcomeRecordSchema,
