@@ -1,10 +1,4 @@
-import {
-  type JobPlan,
-  type OutpaintJob,
-  type StepState,
-  type TaskState,
-  toOutcomeRecord,
-} from "@reframe/jobs";
+import { type JobPlan, type OutpaintJob, type TaskState, toOutcomeRecord } from "@reframe/jobs";
 import {
   type ImageInferenceTask,
   ProviderError,
@@ -13,6 +7,7 @@ import {
   taskWebhookURL,
 } from "@reframe/runware";
 import { presignExpirySeconds, presignOutputUpload, presignSourceDownload } from "@reframe/storage";
+import type { StepEvent } from "./step-machine.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 export async function buildProviderTask(
@@ -64,15 +59,8 @@ export async function buildProviderTask(
   } as ImageInferenceTask;
 }
 
-export interface SubmitResult {
-  state: StepState;
-  /** When the request, or a task in it, was refused for now and should be tried again, no earlier than this. */
-  retryAt?: number;
-  /** The provider refused the account (credits, key): the queue must pause. */
-  pause?: ProviderError;
-  /** An outcome was stored from the answer itself (a sync result, a task's error). */
-  storedOutcome: boolean;
-}
+/** What the provider said to a submit: the machine's `sent` event (step-machine.ts). */
+export type SubmitResult = Extract<StepEvent, { kind: "sent" }>;
 
 /**
  * Sends the provider tasks of a parked job (the caller built them — presigning can fail, and must
@@ -82,7 +70,6 @@ export interface SubmitResult {
  */
 export async function sendTasks(
   jobId: string,
-  state: StepState,
   toSend: TaskState[],
   providerTasks: ImageInferenceTask[],
   deps: OutpaintDeps,
@@ -123,11 +110,8 @@ export async function sendTasks(
         throw new Error(`unhandled reading ${JSON.stringify(reading satisfies never)}`);
     }
   }
-  const tasks = state.tasks.map((task) =>
-    confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
-  );
-  const next: SubmitResult = { state: { ...state, tasks }, storedOutcome };
-  if (pause) next.pause = pause;
+  const next: SubmitResult = { kind: "sent", confirmed: [...confirmed], storedOutcome };
+  if (pause) next.pause = { code: pause.code, message: pause.message };
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
   return next;
 }
