@@ -9,7 +9,7 @@ MODE="${1:-}"
 [ $# -gt 0 ] && shift
 case "$MODE" in
   # These connect to a Redis given by REDIS_URL (or run none): no redis-server is installed for them.
-  reframe | worker | webhooks | api | emulator | typecheck | lint | format) export REFRAME_NEEDS_REDIS=no ;;
+  reframe | worker | webhooks | api | emulator | typecheck | lint | format | guards) export REFRAME_NEEDS_REDIS=no ;;
 esac
 source "$ROOT/scripts/bootstrap.sh"
 case "$MODE" in
@@ -32,9 +32,16 @@ case "$MODE" in
   # The worker's heap budget, as in the container image, Compose and Kubernetes (README: Running the parts).
   worker) exec node --max-semi-space-size=4 --max-old-space-size=384 apps/worker/src/main.ts "$@" ;;
   api) exec node apps/producer/src/api-main.ts "$@" ;;
+  # What CI keeps out: unused files, exports and dependencies (knip), import cycles (dpdm), and a
+  # second version of a package that must be single (scripts/single-copies.mjs).
+  guards)
+    pnpm exec knip --no-progress
+    pnpm exec dpdm --no-warning --no-tree --transform --exit-code circular:1 'apps/*/src/**/*.ts' 'packages/*/src/**/*.ts' 'test/**/*.ts'
+    node scripts/single-copies.mjs
+    ;;
   setup) exit 0 ;;
   *)
-    echo "usage: scripts/run.sh demo|test|bench|chaos|e2e|vitest|typecheck|lint|format|emulator|webhooks|worker|api|reframe|setup" >&2
+    echo "usage: scripts/run.sh demo|test|bench|chaos|e2e|vitest|typecheck|lint|format|guards|emulator|webhooks|worker|api|reframe|setup" >&2
     exit 2
     ;;
 esac

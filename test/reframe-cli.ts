@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-export const REFRAME_CLI = fileURLToPath(new URL("../apps/producer/src/cli.ts", import.meta.url));
+const REFRAME_CLI = fileURLToPath(new URL("../apps/producer/src/cli.ts", import.meta.url));
 
 export interface CliResult {
   code: number;

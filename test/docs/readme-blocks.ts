@@ -5,7 +5,7 @@
  * "exit code 3", on its line or in the comment lines right above it).
  */
 
-export type BlockAnnotation = { kind: "run" } | { kind: "stack" } | { kind: "skip"; reason: string };
+type BlockAnnotation = { kind: "run" } | { kind: "stack" } | { kind: "skip"; reason: string };
 
 export interface ShellCommand {
   /** 1-based line of the README where the command starts. */

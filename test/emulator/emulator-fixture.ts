@@ -24,7 +24,7 @@ export interface RunningEmulator {
   stop(): Promise<void>;
 }
 
-export interface EnvelopeReply {
+interface EnvelopeReply {
   data?: Record<string, unknown>[];
   errors?: { code: string; message: string; parameter?: string | string[]; taskUUID?: string }[];
 }

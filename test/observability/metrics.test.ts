@@ -115,6 +115,11 @@ describe("metrics on the demo stack", () => {
   });
 
   it("each /metrics serves the queue, backlog, webhook and process metrics it owns", async () => {
+    // Queue counts are sampled on a cache (not per scrape): an earlier scrape may still be served.
+    const cachedCount = (name: string, state: string) => async () =>
+      sumSamples(await scrape(name), "reframe_queue_jobs", { queue: "outpaint", state });
+    await expect.poll(cachedCount("worker-1", "completed"), { timeout: 20_000, interval: 500 }).toBe(8);
+    await expect.poll(cachedCount("api", "failed"), { timeout: 20_000, interval: 500 }).toBe(1);
     const worker = await scrape("worker-1");
     for (const name of [
       "reframe_queue_jobs",
@@ -172,5 +177,13 @@ describe("metrics on the demo stack", () => {
     expect(metrics.port).not.toBe(new URL(stack.webhooksUrl!).port);
     expect((await fetch(new URL("/runware/x", metrics))).status).toBe(404);
     expect((await fetch(new URL("/metrics", stack.webhooksUrl))).status).toBe(404);
+  });
+
+  it("the worker's metrics listener answers its probes: /healthz ready while it takes jobs, /livez", async () => {
+    const metrics = new URL(stack.metricsUrls.get("worker-1")!);
+    const ready = await fetch(new URL("/healthz", metrics));
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ok: true });
+    expect((await fetch(new URL("/livez", metrics))).status).toBe(200);
   });
 });

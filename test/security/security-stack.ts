@@ -103,7 +103,7 @@ export async function startSecurityStack(): Promise<SecurityStack> {
 }
 
 /** The web as URL sources see it: an image, redirects anywhere, and a log of what was asked. */
-export interface SourceWeb {
+interface SourceWeb {
   port: number;
   /** "host path" of every request received. */
   seen: string[];

@@ -31,7 +31,7 @@ export function publishUploadsToSns(
 }
 
 /** An S3 event notification of one created object, in the shape S3 publishes to SNS. */
-export function s3Notification(object: CreatedObject, time = new Date()) {
+function s3Notification(object: CreatedObject, time = new Date()) {
   return {
     Records: [
       {

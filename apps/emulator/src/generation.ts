@@ -19,7 +19,7 @@ import type { Generation, TaskRecord, TaskStore } from "./task-store.ts";
 import type { CanvasCheck } from "./validation.ts";
 import type { WebhookDispatcher } from "./webhook-dispatcher.ts";
 
-export interface GenerationSettings {
+interface GenerationSettings {
   latency: { min: number; max: number };
   /** "throughput" skips the engine: a flat image of the planned size and format is uploaded. */
   mode: "render" | "throughput";
@@ -36,7 +36,7 @@ export interface GenerationSettings {
 }
 
 /** $0.10 per started megapixel (1,048,576 px) of output (provider-protocol §2.1). */
-export const costOf = (width: number, height: number) => Math.ceil((width * height) / 1_048_576) / 10;
+const costOf = (width: number, height: number) => Math.ceil((width * height) / 1_048_576) / 10;
 
 /** A small counting semaphore: image work runs at most `limit` at a time so requests stay answered. */
 export class Semaphore {

@@ -139,7 +139,7 @@ function issueError(error: z.ZodError, scope: Partial<ProviderErrorObject>): Tas
   );
 }
 
-export const CANVAS_LIMITS = { maxSide: 2048, maxArea: 4_194_304, minSide: 64 } as const;
+const CANVAS_LIMITS = { maxSide: 2048, maxArea: 4_194_304, minSide: 64 } as const;
 
 export interface Margins {
   top: number;

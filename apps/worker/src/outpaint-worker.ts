@@ -16,6 +16,7 @@ import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
+import { workerHealth } from "./worker-health.ts";
 import { openWorkerSession, type SessionShared, type WorkerSession } from "./worker-session.ts";
 import { instrumentProvider } from "./worker-telemetry.ts";
 
@@ -43,12 +44,15 @@ export async function startOutpaintWorker(
   // The sampler reads through whichever session serves now (the watchdog may replace it); a scrape
   // before the first session opened finds none and keeps the gauges empty.
   let session: WorkerSession;
+  let opened = false;
+  let stopping = false;
   const telemetry = await startProcessTelemetry({
     process: "worker",
     logger,
     metricsPort: config.METRICS_PORT,
     metricsHost: config.METRICS_HOST,
     sampleQueues: async () => session.sampleQueues(),
+    health: () => workerHealth(opened ? session : undefined, stopping),
   });
   const provider = instrumentProvider(
     createRunwareClient({
@@ -113,6 +117,7 @@ export async function startOutpaintWorker(
       checkProviderReachable(config.RUNWARE_API_URL),
     ]);
     session = await openWorkerSession(shared);
+    opened = true;
   } catch (error) {
     await closeShared();
     throw error;
@@ -159,6 +164,7 @@ export async function startOutpaintWorker(
     batcher,
     metricsUrl: telemetry.metricsUrl,
     async close() {
+      stopping = true;
       await watchdog?.stop();
       await session.close();
       await closeShared();

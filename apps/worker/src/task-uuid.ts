@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
  * worker that crashes between the POST and saving its state submits the same taskUUID again — which
  * the provider answers with `conflictTaskUUID` ("already accepted") instead of generating twice.
  */
-export const TASK_UUID_NAMESPACE = "3c6e0b8a-9b1f-5d7e-8f43-52a0c1d0e7aa";
+const TASK_UUID_NAMESPACE = "3c6e0b8a-9b1f-5d7e-8f43-52a0c1d0e7aa";
 
 export function taskUUIDFor(jobId: string, variant: number, generation: number): string {
   const namespace = Buffer.from(TASK_UUID_NAMESPACE.replaceAll("-", ""), "hex");

@@ -10,7 +10,7 @@ import type { Queue } from "bullmq";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerMetrics } from "./worker-telemetry.ts";
 
-export interface WorkerSettings {
+interface WorkerSettings {
   /** How many generations a variant may go through (taskNotFound, expiry, provider failure). */
   maxGenerations: number;
   /** A parked job wakes by itself after this long, even with no webhook and no reconciler. */

@@ -26,7 +26,7 @@ export type SpendReservation =
   | { ok: true; spentUsd: number }
   | { ok: false; spentUsd: number; limitUsd: number; day: string };
 
-export const spendPauseSchema = z.object({
+const spendPauseSchema = z.object({
   /** The UTC day whose ceiling was reached (YYYY-MM-DD). */
   day: z.string(),
   spentUsd: z.number(),

@@ -21,18 +21,18 @@ export function generateSecret(): string {
 
 const secretSchema = z.string().regex(SECRET_PATTERN, "must be whsec_ and base64 of at least 24 bytes");
 
-export const endpointNameSchema = z
+const endpointNameSchema = z
   .string()
   .regex(QUEUE_NAME_PATTERN, "must be letters, digits, '.', '_', '-' (at most 100)");
 
-export const endpointUrlSchema = z
+const endpointUrlSchema = z
   .string()
   .refine(
     (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
     "must be an http(s) URL",
   );
 
-export const endpointDefinitionSchema = z.object({
+const endpointDefinitionSchema = z.object({
   name: endpointNameSchema,
   url: endpointUrlSchema,
   /** The newest first; every secret not past its `expiresAt` signs (a rotation's grace period). */

@@ -47,7 +47,7 @@ const targetEntry = z.unknown().transform((value, context) => {
 
 const globs = z.array(z.string().min(1, "must not be empty")).default([]);
 
-export const pipelineSourceSchema = z.strictObject({
+const pipelineSourceSchema = z.strictObject({
   bucket: z.string().min(3, "must be an S3 bucket name"),
   prefix: z.string().default(""),
   include: globs,

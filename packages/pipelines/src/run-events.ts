@@ -9,7 +9,7 @@ import { z } from "zod";
  */
 export const RUN_REFUSED_EVENT_TYPE = "reframe.pipeline.run.refused.v1";
 
-export const runRefusedEventSchema = z.object({
+const runRefusedEventSchema = z.object({
   specversion: z.literal("1.0"),
   id: z.string(),
   source: z.string(),

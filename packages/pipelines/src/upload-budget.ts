@@ -16,7 +16,7 @@ import { DEFAULT_UPLOADS_PER_DAY_USD, type Pipeline } from "./pipeline-file.ts";
  */
 
 export const UPLOAD_WINDOWS = { day: 86_400_000, hour: 3_600_000 } as const;
-export type UploadWindow = keyof typeof UPLOAD_WINDOWS;
+type UploadWindow = keyof typeof UPLOAD_WINDOWS;
 
 const RECORDS_KEPT = 100;
 /** Keys of a pipeline whose triggers went quiet outlive the day window, then go. */
@@ -36,7 +36,7 @@ export function uploadCeilingsOf(pipeline: Pipeline): UploadCeilings {
   };
 }
 
-export const refusalRecordSchema = z.object({
+const refusalRecordSchema = z.object({
   jobId: z.string(),
   /** s3://bucket/key of the upload. */
   source: z.string(),
@@ -54,7 +54,7 @@ export interface BudgetItem {
   target: string;
 }
 
-export interface Reservation {
+interface Reservation {
   /** Per item, in order: counted (or counted before), or refused. */
   admitted: boolean[];
   /** Windows whose first refusal this was: announce them. */

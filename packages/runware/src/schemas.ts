@@ -205,8 +205,6 @@ export const imageInferenceResultSchema = z.looseObject({
   error: z.looseObject({ code: z.string().optional(), message: z.string().optional() }).optional(),
 });
 export type ImageInferenceResult = z.infer<typeof imageInferenceResultSchema>;
-export const getResponseItemSchema = imageInferenceResultSchema;
-export type GetResponseItem = ImageInferenceResult;
 
 /** `{data, errors}`; the legacy singular `error` is folded into `errors` (provider-protocol §1.4). */
 export const envelopeSchema = z

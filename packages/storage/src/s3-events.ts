@@ -48,7 +48,7 @@ const CREATED_EVENT_NAMES: ReadonlySet<string> = new Set(
   ["Put", "Post", "Copy", "CompleteMultipartUpload"].map((api) => `ObjectCreated:${api}`),
 );
 
-export function isCreatedEventName(eventName: string): boolean {
+function isCreatedEventName(eventName: string): boolean {
   return CREATED_EVENT_NAMES.has(eventName.replace(/^s3:/, ""));
 }
 

@@ -14,7 +14,7 @@ export {
   type MetricsOptions,
   type QueueSample,
 } from "./metrics.ts";
-export { type RunningMetricsServer, startMetricsServer } from "./metrics-server.ts";
+export { type HealthReport, type RunningMetricsServer, startMetricsServer } from "./metrics-server.ts";
 export {
   ATTRIBUTES,
   DEFAULT_PROCESS_METRICS,

@@ -3,11 +3,20 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 
+/** What a process says of itself on `GET /healthz`: `ok` false answers 503, with the reason. */
+export interface HealthReport {
+  ok: boolean;
+  /** Why it is not ready (for a person reading the probe's output). */
+  reason?: string;
+}
+
 export interface MetricsServerOptions {
   registry: Registry;
   port: number;
   host: string;
   logger: Logger;
+  /** Readiness for `GET /healthz`; a process without one is ready while it answers. */
+  health?: () => HealthReport;
 }
 
 export interface RunningMetricsServer {
@@ -18,12 +27,27 @@ export interface RunningMetricsServer {
 
 /**
  * `GET /metrics` in Prometheus's text format on a listener of its own: never the port providers or
- * API clients call, so the public surface does not grow and a firewall can keep it internal.
+ * API clients call, so the public surface does not grow and a firewall can keep it internal. The same
+ * listener answers the probes of a process that has no other port (the worker): `GET /livez` is 200
+ * whenever the event loop runs (a kernel accepts TCP for a blocked process, so a TCP probe would not
+ * see it wedged), `GET /healthz` 200 or 503 from the process's own health.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<RunningMetricsServer> {
   const { registry, logger } = options;
   const server: Server = createServer((request, response) => {
-    if (request.method !== "GET" || (request.url ?? "").split("?")[0] !== "/metrics") {
+    const path = (request.url ?? "").split("?")[0];
+    if (request.method === "GET" && path === "/livez") {
+      response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}\n');
+      return;
+    }
+    if (request.method === "GET" && path === "/healthz") {
+      const report = healthOf(options.health);
+      response
+        .writeHead(report.ok ? 200 : 503, { "content-type": "application/json" })
+        .end(`${JSON.stringify(report)}\n`);
+      return;
+    }
+    if (request.method !== "GET" || path !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
       return;
     }
@@ -54,4 +78,13 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         server.closeAllConnections();
       }),
   };
+}
+
+function healthOf(health: (() => HealthReport) | undefined): HealthReport {
+  if (!health) return { ok: true };
+  try {
+    return health();
+  } catch (error) {
+    return { ok: false, reason: `health check failed: ${(error as Error).message}` };
+  }
 }

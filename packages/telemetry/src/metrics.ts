@@ -36,7 +36,7 @@ type Instrument<K extends MetricKey> = (typeof METRICS)[K]["kind"] extends "coun
     ? Gauge<string>
     : Histogram<string>;
 
-export type Instruments = { [K in MetricKey]?: Instrument<K> };
+type Instruments = { [K in MetricKey]?: Instrument<K> };
 
 /**
  * The narrow interface callers use: named recordings, each a no-op where the process does not serve

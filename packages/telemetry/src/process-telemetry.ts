@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { createMetrics, type Metrics, type QueueSample } from "./metrics.ts";
-import { type RunningMetricsServer, startMetricsServer } from "./metrics-server.ts";
+import { type HealthReport, type RunningMetricsServer, startMetricsServer } from "./metrics-server.ts";
 import type { TelemetryProcess } from "./names.ts";
 import { type EnvSource, startTracing, type Tracing } from "./tracing.ts";
 
@@ -11,6 +11,8 @@ export interface ProcessTelemetryOptions {
   metricsPort: number;
   metricsHost: string;
   sampleQueues?: () => Promise<QueueSample>;
+  /** Readiness on the metrics listener's `GET /healthz` (the worker's only port). */
+  health?: () => HealthReport;
   /** The OTEL_* variables; process.env by default. */
   env?: EnvSource;
 }
@@ -44,6 +46,7 @@ export async function startProcessTelemetry(options: ProcessTelemetryOptions): P
             port: options.metricsPort,
             host: options.metricsHost,
             logger: options.logger,
+            ...(options.health ? { health: options.health } : {}),
           })
         : undefined;
   } catch (error) {

@@ -34,7 +34,7 @@ export function redactUrl(url: string): string {
   return redactText(url);
 }
 
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return SECRET_KEY_PATTERN.test(key);
 }
 

@@ -3,7 +3,7 @@
  * renders identically on machines without any system font (librsvg's <text> would draw nothing there).
  * Each glyph is 7 rows top to bottom, one base-32 digit per row; bit 4 is the leftmost column.
  */
-export const GLYPH_WIDTH = 5;
+const GLYPH_WIDTH = 5;
 export const GLYPH_HEIGHT = 7;
 /** One blank column between glyphs. */
 export const GLYPH_ADVANCE = 6;

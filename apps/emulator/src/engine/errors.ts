@@ -3,7 +3,7 @@
  * object (e.g. downloadFailed → `downloadFailed`, invalidImage → `invalidImage`); callers match by
  * class and `code`, never by message.
  */
-export const ENGINE_INPUT_ERROR_CODES = [
+const ENGINE_INPUT_ERROR_CODES = [
   "downloadFailed",
   "inputTooLarge",
   "invalidImage",

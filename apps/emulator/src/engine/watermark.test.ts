@@ -1,9 +1,10 @@
+import { WATERMARK_POSITIONS } from "@reframe/runware";
 import { describe, expect, it } from "vitest";
 import type { DecodedImage } from "./decode.ts";
 import { EngineInputError } from "./errors.ts";
 import type { RawImage } from "./raw-image.ts";
 import { changedBounds, countChanged, solidImage } from "./test-images.ts";
-import { applyWatermark, WATERMARK_POSITIONS, type WatermarkSpec } from "./watermark.ts";
+import { applyWatermark, type WatermarkSpec } from "./watermark.ts";
 
 const base = solidImage(400, 300, [60, 90, 120, 255]);
 const noImages = {

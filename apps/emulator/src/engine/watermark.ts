@@ -11,9 +11,6 @@ import { type RawImage, RGBA_CHANNELS, rawInput } from "./raw-image.ts";
  * margin from the edges 2 %. Text uses the built-in bitmap font (no system fonts needed).
  */
 // The nine positions are the protocol's (packages/runware); the engine only draws them.
-export { WATERMARK_POSITIONS };
-export type WatermarkPosition = (typeof WATERMARK_POSITIONS)[number];
-
 /** The request object as the server validated it; `displayPosition` is one of WATERMARK_POSITIONS. */
 export type WatermarkSpec = {
   text?: string;

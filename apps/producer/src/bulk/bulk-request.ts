@@ -35,7 +35,7 @@ export type BulkFlags = {
       : string;
 };
 
-export type BulkSourceSpec =
+type BulkSourceSpec =
   | { kind: "prefix"; bucket: string; prefix: string; include: string[]; exclude: string[] }
   | { kind: "manifest"; path: string; format: ManifestFormat; sourceBucket?: string };
 

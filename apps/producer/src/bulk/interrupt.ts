@@ -4,7 +4,7 @@
  * Ctrl-C leaves at once.
  */
 
-export class InterruptedError extends Error {
+class InterruptedError extends Error {
   readonly code = "interrupted";
   constructor() {
     super("interrupted (Ctrl-C)");

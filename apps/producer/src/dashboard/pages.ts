@@ -34,7 +34,7 @@ section.source h3{font-size:13px;margin:0 0 8px;overflow-wrap:anywhere;font-weig
 .stat span{display:block;font-size:22px;color:#1d2330;font-weight:600}
 .login{max-width:380px;margin:80px auto}.login input{width:100%;padding:8px;margin:8px 0 12px;font-size:14px}`;
 
-export function layout(title: string, body: string, context: PageContext | undefined): string {
+function layout(title: string, body: string, context: PageContext | undefined): string {
   const nav = context
     ? `<a href="${context.base}">Overview</a><a href="${context.base}/pipelines">Pipelines</a><a href="${context.base}/queues">Queues (Bull Board)</a>
 <form method="post" action="${context.base}/logout"><input type="hidden" name="csrf" value="${e(context.csrf)}"><button class="quiet">Log out</button></form>`

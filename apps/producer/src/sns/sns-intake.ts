@@ -7,7 +7,7 @@ import { looksLikeSnsEnvelope } from "./sns-message.ts";
 import type { SnsVerifier } from "./sns-verifier.ts";
 
 /** What the S3 event path gets next, or the answer that ends the request here. */
-export type Unwrapped = { body: unknown } | { reply: { status: number; body: unknown } };
+type Unwrapped = { body: unknown } | { reply: { status: number; body: unknown } };
 
 export interface SnsIntake {
   unwrap(request: FastifyRequest): Promise<Unwrapped>;

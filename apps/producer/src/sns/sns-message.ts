@@ -4,11 +4,7 @@ import { z } from "zod";
  * Amazon SNS's HTTP/S message envelope (AWS: "HTTP/HTTPS notification JSON format" and the
  * subscription and unsubscribe confirmation formats). Unknown fields are kept: SNS may add some.
  */
-export const SNS_MESSAGE_TYPES = [
-  "SubscriptionConfirmation",
-  "Notification",
-  "UnsubscribeConfirmation",
-] as const;
+const SNS_MESSAGE_TYPES = ["SubscriptionConfirmation", "Notification", "UnsubscribeConfirmation"] as const;
 
 export const snsEnvelopeSchema = z.looseObject({
   Type: z.enum(SNS_MESSAGE_TYPES),

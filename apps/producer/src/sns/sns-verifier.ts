@@ -26,9 +26,7 @@ const CERT_CACHE_TTL_MS = 24 * 60 * 60 * 1000;
 const CERT_CACHE_MAX = 100;
 const CERT_MAX_BYTES = 64 * 1024;
 
-export type SnsVerdict =
-  | { ok: true; envelope: SnsEnvelope }
-  | { ok: false; status: 400 | 403 | 502; rule: string };
+type SnsVerdict = { ok: true; envelope: SnsEnvelope } | { ok: false; status: 400 | 403 | 502; rule: string };
 
 export interface SnsVerifierOptions {
   /** The certificate's fetch, through the egress guard (SNS_ALLOW_HOSTS). */
