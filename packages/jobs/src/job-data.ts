@@ -37,11 +37,10 @@ import { type OutpaintJob, outpaintJobSchema } from "./outpaint-job.ts";
  *   retry cannot emit twice.
  */
 
-export const STEPS = ["plan", "submit", "await", "finalize"] as const;
-export type Step = (typeof STEPS)[number];
+const STEPS = ["plan", "submit", "await", "finalize"] as const;
 
 /** Where the provider reads the source: the original object, a resized scratch copy, or a URL. */
-export const sourceRefSchema = z.discriminatedUnion("kind", [
+const sourceRefSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("s3"), bucket: z.string(), key: z.string() }),
   z.object({ kind: z.literal("url"), url: z.string() }),
 ]);
@@ -62,7 +61,7 @@ export type PreparedSource = z.infer<typeof preparedSourceSchema>;
  * A job's plan as saved: geometry's canvas plan (scale, margins, output size, generated share, cost
  * of one output) with where the provider reads the source, the target's label and the output's type.
  */
-export const jobPlanSchema = canvasPlanSchema.extend({
+const jobPlanSchema = canvasPlanSchema.extend({
   sourceRef: sourceRefSchema,
   preparedSource: preparedSourceSchema.optional(),
   targetLabel: z.string(),
@@ -70,7 +69,7 @@ export const jobPlanSchema = canvasPlanSchema.extend({
 });
 export type JobPlan = z.output<typeof jobPlanSchema>;
 
-export const taskStateSchema = z.object({
+const taskStateSchema = z.object({
   variant: z.number().int().min(0),
   generation: z.number().int().min(0),
   taskUUID: z.string(),

@@ -22,7 +22,7 @@ export const failureReasonSchema = z.object({
 });
 export type FailureReason = z.output<typeof failureReasonSchema>;
 
-export const outpaintVariantResultSchema = z.object({
+const outpaintVariantResultSchema = z.object({
   variant: z.int().min(0),
   key: z.string().min(1),
   width: pixels,
