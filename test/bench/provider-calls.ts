@@ -1,4 +1,4 @@
-import { enqueueMany } from "@reframe/jobs";
+import { enqueueMany, readOutpaintResult } from "@reframe/jobs";
 import { type BenchStack, benchJob, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
 import { percentile } from "./process-stats.ts";
@@ -130,8 +130,8 @@ async function measureReframe(options: {
     await waitUntilDrained(bench.queue, { intervalMs: 250, alive: bench.assertRunning });
     const requests = (await emulatorRequests(bench)) - before;
     const completed = await bench.queue.getJobs(["completed"], 0, -1);
-    const providerMs = completed.map(
-      (job) => (job.returnvalue as { timings: { providerMs: number } }).timings.providerMs,
+    const providerMs = completed.flatMap(
+      (job) => readOutpaintResult(job.returnvalue)?.timings.providerMs ?? [],
     );
     return {
       requests,

@@ -11,6 +11,8 @@ import {
   enqueueMany,
   FAILURE_EVENT_TYPE,
   type OutpaintJobInput,
+  parseOutpaintJobData,
+  readOutpaintResult,
 } from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
 import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@reframe/testkit";
@@ -374,7 +376,7 @@ async function observeJob(
   const counted = { completed: events.completed, failed: events.failed };
   if (!job) return { jobId, state: "missing", taskUUIDs, events: counted, stalls: 0, outputs: [] };
   const state = await job.getState();
-  const tasks = (job.data as { state?: { tasks?: { deadline: number }[] } }).state?.tasks ?? [];
+  const tasks = parseOutpaintJobData(job.data).state?.tasks ?? [];
   const observation: JobObservation = {
     jobId,
     state: state === "completed" || state === "failed" ? state : "unfinished",
@@ -387,8 +389,7 @@ async function observeJob(
   if (job.finishedOn) observation.finishedAt = job.finishedOn;
   if (state === "failed") observation.failureCode = job.failedReason?.split(":")[0]?.trim();
   if (state === "completed") {
-    const variants =
-      (job.returnvalue as { variants?: { key: string; etag?: string }[] } | null)?.variants ?? [];
+    const variants = readOutpaintResult(job.returnvalue)?.variants ?? [];
     if (variants.length === 0)
       observation.outputs.push({ key: "(none)", problem: "no variant in the result" });
     for (const variant of variants) {

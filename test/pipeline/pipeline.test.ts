@@ -1,6 +1,6 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
-import { enqueueMany } from "@reframe/jobs";
+import { enqueueMany, readOutpaintResult } from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
 import { REDIS_TOPOLOGIES } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,8 +33,8 @@ async function expectOutputsAndEvents(clients: PipelineClients, jobIds: string[]
   const events = await clients.routeQueue(route).getJobs(["waiting", "active", "completed", "delayed"]);
   for (const jobId of jobIds) {
     const found = await clients.queue.getJob(jobId);
-    const result = found!.returnvalue as { variants: { key: string; width: number; height: number }[] };
-    for (const variant of result.variants) {
+    const result = readOutpaintResult(found!.returnvalue);
+    for (const variant of result?.variants ?? []) {
       const dimensions = await readImageDimensions({
         client: clients.s3,
         bucket: LOCAL_BUCKETS.outputs,
@@ -80,7 +80,7 @@ describe.each(REDIS_TOPOLOGIES)("the pipeline with webhooks, on Redis %s", (topo
     await expectOutputsAndEvents(clients, jobIds, "done-webhook");
     for (const jobId of jobIds) {
       const found = await clients.queue.getJob(jobId);
-      const result = found!.returnvalue as { variants: { width: number; height: number; key: string }[] };
+      const result = readOutpaintResult(found!.returnvalue)!;
       const ratio = result.variants[0]!.key.split("/")[1]!.replace("x", ":") as keyof typeof PLANNED;
       expect([result.variants[0]!.width, result.variants[0]!.height]).toEqual(PLANNED[ratio]);
     }

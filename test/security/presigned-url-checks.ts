@@ -1,6 +1,6 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS } from "@reframe/demo";
-import { enqueueMany } from "@reframe/jobs";
+import { enqueueMany, parseOutpaintJobData } from "@reframe/jobs";
 import { presignOutputUpload } from "@reframe/storage";
 import { beforeAll, describe, expect, it } from "vitest";
 import { jobStates, uploadSource } from "../pipeline/pipeline-fixture.ts";
@@ -37,8 +37,7 @@ export function describePresignedUrlChecks(get: () => SecurityStack): void {
       const checked: string[] = [];
       for (const task of submittedTasks(s)) {
         const job = await s.clients.queue.getJob(task.jobId);
-        const data = job?.data as { state?: { tasks: { taskUUID: string; deadline: number }[] } } | undefined;
-        const tasks = data?.state?.tasks;
+        const tasks = job ? parseOutpaintJobData(job.data).state?.tasks : undefined;
         const deadline = tasks?.find((candidate) => candidate.taskUUID === task.taskUUID)?.deadline;
         if (deadline === undefined) continue;
         for (const url of [task.uploadEndpoint, task.sourceUrl].filter((u) => u !== undefined)) {

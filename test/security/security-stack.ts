@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
-import { enqueueMany, type OutpaintJobInput, taskStoreKeys } from "@reframe/jobs";
+import { enqueueMany, type OutpaintJobInput, parseOutpaintJobData, taskStoreKeys } from "@reframe/jobs";
 import { createRunwareClient, type ImageInferenceResult, type RunwareClient } from "@reframe/runware";
 import { type LocalSns, startLocalSns } from "@reframe/testkit";
 import type { Job } from "bullmq";
@@ -213,8 +213,7 @@ export async function parkedTasks(s: SecurityStack, name: string, count: number)
 async function confirmedTask(s: SecurityStack, jobId: string): Promise<string | undefined> {
   const job: Job | undefined = await s.clients.queue.getJob(jobId);
   if (!job || (await job.getState()) !== "delayed") return undefined;
-  const state = (job.data as { state?: { step: string; tasks: { taskUUID: string; confirmed: boolean }[] } })
-    .state;
+  const { state } = parseOutpaintJobData(job.data);
   const [task] = state?.step === "await" ? state.tasks : [];
   return task?.confirmed ? task.taskUUID : undefined;
 }

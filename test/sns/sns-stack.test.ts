@@ -1,4 +1,5 @@
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
+import { readOutpaintResult } from "@reframe/jobs";
 import {
   applyPipelines,
   createPipelineRunQueue,
@@ -55,7 +56,7 @@ pipelines:
       .poll(async () => (await clients.queue.getJobCounts("completed")).completed, { timeout: 30_000 })
       .toBe(2);
     const outputs = (await clients.queue.getJobs(["completed"])).flatMap((job) =>
-      (job.returnvalue as { variants: { key: string }[] }).variants.map((variant) => variant.key),
+      (readOutpaintResult(job.returnvalue)?.variants ?? []).map((variant) => variant.key),
     );
     expect(outputs.sort()).toEqual(["sns/16x9/incoming/red flower.jpg", "sns/1x1/incoming/red flower.jpg"]);
     const [answer] = await stack.sns!.publish(

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createOutpaintQueue, enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { createOutpaintQueue, enqueueMany, type OutpaintJobInput, readOutpaintResult } from "@reframe/jobs";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { createRedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
@@ -134,11 +134,8 @@ async function collectRows(
       row.failures.push({ target: job.target, reason: done.failedReason });
       continue;
     }
-    const result = done.returnvalue as {
-      bucket: string;
-      costUsd: number;
-      variants: { key: string; width: number; height: number; size: number }[];
-    };
+    const result = readOutpaintResult(done.returnvalue);
+    if (!result) throw new Error(`job ${jobIds[index]} completed without a result`);
     for (const variant of result.variants) {
       const file = `outputs/${variant.key.replaceAll("/", "_")}`;
       const object = await s3.send(new GetObjectCommand({ Bucket: result.bucket, Key: variant.key }));

@@ -1,3 +1,4 @@
+import { outpaintJobDataSchema, readOutpaintResult } from "@reframe/jobs";
 import type { Job, Queue } from "bullmq";
 
 /** What the CLI's `status` and the API's `GET /v1/jobs/:id` say about a job. */
@@ -17,20 +18,13 @@ export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus 
   const job: Job | undefined = await queue.getJob(jobId);
   if (!job) return undefined;
   const state = await job.getState();
-  const result = job.returnvalue as
-    | {
-        bucket: string;
-        costUsd: number;
-        variants: { key: string; width: number; height: number; size: number }[];
-        sourceScale?: number;
-        generatedShare?: number;
-      }
-    | null
-    | undefined;
+  const result = readOutpaintResult(job.returnvalue);
+  // Data no schema reads (not made by a producer of this version) shows its state without a step.
+  const saved = outpaintJobDataSchema.safeParse(job.data);
   return {
     jobId,
     state,
-    step: (job.data as { state?: { step?: string } }).state?.step,
+    step: saved.success ? saved.data.state?.step : undefined,
     outputs: result?.variants.map((variant) => ({ bucket: result.bucket, ...variant })) ?? [],
     failedReason: job.failedReason || undefined,
     costUsd: result?.costUsd,

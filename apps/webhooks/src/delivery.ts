@@ -1,16 +1,18 @@
-import type { TaskOutcomeRecord } from "@reframe/jobs";
-import { classifyProviderError, parseWebhookBody } from "@reframe/runware";
+import { type OutcomeReading, toOutcomeRecord } from "@reframe/jobs";
+import { outcomesOf, parseWebhookBody } from "@reframe/runware";
 
 /**
- * What one webhook delivery means for its task. The provider POSTs the task's response as JSON:
- * `{ data: [result] }` when it finished, presumably `{ errors: [error] }` when it failed
- * (provider-protocol §5). Every item must name the task of the URL: the token authenticates that
- * task only, so a body about another task is refused rather than stored under the wrong key.
- * An error without a taskUUID is taken as the URL's task (provider-protocol §1.6: often omitted).
+ * What one webhook delivery means for its task. The provider POSTs the task's response as JSON, the
+ * same envelope a poll answers with: `{ data: [result] }` when it finished, presumably
+ * `{ errors: [error] }` when it failed (provider-protocol §5), so it is read as a poll's answer
+ * (runware's outcomesOf) and then by the one reading of any answer (jobs' toOutcomeRecord). Every item
+ * must name the task of the URL: the token authenticates that task only, so a body about another
+ * task is refused rather than stored under the wrong key. An error without a taskUUID is taken as the
+ * URL's task (provider-protocol §1.6: often omitted).
  */
 
 export type DeliveryReading =
-  | { ok: true; record: TaskOutcomeRecord }
+  | { ok: true; reading: OutcomeReading }
   | { ok: false; error: "invalid-body" | "taskUUID mismatch"; reason: string };
 
 export function readDelivery(body: unknown, taskUUID: string, receivedAt: number): DeliveryReading {
@@ -28,22 +30,11 @@ export function readDelivery(body: unknown, taskUUID: string, receivedAt: number
     };
   }
   // One task, one result (numberResults: 1); a result beats an error sent in the same body.
-  const [result] = results;
-  if (result) return { ok: true, record: { kind: "success", result, receivedAt, via: "webhook" } };
-  const [error] = errors;
-  if (!error)
-    return { ok: false, error: "invalid-body", reason: "the body holds neither a result nor an error" };
-  if (classifyProviderError({ code: error.code }).disposition === "resubmit") {
-    return { ok: true, record: { kind: "resubmit", code: error.code, receivedAt, via: "webhook" } };
-  }
-  const { code, message, parameter } = error;
-  return {
-    ok: true,
-    record: {
-      kind: "error",
-      error: { code, message: message ?? code, ...(parameter === undefined ? {} : { parameter }) },
-      receivedAt,
-      via: "webhook",
-    },
-  };
+  const envelope = { data: results, errors: errors.map((error) => ({ ...error, taskUUID })) };
+  const answer = outcomesOf([taskUUID], { status: 200, retryAfter: undefined, envelope }, "poll").get(
+    taskUUID,
+  );
+  if (!answer)
+    return { ok: false, error: "invalid-body", reason: "the body holds no answer about this task" };
+  return { ok: true, reading: toOutcomeRecord(answer, "webhook", receivedAt) };
 }

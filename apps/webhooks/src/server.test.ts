@@ -109,6 +109,50 @@ describe("POST /runware/:taskUUID", () => {
     expect(await h.taskStore.pendingCount()).toBe(0);
   });
 
+  it("stores nothing for a task still processing, and counts it as notFinal", async () => {
+    const metrics = createMetrics({ process: "webhooks", defaultMetrics: false });
+    const h = await harness({ metrics });
+    const taskUUID = randomUUID();
+    const jobId = await parkedJob(h, taskUUID);
+    const response = await h.app.inject({
+      method: "POST",
+      url: deliveryPath(taskUUID),
+      payload: { data: [{ taskType: "imageInference", taskUUID, status: "processing", progress: 40 }] },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ ok: true, stored: false });
+    expect((await h.taskStore.getOutcomes([taskUUID])).size).toBe(0);
+    expect(await h.queue.getJobState(jobId)).toBe("delayed");
+    expect(await h.taskStore.pendingCount()).toBe(1);
+    expect(await metrics.registry.metrics()).toContain(
+      'reframe_webhook_deliveries_total{result="notFinal"} 1',
+    );
+    // The final delivery that follows is stored as usual.
+    const final = await h.app.inject({
+      method: "POST",
+      url: deliveryPath(taskUUID),
+      payload: resultBody(taskUUID),
+    });
+    expect(final.json()).toEqual({ ok: true, stored: true });
+  });
+
+  it("stores a success without an image as an error, not a completion", async () => {
+    const h = await harness();
+    const taskUUID = randomUUID();
+    await parkedJob(h, taskUUID);
+    const response = await h.app.inject({
+      method: "POST",
+      url: deliveryPath(taskUUID),
+      payload: { data: [{ taskType: "imageInference", taskUUID, status: "success", cost: 0.02 }] },
+    });
+    expect(response.json()).toEqual({ ok: true, stored: true });
+    expect((await h.taskStore.getOutcomes([taskUUID])).get(taskUUID)).toMatchObject({
+      kind: "error",
+      error: { code: "resultWithoutImage" },
+      via: "webhook",
+    });
+  });
+
   it("answers a duplicate with 200 stored:false and keeps the first outcome", async () => {
     const h = await harness();
     const taskUUID = randomUUID();

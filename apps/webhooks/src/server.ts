@@ -28,7 +28,9 @@ import { readDelivery } from "./delivery.ts";
  *
  *   200 {ok:true, stored:true}    stored; the job was promoted
  *   200 {ok:true, stored:false}   a duplicate or a replay: the first outcome stays, nothing changes;
- *                                 also a task no job waits for (finished, or unknown): nothing stored
+ *                                 also a task no job waits for (finished, or unknown): nothing stored;
+ *                                 also an answer that does not end the task (still processing, a
+ *                                 refusal for now): nothing stored, counted as notFinal
  *   400                           malformed JSON, not a webhook body, or a taskUUID that is not the URL's
  *   401                           missing or wrong token (nothing is read or stored)
  *   413                           body over the limit
@@ -157,7 +159,16 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
         metrics.webhookDelivery("refused");
         return reply.code(400).send({ ok: false, error: delivery.error, message: delivery.reason });
       }
-      const { stored, jobId } = await taskStore.storeOutcome(taskUUID, delivery.record);
+      const { reading } = delivery;
+      if (reading.kind !== "store") {
+        // Still running, or refused for now: nothing final to store. The provider sends the task's
+        // end later, and the reconciler keeps polling it meanwhile.
+        metrics.webhookDelivery("notFinal");
+        arrival?.setAttributes({ [ATTRIBUTES.result]: "notFinal" });
+        logger.info({ taskUUID, answer: reading.kind }, "webhook received: not final, nothing stored");
+        return reply.code(200).send({ ok: true, stored: false });
+      }
+      const { stored, jobId } = await taskStore.storeOutcome(taskUUID, reading.record);
       // Also on a duplicate: the provider delivers again when our last answer failed, possibly
       // after the store but before the promote. Promoting a job that is not delayed does nothing.
       const promoted = jobId ? await promoteJob(queue, jobId) : "missing";
@@ -169,7 +180,7 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
         [ATTRIBUTES.jobId]: jobId ?? "",
         [ATTRIBUTES.result]: stored ? "stored" : "duplicate",
       });
-      logger.info({ taskUUID, jobId, stored, promoted, outcome: delivery.record.kind }, "webhook received");
+      logger.info({ taskUUID, jobId, stored, promoted, outcome: reading.record.kind }, "webhook received");
       return reply.code(200).send({ ok: true, stored });
     },
   );

@@ -1,7 +1,6 @@
-import type { TaskOutcomeRecord } from "@reframe/jobs";
+import type { StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import { describe, expect, it } from "vitest";
 import { decideAwait } from "./decide-await.ts";
-import type { StepState, TaskState } from "./step-state.ts";
 
 const NOW = 1_000_000;
 
@@ -135,11 +134,17 @@ describe("decideAwait", () => {
     expect(decideAwait(state([task({ confirmed: false })]), new Map(), NOW, 3)).toEqual({ kind: "submit" });
   });
 
-  it("pauses on an account error instead of failing", () => {
+  it("redoes a task with a stored account refusal instead of pausing the queue each time it wakes", () => {
     const outcomes = new Map([["t0", error("insufficientCredits")]]);
-    expect(decideAwait(state([task()]), outcomes, NOW, 3)).toMatchObject({
-      kind: "pause",
-      code: "insufficientCredits",
+    expect(decideAwait(state([task()]), outcomes, NOW, 3)).toEqual({
+      kind: "resubmit",
+      variants: [0],
+      reasons: ["insufficientCredits"],
+    });
+    // Bounded like any redo: the last generation fails the job rather than looping.
+    expect(decideAwait(state([task({ generation: 2 })]), outcomes, NOW, 3)).toMatchObject({
+      kind: "fail",
+      reason: { code: "insufficientCredits" },
     });
   });
 });

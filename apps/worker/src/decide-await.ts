@@ -1,17 +1,9 @@
-import type { TaskOutcomeRecord } from "@reframe/jobs";
+import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import { classifyProviderError } from "@reframe/runware";
-import type { StepState, TaskState } from "./step-state.ts";
-
-export interface FailureReason {
-  code: string;
-  message: string;
-  disposition: "terminal" | "retryable";
-}
 
 export type AwaitDecision =
   | { kind: "finalize" }
   | { kind: "fail"; reason: FailureReason }
-  | { kind: "pause"; code: string; message: string }
   /** New generations for these variants (their last task was lost, expired or failed). */
   | { kind: "resubmit"; variants: number[]; reasons: string[] }
   /** Some tasks were never acknowledged by the provider: submit them (same taskUUIDs). */
@@ -22,7 +14,7 @@ export type AwaitDecision =
 /**
  * What a parked job does when it runs again, from its tasks and the outcomes stored for them.
  * Precedence: a terminal failure ends the job even when other variants succeeded (a job is all of
- * its variants); then an account problem pauses; then lost work is redone; then it waits.
+ * its variants); then lost work is redone; then it waits.
  */
 export function decideAwait(
   state: StepState,
@@ -39,7 +31,6 @@ export function decideAwait(
     const verdict = judgeTask(task, outcome, now);
     if (verdict.kind === "done") continue;
     if (verdict.kind === "fail") return { kind: "fail", reason: verdict.reason };
-    if (verdict.kind === "pause") return verdict;
     if (verdict.kind === "redo") {
       // Counted from the plan's first generation: a retried job has its full share again.
       if (task.generation + 1 - (state.firstGeneration ?? 0) >= maxGenerations) {
@@ -69,7 +60,6 @@ type TaskVerdict =
   | { kind: "done" }
   | { kind: "pending" }
   | { kind: "fail"; reason: FailureReason }
-  | { kind: "pause"; code: string; message: string }
   | { kind: "redo"; code: string; message: string };
 
 function judgeTask(task: TaskState, outcome: TaskOutcomeRecord | undefined, now: number): TaskVerdict {
@@ -97,7 +87,9 @@ function judgeTask(task: TaskState, outcome: TaskOutcomeRecord | undefined, now:
         case "terminal":
           return { kind: "fail", reason: { code, message, disposition: "terminal" } };
         case "pause":
-          return { kind: "pause", code, message };
+        // An account refusal stored for a task (by a version before toOutcomeRecord kept them out)
+        // ended that task: redone, bounded by the generations, instead of pausing the queue again
+        // each time the job wakes. A new submit meets the refusal itself and pauses there.
         case "retryable":
         case "resubmit":
         case "accepted":

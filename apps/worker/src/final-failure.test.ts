@@ -4,15 +4,17 @@ import {
   createOutpaintQueue,
   enqueueOutpaint,
   FAILURE_EVENT_TYPE,
+  initialState,
   OUTPAINT_JOB_NAME,
   type OutpaintJobInput,
+  outpaintEventSchema,
   parseOutpaintJob,
   providerBackoffStrategy,
 } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
 import { createLogger } from "@reframe/telemetry";
 import { useRedisServer } from "@reframe/testkit";
-import { Queue, Worker } from "bullmq";
+import { type Job, Queue, Worker } from "bullmq";
 import { describe, expect, it } from "vitest";
 import { recordFinalFailure } from "./final-failure.ts";
 
@@ -44,7 +46,7 @@ function setup() {
     route: ["failures"],
   } as OutpaintJobInput;
   const worker = (
-    processor: () => Promise<unknown>,
+    processor: (job: Job) => Promise<unknown>,
     options: { maxStalledCount?: number; lockDuration?: number } = {},
   ) => {
     const created = new Worker(queue.name, processor, {
@@ -61,7 +63,7 @@ function setup() {
   };
   const failureEvents = async () =>
     (await route.getJobs(["waiting"]))
-      .map((event) => event.data as { type: string; data: { jobId: string; reason: { code: string } } })
+      .map((event) => outpaintEventSchema.parse(event.data))
       .filter((event) => event.type === FAILURE_EVENT_TYPE);
   return { queue, worker, failureEvents, input };
 }
@@ -93,6 +95,30 @@ describe("a job that ends failed records its failure event, whoever failed it", 
     ]);
     release();
     await closing;
+  });
+
+  it("a job that failed after a worker saved its step state still gets its failure event", async () => {
+    const { queue, worker, failureEvents, input } = setup();
+    const job = await queue.add(OUTPAINT_JOB_NAME, parseOutpaintJob(input), {
+      jobId: "planned",
+      attempts: 1,
+    });
+    worker(async (running) => {
+      // What the plan step saves before anything can fail: the job plus its state.
+      await running.updateData({ ...parseOutpaintJob(input), state: initialState(running.timestamp) });
+      throw new Error("S3 is down");
+    });
+    await expect
+      .poll(async () => (await queue.getJob(job.id!))?.getState(), { timeout: 5000 })
+      .toBe("failed");
+    await expect.poll(failureEvents, { timeout: 5000 }).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({
+          jobId: "planned",
+          reason: expect.objectContaining({ code: "attemptsExhausted" }),
+        }),
+      }),
+    ]);
   });
 
   it("a retryable error emits nothing while attempts remain, and one attemptsExhausted event after the last", async () => {

@@ -1,7 +1,6 @@
 import type { Target } from "@reframe/geometry";
-import { outpaintJobSchema } from "@reframe/jobs";
+import { type FailureReason, outpaintJobDataSchema } from "@reframe/jobs";
 import type { Job } from "bullmq";
-import type { FailureReason } from "./decide-await.ts";
 import { recordFailure } from "./finalize-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 import { metricTarget } from "./worker-telemetry.ts";
@@ -26,11 +25,16 @@ export async function recordFinalFailure(
   if (!job?.id) return;
   const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
   if (!final) return;
-  const parsed = outpaintJobSchema.safeParse(job.data);
-  if (!parsed.success) return;
+  // The saved job: its step state too, once a worker saved one (the job's own schema is strict).
+  const parsed = outpaintJobDataSchema.safeParse(job.data);
+  if (!parsed.success) {
+    deps.logger.warn({ jobId: job.id }, "a failed job's data is not an outpaint job: no failure event");
+    return;
+  }
+  const { state: _state, ...data } = parsed.data;
   const reason = failureReason(job, error);
-  deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(parsed.data.target as Target) });
-  await recordFailure(job.id, parsed.data, reason, deps, job.timestamp).catch((recordError: unknown) =>
+  deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(data.target as Target) });
+  await recordFailure(job.id, data, reason, deps, job.timestamp).catch((recordError: unknown) =>
     deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
   );
 }

@@ -1,55 +1,19 @@
 import {
+  type FailureReason,
   makeCompletionEvent,
   makeFailureEvent,
   type OutpaintJob,
+  type OutpaintResult,
+  type OutpaintVariantResult,
   publishEvent,
+  type StepState,
   type TaskOutcomeRecord,
 } from "@reframe/jobs";
 import { verifyOutputObject } from "@reframe/storage";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { UnrecoverableError } from "bullmq";
 import { reportJobEnd } from "./batch-report.ts";
-import type { FailureReason } from "./decide-await.ts";
-import type { PreparedSource, StepState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
-
-export interface OutpaintVariantResult {
-  variant: number;
-  key: string;
-  width: number;
-  height: number;
-  size: number;
-  contentType: string;
-  etag: string | undefined;
-  imageUUID: string;
-  seed: number | undefined;
-  costUsd: number;
-}
-
-export interface OutpaintResult {
-  jobId: string;
-  bucket: string;
-  variants: OutpaintVariantResult[];
-  costUsd: number;
-  exactSizeMet: boolean;
-  requested: { width: number; height: number } | null;
-  /** The factor the source was resized by before outpainting (1: as it was). */
-  sourceScale: number;
-  /** The share of each output's pixels that was generated (0 to 1). */
-  generatedShare: number;
-  /**
-   * What the worker did to the source before the provider read it (converted, scaled), and whether
-   * it was animated (its first frame was used); absent when the provider read the original.
-   */
-  preparedSource?: PreparedSource;
-  timings: {
-    enqueuedAt: number;
-    submittedAt: number;
-    completedAt: number;
-    providerMs: number;
-    totalMs: number;
-  };
-}
 
 /**
  * Checks every output in S3 (the provider says it uploaded; the bucket must agree), records the

@@ -1,71 +1,123 @@
-import type { OutpaintJob, TaskOutcomeRecord } from "@reframe/jobs";
 import {
+  type FailureReason,
+  initialState,
   OUTPAINT_QUEUE,
-  outpaintJobSchema,
+  type OutpaintJob,
+  type OutpaintResult,
+  parseOutpaintJobData,
   pauseQueueFor,
   publishAlert,
   queuePausedAlert,
+  type StepState,
   spendCeilingAlert,
+  type TaskOutcomeRecord,
+  type TaskState,
 } from "@reframe/jobs";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
-import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
-import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-step.ts";
+import { finalizeStep, recordFailure } from "./finalize-step.ts";
 import { ImageWorkBusyError, PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
-import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
+import { type Effect, type MachineSettings, type StepEvent, transition } from "./step-machine.ts";
 import { buildProviderTask, sendTasks } from "./submit-step.ts";
-import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
-/** `job.data`: the job as enqueued, plus the step machine's state once a worker has touched it. */
-export type OutpaintJobData = OutpaintJob & { state?: StepState };
-
 /**
- * The BullMQ processor of the outpaint queue: one pass of the step machine (see step-state.ts). It
- * returns the result when the job is done, throws DelayedError when the job parked itself, and
- * throws UnrecoverableError for terminal failures (after emitting the failure event).
+ * The BullMQ processor of the outpaint queue: one pass of the step machine (step-machine.ts) over
+ * `job.data` as parsed by the saved job's schema (packages/jobs job-data.ts). The machine decides;
+ * this runs its effects and feeds back what they found. It returns the result when the job is done,
+ * throws DelayedError when the job parked itself, and throws UnrecoverableError for terminal failures
+ * (after emitting the failure event).
  */
 export function createOutpaintProcessor(deps: OutpaintDeps) {
-  return async function processOutpaint(job: Job<OutpaintJobData>, token?: string): Promise<OutpaintResult> {
-    const jobId = job.id!;
-    const { state: savedState, ...raw } = job.data;
-    const data = outpaintJobSchema.parse(raw);
-    let state: StepState = savedState ? stepStateSchema.parse(savedState) : initialState(job.timestamp);
-    const save = (next: StepState) => job.updateData({ ...data, state: next });
-    // Each iteration either advances the step or leaves the processor (return or throw).
+  return async function processOutpaint(job: Job, token?: string): Promise<OutpaintResult> {
+    const { job: data, state: saved } = parseOutpaintJobData(job.data);
+    const context: StepContext = { job, token, data, deps };
+    const settings: MachineSettings = {
+      maxGenerations: deps.settings.maxGenerations,
+      maxSubmitAttempts: deps.settings.maxSubmitAttempts,
+      recheckMs: deps.settings.recheckMs,
+      taskDeadlineMs: data.options.deadlineSeconds * 1000,
+    };
+    let state: StepState = saved ?? initialState(job.timestamp);
+    let event: StepEvent =
+      state.step === "plan"
+        ? { kind: "planned", state: await planOrPark(job, token, data, state, deps) }
+        : await wokeEvent(state, deps);
+    // Each transition either ends the pass (an effect returns or throws) or yields the next event.
     for (;;) {
-      switch (state.step) {
-        case "plan":
-          state = await planOrPark(job, token, data, state, deps);
-          // The submit step saves the parked state before anything leaves; a plan lost to a crash
-          // is made again. A copy (straight to finalize) is saved: it is not redone for free.
-          if (state.step !== "submit") await save(state);
-          break;
-        case "submit":
-        case "await": {
-          // A fresh plan decides "submit" here too; going through the decision means a task whose
-          // deadline passed before it could be sent (retries, an outage) is redone, not sent with
-          // presigned URLs that already expired. Every other decision than finalizing leaves by
-          // throwing; finalizing goes on without saving the step: a retried finalize re-reads the
-          // same stored outcomes and decides the same.
-          const { outcomes } = await awaitStep({ job, token, data, state, deps });
-          return await finalizeStep(jobId, data, { ...state, step: "finalize" }, deps, outcomes);
-        }
-        case "finalize":
-          return await finalizeStep(jobId, data, state, deps);
-        default:
-          throw new Error(`unknown step ${JSON.stringify(state.step satisfies never)}`);
+      const known = event.kind === "woke" ? event.outcomes : new Map<string, TaskOutcomeRecord>();
+      const next = transition(job.id!, state, event, deps.now(), settings);
+      state = next.state;
+      let following: StepEvent | undefined;
+      for (const effect of next.effects) {
+        const ran = await runEffect(context, state, effect, known);
+        if (ran?.kind === "result") return ran.result;
+        if (ran?.kind === "event") following = ran.event;
       }
+      event = following ?? (await wokeEvent(state, deps));
     }
   };
 }
 
+/** The job runs: the outcomes stored for its tasks. A task never sent cannot have one: no read. */
+async function wokeEvent(state: StepState, deps: OutpaintDeps): Promise<StepEvent> {
+  const neverSent = state.tasks.every((task) => task.submittedAt === undefined);
+  const outcomes = neverSent
+    ? new Map<string, TaskOutcomeRecord>()
+    : await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
+  return { kind: "woke", outcomes, polled: false };
+}
+
+type EffectRun = { kind: "result"; result: OutpaintResult } | { kind: "event"; event: StepEvent } | undefined;
+
+async function runEffect(
+  context: StepContext,
+  state: StepState,
+  effect: Effect,
+  known: ReadonlyMap<string, TaskOutcomeRecord>,
+): Promise<EffectRun> {
+  const { job, token, data, deps } = context;
+  const jobId = job.id!;
+  switch (effect.kind) {
+    case "save":
+      await job.updateData({ ...data, state });
+      return undefined;
+    case "poll":
+      return {
+        kind: "event",
+        event: { kind: "woke", outcomes: await pollTasksOnce(effect.tasks, known, deps), polled: true },
+      };
+    case "park":
+      await job.moveToDelayed(effect.until, token);
+      throw new DelayedError();
+    case "send":
+      return { kind: "event", event: await parkAndSend(context, state, effect.tasks, effect.until) };
+    case "delay":
+      await job.changeDelay(Math.max(0, effect.until - deps.now()));
+      return undefined;
+    case "promote":
+      if (!effect.onlyIfStored || (await hasStoredOutcome(state, deps)))
+        await job.promote().catch(() => undefined);
+      return undefined;
+    case "pause":
+      await pauseForAccount(effect.code, effect.message, deps);
+      return undefined;
+    case "leave":
+      throw new DelayedError();
+    case "finalize":
+      return { kind: "result", result: await finalizeStep(jobId, data, state, deps, effect.outcomes) };
+    case "fail":
+      return await failJob(jobId, data, effect.reason, deps, state.enqueuedAt);
+    default:
+      throw new Error(`unknown effect ${JSON.stringify(effect satisfies never)}`);
+  }
+}
+
 interface StepContext {
-  job: Job<OutpaintJobData>;
+  job: Job;
   token: string | undefined;
   data: OutpaintJob;
-  state: StepState;
   deps: OutpaintDeps;
 }
 
@@ -79,7 +131,7 @@ const IMAGE_WORK_PARK_MS = 1000;
  * decoders, finished generations could not be finalized until the whole backlog was decoded).
  */
 async function planOrPark(
-  job: Job<OutpaintJobData>,
+  job: Job,
   token: string | undefined,
   data: OutpaintJob,
   state: StepState,
@@ -116,52 +168,24 @@ async function planOrFail(
   }
 }
 
-function unconfirmed(state: StepState): TaskState[] {
-  return state.tasks.filter((task) => !task.confirmed);
-}
-
 /**
- * Park first, then POST (design.md): the state is saved, the tasks registered for the reconciler and
- * the job moved to delayed before the request leaves, so an immediate webhook finds the job delayed.
+ * Park first, then POST (the machine's `send`): the state is saved, the tasks registered for the
+ * reconciler and the job moved to delayed before the request leaves, so an immediate webhook finds
+ * the job delayed. Over the spend ceiling nothing is sent and nothing lost: the job waits parked, as
+ * for an account pause, and decides again when it wakes.
  */
-async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise<never> {
+async function parkAndSend(
+  context: StepContext,
+  parked: StepState,
+  outgoing: TaskState[],
+  until: number,
+): Promise<StepEvent> {
   const { job, token, data, deps } = context;
-  const jobId = job.id!;
   const now = deps.now();
-  if (!(await withinSpendCeiling(context, toSend))) {
-    // Not sent, nothing lost: the job waits parked, as for an account pause, and plans again.
+  if (!(await withinSpendCeiling(deps, parked, outgoing))) {
     await job.moveToDelayed(now + deps.settings.recheckMs, token);
     throw new DelayedError();
   }
-  const sending = new Set(toSend.map((task) => task.taskUUID));
-  const tasks = context.state.tasks.map((task) =>
-    sending.has(task.taskUUID)
-      ? { ...task, submitAttempts: task.submitAttempts + 1, submittedAt: task.submittedAt ?? now }
-      : task,
-  );
-  const exhausted = tasks.find(
-    (task) => sending.has(task.taskUUID) && task.submitAttempts > deps.settings.maxSubmitAttempts,
-  );
-  if (exhausted) {
-    await failJob(
-      jobId,
-      data,
-      {
-        code: "submitAttemptsExhausted",
-        message: `the provider did not accept task ${exhausted.taskUUID} after ${deps.settings.maxSubmitAttempts} attempts`,
-        disposition: "retryable",
-      },
-      deps,
-      context.state.enqueuedAt,
-    );
-  }
-  const parked: StepState = {
-    ...context.state,
-    step: "await",
-    tasks,
-    submittedAt: context.state.submittedAt ?? now,
-  };
-  const outgoing = tasks.filter((task) => sending.has(task.taskUUID));
   // Before the presigned URLs exist: the provider's writes are recorded before they can happen.
   await deps.written.record(
     data.output.bucket,
@@ -174,100 +198,18 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
   await deps.taskStore.registerTasks(
     outgoing.map((task) => ({
       taskUUID: task.taskUUID,
-      jobId,
+      jobId: job.id!,
       deadline: task.deadline,
       nextCheckAt: now + deps.settings.firstPollMs,
     })),
   );
-  await job.moveToDelayed(now + deps.settings.recheckMs, token);
-  const sent = await sendTasks(jobId, parked, outgoing, providerTasks, deps);
-  if (sent.state.tasks.some((task, index) => task.confirmed !== parked.tasks[index]?.confirmed)) {
-    await job.updateData({ ...data, state: sent.state });
-  }
-  if (sent.pause) await pauseForAccount(sent.pause.code, sent.pause.message, deps);
-  if (sent.retryAt !== undefined) await job.changeDelay(Math.max(0, sent.retryAt - deps.now()));
-  // An outcome may already be stored: the answer itself ended a task (a sync result, a validation
-  // error), or a webhook came while this job was not delayed and its promote found nothing to wake.
-  else if (sent.storedOutcome || (await hasStoredOutcome(sent.state, deps)))
-    await job.promote().catch(() => undefined);
-  throw new DelayedError();
+  await job.moveToDelayed(until, token);
+  return await sendTasks(job.id!, outgoing, providerTasks, deps);
 }
 
 async function hasStoredOutcome(state: StepState, deps: OutpaintDeps): Promise<boolean> {
   const outcomes = await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
   return outcomes.size > 0;
-}
-
-/** Returns only to finalize (with the outcomes it read); every other way out throws. */
-async function awaitStep(
-  context: StepContext,
-): Promise<{ outcomes: ReadonlyMap<string, TaskOutcomeRecord> }> {
-  const { job, token, data, state, deps } = context;
-  const now = deps.now();
-  const uuids = state.tasks.map((task) => task.taskUUID);
-  // A task never sent (a fresh plan: no submittedAt, which the park saves before the POST) cannot
-  // have an outcome, so a new job skips the read.
-  const neverSent = state.tasks.every((task) => task.submittedAt === undefined);
-  let outcomes: ReadonlyMap<string, TaskOutcomeRecord> = neverSent
-    ? new Map()
-    : await deps.taskStore.getOutcomes(uuids);
-  let decision: AwaitDecision = decideAwait(state, outcomes, now, deps.settings.maxGenerations);
-  if (decision.kind === "wait") {
-    // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
-    outcomes = await pollTasksOnce(decision.missing, outcomes, deps);
-    decision = decideAwait(state, outcomes, now, deps.settings.maxGenerations);
-  }
-  switch (decision.kind) {
-    case "finalize":
-      return { outcomes };
-    case "fail":
-      return await failJob(job.id!, data, decision.reason, deps, state.enqueuedAt);
-    case "pause":
-      await pauseForAccount(decision.code, decision.message, deps);
-      await job.moveToDelayed(now + deps.settings.recheckMs, token);
-      throw new DelayedError();
-    case "resubmit": {
-      const next = nextGenerations(job.id!, state, decision.variants, now, data.options.deadlineSeconds);
-      deps.logger.warn(
-        { jobId: job.id, variants: decision.variants, reasons: decision.reasons },
-        "resubmitting as the next generation",
-      );
-      return await parkAndSubmit({ ...context, state: next }, unconfirmed(next));
-    }
-    case "submit":
-      return await parkAndSubmit(context, unconfirmed(state));
-    case "wait": {
-      const earliestDeadline = Math.min(...decision.missing.map((task) => task.deadline));
-      await job.moveToDelayed(Math.min(earliestDeadline, now + deps.settings.recheckMs), token);
-      throw new DelayedError();
-    }
-    default:
-      throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
-  }
-}
-
-function nextGenerations(
-  jobId: string,
-  state: StepState,
-  variants: number[],
-  now: number,
-  deadlineSeconds: number,
-): StepState {
-  const redo = new Set(variants);
-  const tasks = state.tasks.map((task) => {
-    if (!redo.has(task.variant)) return task;
-    const generation = task.generation + 1;
-    return {
-      ...task,
-      generation,
-      taskUUID: taskUUIDFor(jobId, task.variant, generation),
-      confirmed: false,
-      submitAttempts: 0,
-      submittedAt: undefined,
-      deadline: now + deadlineSeconds * 1000,
-    };
-  });
-  return { ...state, step: "submit", tasks };
 }
 
 /** Terminal: the failure is recorded first (event and batch; both idempotent), then the job fails. */
@@ -290,8 +232,11 @@ async function failJob(
  * fails, and the workers resume it when the UTC day ends or the ceiling is raised (see
  * spend-watch.ts), or an operator does with `reframe queue resume` once either holds.
  */
-async function withinSpendCeiling(context: StepContext, toSend: TaskState[]): Promise<boolean> {
-  const { deps, state } = context;
+async function withinSpendCeiling(
+  deps: OutpaintDeps,
+  state: StepState,
+  toSend: TaskState[],
+): Promise<boolean> {
   if (!deps.spendCeiling) return true;
   const { ledger, limitUsd } = deps.spendCeiling;
   const perTask = (state.plan?.costUsd ?? 0) / Math.max(1, state.tasks.length);

@@ -18,7 +18,7 @@ import {
   providerInputEncoding,
   renderImage,
 } from "@reframe/images";
-import type { OutpaintJob } from "@reframe/jobs";
+import type { JobPlan, OutpaintJob, PreparedSource, SourceRef, StepState, TaskState } from "@reframe/jobs";
 import { OUTPUT_FORMAT_FILES } from "@reframe/runware";
 import {
   downloadSource,
@@ -28,7 +28,6 @@ import {
   sourceProblemOf,
 } from "@reframe/sources";
 import { KeyTemplateError, renderKeyTemplate, splitKey } from "@reframe/storage";
-import type { JobPlan, PreparedSource, SourceRef, StepState, TaskState } from "./step-state.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 import { imageWork } from "./worker-telemetry.ts";

@@ -1,37 +1,6 @@
-import type { TaskOutcomeRecord } from "@reframe/jobs";
+import { type TaskOutcomeRecord, type TaskState, toOutcomeRecord } from "@reframe/jobs";
 import type { TaskOutcome } from "@reframe/runware";
-import type { TaskState } from "./step-state.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
-
-/**
- * Turns a provider answer about one task into the record the task store keeps, or undefined while
- * the task is still running. Shared by the reconciler and by a job's own last check.
- */
-export function outcomeRecord(
-  outcome: TaskOutcome,
-  receivedAt: number,
-  via: "poll" | "sync",
-): TaskOutcomeRecord | undefined {
-  switch (outcome.kind) {
-    case "completed": {
-      const [result] = outcome.results;
-      return result ? { kind: "success", result, receivedAt, via } : undefined;
-    }
-    case "failed": {
-      const { error } = outcome;
-      if (error.disposition === "resubmit") return { kind: "resubmit", code: error.code, receivedAt, via };
-      if (error.disposition === "retryable" && error.status !== undefined && !error.taskUUID)
-        return undefined;
-      return { kind: "error", error: { code: error.code, message: error.message }, receivedAt, via };
-    }
-    case "accepted":
-    case "alreadyAccepted":
-    case "processing":
-      return undefined;
-    default:
-      throw new Error(`unhandled outcome ${JSON.stringify(outcome satisfies never)}`);
-  }
-}
 
 /**
  * A job woke with nothing stored (its delay ran out): ask the provider about its own tasks once.
@@ -54,10 +23,10 @@ export async function pollTasksOnce(
   }
   const now = deps.now();
   for (const [taskUUID, answer] of answers) {
-    const record = outcomeRecord(answer, now, "poll");
-    if (!record) continue;
-    await deps.taskStore.storeOutcome(taskUUID, record);
-    merged.set(taskUUID, record);
+    const reading = toOutcomeRecord(answer, "poll", now);
+    if (reading.kind !== "store") continue;
+    await deps.taskStore.storeOutcome(taskUUID, reading.record);
+    merged.set(taskUUID, reading.record);
   }
   return merged;
 }

@@ -1,10 +1,9 @@
-import { jobTraceMetadata, promoteJob, type TaskStore } from "@reframe/jobs";
+import { jobTraceMetadata, promoteJob, type TaskStore, toOutcomeRecord } from "@reframe/jobs";
 import { connectionProblem, formatDelay } from "@reframe/reachability";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { LeaderLock } from "./leader-lock.ts";
-import { outcomeRecord } from "./poll-once.ts";
 import { nextPollDelayMs } from "./poll-schedule.ts";
 
 export interface ReconcilerOptions {
@@ -123,10 +122,11 @@ export class Reconciler {
     }
     this.failures = 0;
     const now = this.options.now();
-    const records = taskUUIDs.map((taskUUID) => {
+    const readings = taskUUIDs.map((taskUUID) => {
       const answer = answers.get(taskUUID);
-      return answer ? outcomeRecord(answer, now, "poll") : undefined;
+      return answer ? toOutcomeRecord(answer, "poll", now) : undefined;
     });
+    const records = readings.map((reading) => (reading?.kind === "store" ? reading.record : undefined));
     const unfinished = taskUUIDs.filter(
       (_, index) => records[index]?.kind !== "success" && records[index]?.kind !== "error",
     );
@@ -140,10 +140,12 @@ export class Reconciler {
       // taskNotFound right after a submit means "not visible yet", not "lost".
       const young = registered.get(taskUUID) != null && age < this.options.notFoundGraceMs;
       if (!record || (record.kind === "resubmit" && young)) {
-        later.push({
-          taskUUID,
-          at: now + nextPollDelayMs(age, { minMs: pollIntervalMs, maxMs: pollMaxIntervalMs }),
-        });
+        // Refused for now (a rate limit, an account refusal): not before the provider's Retry-After.
+        const reading = readings[index];
+        const retryAfterMs =
+          reading?.kind === "later" || reading?.kind === "pause" ? reading.error.retryAfterMs : 0;
+        const delay = nextPollDelayMs(age, { minMs: pollIntervalMs, maxMs: pollMaxIntervalMs });
+        later.push({ taskUUID, at: now + Math.max(delay, retryAfterMs ?? 0) });
         continue;
       }
       const { stored, jobId } = await taskStore.storeOutcome(taskUUID, record);

@@ -1,11 +1,11 @@
 import { PassThrough } from "node:stream";
-import { outpaintJobSchema } from "@reframe/jobs";
+import { type JobPlan, outpaintJobSchema, type TaskOutcomeRecord, type TaskState } from "@reframe/jobs";
+import { type ImageInferenceTask, outcomesOf } from "@reframe/runware";
 import { createS3Client, PresignDeadlineError } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import type { JobPlan, TaskState } from "./step-state.ts";
-import { buildProviderTask } from "./submit-step.ts";
+import { buildProviderTask, sendTasks } from "./submit-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 // Presigning is local computation: the client never connects.
@@ -99,5 +99,85 @@ describe("presigned URLs of a provider task", () => {
     await expect(buildProviderTask(job, plan, task(now - 1), depsAt(now))).rejects.toBeInstanceOf(
       PresignDeadlineError,
     );
+  });
+});
+
+describe("sending a parked job's tasks", () => {
+  const now = Date.parse("2026-11-24T10:00:00.000Z");
+  const sent = { ...task(now + 600_000), submitAttempts: 1 };
+
+  /** The provider's reply to the submit, read as the client reads it; the stored outcomes, kept. */
+  function sendWith(reply: {
+    status: number;
+    retryAfter?: string;
+    envelope: { data: unknown[]; errors: never[] | { code: string; message: string; taskUUID: string }[] };
+  }) {
+    const stored: [string, TaskOutcomeRecord][] = [];
+    const deps = {
+      ...depsAt(now),
+      batcher: {
+        submit: async (providerTask: ImageInferenceTask) =>
+          outcomesOf([providerTask.taskUUID], { retryAfter: undefined, ...reply }, "submit").get(
+            providerTask.taskUUID,
+          )!,
+      },
+      taskStore: {
+        storeOutcome: async (taskUUID: string, record: TaskOutcomeRecord) => {
+          stored.push([taskUUID, record]);
+          return { stored: true, jobId: "op-1" };
+        },
+      },
+    } as unknown as OutpaintDeps;
+    const providerTask = { taskUUID: sent.taskUUID } as ImageInferenceTask;
+    return { result: sendTasks("op-1", [sent], [providerTask], deps), stored };
+  }
+
+  it("backs off a task the provider refused for now (a per-task rate limit), no earlier than Retry-After", async () => {
+    const { result, stored } = sendWith({
+      status: 429,
+      retryAfter: "5",
+      envelope: {
+        data: [],
+        errors: [{ code: "rateLimitExceeded", message: "slow down", taskUUID: sent.taskUUID }],
+      },
+    });
+    const { retryAt, confirmed, storedOutcome, pause } = await result;
+    expect(retryAt).toBeGreaterThanOrEqual(now + 5000);
+    expect(confirmed).toEqual([]);
+    expect([storedOutcome, pause, stored]).toEqual([false, undefined, []]);
+  });
+
+  it("backs off a per-task refusal for now without Retry-After too", async () => {
+    const { result } = sendWith({
+      status: 200,
+      envelope: {
+        data: [],
+        errors: [{ code: "providerUnavailable", message: "busy", taskUUID: sent.taskUUID }],
+      },
+    });
+    const { retryAt } = await result;
+    expect(retryAt).toBeGreaterThanOrEqual(now + 500);
+  });
+
+  it("confirms an accepted task and stores nothing", async () => {
+    const { result, stored } = sendWith({
+      status: 200,
+      envelope: { data: [{ taskType: "imageInference", taskUUID: sent.taskUUID }], errors: [] },
+    });
+    const { retryAt, confirmed } = await result;
+    expect([retryAt, confirmed, stored]).toEqual([undefined, [sent.taskUUID], []]);
+  });
+
+  it("stores a terminal refusal as the task's outcome, for the job's next run to fail on", async () => {
+    const { result, stored } = sendWith({
+      status: 400,
+      envelope: {
+        data: [],
+        errors: [{ code: "invalidOutputQuality", message: "too low", taskUUID: sent.taskUUID }],
+      },
+    });
+    const { retryAt, storedOutcome } = await result;
+    expect([retryAt, storedOutcome]).toEqual([undefined, true]);
+    expect(stored).toEqual([[sent.taskUUID, expect.objectContaining({ kind: "error", via: "sync" })]]);
   });
 });

@@ -1,4 +1,4 @@
-import type { OutpaintJob } from "@reframe/jobs";
+import { type JobPlan, type OutpaintJob, type TaskState, toOutcomeRecord } from "@reframe/jobs";
 import {
   type ImageInferenceTask,
   ProviderError,
@@ -7,8 +7,7 @@ import {
   taskWebhookURL,
 } from "@reframe/runware";
 import { presignExpirySeconds, presignOutputUpload, presignSourceDownload } from "@reframe/storage";
-import type { Job } from "bullmq";
-import type { JobPlan, StepState, TaskState } from "./step-state.ts";
+import type { StepEvent } from "./step-machine.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 export async function buildProviderTask(
@@ -60,15 +59,8 @@ export async function buildProviderTask(
   } as ImageInferenceTask;
 }
 
-export interface SubmitResult {
-  state: StepState;
-  /** When the request as a whole failed and should be tried again, no earlier than this. */
-  retryAt?: number;
-  /** The provider refused the account (credits, key): the queue must pause. */
-  pause?: ProviderError;
-  /** An outcome was stored from the answer itself (a sync result, a task's error). */
-  storedOutcome: boolean;
-}
+/** What the provider said to a submit: the machine's `sent` event (step-machine.ts). */
+export type SubmitResult = Extract<StepEvent, { kind: "sent" }>;
 
 /**
  * Sends the provider tasks of a parked job (the caller built them — presigning can fail, and must
@@ -78,7 +70,6 @@ export interface SubmitResult {
  */
 export async function sendTasks(
   jobId: string,
-  state: StepState,
   toSend: TaskState[],
   providerTasks: ImageInferenceTask[],
   deps: OutpaintDeps,
@@ -92,65 +83,37 @@ export async function sendTasks(
   let storedOutcome = false;
   for (const [index, result] of settled.entries()) {
     const task = toSend[index]!;
-    if (result.status === "rejected") {
-      const error = toProviderError(result.reason, task.taskUUID);
-      if (error.disposition === "pause") pause = error;
-      else if (error.disposition === "terminal") {
-        await storeTaskError(task.taskUUID, error, deps);
+    // A request that failed as a whole answered each of its tasks with its error.
+    const answer: TaskOutcome =
+      result.status === "fulfilled"
+        ? result.value
+        : { kind: "failed", taskUUID: task.taskUUID, error: toProviderError(result.reason, task.taskUUID) };
+    const reading = toOutcomeRecord(answer, "sync", deps.now());
+    switch (reading.kind) {
+      case "running":
+        confirmed.add(task.taskUUID);
+        break;
+      case "store":
+        // A sync result means the provider took the task; a terminal refusal means it did not.
+        if (reading.record.kind === "success") confirmed.add(task.taskUUID);
+        await deps.taskStore.storeOutcome(task.taskUUID, reading.record);
         storedOutcome = true;
-      } else requestFailed = true;
-      retryAfterMs = Math.max(retryAfterMs, error.retryAfterMs ?? 0);
-      continue;
+        break;
+      case "pause":
+        pause = reading.error;
+        break;
+      case "later":
+        requestFailed = true;
+        retryAfterMs = Math.max(retryAfterMs, reading.error.retryAfterMs ?? 0);
+        break;
+      default:
+        throw new Error(`unhandled reading ${JSON.stringify(reading satisfies never)}`);
     }
-    const outcome: TaskOutcome = result.value;
-    if (await recordOutcome(task, outcome, deps, confirmed)) storedOutcome = true;
-    if (outcome.kind === "failed" && outcome.error.disposition === "pause") pause = outcome.error;
   }
-  const tasks = state.tasks.map((task) =>
-    confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
-  );
-  const next: SubmitResult = { state: { ...state, tasks }, storedOutcome };
-  if (pause) next.pause = pause;
+  const next: SubmitResult = { kind: "sent", confirmed: [...confirmed], storedOutcome };
+  if (pause) next.pause = { code: pause.code, message: pause.message };
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
   return next;
-}
-
-async function recordOutcome(
-  task: TaskState,
-  outcome: TaskOutcome,
-  deps: OutpaintDeps,
-  confirmed: Set<string>,
-): Promise<boolean> {
-  const receivedAt = deps.now();
-  switch (outcome.kind) {
-    case "accepted":
-    case "alreadyAccepted":
-    case "processing":
-      confirmed.add(task.taskUUID);
-      return false;
-    case "completed": {
-      confirmed.add(task.taskUUID);
-      const [result] = outcome.results;
-      if (!result) return false;
-      await deps.taskStore.storeOutcome(task.taskUUID, { kind: "success", result, receivedAt, via: "sync" });
-      return true;
-    }
-    case "failed":
-      if (outcome.error.disposition !== "terminal") return false;
-      await storeTaskError(task.taskUUID, outcome.error, deps);
-      return true;
-    default:
-      return assertNever(outcome);
-  }
-}
-
-async function storeTaskError(taskUUID: string, error: ProviderError, deps: OutpaintDeps): Promise<void> {
-  await deps.taskStore.storeOutcome(taskUUID, {
-    kind: "error",
-    error: { code: error.code, message: error.message },
-    receivedAt: deps.now(),
-    via: "sync",
-  });
 }
 
 function toProviderError(reason: unknown, taskUUID: string): ProviderError {
@@ -171,9 +134,3 @@ function submitBackoffMs(tasks: TaskState[], retryAfterMs: number): number {
   const exponential = Math.min(60_000, 1000 * 2 ** (attempts - 1));
   return Math.max(retryAfterMs, Math.round(exponential * (0.5 + Math.random() * 0.5)));
 }
-
-function assertNever(value: never): never {
-  throw new Error(`unhandled outcome ${JSON.stringify(value)}`);
-}
-
-export type { Job };

@@ -10,7 +10,9 @@ import {
   createSpendLedger,
   createTaskStore,
   OUTPAINT_QUEUE,
+  type OutpaintResult,
   openRouteQueues,
+  outpaintJobDataSchema,
   providerBackoffStrategy,
   type QueueSampleData,
 } from "@reframe/jobs";
@@ -32,7 +34,7 @@ import { type Queue, type Telemetry, Worker } from "bullmq";
 import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
-import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
+import { createOutpaintProcessor } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import { Reconciler } from "./reconciler.ts";
 import { startSpendWatch } from "./spend-watch.ts";
@@ -76,7 +78,7 @@ export interface SessionShared {
  */
 export interface WorkerSession {
   connection: RedisClient;
-  worker: Worker<OutpaintJobData>;
+  worker: Worker<unknown, OutpaintResult>;
   reconciler: Reconciler | undefined;
   pipelineRuns: Worker | undefined;
   /** Jobs taken since the session opened, and processors running now. */
@@ -171,7 +173,7 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
   const processor = createOutpaintProcessor(deps);
   let taken = 0;
   let running = 0;
-  const worker = new Worker<OutpaintJobData>(
+  const worker = new Worker<unknown, OutpaintResult>(
     OUTPAINT_QUEUE,
     async (job, token) => {
       taken += 1;
@@ -198,8 +200,11 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
   );
   worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
   worker.on("completed", (job, result) => {
-    recordCompletion(job, result, shared.metrics);
-    const taskUUIDs = job.data.state?.tasks.map((task) => task.taskUUID) ?? [];
+    // The processor parsed the same data before it could complete the job.
+    const saved = outpaintJobDataSchema.safeParse(job.data);
+    if (!saved.success) return;
+    recordCompletion(saved.data, result, shared.metrics);
+    const taskUUIDs = saved.data.state?.tasks.map((task) => task.taskUUID) ?? [];
     void deps.taskStore.forget(taskUUIDs).catch(() => undefined);
   });
   worker.on("stalled", (jobId) =>

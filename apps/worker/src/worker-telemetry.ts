@@ -1,9 +1,7 @@
 import type { Target } from "@reframe/geometry";
+import type { OutpaintJobData, OutpaintResult } from "@reframe/jobs";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Metrics, SPANS, withSpan } from "@reframe/telemetry";
-import type { Job } from "bullmq";
-import type { OutpaintResult } from "./finalize-step.ts";
-import type { OutpaintJobData } from "./outpaint-processor.ts";
 
 /**
  * The worker's metrics and spans that sit around existing code rather than inside it: the provider
@@ -98,14 +96,14 @@ export function metricTarget(target: Target): string {
 
 /** The `completed` listener's share: counts, cost planned and billed, the two latencies. */
 export function recordCompletion(
-  job: Job<OutpaintJobData>,
+  data: OutpaintJobData,
   result: OutpaintResult,
   metrics: WorkerMetrics,
 ): void {
   const { timings } = result;
-  const plannedUsd = job.data.state?.plan?.costUsd ?? 0;
+  const plannedUsd = data.state?.plan?.costUsd ?? 0;
   metrics.jobCompleted({
-    target: metricTarget(job.data.target as Target),
+    target: metricTarget(data.target as Target),
     plannedUsd,
     billedUsd: result.costUsd,
     // A copy (no provider call, nothing planned) parks nowhere: its submittedAt is its plan time.

@@ -1,6 +1,7 @@
 import type { Job, Queue } from "bullmq";
 import type { BatchStore } from "./batch-store.ts";
 import { jobStatesInChunks } from "./enqueue.ts";
+import { outpaintJobDataSchema, retryState } from "./job-data.ts";
 
 /**
  * Retrying a batch's failed jobs, paying only for those. A job's id is its idempotency key, so the
@@ -77,12 +78,10 @@ export async function retryBatchFailures(
   for (let start = 0; start < jobs.length; start += concurrency) {
     await Promise.all(
       jobs.slice(start, start + concurrency).map(async (job) => {
-        const { state, ...data } = job.data as { state?: { tasks?: unknown[] } };
-        // The worker's step state (apps/worker step-state.ts), back at its first step.
-        await job.updateData({
-          ...data,
-          state: { step: "plan", tasks: state?.tasks ?? [], enqueuedAt: now },
-        });
+        // Back at the plan step, its earlier tasks kept. Data no schema reads (it failed for that) is
+        // retried as it is, and fails again with the same readable reason.
+        const saved = outpaintJobDataSchema.safeParse(job.data);
+        if (saved.success) await job.updateData({ ...saved.data, state: retryState(saved.data.state, now) });
         try {
           await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
           retried += 1;

@@ -316,13 +316,23 @@ describe("retrying a batch's failed jobs", () => {
     );
     await f.store.seal("b1");
     const failing = new Set([jobIds[1], jobIds[3]]);
+    // The saved state of a task the failed run sent (packages/jobs job-data.ts).
+    const earlierTask = {
+      variant: 0,
+      generation: 0,
+      taskUUID: "6f1d7a52-2f0e-5b9a-9d65-3c1f1b8b1a10",
+      key: "out/a.png",
+      confirmed: true,
+      submitAttempts: 1,
+      deadline: 2,
+    };
     const worker = new Worker(
       queue.name,
       async (job) => {
         if (failing.has(job.id)) {
           await job.updateData({
             ...job.data,
-            state: { step: "await", tasks: [{ generation: 0 }], enqueuedAt: 1 },
+            state: { step: "await", tasks: [earlierTask], enqueuedAt: 1 },
           });
           throw new UnrecoverableError("uploadFailed: no");
         }
@@ -357,7 +367,7 @@ describe("retrying a batch's failed jobs", () => {
     expect(await jobStates(queue, jobIds)).toEqual(["completed", "inFlight", "completed", "inFlight"]);
     const retried = await queue.getJob(jobIds[1]!);
     expect(retried!.attemptsMade).toBe(0);
-    expect(retried!.data.state).toEqual({ step: "plan", tasks: [{ generation: 0 }], enqueuedAt: 777 });
+    expect(retried!.data.state).toEqual({ step: "plan", tasks: [earlierTask], enqueuedAt: 777 });
     expect(await f.store.status("b1")).toMatchObject({
       total: 4,
       completed: 2,

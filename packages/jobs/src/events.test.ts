@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { parseOutpaintJob } from "./enqueue.ts";
 import {
   COMPLETION_EVENT_TYPE,
-  type CompletionResult,
   completionEventSchema,
   FAILURE_EVENT_TYPE,
   failureEventSchema,
@@ -10,6 +9,7 @@ import {
   makeFailureEvent,
   outpaintEventSchema,
 } from "./events.ts";
+import type { OutpaintResult } from "./job-result.ts";
 
 const job = parseOutpaintJob({
   source: { kind: "s3", bucket: "sources", key: "photos/cat.jpg", etag: "abc" },
@@ -19,7 +19,9 @@ const job = parseOutpaintJob({
   labels: { batchId: "b1", pipeline: "nightly" },
 });
 
-const result: CompletionResult = {
+const result: OutpaintResult = {
+  jobId: "op-1",
+  bucket: "outputs",
   variants: [
     {
       variant: 0,
@@ -49,6 +51,8 @@ const result: CompletionResult = {
   costUsd: 0.4,
   exactSizeMet: true,
   requested: null,
+  sourceScale: 1,
+  generatedShare: 0.25,
   timings: { enqueuedAt: 1_000, submittedAt: 2_000, completedAt: 9_000, providerMs: 7_000, totalMs: 8_000 },
 };
 

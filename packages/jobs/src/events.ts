@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { OUTPUT_FORMATS } from "@reframe/runware";
 import { z } from "zod";
+import {
+  type FailureReason,
+  failureReasonSchema,
+  type OutpaintResult,
+  outpaintTimingsSchema,
+} from "./job-result.ts";
 import { labelsSchema, type OutpaintJob, sourceSchema } from "./outpaint-job.ts";
 import { targetSchema } from "./upstream-schemas.ts";
 
@@ -39,16 +45,6 @@ export const completionVariantSchema = z.object({
   costUsd: nonNegative,
 });
 
-export const eventTimingsSchema = z.object({
-  /** Epoch milliseconds. */
-  enqueuedAt: nonNegative,
-  submittedAt: nonNegative,
-  completedAt: nonNegative,
-  /** Milliseconds from the first submit to completion, and from enqueue to completion. */
-  providerMs: nonNegative,
-  totalMs: nonNegative,
-});
-
 export const completionDataSchema = z.object({
   jobId: z.string().min(1),
   source: sourceSchema,
@@ -66,7 +62,7 @@ export const completionDataSchema = z.object({
   }),
   variants: z.array(completionVariantSchema).min(1),
   costUsd: nonNegative,
-  timings: eventTimingsSchema,
+  timings: outpaintTimingsSchema,
   labels: labelsSchema,
   /** false when the provider's limits forced a smaller canvas than the exact size asked for. */
   exactSizeMet: z.boolean().optional(),
@@ -81,12 +77,7 @@ export const failureDataSchema = z.object({
   jobId: z.string().min(1),
   source: sourceSchema,
   target: targetSchema,
-  reason: z.object({
-    code: z.string().min(1),
-    message: z.string(),
-    /** terminal: the work cannot succeed as asked; retryable: it ran out of attempts. */
-    disposition: z.enum(["terminal", "retryable"]),
-  }),
+  reason: failureReasonSchema,
   labels: labelsSchema,
 });
 
@@ -107,19 +98,6 @@ export const outpaintEventSchema = z.discriminatedUnion("type", [completionEvent
 export type CompletionEvent = z.output<typeof completionEventSchema>;
 export type FailureEvent = z.output<typeof failureEventSchema>;
 export type OutpaintEvent = z.output<typeof outpaintEventSchema>;
-export type CompletionVariant = z.input<typeof completionVariantSchema>;
-export type FailureReason = z.output<typeof failureDataSchema>["reason"];
-
-/** What the worker's finalize step knows; its result object is accepted as it is. */
-export interface CompletionResult {
-  variants: (CompletionVariant & { size: number; contentType: string })[];
-  costUsd: number;
-  timings: z.input<typeof eventTimingsSchema>;
-  exactSizeMet?: boolean;
-  requested?: { width: number; height: number } | null;
-  sourceScale?: number;
-  generatedShare?: number;
-}
 
 /**
  * Deterministic: a retry of the same job emits the same id, and the route queue drops the second add.
@@ -136,7 +114,7 @@ export function outpaintEventId(type: OutpaintEvent["type"], jobId: string, enqu
 export function makeCompletionEvent(input: {
   jobId: string;
   job: OutpaintJob;
-  result: CompletionResult;
+  result: OutpaintResult;
   time?: Date | number;
 }): CompletionEvent {
   const { jobId, job, result } = input;

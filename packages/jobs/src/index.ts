@@ -69,16 +69,12 @@ export {
 export {
   COMPLETION_EVENT_TYPE,
   type CompletionEvent,
-  type CompletionResult,
-  type CompletionVariant,
   completionDataSchema,
   completionEventSchema,
   completionVariantSchema,
   EVENT_SOURCE,
-  eventTimingsSchema,
   FAILURE_EVENT_TYPE,
   type FailureEvent,
-  type FailureReason,
   failureDataSchema,
   failureEventSchema,
   makeCompletionEvent,
@@ -87,6 +83,26 @@ export {
   outpaintEventId,
   outpaintEventSchema,
 } from "./events.ts";
+export {
+  initialState,
+  type JobPlan,
+  type OutpaintJobData,
+  outpaintJobDataSchema,
+  type PreparedSource,
+  parseOutpaintJobData,
+  retryState,
+  type SourceRef,
+  type StepState,
+  type TaskState,
+} from "./job-data.ts";
+export {
+  type FailureReason,
+  failureReasonSchema,
+  type OutpaintResult,
+  type OutpaintVariantResult,
+  outpaintResultSchema,
+  readOutpaintResult,
+} from "./job-result.ts";
 export { jobTraceMetadata } from "./job-trace.ts";
 export {
   DELIVERY_QUEUE,
@@ -159,12 +175,16 @@ export {
   toMicroUsd,
 } from "./spend-ledger.ts";
 export {
+  type OutcomeReading,
+  storedResultSchema,
+  type TaskOutcomeRecord,
+  taskOutcomeRecordSchema,
+  toOutcomeRecord,
+} from "./task-outcome.ts";
+export {
   createTaskStore,
   type PromoteOutcome,
   promoteJob,
-  storedResultSchema,
-  type TaskOutcomeRecord,
   type TaskRegistration,
   type TaskStore,
-  taskOutcomeRecordSchema,
 } from "./task-store.ts";

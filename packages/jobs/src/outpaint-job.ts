@@ -10,9 +10,9 @@ import { canvasPolicyShape, targetSchema, watermarkSchema } from "./upstream-sch
 
 /**
  * The outpaint job: one source image, one target, where the result goes and how it is made. Every
- * producer (CLI, HTTP API, pipelines, S3 events) builds one of these; the worker parses `job.data`
- * with the same schema. Objects are strict: a misspelt field is an error naming it, not a silently
- * ignored option.
+ * producer (CLI, HTTP API, pipelines, S3 events) builds one of these; every reader parses `job.data`
+ * with this schema extended by the step state (job-data.ts). Objects are strict: a misspelt field is
+ * an error naming it, not a silently ignored option.
  */
 
 const text = (max: number) =>

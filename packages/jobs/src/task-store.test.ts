@@ -4,7 +4,8 @@ import { useRedisServer } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
 import { createOutpaintQueue } from "./queues.ts";
-import { createTaskStore, promoteJob, type TaskOutcomeRecord } from "./task-store.ts";
+import type { TaskOutcomeRecord } from "./task-outcome.ts";
+import { createTaskStore, promoteJob } from "./task-store.ts";
 
 const server = useRedisServer();
 const { closers } = server;

@@ -1,7 +1,7 @@
 import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 import { ErrorCode, Job, type Queue } from "bullmq";
-import { z } from "zod";
 import { TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
+import { type TaskOutcomeRecord, taskOutcomeRecordSchema } from "./task-outcome.ts";
 
 /**
  * The state shared by the worker, the reconciler and any number of webhook receivers: which job a
@@ -9,38 +9,6 @@ import { TASK_RETENTION_MS, taskStoreKeys } from "./names.ts";
  * see store-outcome.lua), and which tasks still wait for one.
  * Everything lives in Redis under the queue prefix (names.ts), so any process can take any part.
  */
-
-const via = z.enum(["webhook", "poll", "sync"]);
-
-/** What the provider returned for a finished task; only the fields reframe reads are checked. */
-export const storedResultSchema = z.looseObject({
-  taskUUID: z.string().optional(),
-  imageUUID: z.string().optional(),
-  imageURL: z.string().optional(),
-  seed: z.number().optional(),
-  cost: z.number().optional(),
-});
-
-export const taskOutcomeRecordSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("success"), result: storedResultSchema, receivedAt: z.number(), via }),
-  z.object({
-    kind: z.literal("error"),
-    error: z.object({
-      code: z.string().min(1),
-      message: z.string(),
-      parameter: z.union([z.string(), z.array(z.string())]).optional(),
-    }),
-    receivedAt: z.number(),
-    via,
-  }),
-  /**
-   * The provider does not know the task (taskNotFound, expired). Provisional: a final outcome that
-   * arrives later replaces it, and submitting the same taskUUID again clears it.
-   */
-  z.object({ kind: z.literal("resubmit"), code: z.string().min(1), receivedAt: z.number(), via }),
-]);
-
-export type TaskOutcomeRecord = z.output<typeof taskOutcomeRecordSchema>;
 
 export interface TaskRegistration {
   taskUUID: string;

@@ -190,8 +190,10 @@ function fromItems(
       reply,
     );
   }
+  // A result that says success is finished, image or not: a success without an image is for the
+  // caller to read as a failure, not a task still running (jobs' toOutcomeRecord).
   const finished = results.filter(
-    (item) => item.imageUUID !== undefined && (item.status === undefined || item.status === "success"),
+    (item) => item.status === "success" || (item.status === undefined && item.imageUUID !== undefined),
   );
   if (results.some((item) => item.status === "processing"))
     return { kind: "processing", taskUUID, results: finished };
@@ -200,8 +202,13 @@ function fromItems(
   return mode === "submit" ? { kind: "accepted", taskUUID } : { kind: "processing", taskUUID, results: [] };
 }
 
+/**
+ * The error keeps a taskUUID only when it named this task: one without (or naming another task) was
+ * about the whole request, a 429 or a 5xx, and says nothing about the task's generation.
+ */
 function fromError(taskUUID: string, error: ProviderErrorObject, reply: Reply): TaskOutcome {
-  const classified = errorFrom({ ...error, taskUUID }, reply);
+  const { taskUUID: named, ...rest } = error;
+  const classified = errorFrom(named === taskUUID ? { ...rest, taskUUID } : rest, reply);
   if (classified.disposition === "accepted") return { kind: "alreadyAccepted", taskUUID };
   return { kind: "failed", taskUUID, error: classified };
 }

@@ -60,7 +60,7 @@ export interface Metrics {
     seconds: number;
   }): void;
   imageWork(operation: "prescale" | "copy" | "thumbnail", seconds: number): void;
-  webhookDelivery(result: "stored" | "duplicate" | "refused" | "unavailable"): void;
+  webhookDelivery(result: "stored" | "duplicate" | "notFinal" | "refused" | "unavailable"): void;
   webhookVerificationRefused(): void;
   /** One outbound webhook attempt to a declared endpoint (packages/outbound's delivery worker). */
   endpointAttempt(endpoint: string, result: string): void;

@@ -157,7 +157,7 @@ export const METRICS = {
     name: "reframe_webhook_deliveries_total",
     kind: "counter",
     unit: "deliveries",
-    help: "Webhook deliveries by result: stored, duplicate (nothing changed), refused (bad token or body), unavailable (Redis down: 503)",
+    help: "Webhook deliveries by result: stored, duplicate (nothing changed), notFinal (the task still runs: nothing stored), refused (bad token or body), unavailable (Redis down: 503)",
     labels: ["result"],
     processes: ["webhooks"],
   },

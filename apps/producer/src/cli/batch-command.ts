@@ -5,7 +5,7 @@ import {
   type BatchFailure,
   type BatchStatus,
   batchFailures,
-  outpaintJobSchema,
+  outpaintJobDataSchema,
   retryBatchFailures,
 } from "@reframe/jobs";
 import { estimateJobs, inspectSource, summarizeEstimates } from "@reframe/sources";
@@ -180,9 +180,10 @@ async function batchRetry(args: string[], io: CliIo): Promise<number> {
 /** What the retried jobs will cost: the same estimate as a bulk plan's, over these jobs only. */
 async function estimateRetry(failures: readonly BatchFailure[], context: BulkContext): Promise<number> {
   const jobs = failures.flatMap((failure) => {
-    const { state: _state, ...data } = failure.job!.data as Record<string, unknown>;
-    const parsed = outpaintJobSchema.safeParse(data);
-    return parsed.success ? [parsed.data] : [];
+    const parsed = outpaintJobDataSchema.safeParse(failure.job!.data);
+    if (!parsed.success) return [];
+    const { state: _state, ...job } = parsed.data;
+    return [job];
   });
   const estimates = await estimateJobs(jobs, {
     dimensionsOf: (source) =>

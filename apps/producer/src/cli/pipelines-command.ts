@@ -13,6 +13,7 @@ import {
   parsePipelinesFile,
   type RunRecord,
   runIdOf,
+  runRecordSchema,
   type UploadBudgets,
   uploadCeilingsOf,
 } from "@reframe/pipelines";
@@ -184,7 +185,7 @@ async function waitForRun(runQueue: Queue, runId: string, timeoutMs = 10 * 60_00
   for (;;) {
     const job = await runQueue.getJob(runId);
     const state = await job?.getState();
-    if (state === "completed") return job!.returnvalue as RunRecord;
+    if (state === "completed") return runRecordSchema.parse(job!.returnvalue);
     if (state === "failed") throw new UsageError(`run ${runId} failed: ${job!.failedReason}`);
     if (Date.now() > deadline)
       throw new Error(`run ${runId} did not start within ${timeoutMs} ms: is a worker running?`);

@@ -1,5 +1,12 @@
 import { canvasPlanSchema, generatedShareOf } from "@reframe/geometry";
 import { z } from "zod";
+import { type OutpaintJob, outpaintJobSchema } from "./outpaint-job.ts";
+
+/**
+ * What a saved outpaint job holds (`job.data`): the job as enqueued (outpaint-job.ts) and, once a
+ * worker has touched it, the step machine's state under `state`. Every reader — the worker, the CLI,
+ * the API, batch retries — parses it with `outpaintJobDataSchema`; nobody casts `job.data`.
+ */
 
 /**
  * The outpaint step machine, kept in `job.data.state` (BullMQ's step-jobs pattern), so whichever
@@ -30,11 +37,10 @@ import { z } from "zod";
  *   retry cannot emit twice.
  */
 
-export const STEPS = ["plan", "submit", "await", "finalize"] as const;
-export type Step = (typeof STEPS)[number];
+const STEPS = ["plan", "submit", "await", "finalize"] as const;
 
 /** Where the provider reads the source: the original object, a resized scratch copy, or a URL. */
-export const sourceRefSchema = z.discriminatedUnion("kind", [
+const sourceRefSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("s3"), bucket: z.string(), key: z.string() }),
   z.object({ kind: z.literal("url"), url: z.string() }),
 ]);
@@ -55,7 +61,7 @@ export type PreparedSource = z.infer<typeof preparedSourceSchema>;
  * A job's plan as saved: geometry's canvas plan (scale, margins, output size, generated share, cost
  * of one output) with where the provider reads the source, the target's label and the output's type.
  */
-export const jobPlanSchema = canvasPlanSchema.extend({
+const jobPlanSchema = canvasPlanSchema.extend({
   sourceRef: sourceRefSchema,
   preparedSource: preparedSourceSchema.optional(),
   targetLabel: z.string(),
@@ -63,7 +69,7 @@ export const jobPlanSchema = canvasPlanSchema.extend({
 });
 export type JobPlan = z.output<typeof jobPlanSchema>;
 
-export const taskStateSchema = z.object({
+const taskStateSchema = z.object({
   variant: z.number().int().min(0),
   generation: z.number().int().min(0),
   taskUUID: z.string(),
@@ -129,4 +135,26 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function initialState(enqueuedAt: number): StepState {
   return { step: "plan", tasks: [], enqueuedAt };
+}
+
+/**
+ * A failed job sent back to the queue (`reframe batch retry`): back at the plan step, its earlier
+ * tasks kept, so its new tasks take the next generation (a taskUUID the provider has seen is answered
+ * conflictTaskUUID, and its old outcome is still stored).
+ */
+export function retryState(state: StepState | undefined, now: number): StepState {
+  return { ...initialState(now), tasks: state?.tasks ?? [] };
+}
+
+/** The job as enqueued plus the step machine's state; strict like the job: a stray field is an error. */
+export const outpaintJobDataSchema = outpaintJobSchema.extend({ state: stepStateSchema.optional() });
+export type OutpaintJobData = z.output<typeof outpaintJobDataSchema>;
+
+/**
+ * Reads `job.data` into the job and its step state (absent until a worker saved one). Throws the
+ * schema's error, naming the field, for data no producer of this version writes.
+ */
+export function parseOutpaintJobData(data: unknown): { job: OutpaintJob; state: StepState | undefined } {
+  const { state, ...job } = outpaintJobDataSchema.parse(data);
+  return { job, state };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { stepStateSchema } from "./step-state.ts";
+import { stepStateSchema } from "./job-data.ts";
 
 const task = (variant: number) => ({
   variant,

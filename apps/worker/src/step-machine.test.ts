@@ -1,0 +1,316 @@
+import type { StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type Effect, type MachineSettings, type StepEvent, transition } from "./step-machine.ts";
+import { taskUUIDFor } from "./task-uuid.ts";
+
+const JOB = "op-machine";
+const NOW = 1_800_000_000_000;
+const SETTINGS: MachineSettings = {
+  maxGenerations: 3,
+  maxSubmitAttempts: 5,
+  recheckMs: 30_000,
+  taskDeadlineMs: 600_000,
+};
+
+function task(variant: number, overrides: Partial<TaskState> = {}): TaskState {
+  const generation = overrides.generation ?? 0;
+  return {
+    variant,
+    generation,
+    taskUUID: taskUUIDFor(JOB, variant, generation),
+    key: `out/a-v${variant + 1}.png`,
+    confirmed: true,
+    submitAttempts: 1,
+    submittedAt: NOW - 5_000,
+    deadline: NOW + 60_000,
+    ...overrides,
+  };
+}
+
+function state(step: StepState["step"], tasks: TaskState[], extra: Partial<StepState> = {}): StepState {
+  return { step, tasks, enqueuedAt: NOW - 10_000, submittedAt: NOW - 5_000, ...extra };
+}
+
+const success = (): TaskOutcomeRecord => ({
+  kind: "success",
+  result: { imageUUID: "img" },
+  receivedAt: NOW,
+  via: "webhook",
+});
+const error = (code: string): TaskOutcomeRecord => ({
+  kind: "error",
+  error: { code, message: code },
+  receivedAt: NOW,
+  via: "poll",
+});
+const lost = (code = "taskNotFound"): TaskOutcomeRecord => ({
+  kind: "resubmit",
+  code,
+  receivedAt: NOW,
+  via: "poll",
+});
+
+const woke = (outcomes: [string, TaskOutcomeRecord][] = [], polled = false): StepEvent => ({
+  kind: "woke",
+  outcomes: new Map(outcomes),
+  polled,
+});
+const run = (from: StepState, event: StepEvent, now = NOW, settings = SETTINGS) =>
+  transition(JOB, from, event, now, settings);
+const kinds = (effects: Effect[]) => effects.map((effect) => effect.kind);
+
+describe("the step machine: plan", () => {
+  it("a plan goes to submit without saving (the park saves it before the POST)", () => {
+    const planned = state("submit", [
+      task(0, { confirmed: false, submitAttempts: 0, submittedAt: undefined }),
+    ]);
+    expect(run(state("plan", []), { kind: "planned", state: planned })).toEqual({
+      state: planned,
+      effects: [],
+    });
+  });
+
+  it("a copy is saved at finalize and finalized", () => {
+    const copy = state("finalize", [task(0, { taskUUID: `copy-${JOB}` })]);
+    const next = run(state("plan", []), { kind: "planned", state: copy });
+    expect(next.state).toBe(copy);
+    expect(kinds(next.effects)).toEqual(["save", "finalize"]);
+  });
+});
+
+describe("the step machine: submit", () => {
+  it("a fresh plan's tasks are sent: attempts counted, step await, parked until the recheck", () => {
+    const fresh = state(
+      "submit",
+      [0, 1].map((v) => task(v, { confirmed: false, submitAttempts: 0, submittedAt: undefined })),
+      {
+        submittedAt: undefined,
+      },
+    );
+    const next = run(fresh, woke());
+    expect(next.state.step).toBe("await");
+    expect(next.state.submittedAt).toBe(NOW);
+    expect(next.state.tasks.map((t) => [t.submitAttempts, t.submittedAt])).toEqual([
+      [1, NOW],
+      [1, NOW],
+    ]);
+    expect(next.effects).toEqual([
+      { kind: "send", tasks: next.state.tasks, until: NOW + SETTINGS.recheckMs },
+    ]);
+  });
+
+  it("sends only the tasks the provider never acknowledged, with the same taskUUID", () => {
+    const parked = state("await", [task(0), task(1, { confirmed: false })]);
+    const next = run(parked, woke([[task(0).taskUUID, success()]]));
+    const send = next.effects[0];
+    expect(send?.kind === "send" && send.tasks.map((t) => [t.taskUUID, t.submitAttempts])).toEqual([
+      [task(1).taskUUID, 2],
+    ]);
+    expect(next.state.tasks[0]).toEqual(task(0));
+  });
+
+  it("fails the job (retryable) once a task's submit attempts are exhausted, sending nothing", () => {
+    const parked = state("await", [
+      task(0, { confirmed: false, submitAttempts: SETTINGS.maxSubmitAttempts }),
+    ]);
+    const next = run(parked, woke());
+    expect(next.effects).toEqual([
+      {
+        kind: "fail",
+        reason: expect.objectContaining({ code: "submitAttemptsExhausted", disposition: "retryable" }),
+      },
+    ]);
+  });
+});
+
+describe("the step machine: await", () => {
+  it("finalizes (without saving) when every task succeeded, handing over the outcomes read", () => {
+    const parked = state("await", [task(0), task(1)]);
+    const event = woke([
+      [task(0).taskUUID, success()],
+      [task(1).taskUUID, success()],
+    ]);
+    const next = run(parked, event);
+    expect(next.state.step).toBe("finalize");
+    expect(next.effects).toEqual([
+      { kind: "finalize", outcomes: event.kind === "woke" ? event.outcomes : undefined },
+    ]);
+  });
+
+  it("fails on a terminal error even when another variant succeeded", () => {
+    const next = run(
+      state("await", [task(0), task(1)]),
+      woke([
+        [task(0).taskUUID, success()],
+        [task(1).taskUUID, error("contentPolicyViolation")],
+      ]),
+    );
+    expect(next.effects).toEqual([
+      {
+        kind: "fail",
+        reason: {
+          code: "contentPolicyViolation",
+          message: "contentPolicyViolation",
+          disposition: "terminal",
+        },
+      },
+    ]);
+  });
+
+  it("with nothing stored asks the provider once, then parks until the recheck or the earliest deadline", () => {
+    const parked = state("await", [task(0, { deadline: NOW + 10_000 }), task(1)]);
+    const first = run(parked, woke());
+    expect(kinds(first.effects)).toEqual(["poll"]);
+    expect(run(parked, woke([], true)).effects).toEqual([{ kind: "park", until: NOW + 10_000 }]);
+    const later = state("await", [task(0, { deadline: NOW + 3_600_000 })]);
+    expect(run(later, woke([], true)).effects).toEqual([{ kind: "park", until: NOW + SETTINGS.recheckMs }]);
+  });
+
+  for (const [answer, outcome] of [
+    ["a failed generation (uploadFailed)", error("uploadFailed")],
+    ["a success without an image", error("resultWithoutImage")],
+    ["a lost task (taskNotFound)", lost()],
+    ["an expired task", lost("taskExpired")],
+    ["an account refusal stored by an older version", error("insufficientCredits")],
+  ] as const) {
+    it(`redoes ${answer} as the next generation: new taskUUID, new deadline, sent at once`, () => {
+      const parked = state("await", [task(0), task(1)]);
+      const next = run(
+        parked,
+        woke([
+          [task(0).taskUUID, success()],
+          [task(1).taskUUID, outcome],
+        ]),
+      );
+      const redone = next.state.tasks[1]!;
+      expect(redone).toMatchObject({
+        variant: 1,
+        generation: 1,
+        taskUUID: taskUUIDFor(JOB, 1, 1),
+        confirmed: false,
+        submitAttempts: 1,
+        submittedAt: NOW,
+        deadline: NOW + SETTINGS.taskDeadlineMs,
+      });
+      expect(next.state.tasks[0]).toEqual(task(0));
+      expect(next.effects).toEqual([{ kind: "send", tasks: [redone], until: NOW + SETTINGS.recheckMs }]);
+    });
+  }
+
+  it("redoes a task past its deadline with no outcome, acknowledged or not", () => {
+    for (const confirmed of [true, false]) {
+      const next = run(state("await", [task(0, { confirmed, deadline: NOW - 1 })]), woke([], true));
+      expect(next.state.tasks[0]).toMatchObject({ generation: 1, deadline: NOW + SETTINGS.taskDeadlineMs });
+      expect(kinds(next.effects)).toEqual(["send"]);
+    }
+  });
+
+  it("sends again, same taskUUID, a task never acknowledged that the provider does not know, before its deadline", () => {
+    const next = run(state("await", [task(0, { confirmed: false })]), woke([[task(0).taskUUID, lost()]]));
+    expect(next.state.tasks[0]).toMatchObject({
+      generation: 0,
+      taskUUID: task(0).taskUUID,
+      submitAttempts: 2,
+    });
+    expect(kinds(next.effects)).toEqual(["send"]);
+  });
+
+  it("fails the job once a variant has used its generations, counted from the plan's first", () => {
+    const last = task(0, { generation: 2 });
+    expect(run(state("await", [last]), woke([[last.taskUUID, error("uploadFailed")]])).effects).toEqual([
+      { kind: "fail", reason: expect.objectContaining({ code: "uploadFailed", disposition: "retryable" }) },
+    ]);
+    const retried = state("await", [last], { firstGeneration: 2 });
+    expect(kinds(run(retried, woke([[last.taskUUID, error("uploadFailed")]])).effects)).toEqual(["send"]);
+  });
+
+  it("never redoes a variant beyond its generations nor sends past the attempts, for any outcomes (property)", () => {
+    const outcomeOf = fc.constantFrom<TaskOutcomeRecord | undefined>(
+      undefined,
+      success(),
+      error("uploadFailed"),
+      error("timeoutProvider"),
+      lost(),
+      error("invalidPrompt"),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            generation: fc.integer({ min: 0, max: SETTINGS.maxGenerations - 1 }),
+            attempts: fc.integer({ min: 0, max: 7 }),
+            confirmed: fc.boolean(),
+            late: fc.boolean(),
+            outcome: outcomeOf,
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        (variants) => {
+          const tasks = variants.map((v, index) =>
+            task(index, {
+              generation: v.generation,
+              submitAttempts: v.attempts,
+              confirmed: v.confirmed,
+              deadline: v.late ? NOW - 1 : NOW + 60_000,
+            }),
+          );
+          const outcomes = variants.flatMap((v, index): [string, TaskOutcomeRecord][] =>
+            v.outcome ? [[tasks[index]!.taskUUID, v.outcome]] : [],
+          );
+          const next = run(state("await", tasks), woke(outcomes, true));
+          for (const effect of next.effects) {
+            if (effect.kind !== "send") continue;
+            for (const sent of effect.tasks) {
+              expect(sent.generation).toBeLessThan(SETTINGS.maxGenerations);
+              expect(sent.submitAttempts).toBeLessThanOrEqual(SETTINGS.maxSubmitAttempts);
+            }
+          }
+          expect(next.effects.length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("the step machine: after the POST", () => {
+  const parked = state("await", [task(0, { confirmed: false }), task(1, { confirmed: false })]);
+
+  it("saves what the provider acknowledged, and wakes the job if an outcome may be stored", () => {
+    const next = run(parked, { kind: "sent", confirmed: [task(0).taskUUID], storedOutcome: false });
+    expect(next.state.tasks.map((t) => t.confirmed)).toEqual([true, false]);
+    expect(next.effects).toEqual([
+      { kind: "save" },
+      { kind: "promote", onlyIfStored: true },
+      { kind: "leave" },
+    ]);
+  });
+
+  it("wakes the job at once when the answer itself stored an outcome; saves nothing when nothing changed", () => {
+    const next = run(parked, { kind: "sent", confirmed: [], storedOutcome: true });
+    expect(next.effects).toEqual([{ kind: "promote", onlyIfStored: false }, { kind: "leave" }]);
+  });
+
+  it("a refusal for now moves the wake-up to the backoff instead", () => {
+    const next = run(parked, { kind: "sent", confirmed: [], storedOutcome: false, retryAt: NOW + 4_000 });
+    expect(next.effects).toEqual([{ kind: "delay", until: NOW + 4_000 }, { kind: "leave" }]);
+  });
+
+  it("an account refusal pauses the queue and leaves the job parked", () => {
+    const pause = { code: "insufficientCredits", message: "top up" };
+    const next = run(parked, { kind: "sent", confirmed: [], storedOutcome: false, pause });
+    expect(next.effects).toEqual([
+      { kind: "pause", ...pause },
+      { kind: "promote", onlyIfStored: true },
+      { kind: "leave" },
+    ]);
+  });
+});
+
+describe("the step machine: finalize", () => {
+  it("a job saved at finalize (a copy, a crash after) finalizes again, reading the outcomes itself", () => {
+    const saved = state("finalize", [task(0)]);
+    expect(run(saved, woke())).toEqual({ state: saved, effects: [{ kind: "finalize" }] });
+  });
+});

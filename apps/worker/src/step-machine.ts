@@ -1,0 +1,206 @@
+import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
+import { decideAwait } from "./decide-await.ts";
+import { taskUUIDFor } from "./task-uuid.ts";
+
+/**
+ * The outpaint step machine as one pure function: from the saved state and what just happened, the
+ * next state and what the processor must do (outpaint-processor.ts runs the effects; it decides
+ * nothing). Every step change is made here. The steps are the states saved in `job.data.state`
+ * (packages/jobs job-data.ts): plan → submit → await → finalize; `submit` is the plan's state until the
+ * park saves `await`.
+ */
+
+export interface MachineSettings {
+  /** How many generations a variant may go through. */
+  maxGenerations: number;
+  /** Submit attempts for a task the provider never acknowledged, before the job fails. */
+  maxSubmitAttempts: number;
+  /** A parked job wakes by itself after this long. */
+  recheckMs: number;
+  /** A new generation's deadline: the job's `options.deadlineSeconds`, in ms. */
+  taskDeadlineMs: number;
+}
+
+export type StepEvent =
+  /** The plan step made a plan: tasks to send (step submit) or a copy already written (step finalize). */
+  | { kind: "planned"; state: StepState }
+  /** The job runs (again): the outcomes stored for its tasks; `polled` once it asked the provider itself. */
+  | { kind: "woke"; outcomes: ReadonlyMap<string, TaskOutcomeRecord>; polled: boolean }
+  /** The POST of `send` returned: what the provider acknowledged, stored, refused. */
+  | {
+      kind: "sent";
+      confirmed: readonly string[];
+      storedOutcome: boolean;
+      retryAt?: number;
+      pause?: { code: string; message: string };
+    };
+
+export type Effect =
+  /** Save `state` into job.data. */
+  | { kind: "save" }
+  /** Ask the provider about these tasks once; the answers come back as a `woke` event with polled. */
+  | { kind: "poll"; tasks: TaskState[] }
+  /** Park the job (delayed) until then, and leave. */
+  | { kind: "park"; until: number }
+  /**
+   * Park first, then POST: check the spend ceiling, record the keys, presign, save `state`, register
+   * the tasks, park until `until`, send; the answer comes back as a `sent` event.
+   */
+  | { kind: "send"; tasks: TaskState[]; until: number }
+  /** The job is parked already: move its wake-up (a backoff), or wake it now (an outcome is there). */
+  | { kind: "delay"; until: number }
+  | { kind: "promote"; onlyIfStored: boolean }
+  /** Pause the queue for the account (credits, key), with an alert. */
+  | { kind: "pause"; code: string; message: string }
+  /** Leave parked (after send). */
+  | { kind: "leave" }
+  /** Check the outputs and complete the job (the outcomes read, when known). */
+  | { kind: "finalize"; outcomes?: ReadonlyMap<string, TaskOutcomeRecord> }
+  /** Record the failure (event, batch) and fail the job. */
+  | { kind: "fail"; reason: FailureReason };
+
+export interface Transition {
+  state: StepState;
+  effects: Effect[];
+}
+
+export function transition(
+  jobId: string,
+  state: StepState,
+  event: StepEvent,
+  now: number,
+  settings: MachineSettings,
+): Transition {
+  switch (event.kind) {
+    case "planned":
+      // A copy is saved: it is not redone for free. A plan is saved by the park, before its POST.
+      if (event.state.step === "finalize")
+        return { state: event.state, effects: [{ kind: "save" }, { kind: "finalize" }] };
+      return { state: event.state, effects: [] };
+    case "woke":
+      return woke(jobId, state, event.outcomes, event.polled, now, settings);
+    case "sent":
+      return sent(state, event, now);
+    default:
+      throw new Error(`unknown event ${JSON.stringify(event satisfies never)}`);
+  }
+}
+
+function woke(
+  jobId: string,
+  state: StepState,
+  outcomes: ReadonlyMap<string, TaskOutcomeRecord>,
+  polled: boolean,
+  now: number,
+  settings: MachineSettings,
+): Transition {
+  if (state.step === "finalize") return { state, effects: [{ kind: "finalize" }] };
+  if (state.step === "plan") throw new Error("a job at its plan step wakes by planning");
+  // A fresh plan decides "submit" here too; going through the decision means a task whose deadline
+  // passed before it could be sent (retries, an outage) is redone, not sent with presigned URLs that
+  // already expired.
+  const decision = decideAwait(state, outcomes, now, settings.maxGenerations);
+  switch (decision.kind) {
+    case "finalize":
+      // Not saved: a retried finalize re-reads the same stored outcomes and decides the same.
+      return { state: { ...state, step: "finalize" }, effects: [{ kind: "finalize", outcomes }] };
+    case "fail":
+      return { state, effects: [{ kind: "fail", reason: decision.reason }] };
+    case "resubmit": {
+      const next = nextGenerations(jobId, state, decision.variants, now, settings.taskDeadlineMs);
+      return submit(next, unconfirmed(next), now, settings);
+    }
+    case "submit":
+      return submit(state, unconfirmed(state), now, settings);
+    case "wait": {
+      // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
+      if (!polled) return { state, effects: [{ kind: "poll", tasks: decision.missing }] };
+      const earliestDeadline = Math.min(...decision.missing.map((task) => task.deadline));
+      return {
+        state,
+        effects: [{ kind: "park", until: Math.min(earliestDeadline, now + settings.recheckMs) }],
+      };
+    }
+    default:
+      throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
+  }
+}
+
+/** Counts the attempt of each task about to be sent; past the ceiling the job fails instead. */
+function submit(state: StepState, toSend: TaskState[], now: number, settings: MachineSettings): Transition {
+  const sending = new Set(toSend.map((task) => task.taskUUID));
+  const tasks = state.tasks.map((task) =>
+    sending.has(task.taskUUID)
+      ? { ...task, submitAttempts: task.submitAttempts + 1, submittedAt: task.submittedAt ?? now }
+      : task,
+  );
+  const exhausted = tasks.find(
+    (task) => sending.has(task.taskUUID) && task.submitAttempts > settings.maxSubmitAttempts,
+  );
+  if (exhausted) {
+    const reason: FailureReason = {
+      code: "submitAttemptsExhausted",
+      message: `the provider did not accept task ${exhausted.taskUUID} after ${settings.maxSubmitAttempts} attempts`,
+      disposition: "retryable",
+    };
+    return { state, effects: [{ kind: "fail", reason }] };
+  }
+  const parked: StepState = { ...state, step: "await", tasks, submittedAt: state.submittedAt ?? now };
+  return {
+    state: parked,
+    effects: [
+      {
+        kind: "send",
+        tasks: tasks.filter((task) => sending.has(task.taskUUID)),
+        until: now + settings.recheckMs,
+      },
+    ],
+  };
+}
+
+function sent(state: StepState, event: Extract<StepEvent, { kind: "sent" }>, now: number): Transition {
+  const confirmed = new Set(event.confirmed);
+  const changed = state.tasks.some((task) => confirmed.has(task.taskUUID) && !task.confirmed);
+  const tasks = state.tasks.map((task) =>
+    confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
+  );
+  const next: StepState = { ...state, tasks };
+  const effects: Effect[] = [];
+  if (changed) effects.push({ kind: "save" });
+  if (event.pause) effects.push({ kind: "pause", ...event.pause });
+  // A refusal for now: not before the backoff. Otherwise an outcome may already be stored: the answer
+  // itself ended a task (a sync result, a validation error), or a webhook came while this job was not
+  // delayed and its promote found nothing to wake.
+  if (event.retryAt !== undefined) effects.push({ kind: "delay", until: Math.max(now, event.retryAt) });
+  else effects.push({ kind: "promote", onlyIfStored: !event.storedOutcome });
+  effects.push({ kind: "leave" });
+  return { state: next, effects };
+}
+
+function unconfirmed(state: StepState): TaskState[] {
+  return state.tasks.filter((task) => !task.confirmed);
+}
+
+function nextGenerations(
+  jobId: string,
+  state: StepState,
+  variants: number[],
+  now: number,
+  deadlineMs: number,
+): StepState {
+  const redo = new Set(variants);
+  const tasks = state.tasks.map((task) => {
+    if (!redo.has(task.variant)) return task;
+    const generation = task.generation + 1;
+    const { submittedAt: _sent, ...rest } = task;
+    return {
+      ...rest,
+      generation,
+      taskUUID: taskUUIDFor(jobId, task.variant, generation),
+      confirmed: false,
+      submitAttempts: 0,
+      deadline: now + deadlineMs,
+    };
+  });
+  return { ...state, step: "submit", tasks };
+}
