@@ -36,7 +36,7 @@ case "$MODE" in
   # second version of a package that must be single (scripts/single-copies.mjs).
   guards)
     pnpm exec knip --no-progress
-    pnpm exec dpdm --no-warning --no-tree --transform --exit-code circular:1 'apps/*/src/**/*.ts' 'packages/*/src/**/*.ts' 'test/**/*.ts'
+    pnpm run --silent cycles
     node scripts/single-copies.mjs
     ;;
   setup) exit 0 ;;
