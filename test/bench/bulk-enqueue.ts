@@ -45,11 +45,12 @@ async function planAndEnqueue(
       prefix: "reformats/",
       route: "dam-update",
       batch: "bench",
+      "chunk-size": String(CHUNK),
     },
     {},
   );
   const store = createBatchStore(redis, { prefix: DEFAULT_QUEUE_PREFIX });
-  const plan = await planBulk(request, {
+  const { plan, sources } = await planBulk(request, {
     s3: UNUSED_S3,
     queue,
     redis,
@@ -59,10 +60,14 @@ async function planAndEnqueue(
     scratch: [],
     sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
   });
-  await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
-  const result = await enqueuePlan(plan, { queue, store }, { chunkSize: CHUNK });
-  await store.seal(plan.batchId);
-  return { enqueued: result.added + result.existing, costUsd: plan.estimate?.costUsd ?? 0 };
+  try {
+    await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
+    const result = await enqueuePlan(request, plan, sources, { queue, store });
+    await store.seal(plan.batchId);
+    return { enqueued: result.added + result.existing, costUsd: plan.estimate?.costUsd ?? 0 };
+  } finally {
+    await sources.close();
+  }
 }
 
 /** The bulk command's default chunk. */
