@@ -104,14 +104,19 @@ function rowJob(row: ManifestRow): OutpaintJobInput {
 
 const TARGETS = ["16:9", "9:16", "4:5", "1:1", "1.91:1"];
 
-export function manifestRows(count: number): ManifestRow[] {
-  return Array.from({ length: count }, (_, i) => ({
+/** The i-th row of a generated manifest: sizes and targets repeat, keys do not. */
+export function manifestRow(i: number): ManifestRow {
+  return {
     bucket: "reframe-sources",
     key: `library/${Math.floor(i / 1000)}/asset-${i}.jpg`,
     width: 800 + (i % 7) * 64,
     height: 600 + (i % 5) * 48,
     target: TARGETS[i % TARGETS.length]!,
-  }));
+  };
+}
+
+export function manifestRows(count: number): ManifestRow[] {
+  return Array.from({ length: count }, (_, i) => manifestRow(i));
 }
 
 /**

@@ -1,0 +1,168 @@
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { finished } from "node:stream/promises";
+import { isCopyPlan, OUTPAINT_LIMITS, planCanvas } from "@reframe/geometry";
+import { createRedisClient } from "@reframe/redis";
+import { startRedisServer } from "@reframe/testkit";
+import { planNumber, startCli } from "../bulk/bulk-fixture.ts";
+import { type ManifestRow, manifestRow } from "./bulk-enqueue.ts";
+import { type BenchmarkResult, figure } from "./figures.ts";
+import { peakRssBytes } from "./process-stats.ts";
+
+export const BULK_MILLION_FIGURES = ["bulkMillion.planRowsPerSecond", "bulkMillion.planPeakRss"] as const;
+
+/** The issue's targets on this machine's two cores. */
+const PLAN_ROWS_PER_SECOND = 50_000;
+const PLAN_PEAK_RSS_BYTES = 400 * 1024 * 1024;
+
+/**
+ * `reframe bulk --manifest FILE --dry-run` over N rows, the CLI as its own process as users run it
+ * (the manifest written here, at bench time): its peak RSS (VmHWM, sampled while it runs; the kernel
+ * keeps the peak, so the last sample before it exits is the run's) and the rows it plans a second,
+ * wall clock from start to exit. Its plan must give the numbers planCanvas gives for the rows, so a
+ * fast plan cannot be a wrong one.
+ */
+export async function runBulkMillion({ rows }: { rows: number }): Promise<BenchmarkResult> {
+  const started = Date.now();
+  const redisServer = await startRedisServer();
+  const redis = createRedisClient(redisServer.url, { role: "producer" });
+  const directory = await mkdtemp(join(tmpdir(), "reframe-bench-"));
+  try {
+    const manifest = join(directory, "manifest.csv");
+    const expected = await writeManifest(manifest, rows);
+    const cli = startCli(
+      [
+        "bulk",
+        "--manifest",
+        manifest,
+        "--bucket",
+        "reframe-outputs",
+        "--prefix",
+        "reformats/",
+        "--route",
+        "dam-update",
+        "--dry-run",
+      ],
+      {
+        REDIS_URL: redisServer.url,
+        // Never reached: every row carries its size, so the estimate reads no header.
+        S3_ENDPOINT: "http://127.0.0.1:9",
+        S3_REGION: "us-east-1",
+        S3_FORCE_PATH_STYLE: "true",
+        S3_ACCESS_KEY_ID: "unused",
+        S3_SECRET_ACCESS_KEY: "unused",
+        SCRATCH_BUCKET: "reframe-scratch",
+        OUTPUT_BUCKET: "reframe-outputs",
+      },
+    );
+    const t0 = performance.now();
+    let peakRss = 0;
+    const sample = () => {
+      try {
+        peakRss = Math.max(peakRss, peakRssBytes(cli.child.pid!));
+      } catch {
+        // Gone between two samples: the last one stands.
+      }
+    };
+    const sampler = setInterval(sample, 50);
+    const { code } = await cli.exited;
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    const stdout = cli.stdout();
+    if (code !== 0) throw new Error(`the dry run exited ${code}:\n${stdout}\n${cli.stderr()}`);
+    const planned = {
+      jobs: planNumber(stdout, "jobs"),
+      toRun: planNumber(stdout, "to run"),
+      outpaint: planNumber(stdout, "outpaint"),
+      copies: planNumber(stdout, "copies"),
+      costUsd: planNumber(stdout, "estimated cost"),
+    };
+    if (JSON.stringify(planned) !== JSON.stringify({ jobs: rows, toRun: rows, ...expected }))
+      throw new Error(`the dry run planned ${JSON.stringify(planned)}, expected ${JSON.stringify(expected)}`);
+    // BullMQ's queue meta (written by opening the queue) is all a dry run may leave.
+    const keys = (await redis.keys("*")).filter((key) => !key.endsWith(":meta"));
+    if (keys.length > 0) throw new Error(`the dry run wrote to Redis: ${keys.join(", ")}`);
+    return {
+      name: "bulkMillion",
+      durationMs: Date.now() - started,
+      setup: { rows, seconds, plannedCostUsd: planned.costUsd, command: "reframe bulk --manifest … --dry-run" },
+      figures: [
+        figure({
+          id: BULK_MILLION_FIGURES[0],
+          label: `bulk dry run, ${rows} manifest rows planned`,
+          value: rows / seconds,
+          unit: "rows/s",
+          target: { on: "value", op: ">=", limit: PLAN_ROWS_PER_SECOND },
+          note: "the CLI's wall clock, start to exit: read, expand, validate, look up and estimate",
+        }),
+        figure({
+          id: BULK_MILLION_FIGURES[1],
+          label: `the CLI's peak RSS planning ${rows} rows`,
+          value: peakRss,
+          unit: "bytes",
+          target: { on: "value", op: "<=", limit: PLAN_PEAK_RSS_BYTES },
+          note: "VmHWM of the CLI process",
+        }),
+      ],
+    };
+  } finally {
+    redis.disconnect();
+    await redisServer.stop();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * N rows as a studio's CSV manifest, written as they are made (a million rows are never held), and
+ * what their plan must say, from planCanvas over each distinct size and target.
+ */
+async function writeManifest(
+  path: string,
+  rows: number,
+): Promise<{ outpaint: number; copies: number; costUsd: number }> {
+  const out = createWriteStream(path);
+  const plans = new Map<string, { copy: boolean; cents: number }>();
+  let outpaint = 0;
+  let copies = 0;
+  let cents = 0;
+  out.write("bucket,key,width,height,targets\n");
+  let lines: string[] = [];
+  for (let i = 0; i < rows; i += 1) {
+    const row = manifestRow(i);
+    lines.push(`${row.bucket},${row.key},${row.width},${row.height},${row.target}`);
+    const plan = planOf(row, plans);
+    if (plan.copy) copies += 1;
+    else {
+      outpaint += 1;
+      cents += plan.cents;
+    }
+    if (lines.length === 10_000 || i === rows - 1) {
+      if (!out.write(`${lines.join("\n")}\n`)) await once(out, "drain");
+      lines = [];
+    }
+  }
+  out.end();
+  await finished(out);
+  return { outpaint, copies, costUsd: cents / 100 };
+}
+
+function planOf(row: ManifestRow, plans: Map<string, { copy: boolean; cents: number }>) {
+  const key = `${row.width}x${row.height}:${row.target}`;
+  let plan = plans.get(key);
+  if (!plan) {
+    const planned = planCanvas({
+      source: { width: row.width, height: row.height },
+      target: { kind: "ratio", ratio: row.target },
+      limits: OUTPAINT_LIMITS,
+    });
+    if (!planned.ok) throw new Error(`${planned.reason}: ${planned.message}`);
+    plan = isCopyPlan(planned.plan)
+      ? { copy: true, cents: 0 }
+      : { copy: false, cents: Math.round(planned.plan.costUsd * 100) };
+    plans.set(key, plan);
+  }
+  return plan;
+}
