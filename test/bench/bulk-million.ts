@@ -88,7 +88,12 @@ export async function runBulkMillion({ rows }: { rows: number }): Promise<Benchm
     return {
       name: "bulkMillion",
       durationMs: Date.now() - started,
-      setup: { rows, seconds, plannedCostUsd: planned.costUsd, command: "reframe bulk --manifest … --dry-run" },
+      setup: {
+        rows,
+        seconds,
+        plannedCostUsd: planned.costUsd,
+        command: "reframe bulk --manifest … --dry-run",
+      },
       figures: [
         figure({
           id: BULK_MILLION_FIGURES[0],

@@ -3,7 +3,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type BenchmarkResult, renderTable } from "./figures.ts";
-import { type BenchOptions, BENCHMARKS, type BenchmarkName } from "./registry.ts";
+import { BENCHMARKS, type BenchmarkName, type BenchOptions } from "./registry.ts";
 
 /**
  * `pnpm bench [name…] [--scale 0.01] [--rows N] [--out DIR]`: runs the benchmarks of issue 5 (all of
