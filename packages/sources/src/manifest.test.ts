@@ -207,6 +207,6 @@ describe("readManifest", () => {
       field: "quality",
       rule: "must be at least 20",
     });
-    expect((error as ManifestError).message).toMatch(/^m\.csv: 125 bad rows\n[^]*… and 115 more$/);
+    expect((error as ManifestError).message).toMatch(/^m\.csv: 125 bad rows\n[\s\S]*… and 115 more$/);
   });
 });
