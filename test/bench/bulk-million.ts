@@ -10,7 +10,7 @@ import { startRedisServer } from "@reframe/testkit";
 import { planNumber, startCli } from "../bulk/bulk-fixture.ts";
 import { type ManifestRow, manifestRow } from "./bulk-enqueue.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
-import { peakRssBytes } from "./process-stats.ts";
+import { cpuMs, peakRssBytes } from "./process-stats.ts";
 
 export const BULK_MILLION_FIGURES = ["bulkMillion.planRowsPerSecond", "bulkMillion.planPeakRss"] as const;
 
@@ -60,9 +60,11 @@ export async function runBulkMillion({ rows }: { rows: number }): Promise<Benchm
     );
     const t0 = performance.now();
     let peakRss = 0;
+    let cpuMsUsed = 0;
     const sample = () => {
       try {
         peakRss = Math.max(peakRss, peakRssBytes(cli.child.pid!));
+        cpuMsUsed = cpuMs(cli.child.pid!);
       } catch {
         // Gone between two samples: the last one stands.
       }
