@@ -93,6 +93,9 @@ export async function runBulkMillion({ rows }: { rows: number }): Promise<Benchm
       setup: {
         rows,
         seconds,
+        // CPU time of the CLI (the last sample before it exited): what the rate would be on a free core.
+        cliCpuSeconds: cpuMsUsed / 1000,
+        rowsPerCliCpuSecond: rows / (cpuMsUsed / 1000),
         plannedCostUsd: planned.costUsd,
         command: "reframe bulk --manifest … --dry-run",
       },
