@@ -202,7 +202,7 @@ export async function* jobChunks(
     inputs: [],
     origins: [],
   };
-  const take = (): JobChunk | undefined => {
+  const take = (): JobChunk => {
     const { items: sourcesRead, inputs, origins } = buffer;
     buffer = { items: 0, inputs: [], origins: [] };
     const jobs = validated(inputs, origins, invalid);
@@ -223,9 +223,9 @@ export async function* jobChunks(
       buffer.inputs.push(job);
       buffer.origins.push(item.origin);
     }
-    if (buffer.inputs.length >= PLAN_CHUNK) yield take()!;
+    if (buffer.inputs.length >= PLAN_CHUNK) yield take();
   }
-  if (buffer.items > 0) yield take()!;
+  if (buffer.items > 0) yield take();
   if (invalid.count > 0) {
     const more = invalid.count > SHOWN_INVALID ? [`  … and ${invalid.count - SHOWN_INVALID} more`] : [];
     throw new UsageError([`${invalid.count} invalid jobs:`, ...invalid.shown, ...more].join("\n"));
