@@ -92,13 +92,14 @@ async function writeManifest(
   return { path, remove: () => rm(directory, { recursive: true, force: true }) };
 }
 
-function rowJob(row: ManifestRow): OutpaintJobInput {
+/** The job `reframe bulk` makes of a row (to the run's output, prefix and route), under `batchId`. */
+export function rowJob(row: ManifestRow, batchId = "bench"): OutpaintJobInput {
   return {
     source: { kind: "s3", bucket: row.bucket, key: row.key, width: row.width, height: row.height },
     target: { kind: "ratio", ratio: row.target },
     output: { bucket: "reframe-outputs", prefix: "reformats/" },
     route: ["dam-update"],
-    labels: { batchId: "bench" },
+    labels: { batchId, requester: "bulk" },
   } as OutpaintJobInput;
 }
 

@@ -5,59 +5,57 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { isCopyPlan, OUTPAINT_LIMITS, planCanvas } from "@reframe/geometry";
-import { createRedisClient } from "@reframe/redis";
+import { createOutpaintQueue, OUTPAINT_JOB_NAME, outpaintJobId, parseOutpaintJob } from "@reframe/jobs";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { startRedisServer } from "@reframe/testkit";
-import { planNumber, startCli } from "../bulk/bulk-fixture.ts";
-import { type ManifestRow, manifestRow } from "./bulk-enqueue.ts";
+import { planNumber, runCli, startCli } from "../bulk/bulk-fixture.ts";
+import { type ManifestRow, manifestRow, rowJob } from "./bulk-enqueue.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
 import { cpuMs, peakRssBytes } from "./process-stats.ts";
 
-export const BULK_MILLION_FIGURES = ["bulkMillion.planRowsPerSecond", "bulkMillion.planPeakRss"] as const;
+export const BULK_MILLION_FIGURES = [
+  "bulkMillion.planRowsPerSecond",
+  "bulkMillion.planPeakRss",
+  "bulkMillion.admitRowsPerSecond",
+  "bulkMillion.redisPeakUsedMemory",
+] as const;
 
 /** The issue's targets on this machine's two cores. */
 const PLAN_ROWS_PER_SECOND = 50_000;
 const PLAN_PEAK_RSS_BYTES = 400 * 1024 * 1024;
+const ADMIT_RATIO_TO_RAW = 0.9;
+const REDIS_PEAK_BYTES = 1024 * 1024 * 1024;
+const CHUNK = 500;
 
 /**
  * `reframe bulk --manifest FILE --dry-run` over N rows, the CLI as its own process as users run it
  * (the manifest written here, at bench time): its peak RSS (VmHWM, sampled while it runs; the kernel
  * keeps the peak, so the last sample before it exits is the run's) and the rows it plans a second,
  * wall clock from start to exit. Its plan must give the numbers planCanvas gives for the rows, so a
- * fast plan cannot be a wrong one.
+ * fast plan cannot be a wrong one. Then the same command with --detach: rows admitted a second
+ * against raw addBulk of the same jobs, and Redis's peak used_memory.
  */
 export async function runBulkMillion({ rows }: { rows: number }): Promise<BenchmarkResult> {
   const started = Date.now();
   const redisServer = await startRedisServer();
   const redis = createRedisClient(redisServer.url, { role: "producer" });
   const directory = await mkdtemp(join(tmpdir(), "reframe-bench-"));
+  const closers: (() => Promise<void>)[] = [];
   try {
     const manifest = join(directory, "manifest.csv");
     const expected = await writeManifest(manifest, rows);
-    const cli = startCli(
-      [
-        "bulk",
-        "--manifest",
-        manifest,
-        "--bucket",
-        "reframe-outputs",
-        "--prefix",
-        "reformats/",
-        "--route",
-        "dam-update",
-        "--dry-run",
-      ],
-      {
-        REDIS_URL: redisServer.url,
-        // Never reached: every row carries its size, so the estimate reads no header.
-        S3_ENDPOINT: "http://127.0.0.1:9",
-        S3_REGION: "us-east-1",
-        S3_FORCE_PATH_STYLE: "true",
-        S3_ACCESS_KEY_ID: "unused",
-        S3_SECRET_ACCESS_KEY: "unused",
-        SCRATCH_BUCKET: "reframe-scratch",
-        OUTPUT_BUCKET: "reframe-outputs",
-      },
-    );
+    const env = {
+      REDIS_URL: redisServer.url,
+      // Never reached: every row carries its size, so the estimate reads no header.
+      S3_ENDPOINT: "http://127.0.0.1:9",
+      S3_REGION: "us-east-1",
+      S3_FORCE_PATH_STYLE: "true",
+      S3_ACCESS_KEY_ID: "unused",
+      S3_SECRET_ACCESS_KEY: "unused",
+      SCRATCH_BUCKET: "reframe-scratch",
+      OUTPUT_BUCKET: "reframe-outputs",
+    };
+    const cli = startCli(args(manifest, "--dry-run"), env);
     const t0 = performance.now();
     let peakRss = 0;
     let cpuMsUsed = 0;
@@ -87,6 +85,29 @@ export async function runBulkMillion({ rows }: { rows: number }): Promise<Benchm
     // BullMQ's queue meta (written by opening the queue) is all a dry run may leave.
     const keys = (await redis.keys("*")).filter((key) => !key.endsWith(":meta"));
     if (keys.length > 0) throw new Error(`the dry run wrote to Redis: ${keys.join(", ")}`);
+    // Admission: the same command for real, --detach (no worker runs: every job stays waiting), then
+    // raw addBulk of the same jobs on the emptied Redis, timed chunk by chunk (jobs built off the clock).
+    const admitStarted = performance.now();
+    const admit = await runCli(args(manifest, "--detach"), env);
+    const admitSeconds = (performance.now() - admitStarted) / 1000;
+    if (admit.code !== 0) throw new Error(`the run exited ${admit.code}:\n${admit.stdout}\n${admit.stderr}`);
+    const queue = createOutpaintQueue({ connection: redis, prefix: DEFAULT_QUEUE_PREFIX });
+    closers.push(() => queue.close());
+    const waiting = await queue.getWaitingCount();
+    if (waiting !== rows) throw new Error(`the run left ${waiting} jobs waiting, expected ${rows}`);
+    const redisPeak = Number(/^used_memory_peak:(\d+)/m.exec(await redis.info("memory"))?.[1]);
+    const batchId = /batch (bulk-[0-9a-f]{12})/.exec(admit.stdout)![1]!;
+    await redis.flushall();
+    let rawSeconds = 0;
+    for (let start = 0; start < rows; start += CHUNK) {
+      const jobs = Array.from({ length: Math.min(CHUNK, rows - start) }, (_, i) => {
+        const job = parseOutpaintJob(rowJob(manifestRow(start + i), batchId));
+        return { name: OUTPAINT_JOB_NAME, data: job, opts: { jobId: outpaintJobId(job) } };
+      });
+      const t = performance.now();
+      await queue.addBulk(jobs);
+      rawSeconds += (performance.now() - t) / 1000;
+    }
     return {
       name: "bulkMillion",
       durationMs: Date.now() - started,
@@ -109,6 +130,23 @@ export async function runBulkMillion({ rows }: { rows: number }): Promise<Benchm
           note: "the CLI's wall clock, start to exit: read, expand, validate, look up and estimate",
         }),
         figure({
+          id: BULK_MILLION_FIGURES[2],
+          label: `bulk --detach, ${rows} rows planned and admitted`,
+          value: rows / admitSeconds,
+          unit: "rows/s",
+          baseline: { value: rows / rawSeconds, label: "raw addBulk, same jobs" },
+          target: { on: "ratio", op: ">=", limit: ADMIT_RATIO_TO_RAW },
+          note: "the CLI's wall clock (both passes, start to exit) against addBulk's time alone",
+        }),
+        figure({
+          id: BULK_MILLION_FIGURES[3],
+          label: `Redis peak used_memory, ${rows} rows admitted`,
+          value: redisPeak,
+          unit: "bytes",
+          target: { on: "value", op: "<=", limit: REDIS_PEAK_BYTES },
+          note: "every job waiting in the queue: admission is not windowed yet",
+        }),
+        figure({
           id: BULK_MILLION_FIGURES[1],
           label: `the CLI's peak RSS planning ${rows} rows`,
           value: peakRss,
@@ -119,11 +157,27 @@ export async function runBulkMillion({ rows }: { rows: number }): Promise<Benchm
       ],
     };
   } finally {
+    for (const close of closers) await close();
     redis.disconnect();
     await redisServer.stop();
     await rm(directory, { recursive: true, force: true });
   }
 }
+
+const args = (manifest: string, ...extra: string[]) => [
+  "bulk",
+  "--manifest",
+  manifest,
+  "--bucket",
+  "reframe-outputs",
+  "--prefix",
+  "reformats/",
+  "--route",
+  "dam-update",
+  "--chunk-size",
+  String(CHUNK),
+  ...extra,
+];
 
 /**
  * N rows as a studio's CSV manifest, written as they are made (a million rows are never held), and
