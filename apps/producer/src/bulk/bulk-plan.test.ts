@@ -31,7 +31,7 @@ const s3 = createS3Client({
 describe("a streamed plan and its enqueue", () => {
   it("count a job repeated chunks apart once, enqueue each once, and add nothing when run again", async () => {
     const prefix = "{plan-test}";
-    const redis = createRedisClient(server.url, { role: "producer" });
+    const redis = createRedisClient(server.url, { role: "worker" });
     const queue = createOutpaintQueue({ connection: redis, prefix });
     const store = createBatchStore(redis, { prefix });
     try {
@@ -92,7 +92,7 @@ describe("a streamed plan and its enqueue", () => {
   }, 60_000);
 
   it("names every bad row once the whole manifest was read, and writes nothing", async () => {
-    const redis = createRedisClient(server.url, { role: "producer" });
+    const redis = createRedisClient(server.url, { role: "worker" });
     const queue = createOutpaintQueue({ connection: redis, prefix: "{plan-bad}" });
     try {
       const rows = Array.from({ length: 1500 }, (_, i) =>

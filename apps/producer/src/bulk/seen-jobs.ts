@@ -23,7 +23,8 @@ export function createSeenJobs(): SeenJobs {
   let size = 0;
 
   const insert = (into: Uint32Array, mask: number, high: number, low: number): boolean => {
-    let slot = (high ^ Math.imul(low, 0x9e3779b1)) & mask;
+    // SHA-256's bits are uniform: the first 32 choose the slot.
+    let slot = high & mask;
     for (;;) {
       const at = slot * 2;
       const h = into[at]!;
