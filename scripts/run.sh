@@ -14,7 +14,8 @@ esac
 source "$ROOT/scripts/bootstrap.sh"
 case "$MODE" in
   # The CLI stays in the caller's directory: its paths (--manifest, --report) are the user's.
-  reframe) exec node "$ROOT/apps/producer/src/cli.ts" "$@" ;;
+  # Run as the executable it is: its first line holds the CLI's Node flags.
+  reframe) exec "$ROOT/apps/producer/src/cli.ts" "$@" ;;
 esac
 cd "$ROOT"
 case "$MODE" in

@@ -45,11 +45,12 @@ async function planAndEnqueue(
       prefix: "reformats/",
       route: "dam-update",
       batch: "bench",
+      "chunk-size": String(CHUNK),
     },
     {},
   );
   const store = createBatchStore(redis, { prefix: DEFAULT_QUEUE_PREFIX });
-  const plan = await planBulk(request, {
+  const { plan, sources } = await planBulk(request, {
     s3: UNUSED_S3,
     queue,
     redis,
@@ -59,10 +60,14 @@ async function planAndEnqueue(
     scratch: [],
     sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
   });
-  await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
-  const result = await enqueuePlan(plan, { queue, store }, { chunkSize: CHUNK });
-  await store.seal(plan.batchId);
-  return { enqueued: result.added + result.existing, costUsd: plan.estimate?.costUsd ?? 0 };
+  try {
+    await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
+    const result = await enqueuePlan(request, plan, sources, { queue, store });
+    await store.seal(plan.batchId);
+    return { enqueued: result.added + result.existing, costUsd: plan.estimate?.costUsd ?? 0 };
+  } finally {
+    await sources.close();
+  }
 }
 
 /** The bulk command's default chunk. */
@@ -87,26 +92,32 @@ async function writeManifest(
   return { path, remove: () => rm(directory, { recursive: true, force: true }) };
 }
 
-function rowJob(row: ManifestRow): OutpaintJobInput {
+/** The job `reframe bulk` makes of a row (to the run's output, prefix and route), under `batchId`. */
+export function rowJob(row: ManifestRow, batchId = "bench"): OutpaintJobInput {
   return {
     source: { kind: "s3", bucket: row.bucket, key: row.key, width: row.width, height: row.height },
     target: { kind: "ratio", ratio: row.target },
     output: { bucket: "reframe-outputs", prefix: "reformats/" },
     route: ["dam-update"],
-    labels: { batchId: "bench" },
+    labels: { batchId, requester: "bulk" },
   } as OutpaintJobInput;
 }
 
 const TARGETS = ["16:9", "9:16", "4:5", "1:1", "1.91:1"];
 
-export function manifestRows(count: number): ManifestRow[] {
-  return Array.from({ length: count }, (_, i) => ({
+/** The i-th row of a generated manifest: sizes and targets repeat, keys do not. */
+export function manifestRow(i: number): ManifestRow {
+  return {
     bucket: "reframe-sources",
     key: `library/${Math.floor(i / 1000)}/asset-${i}.jpg`,
     width: 800 + (i % 7) * 64,
     height: 600 + (i % 5) * 48,
     target: TARGETS[i % TARGETS.length]!,
-  }));
+  };
+}
+
+export function manifestRows(count: number): ManifestRow[] {
+  return Array.from({ length: count }, (_, i) => manifestRow(i));
 }
 
 /**

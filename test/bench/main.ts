@@ -3,12 +3,13 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type BenchmarkResult, renderTable } from "./figures.ts";
-import { BENCHMARKS, type BenchmarkName } from "./registry.ts";
+import { BENCHMARKS, type BenchmarkName, type BenchOptions } from "./registry.ts";
 
 /**
- * `pnpm bench [name…] [--scale 0.01] [--out DIR]`: runs the benchmarks of issue 5 (all of them, or
- * the ones named), prints a table and writes out/bench/bench-<time>.json (and latest.json).
+ * `pnpm bench [name…] [--scale 0.01] [--rows N] [--out DIR]`: runs the benchmarks of issue 5 (all of
+ * them, or the ones named), prints a table and writes out/bench/bench-<time>.json (and latest.json).
  * `--scale` multiplies every size (jobs, rows): the smoke test runs the whole harness at a tiny scale.
+ * `--rows` sets bulkMillion's manifest length outright.
  */
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -30,6 +31,7 @@ export async function runBenchmarks(
   names: readonly BenchmarkName[],
   scale: number,
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  options: BenchOptions = {},
 ): Promise<BenchReport> {
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
@@ -45,7 +47,7 @@ export async function runBenchmarks(
   };
   for (const name of names) {
     log(`[bench] ${name} …`);
-    const result = await BENCHMARKS[name].run(scale);
+    const result = await BENCHMARKS[name].run(scale, options);
     log(`[bench] ${name} done in ${(result.durationMs / 1000).toFixed(1)} s`);
     report.results.push(result);
   }
@@ -66,16 +68,19 @@ class UsageError extends Error {}
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { scale: { type: "string", default: "1" }, out: { type: "string" } },
+    options: { scale: { type: "string", default: "1" }, rows: { type: "string" }, out: { type: "string" } },
   });
   const scale = Number(values.scale);
   if (!(scale > 0)) throw new UsageError("--scale must be a positive number");
+  const rows = values.rows === undefined ? undefined : Number(values.rows);
+  if (rows !== undefined && !(Number.isInteger(rows) && rows > 0))
+    throw new UsageError("--rows must be a whole number above 0");
   const known = Object.keys(BENCHMARKS) as BenchmarkName[];
   const unknown = positionals.filter((name) => !known.includes(name as BenchmarkName));
   if (unknown.length > 0)
     throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${known.join(", ")}`);
   const names = positionals.length > 0 ? (positionals as BenchmarkName[]) : known;
-  const report = await runBenchmarks(names, scale);
+  const report = await runBenchmarks(names, scale, undefined, rows === undefined ? {} : { rows });
   const file = await writeReport(report, values.out ?? `${REPO_ROOT}out/bench`);
   console.log(renderTable(report.results));
   console.log(

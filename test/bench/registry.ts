@@ -1,4 +1,5 @@
 import { BULK_ENQUEUE_FIGURES, runBulkEnqueue } from "./bulk-enqueue.ts";
+import { BULK_MILLION_FIGURES, runBulkMillion } from "./bulk-million.ts";
 import type { BenchmarkResult } from "./figures.ts";
 import { IMAGES_FIGURES, runImages } from "./images.ts";
 import { IN_FLIGHT_FIGURES, runInFlight } from "./in-flight.ts";
@@ -8,6 +9,12 @@ import { runThroughput, THROUGHPUT_FIGURES } from "./throughput.ts";
 
 /** The worker's default (WORKER_CONCURRENCY); the bare BullMQ baseline runs at the same. */
 const WORKER_DEFAULT_CONCURRENCY = 50;
+
+/** Flags of `pnpm bench` a benchmark may read. */
+export interface BenchOptions {
+  /** bulkMillion's manifest rows, whatever the scale. */
+  rows?: number;
+}
 
 const scaled = (full: number, scale: number, min: number) => Math.max(min, Math.round(full * scale));
 
@@ -32,6 +39,12 @@ export const BENCHMARKS = {
     figures: BULK_ENQUEUE_FIGURES,
     run: (scale: number): Promise<BenchmarkResult> =>
       runBulkEnqueue({ rows: scaled(100_000, scale, 200), rounds: scale < 0.1 ? 1 : 3 }),
+  },
+  bulkMillion: {
+    figures: BULK_MILLION_FIGURES,
+    // --rows sets the manifest's length outright (10000000: the memory must stay the same).
+    run: (scale: number, { rows }: BenchOptions = {}): Promise<BenchmarkResult> =>
+      runBulkMillion({ rows: rows ?? scaled(1_000_000, scale, 500) }),
   },
   images: {
     figures: IMAGES_FIGURES,

@@ -1,10 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { LocalStack } from "@reframe/demo";
 
 const CLI = fileURLToPath(new URL("../../apps/producer/src/cli.ts", import.meta.url));
+/** The CLI's Node flags, from its first line (`#!/usr/bin/env -S node --flag …`), as `./reframe` runs it. */
+const CLI_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, "utf8").split("\n")[0]!)?.[1] ?? "")
+  .trim()
+  .split(/\s+/)
+  .filter(Boolean);
 
 /** The environment `reframe bulk` needs on a local stack, nothing more (no provider key). */
 export function cliEnvironment(stack: LocalStack, redisEnv = stack.redisEnv): Record<string, string> {
@@ -32,7 +38,7 @@ export interface CliRun {
 
 /** The real CLI as its own process, as a user runs it. */
 export function startCli(args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...CLI_NODE_FLAGS, CLI, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -150,49 +150,71 @@ export interface EstimateSummary {
 }
 
 export function summarizeEstimates(estimates: readonly JobEstimate[]): EstimateSummary {
-  const summary: EstimateSummary = {
-    jobs: estimates.length,
-    outpaint: 0,
-    prescaled: 0,
-    upscaled: 0,
-    generatedShare: undefined,
-    copies: 0,
-    refused: 0,
-    unreadable: 0,
-    costUsd: 0,
-    megapixels: 0,
-    problems: {},
-  };
+  const tally = startEstimateTally();
+  for (const estimate of estimates) tally.add(estimate);
+  return tally.summary();
+}
+
+/** An EstimateSummary added up one estimate at a time: a streamed plan keeps the sums, not the estimates. */
+export interface EstimateTally {
+  add(estimate: JobEstimate): void;
+  summary(): EstimateSummary;
+}
+
+export function startEstimateTally(): EstimateTally {
+  let jobs = 0;
+  let outpaint = 0;
+  let prescaled = 0;
+  let upscaled = 0;
+  let copies = 0;
+  const failing = { refused: 0, unreadable: 0 };
+  // Cents are summed as integers, so the total does not depend on how many jobs there are.
   let cents = 0;
+  let megapixels = 0;
   let shareSum = 0;
   let shareMax = 0;
-  for (const estimate of estimates) {
-    switch (estimate.kind) {
-      case "outpaint":
-        summary.outpaint += 1;
-        if (estimate.sourceScale < 1) summary.prescaled += 1;
-        if (estimate.sourceScale > 1) summary.upscaled += 1;
-        shareSum += estimate.generatedShare;
-        shareMax = Math.max(shareMax, estimate.generatedShare);
-        cents += Math.round(estimate.costUsd * 100);
-        summary.megapixels += estimate.megapixels;
-        break;
-      case "copy":
-        summary.copies += 1;
-        break;
-      case "refused":
-      case "unreadable":
-        summary[estimate.kind] += 1;
-        summary.problems[estimate.code] = (summary.problems[estimate.code] ?? 0) + 1;
-        break;
-      default:
-        throw new Error(`unknown estimate ${JSON.stringify(estimate satisfies never)}`);
-    }
-  }
-  summary.costUsd = cents / 100;
-  if (summary.outpaint > 0) summary.generatedShare = { mean: shareSum / summary.outpaint, max: shareMax };
-  summary.megapixels = Math.round(summary.megapixels * 100) / 100;
-  return summary;
+  const problems: Record<string, number> = {};
+  return {
+    add(estimate) {
+      jobs += 1;
+      switch (estimate.kind) {
+        case "outpaint":
+          outpaint += 1;
+          if (estimate.sourceScale < 1) prescaled += 1;
+          if (estimate.sourceScale > 1) upscaled += 1;
+          shareSum += estimate.generatedShare;
+          shareMax = Math.max(shareMax, estimate.generatedShare);
+          cents += Math.round(estimate.costUsd * 100);
+          megapixels += estimate.megapixels;
+          break;
+        case "copy":
+          copies += 1;
+          break;
+        case "refused":
+        case "unreadable":
+          failing[estimate.kind] += 1;
+          problems[estimate.code] = (problems[estimate.code] ?? 0) + 1;
+          break;
+        default:
+          throw new Error(`unknown estimate ${JSON.stringify(estimate satisfies never)}`);
+      }
+    },
+    summary() {
+      return {
+        jobs,
+        outpaint,
+        prescaled,
+        upscaled,
+        generatedShare: outpaint > 0 ? { mean: shareSum / outpaint, max: shareMax } : undefined,
+        copies,
+        refused: failing.refused,
+        unreadable: failing.unreadable,
+        costUsd: cents / 100,
+        megapixels: Math.round(megapixels * 100) / 100,
+        problems: { ...problems },
+      };
+    },
+  };
 }
 
 /** One source, one key: sourceIdentity builds its members in a fixed order, so plain JSON will do. */

@@ -1,12 +1,14 @@
 export type { SourceLimits } from "@reframe/images";
 export {
   type EstimateSummary,
+  type EstimateTally,
   estimateJob,
   estimateJobs,
   inspectSource,
   type JobEstimate,
   type SourceDimensions,
   type SourceInspection,
+  startEstimateTally,
   summarizeEstimates,
 } from "./estimate.ts";
 export {
@@ -22,8 +24,10 @@ export {
   ManifestError,
   type ManifestFormat,
   type ManifestIssue,
+  type ManifestOptions,
   manifestFormatOf,
   parseManifest,
+  readManifest,
 } from "./manifest.ts";
 export { downloadSource, type SourceAccess, withSourceRanges } from "./source-bytes.ts";
 export { type SourceItem, type SourceOverrides, sourceLabel } from "./source-item.ts";

@@ -1,6 +1,7 @@
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { expandJobs } from "./expand.ts";
-import { ManifestError, manifestFormatOf, parseManifest } from "./manifest.ts";
+import { ManifestError, manifestFormatOf, parseManifest, readManifest } from "./manifest.ts";
 
 describe("parseManifest", () => {
   it("reads CSV rows of keys, s3 URIs and URLs with hints and per-row overrides", () => {
@@ -153,5 +154,59 @@ describe("expandJobs", () => {
       ["b.jpg", { kind: "ratio", ratio: "1:1", anchor: "bottom" }, "PNG"],
     ]);
     expect(jobs[0]?.labels).toEqual({ batchId: "b1" });
+  });
+});
+
+describe("readManifest", () => {
+  /** The text in small pieces, cut mid-line, as a file stream delivers it. */
+  const pieces = (text: string, size = 7) =>
+    Readable.from(
+      Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size)),
+    );
+  const collect = async (items: AsyncIterable<unknown>) => {
+    const out: unknown[] = [];
+    for await (const item of items) out.push(item);
+    return out;
+  };
+
+  it("yields what parseManifest returns, CSV and JSON Lines, row by row", async () => {
+    const csv = "key,bucket,width,height,targets\r\na.jpg,lib,10,20,16:9|1:1\r\n\r\nb.jpg,lib,,,\r\n";
+    const jsonl =
+      '{"source":"s3://lib/a.png"}\r\n\r\n{"url":"https://cdn.example.com/x.jpg","targets":["4:5"]}\n';
+    for (const [text, format] of [
+      [csv, "csv"],
+      [jsonl, "jsonl"],
+    ] as const) {
+      const options = { name: `m.${format}`, format, defaultBucket: "lib" };
+      expect(await collect(readManifest(pieces(text), options))).toEqual(parseManifest(text, options));
+    }
+  });
+
+  it("reads to the end, then names the first bad rows and counts them all", async () => {
+    const rows = Array.from({ length: 250 }, (_, i) => (i % 2 === 0 ? `${i}.jpg,50` : `${i}.jpg,10`));
+    const text = ["key,quality", ...rows].join("\n");
+    const seen: unknown[] = [];
+    const error = await (async () => {
+      try {
+        for await (const item of readManifest(pieces(text, 64), {
+          name: "m.csv",
+          format: "csv",
+          defaultBucket: "b",
+        }))
+          seen.push(item);
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(seen).toHaveLength(125);
+    expect(error).toBeInstanceOf(ManifestError);
+    expect((error as ManifestError).count).toBe(125);
+    expect((error as ManifestError).issues).toHaveLength(100);
+    expect((error as ManifestError).issues[0]).toEqual({
+      line: 3,
+      field: "quality",
+      rule: "must be at least 20",
+    });
+    expect((error as ManifestError).message).toMatch(/^m\.csv: 125 bad rows\n[\s\S]*… and 115 more$/);
   });
 });

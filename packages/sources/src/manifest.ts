@@ -1,3 +1,5 @@
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import {
   type Anchor,
   anchorSchema,
@@ -9,6 +11,7 @@ import {
   type Target,
 } from "@reframe/geometry";
 import { OUTPUT_FORMATS } from "@reframe/jobs";
+import { type Options as CsvOptions, parse as parseCsvStream } from "csv-parse";
 import { parse as parseCsv } from "csv-parse/sync";
 import { z } from "zod";
 import type { SourceItem, SourceOverrides } from "./source-item.ts";
@@ -19,7 +22,8 @@ import type { SourceItem, SourceOverrides } from "./source-item.ts";
  * bucket), or `url`; it may carry `etag`, `width` and `height` (hints that spare reading the image's
  * header) and per-row overrides: `targets` (CSV: separated by "|"), `anchor`, `prefix`, `format`,
  * `quality`, `mode`, and the canvas policy: `fit`, `maxUpscale`, `maxGeneratedShare` (0.9 or 90%).
- * Every bad row is reported (line, field, rule) before anything is enqueued.
+ * Every bad row is reported (line, field, rule) before anything is enqueued. A manifest is read whole
+ * (parseManifest) or as a stream (readManifest), row by row, holding only the bad rows it reports.
  */
 
 export const MANIFEST_FORMATS = ["csv", "jsonl"] as const;
@@ -31,17 +35,21 @@ export interface ManifestIssue {
   rule: string;
 }
 
+/** Bad rows kept with their details; past them a manifest's bad rows are only counted. */
+const KEPT_ISSUES = 100;
+
 export class ManifestError extends Error {
   readonly code = "invalid-manifest";
+  /** The first bad rows (at most KEPT_ISSUES); `count` counts them all. */
   readonly issues: ManifestIssue[];
-  constructor(name: string, issues: ManifestIssue[]) {
+  readonly count: number;
+  constructor(name: string, issues: ManifestIssue[], count = issues.length) {
     const shown = issues.slice(0, 10).map((issue) => `  line ${issue.line}: ${issue.field} ${issue.rule}`);
-    const more = issues.length > 10 ? [`  … and ${issues.length - 10} more`] : [];
-    super(
-      [`${name}: ${issues.length} bad row${issues.length === 1 ? "" : "s"}`, ...shown, ...more].join("\n"),
-    );
+    const more = count > 10 ? [`  … and ${count - 10} more`] : [];
+    super([`${name}: ${count} bad row${count === 1 ? "" : "s"}`, ...shown, ...more].join("\n"));
     this.name = "ManifestError";
     this.issues = issues;
+    this.count = count;
   }
 }
 
@@ -87,57 +95,124 @@ export function manifestFormatOf(name: string): ManifestFormat | undefined {
   return undefined;
 }
 
+export interface ManifestOptions {
+  name: string;
+  format: ManifestFormat;
+  defaultBucket?: string;
+}
+
 /** Parses a whole manifest; throws ManifestError listing every bad row. */
-export function parseManifest(
-  text: string,
-  { name, format, defaultBucket }: { name: string; format: ManifestFormat; defaultBucket?: string },
-): SourceItem[] {
+export function parseManifest(text: string, options: ManifestOptions): SourceItem[] {
+  const rows = manifestRows(options);
   const items: SourceItem[] = [];
-  const issues: ManifestIssue[] = [];
-  const targetSpecs = new Map<string, ReturnType<typeof parseTargetSpec>>();
-  for (const { line, record, error } of records(text, format)) {
-    if (error) {
-      issues.push({ line, field: "(row)", rule: error });
-      continue;
-    }
-    const parsed = rowSchema.safeParse(record);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues)
-        issues.push({ line, field: issue.path.join(".") || "(row)", rule: issue.message });
-      continue;
-    }
-    const item = itemOf(parsed.data, `${name} line ${line}`, defaultBucket, targetSpecs);
-    if ("rule" in item) issues.push({ line, ...item });
-    else items.push(item);
+  for (const record of records(text, options.format)) {
+    const item = rows.item(record);
+    if (item) items.push(item);
   }
-  if (issues.length > 0) throw new ManifestError(name, issues);
+  rows.finish();
   return items;
 }
 
-function* records(
-  text: string,
-  format: ManifestFormat,
-): Generator<{ line: number; record: unknown; error?: string }> {
+/**
+ * A manifest read as a stream: each good row's item as it is read, then a ManifestError naming the
+ * bad rows, if any, once the stream has ended. Holds one row at a time (and the bad rows it reports),
+ * so a manifest of any length is read in the same memory.
+ */
+export async function* readManifest(input: Readable, options: ManifestOptions): AsyncGenerator<SourceItem> {
+  const rows = manifestRows(options);
+  for await (const record of streamedRecords(input, options.format)) {
+    const item = rows.item(record);
+    if (item) yield item;
+  }
+  rows.finish();
+}
+
+interface ManifestRecord {
+  line: number;
+  record: unknown;
+  error?: string;
+}
+
+/** Rows into items, one at a time, keeping the first bad rows and counting them all. */
+function manifestRows({ name, defaultBucket }: ManifestOptions) {
+  const issues: ManifestIssue[] = [];
+  let count = 0;
+  const report = (issue: ManifestIssue) => {
+    count += 1;
+    if (issues.length < KEPT_ISSUES) issues.push(issue);
+  };
+  const targetSpecs = new Map<string, ReturnType<typeof parseTargetSpec>>();
+  return {
+    item({ line, record, error }: ManifestRecord): SourceItem | undefined {
+      if (error) {
+        report({ line, field: "(row)", rule: error });
+        return undefined;
+      }
+      const parsed = rowSchema.safeParse(record);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues)
+          report({ line, field: issue.path.join(".") || "(row)", rule: issue.message });
+        return undefined;
+      }
+      const item = itemOf(parsed.data, `${name} line ${line}`, defaultBucket, targetSpecs);
+      if ("rule" in item) {
+        report({ line, ...item });
+        return undefined;
+      }
+      return item;
+    },
+    finish(): void {
+      if (count > 0) throw new ManifestError(name, issues, count);
+    },
+  };
+}
+
+const CSV_OPTIONS: CsvOptions = {
+  columns: (header: string[]) => header.map((column) => column.trim()),
+  skip_empty_lines: true,
+  trim: true,
+  info: true,
+  relax_column_count: false,
+};
+
+type CsvRow = { record: Record<string, string>; info: { lines: number } };
+
+function jsonRecord(raw: string, line: number): ManifestRecord | undefined {
+  if (raw.trim() === "") return undefined;
+  try {
+    return { line, record: JSON.parse(raw) };
+  } catch {
+    return { line, record: undefined, error: "is not valid JSON" };
+  }
+}
+
+function* records(text: string, format: ManifestFormat): Generator<ManifestRecord> {
   if (format === "jsonl") {
     const lines = text.split(/\r?\n/);
     for (const [index, raw] of lines.entries()) {
-      if (raw.trim() === "") continue;
-      try {
-        yield { line: index + 1, record: JSON.parse(raw) };
-      } catch {
-        yield { line: index + 1, record: undefined, error: "is not valid JSON" };
-      }
+      const record = jsonRecord(raw, index + 1);
+      if (record) yield record;
     }
     return;
   }
-  const rows = parseCsv(text, {
-    columns: (header: string[]) => header.map((column) => column.trim()),
-    skip_empty_lines: true,
-    trim: true,
-    info: true,
-    relax_column_count: false,
-  }) as { record: Record<string, string>; info: { lines: number } }[];
-  for (const { record, info } of rows) yield { line: info.lines, record };
+  for (const { record, info } of parseCsv(text, CSV_OPTIONS) as unknown as CsvRow[])
+    yield { line: info.lines, record };
+}
+
+async function* streamedRecords(input: Readable, format: ManifestFormat): AsyncGenerator<ManifestRecord> {
+  if (format === "jsonl") {
+    let line = 0;
+    for await (const raw of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+      line += 1;
+      const record = jsonRecord(raw, line);
+      if (record) yield record;
+    }
+    return;
+  }
+  const parser = parseCsvStream(CSV_OPTIONS);
+  input.on("error", (error) => parser.destroy(error));
+  input.pipe(parser);
+  for await (const { record, info } of parser as AsyncIterable<CsvRow>) yield { line: info.lines, record };
 }
 
 function itemOf(

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { outputAreasOf } from "@reframe/sources";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../cli/usage-error.ts";
@@ -127,7 +128,11 @@ describe("parseBulkRequest", () => {
 });
 
 describe("deriveBatchId", () => {
-  const id = (flags: BulkFlags, manifest?: string) => deriveBatchId(parseBulkRequest(flags, env), manifest);
+  const id = (flags: BulkFlags, manifest?: string) =>
+    deriveBatchId(
+      parseBulkRequest(flags, env),
+      manifest === undefined ? undefined : createHash("sha256").update(manifest).digest("hex"),
+    );
 
   it("is the same for the same request, however it is spelt", () => {
     const base = id(prefixRun({ target: ["16:9", "1:1"], include: ["a/**", "b/**"] }));

@@ -148,10 +148,10 @@ function chunkSizeOf(text: string | undefined): number {
 
 /**
  * `bulk-` + 12 hex digits of the SHA-256 of what the run asks for: the sources (a prefix and its
- * globs, or the manifest's content, not its path, which differs between machines), the targets, the
+ * globs, or the SHA-256 of the manifest's content, not its path, which differs between machines), the targets, the
  * output, the options and the route. Order does not matter where it changes nothing.
  */
-export function deriveBatchId(request: BulkRequest, manifestText?: string): string {
+export function deriveBatchId(request: BulkRequest, manifestSha256?: string): string {
   const { sources, template } = request;
   const sourceIdentity =
     sources.kind === "prefix"
@@ -164,9 +164,7 @@ export function deriveBatchId(request: BulkRequest, manifestText?: string): stri
         }
       : {
           kind: "manifest",
-          sha256: createHash("sha256")
-            .update(manifestText ?? "")
-            .digest("hex"),
+          sha256: manifestSha256 ?? createHash("sha256").digest("hex"),
           sourceBucket: sources.sourceBucket,
         };
   const identity = {

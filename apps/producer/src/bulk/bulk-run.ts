@@ -1,36 +1,52 @@
 import { sourceLimitsOf } from "@reframe/config";
-import { announceBatchCompleted, type EnqueueManyResult, enqueueMany, openRouteQueues } from "@reframe/jobs";
+import { announceBatchCompleted, enqueueMany, type OutpaintJob, openRouteQueues } from "@reframe/jobs";
 import { scratchAreas } from "@reframe/storage";
 import type { BulkContext } from "./bulk-context.ts";
-import { type BulkPlan, planBulk } from "./bulk-plan.ts";
+import { type BulkPlan, jobChunks, planBulk } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
+import type { BulkSources } from "./bulk-sources.ts";
 import { defaultReportFile, finishBatch, reattachHint } from "./finish-batch.ts";
 import { INTERRUPTED_EXIT_CODE, isInterruption } from "./interrupt.ts";
 import { formatPlan, formatUsd } from "./plan-text.ts";
 import { createProgressLine, rateAndEta } from "./progress-line.ts";
+import { createSeenJobs } from "./seen-jobs.ts";
 
 /** The budget was below the estimate: nothing was enqueued. */
 export const OVER_BUDGET_EXIT_CODE = 3;
 
 /**
- * `reframe bulk`: plan (list or parse, expand, look up, estimate), print the plan, stop there on a
- * dry run or over the budget, then open the batch, enqueue in chunks, seal it and follow it to its
- * end with a summary and a report. Every step is safe to repeat: the batch id comes from the request
- * and job ids from the work, so running the same command again adds only what is missing.
+ * `reframe bulk`: plan (list or parse, expand, look up, estimate: one streaming pass), print the
+ * plan, stop there on a dry run or over the budget, then open the batch, enqueue in chunks (a second
+ * pass over the same sources), seal it and follow it to its end with a summary and a report. Every
+ * step is safe to repeat: the batch id comes from the request and job ids from the work, so running
+ * the same command again adds only what is missing.
  */
 export async function runBulk(
   request: BulkRequest,
   context: BulkContext,
   commandLine: string,
 ): Promise<number> {
-  let plan: BulkPlan;
+  let planned: Awaited<ReturnType<typeof makePlan>>;
   try {
-    plan = await makePlan(request, context);
+    planned = await makePlan(request, context);
   } catch (error) {
     if (!isInterruption(error, context.interrupt)) throw error;
     context.err.write("interrupted before anything was enqueued\n");
     return INTERRUPTED_EXIT_CODE;
   }
+  try {
+    return await runPlan(request, context, commandLine, planned);
+  } finally {
+    await planned.sources.close();
+  }
+}
+
+async function runPlan(
+  request: BulkRequest,
+  context: BulkContext,
+  commandLine: string,
+  { plan, sources }: { plan: BulkPlan; sources: BulkSources },
+): Promise<number> {
   context.out.write(`${formatPlan(plan, request)}\n`);
   if (request.dryRun) {
     context.out.write("dry run: nothing was enqueued\n");
@@ -39,7 +55,7 @@ export async function runBulk(
   const cost = plan.estimate?.costUsd;
   if (request.maxCostUsd !== undefined && cost !== undefined && cost > request.maxCostUsd) {
     context.err.write(
-      `refused: the estimated cost ${formatUsd(cost)} of ${plan.toRun.length} jobs to run is over the budget of ${formatUsd(request.maxCostUsd)} (--max-cost); nothing was enqueued\n`,
+      `refused: the estimated cost ${formatUsd(cost)} of ${plan.toRun} jobs to run is over the budget of ${formatUsd(request.maxCostUsd)} (--max-cost); nothing was enqueued\n`,
     );
     return OVER_BUDGET_EXIT_CODE;
   }
@@ -50,7 +66,7 @@ export async function runBulk(
     description: commandLine,
     ...(cost === undefined ? {} : { estimatedCostUsd: cost }),
   });
-  const enqueued = await enqueueChunks(plan, request.chunkSize, context);
+  const enqueued = await enqueueChunks(request, plan, sources, context);
   if (enqueued === "interrupted") return INTERRUPTED_EXIT_CODE;
   await sealAndAnnounce(plan.batchId, context);
   if (request.detach) {
@@ -63,15 +79,11 @@ export async function runBulk(
   });
 }
 
-async function makePlan(request: BulkRequest, context: BulkContext): Promise<BulkPlan> {
+async function makePlan(request: BulkRequest, context: BulkContext) {
   const progress = createProgressLine({ stream: context.err, now: context.now });
-  const phases = {
-    listing: { verb: "listed", what: "sources" },
-    checking: { verb: "looked up", what: "jobs in the queue" },
-    estimating: { verb: "read the size of", what: "sources" },
-  };
-  let current: { phase: keyof typeof phases; text: string } | undefined;
-  const plan = await planBulk(request, {
+  const startedAt = context.now();
+  let last = "";
+  const planned = await planBulk(request, {
     s3: context.s3,
     queue: context.queue,
     redis: context.redis,
@@ -81,16 +93,17 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Bul
     scratch: scratchAreas({ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }),
     sourceLimits: sourceLimitsOf(context.config),
     signal: context.interrupt.signal,
-    onProgress: (phase, done, total) => {
-      if (current && current.phase !== phase) progress.done(current.text);
-      const { verb, what } = phases[phase];
-      current = { phase, text: `${verb} ${done}${total === undefined ? "" : `/${total}`} ${what}` };
-      progress.update(current.text, total ? done / total : undefined);
+    onProgress: ({ sources, jobs, fraction }) => {
+      last = `planned ${jobs} jobs from ${sources} sources`;
+      progress.update(`${last}${rateAndEta(sources, 0, context.now() - startedAt)}`, fraction);
     },
   });
-  if (current) progress.done(current.text);
-  return plan;
+  if (last) progress.done(last);
+  return planned;
 }
+
+/** Distinct jobs handed to one enqueueMany call: its chunks' lookups travel with the adds before them. */
+const ENQUEUE_SLICE_CHUNKS = 20;
 
 /**
  * Every distinct job goes through enqueueMany, chunk by chunk: the missing ones are added and awaited,
@@ -99,14 +112,14 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Bul
  * registered but never added is still missing from the queue, so it is added then).
  */
 async function enqueueChunks(
+  request: BulkRequest,
   plan: BulkPlan,
-  chunkSize: number,
+  sources: BulkSources,
   context: BulkContext,
 ): Promise<"done" | "interrupted"> {
   const progress = createProgressLine({ stream: context.err, now: context.now });
   const startedAt = context.now();
-  const result = await enqueuePlan(plan, context, {
-    chunkSize,
+  const result = await enqueuePlan(request, plan, sources, context, {
     shouldStop: () => context.interrupt.requested,
     onChunk: (added, done, total) => {
       progress.update(
@@ -117,7 +130,7 @@ async function enqueueChunks(
   });
   if (result.stopped) {
     progress.done(
-      `enqueued ${result.added} new jobs, looked at ${result.added + result.existing} of ${plan.jobs.length}`,
+      `enqueued ${result.added} new jobs, looked at ${result.added + result.existing} of ${plan.jobs}`,
     );
     context.err.write(
       `interrupted: batch ${plan.batchId} is not sealed; run the same command again to resume it (it adds only what is missing)\n`,
@@ -130,25 +143,44 @@ async function enqueueChunks(
 }
 
 /**
- * A plan's jobs into its batch, in chunks (one call, so each chunk's lookup of the next travels with
- * its add); stops between chunks when asked. What `reframe bulk` does after its plan, and what the
- * bulk-enqueue benchmark measures.
+ * A plan's jobs into its batch: the plan's sources read again and expanded the same way (each
+ * distinct job once), ENQUEUE_SLICE_CHUNKS chunks per enqueueMany call; stops between chunks when
+ * asked. What `reframe bulk` does after its plan, and what the bulk benchmarks measure.
  */
-export function enqueuePlan(
-  plan: Pick<BulkPlan, "jobs" | "batchId">,
+export async function enqueuePlan(
+  request: Pick<BulkRequest, "template" | "chunkSize">,
+  plan: Pick<BulkPlan, "batchId" | "jobs">,
+  sources: Pick<BulkSources, "again">,
   { queue, store }: Pick<BulkContext, "queue" | "store">,
   options: {
-    chunkSize: number;
     shouldStop?: () => boolean;
     onChunk?: (added: number, done: number, total: number) => void;
-  },
-): Promise<EnqueueManyResult> {
-  return enqueueMany(queue, plan.jobs, {
-    chunkSize: options.chunkSize,
-    batch: { store, batchId: plan.batchId },
-    ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
-    onProgress: (done, total, added) => options.onChunk?.(added, done, total),
-  });
+  } = {},
+): Promise<{ added: number; existing: number; stopped: boolean }> {
+  const total = { added: 0, existing: 0, stopped: false };
+  let slice: OutpaintJob[] = [];
+  const flush = async () => {
+    const result = await enqueueMany(queue, slice, {
+      chunkSize: request.chunkSize,
+      batch: { store, batchId: plan.batchId },
+      ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
+      onProgress: (done, _total, added) =>
+        options.onChunk?.(total.added + added, total.added + total.existing + done, plan.jobs),
+    });
+    total.added += result.added;
+    total.existing += result.existing;
+    total.stopped = result.stopped;
+    slice = [];
+  };
+  const seen = createSeenJobs();
+  for await (const chunk of jobChunks(sources.again(), request.template, plan.batchId, seen)) {
+    for (const { job } of chunk.jobs) slice.push(job);
+    if (slice.length < request.chunkSize * ENQUEUE_SLICE_CHUNKS) continue;
+    await flush();
+    if (total.stopped) return total;
+  }
+  if (slice.length > 0) await flush();
+  return total;
 }
 
 /** A batch with nothing pending closes when sealed; nobody else would announce it then. */

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { BulkPlan } from "./bulk-plan.ts";
 import { parseBulkRequest } from "./bulk-request.ts";
 import { formatPlan } from "./plan-text.ts";
+import { startPlannedOutputs } from "./planned-outputs.ts";
 
 const request = parseBulkRequest(
   { source: "s3://library/photos/", target: ["preset:instagram-story"], "dry-run": true },
@@ -23,20 +24,24 @@ function planOf(sizes: [number, number][]): BulkPlan {
     const [width, height] = sizes[index]!;
     return estimateJob(job, { ok: true, size: { width, height } });
   });
+  // The sample a streamed plan keeps, fed as planBulk feeds it.
+  const planned = startPlannedOutputs();
+  toRun.forEach(({ job }, index) => {
+    planned.add(job, estimates[index]!);
+  });
   return {
     batchId: "bulk-0123456789ab",
     existingBatch: undefined,
     sources: sizes.length,
-    jobs: toRun.map(({ job }) => job),
-    jobIds: toRun.map(({ jobId }) => jobId),
+    jobs: toRun.length,
     duplicates: 0,
     done: 0,
     failedBefore: 0,
     inFlightInBatch: 0,
     inFlightElsewhere: 0,
-    toRun,
+    toRun: toRun.length,
     estimate: summarizeEstimates(estimates),
-    estimates,
+    planned: planned.result(),
   };
 }
 

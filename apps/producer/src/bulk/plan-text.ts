@@ -3,6 +3,7 @@ import type { OutpaintJob } from "@reframe/jobs";
 import { type JobEstimate, sourceLabel } from "@reframe/sources";
 import type { BulkPlan } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
+import type { PlannedOutputs } from "./planned-outputs.ts";
 
 const row = (label: string, value: string | number, note = "") =>
   `  ${label.padEnd(22)}${String(value).padStart(8)}${note ? `   ${note}` : ""}`;
@@ -36,7 +37,7 @@ export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
     row("sources", plan.sources, sourcesNote(request)),
     row(
       "jobs",
-      plan.jobIds.length,
+      plan.jobs,
       `${expansion}${plan.duplicates ? `, ${plan.duplicates} repeated jobs counted once` : ""}`,
     ),
     row("already done", plan.done),
@@ -51,7 +52,7 @@ export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
       plan.inFlightElsewhere,
       plan.inFlightElsewhere ? "(awaited by another run)" : "",
     ),
-    row("to run", plan.toRun.length),
+    row("to run", plan.toRun),
   ];
   const estimate = plan.estimate;
   if (!estimate) {
@@ -86,39 +87,22 @@ export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
         ]
       : []),
     row("estimated cost", formatUsd(estimate.costUsd), `${estimate.megapixels} megapixels`),
-    ...plannedOutputLines(plan),
+    ...(plan.planned ? plannedOutputLines(plan.planned) : []),
   );
   return lines.join("\n");
 }
-
-/** Outputs listed one by one, up to this many; past it, the ones most generated (the ones to look at). */
-const LISTED_OUTPUTS = 20;
 
 /**
  * Each planned output with its size, the scale of its source and its generated share (or why it will
  * fail): all of them for a small run, else the most generated ones.
  */
-function plannedOutputLines(plan: BulkPlan): string[] {
-  const { estimates } = plan;
-  if (!estimates || estimates.length === 0) return [];
-  const planned = plan.toRun.map(({ job }, index) => ({ job, estimate: estimates[index]! }));
-  const listed =
-    planned.length <= LISTED_OUTPUTS
-      ? planned
-      : [...planned]
-          .sort((a, b) => generatedRank(b.estimate) - generatedRank(a.estimate))
-          .slice(0, LISTED_OUTPUTS);
+function plannedOutputLines({ total, listed }: PlannedOutputs): string[] {
+  if (total === 0) return [];
   const heading =
-    listed.length === planned.length
+    listed.length === total
       ? "planned outputs:"
-      : `planned outputs, the ${LISTED_OUTPUTS} most generated of ${planned.length}:`;
+      : `planned outputs, the ${listed.length} most generated of ${total}:`;
   return [heading, ...listed.map(({ job, estimate }) => `  ${outputLine(job, estimate)}`)];
-}
-
-/** Refusals first, then by generated share. */
-function generatedRank(estimate: JobEstimate): number {
-  if (estimate.kind === "outpaint") return estimate.generatedShare;
-  return estimate.kind === "copy" ? -1 : 2;
 }
 
 function outputLine(job: OutpaintJob, estimate: JobEstimate): string {

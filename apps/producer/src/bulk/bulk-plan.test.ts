@@ -1,0 +1,122 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createBatchStore, createOutpaintQueue } from "@reframe/jobs";
+import { createRedisClient } from "@reframe/redis";
+import { createS3Client } from "@reframe/storage";
+import { useRedisServer } from "@reframe/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planBulk } from "./bulk-plan.ts";
+import { parseBulkRequest } from "./bulk-request.ts";
+import { enqueuePlan } from "./bulk-run.ts";
+
+const server = useRedisServer();
+let directory: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), "reframe-plan-"));
+});
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+/** Never called: every row carries its size. */
+const s3 = createS3Client({
+  endpoint: "http://127.0.0.1:9",
+  region: "us-east-1",
+  forcePathStyle: true,
+  credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
+});
+
+describe("a streamed plan and its enqueue", () => {
+  it("count a job repeated chunks apart once, enqueue each once, and add nothing when run again", async () => {
+    const prefix = "{plan-test}";
+    const redis = createRedisClient(server.url, { role: "worker" });
+    const queue = createOutpaintQueue({ connection: redis, prefix });
+    const store = createBatchStore(redis, { prefix });
+    try {
+      // 2,500 rows, the last 500 repeating the first 500: more than two plan chunks apart.
+      const rows = Array.from(
+        { length: 2500 },
+        (_, i) => `lib,k${i % 2000}.jpg,${640 + ((i % 2000) % 3) * 64},480`,
+      );
+      const manifest = join(directory, "rows.csv");
+      await writeFile(manifest, ["bucket,key,width,height", ...rows].join("\n"));
+      const request = parseBulkRequest(
+        { manifest, target: ["1:1"], bucket: "outputs", "chunk-size": "100" },
+        {},
+      );
+      const deps = {
+        s3,
+        queue,
+        redis,
+        store,
+        queuePrefix: prefix,
+        sourceFetch: () => Promise.reject(new Error("no URL sources here")),
+        scratch: [],
+        sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
+      };
+      const first = await planBulk(request, deps);
+      expect(first.plan).toMatchObject({ sources: 2500, jobs: 2000, duplicates: 500, toRun: 2000, done: 0 });
+      expect(first.plan.estimate?.jobs).toBe(2000);
+      expect(first.plan.planned?.total).toBe(2000);
+      expect(first.plan.planned?.listed).toHaveLength(20);
+      expect(await queue.getWaitingCount()).toBe(0);
+
+      await store.open(first.plan.batchId, { kind: "bulk", createdAt: 1 });
+      const added = await enqueuePlan(request, first.plan, first.sources, { queue, store });
+      await first.sources.close();
+      expect(added).toEqual({ added: 2000, existing: 0, stopped: false });
+      expect(await queue.getWaitingCount()).toBe(2000);
+      expect((await store.status(first.plan.batchId))?.total).toBe(2000);
+
+      const again = await planBulk(request, deps);
+      expect(again.plan).toMatchObject({
+        batchId: first.plan.batchId,
+        jobs: 2000,
+        toRun: 0,
+        inFlightInBatch: 2000,
+      });
+      expect(await enqueuePlan(request, again.plan, again.sources, { queue, store })).toEqual({
+        added: 0,
+        existing: 2000,
+        stopped: false,
+      });
+      await again.sources.close();
+      expect(await queue.getWaitingCount()).toBe(2000);
+      expect((await store.status(first.plan.batchId))?.total).toBe(2000);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it("names every bad row once the whole manifest was read, and writes nothing", async () => {
+    const redis = createRedisClient(server.url, { role: "worker" });
+    const queue = createOutpaintQueue({ connection: redis, prefix: "{plan-bad}" });
+    try {
+      const rows = Array.from({ length: 1500 }, (_, i) =>
+        i === 1400 ? "lib,bad.jpg,0,480" : `lib,k${i}.jpg,640,480`,
+      );
+      const manifest = join(directory, "bad.csv");
+      await writeFile(manifest, ["bucket,key,width,height", ...rows].join("\n"));
+      const request = parseBulkRequest({ manifest, target: ["1:1"], bucket: "outputs" }, {});
+      await expect(
+        planBulk(request, {
+          s3,
+          queue,
+          redis,
+          store: createBatchStore(redis, { prefix: "{plan-bad}" }),
+          queuePrefix: "{plan-bad}",
+          sourceFetch: () => Promise.reject(new Error("no URL sources here")),
+          scratch: [],
+          sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
+        }),
+      ).rejects.toThrow(/1 bad row\n {2}line 1402: width must be at least 1/);
+      expect(await redis.keys("{plan-bad}:batch*")).toEqual([]);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  }, 60_000);
+});
