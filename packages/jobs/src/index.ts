@@ -13,10 +13,23 @@ export {
   endpointDisabledAlert,
   makeAlertEvent,
   pipelineRunRefusedAlert,
+  providerOutageAlert,
   publishAlert,
   queuePausedAlert,
   spendCeilingAlert,
 } from "./alerts.ts";
+export {
+  type BreakerSettings,
+  type BreakerState,
+  breakerEndpointOf,
+  breakerKey,
+  createProviderBreakerStore,
+  DEFAULT_BREAKER_SETTINGS,
+  listProviderBreakers,
+  nextProbeDelayMs,
+  type ProviderBreakerStore,
+  probesWithin,
+} from "./breaker.ts";
 export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
