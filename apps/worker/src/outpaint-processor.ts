@@ -7,6 +7,7 @@ import {
   queuePausedAlert,
   spendCeilingAlert,
 } from "@reframe/jobs";
+import { formatDelay } from "@reframe/reachability";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { type AwaitDecision, decideAwait, type FailureReason } from "./decide-await.ts";
@@ -14,7 +15,7 @@ import { finalizeStep, type OutpaintResult, recordFailure } from "./finalize-ste
 import { ImageWorkBusyError, PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
 import { initialState, type StepState, stepStateSchema, type TaskState } from "./step-state.ts";
-import { buildProviderTask, sendTasks } from "./submit-step.ts";
+import { buildProviderTask, giveBackAttempts, sendTasks } from "./submit-step.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
@@ -181,14 +182,14 @@ async function parkAndSubmit(context: StepContext, toSend: TaskState[]): Promise
   );
   await job.moveToDelayed(now + deps.settings.recheckMs, token);
   const sent = await sendTasks(jobId, parked, outgoing, providerTasks, deps);
-  if (sent.state.tasks.some((task, index) => task.confirmed !== parked.tasks[index]?.confirmed)) {
-    await job.updateData({ ...data, state: sent.state });
-  }
+  const after = giveBackAttempts(sent.state, sent.outage);
+  const confirmedNow = after.tasks.some((task, index) => task.confirmed !== parked.tasks[index]?.confirmed);
+  if (confirmedNow || sent.outage.length > 0) await job.updateData({ ...data, state: after });
   if (sent.pause) await pauseForAccount(sent.pause.code, sent.pause.message, deps);
   if (sent.retryAt !== undefined) await job.changeDelay(Math.max(0, sent.retryAt - deps.now()));
   // An outcome may already be stored: the answer itself ended a task (a sync result, a validation
   // error), or a webhook came while this job was not delayed and its promote found nothing to wake.
-  else if (sent.storedOutcome || (await hasStoredOutcome(sent.state, deps)))
+  else if (sent.storedOutcome || (await hasStoredOutcome(after, deps)))
     await job.promote().catch(() => undefined);
   throw new DelayedError();
 }
@@ -217,6 +218,12 @@ async function awaitStep(
     outcomes = await pollTasksOnce(decision.missing, outcomes, deps);
     decision = decideAwait(state, outcomes, now, deps.settings.maxGenerations);
   }
+  const outage = deps.breaker?.openState();
+  if (outage && (decision.kind === "submit" || decision.kind === "resubmit")) {
+    const redo = decision.kind === "resubmit" ? new Set(decision.variants) : undefined;
+    const toSend = redo ? state.tasks.filter((task) => redo.has(task.variant)) : unconfirmed(state);
+    return await waitOutOutage(context, toSend, outage.openedAt);
+  }
   switch (decision.kind) {
     case "finalize":
       return { outcomes };
@@ -244,6 +251,32 @@ async function awaitStep(
     default:
       throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
   }
+}
+
+/**
+ * The provider breaker is open: nothing is sent and no attempt or generation is spent. The job waits
+ * parked until just after the next probe, and fails only when its own deadline (the tasks it would
+ * send) has passed, saying how long the provider has been unavailable.
+ */
+async function waitOutOutage(context: StepContext, toSend: TaskState[], openedAt: number): Promise<never> {
+  const { job, token, data, state, deps } = context;
+  const now = deps.now();
+  const deadline = Math.min(...toSend.map((task) => task.deadline));
+  if (now >= deadline) {
+    return await failJob(
+      job.id!,
+      data,
+      {
+        code: "providerUnavailable",
+        message: `the provider has been unavailable for ${formatDelay(now - openedAt)} (since ${new Date(openedAt).toISOString()}) and the job's deadline (deadlineSeconds ${data.options.deadlineSeconds}) passed while it waited`,
+        disposition: "retryable",
+      },
+      deps,
+      state.enqueuedAt,
+    );
+  }
+  await job.moveToDelayed(deps.breaker!.parkUntil(now, deadline), token);
+  throw new DelayedError();
 }
 
 function nextGenerations(

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
 import { configureSharp, createImageSlots } from "@reframe/images";
+import { breakerEndpointOf } from "@reframe/jobs";
 import { checkRedisReachable, redisSettingsOf } from "@reframe/redis";
 import {
   checkProviderReachable,
@@ -12,6 +13,7 @@ import {
 } from "@reframe/runware";
 import { checkS3Reachable, createS3Client, s3Target } from "@reframe/storage";
 import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
+import { ProviderBreaker } from "./provider-breaker.ts";
 import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
@@ -50,7 +52,7 @@ export async function startOutpaintWorker(
     metricsHost: config.METRICS_HOST,
     sampleQueues: async () => session.sampleQueues(),
   });
-  const provider = instrumentProvider(
+  const client = instrumentProvider(
     createRunwareClient({
       baseUrl: config.RUNWARE_API_URL,
       apiKey: config.RUNWARE_API_KEY,
@@ -58,6 +60,14 @@ export async function startOutpaintWorker(
     }),
     telemetry.metrics,
   );
+  // Every job's and the reconciler's request counts for the shared breaker; its probe does not.
+  const breaker = new ProviderBreaker({
+    endpoint: breakerEndpointOf(config.RUNWARE_API_URL),
+    provider: client,
+    logger,
+    metrics: telemetry.metrics,
+  });
+  const provider = breaker.guard(client);
   const batcher = new SubmitBatcher({
     transport: reportingUnreachable(provider, logger),
     windowMs: config.SUBMIT_WINDOW_MS,
@@ -87,6 +97,7 @@ export async function startOutpaintWorker(
     redis: redisSettingsOf(config),
     logger,
     provider,
+    breaker,
     batcher,
     s3,
     sourceFetch: egress.fetch,
@@ -99,6 +110,7 @@ export async function startOutpaintWorker(
     bullmqTelemetry: telemetry.tracing.bullmq,
   };
   const closeShared = async () => {
+    await breaker.stop();
     await provider.close();
     await egress.close();
     await deliveryEgress.close();
@@ -113,6 +125,7 @@ export async function startOutpaintWorker(
       checkProviderReachable(config.RUNWARE_API_URL),
     ]);
     session = await openWorkerSession(shared);
+    breaker.start();
   } catch (error) {
     await closeShared();
     throw error;

@@ -25,6 +25,8 @@ export interface ReconcilerOptions {
   pollMaxIntervalMs?: number;
   /** A task polled right after its submit may not be known yet (provider-protocol §4.3). */
   notFoundGraceMs?: number;
+  /** True while the provider breaker is open: nothing is polled (the breaker's probe checks instead). */
+  providerDown?: () => boolean;
   now?: () => number;
 }
 
@@ -34,7 +36,10 @@ export interface ReconcilerOptions {
  * parked jobs. One reconciler runs at a time across all worker processes (`LeaderLock`).
  */
 export class Reconciler {
-  private readonly options: Required<Omit<ReconcilerOptions, "now">> & { now: () => number };
+  private readonly options: Required<Omit<ReconcilerOptions, "now" | "providerDown">> & {
+    now: () => number;
+    providerDown: () => boolean;
+  };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -53,6 +58,7 @@ export class Reconciler {
       pollIntervalMs: 1000,
       pollMaxIntervalMs: 10_000,
       notFoundGraceMs: 10_000,
+      providerDown: () => false,
       now: Date.now,
       ...options,
     };
@@ -87,7 +93,7 @@ export class Reconciler {
   /** One pass: keep or take leadership, then poll the due tasks. Exposed for tests. */
   async tick(): Promise<void> {
     this.isLeader = await this.options.lock.acquireOrRenew();
-    if (!this.isLeader || this.options.now() < this.pausedUntil) return;
+    if (!this.isLeader || this.options.now() < this.pausedUntil || this.options.providerDown()) return;
     const { batchSize, maxRequestsPerTick } = this.options;
     const due = await this.options.taskStore.duePending(this.options.now(), batchSize * maxRequestsPerTick);
     for (let start = 0; start < due.length && !this.stopped; start += batchSize) {

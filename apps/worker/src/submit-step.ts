@@ -1,6 +1,7 @@
 import type { OutpaintJob } from "@reframe/jobs";
 import {
   type ImageInferenceTask,
+  isOutage,
   ProviderError,
   RUNWARE_OUTPAINTING_MODEL,
   type TaskOutcome,
@@ -68,6 +69,8 @@ export interface SubmitResult {
   pause?: ProviderError;
   /** An outcome was stored from the answer itself (a sync result, a task's error). */
   storedOutcome: boolean;
+  /** Tasks whose request failed for a provider outage: their attempt is given back (not spent). */
+  outage: string[];
 }
 
 /**
@@ -90,9 +93,11 @@ export async function sendTasks(
   let requestFailed = false;
   let pause: ProviderError | undefined;
   let storedOutcome = false;
+  const outage: string[] = [];
   for (const [index, result] of settled.entries()) {
     const task = toSend[index]!;
     if (result.status === "rejected") {
+      if (isOutage(result.reason)) outage.push(task.taskUUID);
       const error = toProviderError(result.reason, task.taskUUID);
       if (error.disposition === "pause") pause = error;
       else if (error.disposition === "terminal") {
@@ -109,7 +114,7 @@ export async function sendTasks(
   const tasks = state.tasks.map((task) =>
     confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
   );
-  const next: SubmitResult = { state: { ...state, tasks }, storedOutcome };
+  const next: SubmitResult = { state: { ...state, tasks }, storedOutcome, outage };
   if (pause) next.pause = pause;
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
   return next;
@@ -151,6 +156,16 @@ async function storeTaskError(taskUUID: string, error: ProviderError, deps: Outp
     receivedAt: deps.now(),
     via: "sync",
   });
+}
+
+/** An attempt lost to an outage is not spent: TASK_MAX_SUBMIT_ATTEMPTS counts the provider's refusals only. */
+export function giveBackAttempts(state: StepState, taskUUIDs: readonly string[]): StepState {
+  if (taskUUIDs.length === 0) return state;
+  const given = new Set(taskUUIDs);
+  const tasks = state.tasks.map((task) =>
+    given.has(task.taskUUID) ? { ...task, submitAttempts: Math.max(0, task.submitAttempts - 1) } : task,
+  );
+  return { ...state, tasks };
 }
 
 function toProviderError(reason: unknown, taskUUID: string): ProviderError {

@@ -6,6 +6,7 @@ import {
   type AlertPublisher,
   createBatchStore,
   createOutpaintQueue,
+  createProviderBreakerStore,
   createQueueSampler,
   createSpendLedger,
   createTaskStore,
@@ -34,6 +35,7 @@ import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor, type OutpaintJobData } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
+import type { ProviderBreaker } from "./provider-breaker.ts";
 import { Reconciler } from "./reconciler.ts";
 import { startSpendWatch } from "./spend-watch.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
@@ -51,7 +53,10 @@ export interface SessionShared {
   /** Where Redis is (derived once from the config): every session connects anew through it. */
   redis: RedisSettings;
   logger: Logger;
+  /** The provider client, guarded by the breaker: every request's outcome counts for it. */
   provider: RunwareClient;
+  /** Process-wide; each session attaches its Redis side (the shared state) to it. */
+  breaker: ProviderBreaker;
   batcher: SubmitBatcher;
   s3: S3Client;
   /** Reads URL sources through the egress guard. */
@@ -104,6 +109,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         logger,
         pollIntervalMs: config.POLL_INTERVAL_MS,
         pollMaxIntervalMs: Math.max(config.POLL_INTERVAL_MS, config.POLL_MAX_INTERVAL_MS),
+        providerDown: () => shared.breaker.openState() !== undefined,
       })
     : undefined;
   reconciler?.start();
@@ -265,6 +271,21 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     onAlert: (kind) => shared.metrics.alert(kind),
     now: Date.now,
   };
+  shared.breaker.attach(
+    createProviderBreakerStore(
+      connection,
+      shared.breaker.endpoint,
+      {
+        threshold: config.PROVIDER_BREAKER_THRESHOLD,
+        windowMs: config.PROVIDER_BREAKER_WINDOW_MS,
+        probeMinMs: config.PROVIDER_BREAKER_PROBE_MIN_MS,
+        probeMaxMs: config.PROVIDER_BREAKER_PROBE_MAX_MS,
+        probeLeaseMs: Math.max(config.RUNWARE_TIMEOUT_MS * 2, config.PROVIDER_BREAKER_PROBE_MIN_MS),
+      },
+      { prefix },
+    ),
+    alerts,
+  );
   const deps: OutpaintDeps = {
     outpaintQueue,
     routes,
@@ -286,6 +307,7 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     now: Date.now,
     metrics: shared.metrics,
     alerts,
+    breaker: shared.breaker,
     settings: {
       maxGenerations: config.TASK_MAX_GENERATIONS,
       recheckMs: config.JOB_RECHECK_MS,

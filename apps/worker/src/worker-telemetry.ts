@@ -20,6 +20,7 @@ export type WorkerMetrics = Pick<
   | "imageWork"
   | "alert"
   | "setSpend"
+  | "setProviderBreaker"
   | "endpointAttempt"
   | "endpointDelivered"
 >;

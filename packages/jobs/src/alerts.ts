@@ -222,7 +222,11 @@ export function endpointDisabledAlert(input: {
 }
 
 /** The provider breaker opened: submits and polls stop, jobs wait parked, one probe checks for its return. */
-export function providerOutageAlert(input: { endpoint: string; failures: number; openedAt: number }): AlertInput {
+export function providerOutageAlert(input: {
+  endpoint: string;
+  failures: number;
+  openedAt: number;
+}): AlertInput {
   return {
     kind: "providerOutage",
     subject: input.endpoint,

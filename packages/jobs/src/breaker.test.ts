@@ -97,7 +97,14 @@ describe("the provider breaker (Redis)", () => {
     await local.recordFailure(T0);
     expect(await listProviderBreakers(redis, { prefix })).toEqual([
       { endpoint: "127.0.0.1:4010", open: false, failures: 1 },
-      { endpoint: "api.runware.ai", open: true, failures: 5, openedAt: T0, probes: 0, nextProbeAt: T0 + 2000 },
+      {
+        endpoint: "api.runware.ai",
+        open: true,
+        failures: 5,
+        openedAt: T0,
+        probes: 0,
+        nextProbeAt: T0 + 2000,
+      },
     ]);
   });
 });

@@ -72,7 +72,10 @@ export const breakerKey = (endpoint: string, prefix: string = DEFAULT_QUEUE_PREF
 const registryKey = (prefix: string) => `${prefix}:breakers`;
 
 /** The wait after `failedProbes` probes failed: the probe schedule (the Lua script's formula). */
-export function nextProbeDelayMs(failedProbes: number, settings: Pick<BreakerSettings, "probeMinMs" | "probeMaxMs">) {
+export function nextProbeDelayMs(
+  failedProbes: number,
+  settings: Pick<BreakerSettings, "probeMinMs" | "probeMaxMs">,
+) {
   return Math.floor(Math.min(settings.probeMaxMs, settings.probeMinMs * 2 ** failedProbes));
 }
 
@@ -80,7 +83,10 @@ export function nextProbeDelayMs(failedProbes: number, settings: Pick<BreakerSet
  * How many probes an open breaker sends during an outage of `durationMs` at most: the probes it
  * schedules (each failed one pushes the next further) plus one under way as it ends.
  */
-export function probesWithin(durationMs: number, settings: Pick<BreakerSettings, "probeMinMs" | "probeMaxMs">) {
+export function probesWithin(
+  durationMs: number,
+  settings: Pick<BreakerSettings, "probeMinMs" | "probeMaxMs">,
+) {
   let probes = 0;
   for (let at = nextProbeDelayMs(0, settings); at <= durationMs; at += nextProbeDelayMs(probes, settings))
     probes += 1;
@@ -132,9 +138,7 @@ export async function listProviderBreakers(
 ): Promise<BreakerState[]> {
   const keys = (await redis.smembers(registryKey(prefix))).sort();
   const marker = `${prefix}:breaker:`;
-  return Promise.all(
-    keys.map(async (key) => stateOf(key.slice(marker.length), await redis.hgetall(key))),
-  );
+  return Promise.all(keys.map(async (key) => stateOf(key.slice(marker.length), await redis.hgetall(key))));
 }
 
 function stateOf(endpoint: string, hash: Record<string, string>): BreakerState {

@@ -19,18 +19,6 @@ export {
   spendCeilingAlert,
 } from "./alerts.ts";
 export {
-  type BreakerSettings,
-  type BreakerState,
-  breakerEndpointOf,
-  breakerKey,
-  createProviderBreakerStore,
-  DEFAULT_BREAKER_SETTINGS,
-  listProviderBreakers,
-  nextProbeDelayMs,
-  type ProviderBreakerStore,
-  probesWithin,
-} from "./breaker.ts";
-export {
   announceBatchCompleted,
   BATCH_COMPLETED_EVENT_TYPE,
   type BatchCompletedEvent,
@@ -60,6 +48,18 @@ export {
   SKIP_REASONS,
   type SkipReason,
 } from "./batch-store.ts";
+export {
+  type BreakerSettings,
+  type BreakerState,
+  breakerEndpointOf,
+  breakerKey,
+  createProviderBreakerStore,
+  DEFAULT_BREAKER_SETTINGS,
+  listProviderBreakers,
+  nextProbeDelayMs,
+  type ProviderBreakerStore,
+  probesWithin,
+} from "./breaker.ts";
 export {
   type EnqueueManyOptions,
   type EnqueueManyResult,

@@ -89,12 +89,24 @@ describe("isOutage (what the provider breaker counts)", () => {
     ["a 500 with a known code", request({ status: 500, code: "internalServerError", message: "x" }), true],
     ["a 504 timeoutProvider", request({ status: 504, code: "timeoutProvider", message: "x" }), true],
     ["a request timeout", request({ code: "requestTimeout", cause: new Error("t"), message: "x" }), true],
-    ["a refused connection", request({ code: "networkError", cause: new Error("ECONNREFUSED"), message: "x" }), true],
+    [
+      "a refused connection",
+      request({ code: "networkError", cause: new Error("ECONNREFUSED"), message: "x" }),
+      true,
+    ],
     ["a 429", request({ status: 429, message: "slow down" }), false],
-    ["a 503 saying rateLimitExceeded", request({ status: 503, code: "rateLimitExceeded", message: "x" }), false],
+    [
+      "a 503 saying rateLimitExceeded",
+      request({ status: 503, code: "rateLimitExceeded", message: "x" }),
+      false,
+    ],
     ["a 400", request({ status: 400, code: "invalidWidth", message: "x" }), false],
     ["a 401", request({ status: 401, message: "x" }), false],
-    ["a task's own 5xx error", request({ status: 500, code: "taskFailed", taskUUID: "t", message: "x" }), false],
+    [
+      "a task's own 5xx error",
+      request({ status: 500, code: "taskFailed", taskUUID: "t", message: "x" }),
+      false,
+    ],
     ["not a provider error", new Error("boom"), false],
   ])("%s → %s", (_, error, expected) => {
     expect(isOutage(error)).toBe(expected);
