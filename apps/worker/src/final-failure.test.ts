@@ -114,4 +114,27 @@ describe("a job that ends failed records its failure event, whoever failed it", 
       }),
     ]);
   });
+
+  it("a job that carries the step machine's state (the strict job schema) still records its failure", async () => {
+    const { queue, worker, failureEvents, input } = setup();
+    const job = await queue.add(
+      OUTPAINT_JOB_NAME,
+      { ...parseOutpaintJob(input), state: { step: "await", enqueuedAt: 1, tasks: [] } },
+      { jobId: "with-state", attempts: 1 },
+    );
+    worker(async () => {
+      throw new Error("S3 is down");
+    });
+    await expect
+      .poll(async () => (await queue.getJob(job.id!))?.getState(), { timeout: 5000 })
+      .toBe("failed");
+    await expect.poll(failureEvents, { timeout: 5000 }).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({
+          jobId: "with-state",
+          reason: expect.objectContaining({ code: "attemptsExhausted" }),
+        }),
+      }),
+    ]);
+  });
 });

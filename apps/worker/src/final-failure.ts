@@ -26,8 +26,16 @@ export async function recordFinalFailure(
   if (!job?.id) return;
   const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
   if (!final) return;
-  const parsed = outpaintJobSchema.safeParse(job.data);
-  if (!parsed.success) return;
+  // job.data carries the step machine's state beside the job as enqueued; the schema is strict.
+  const { state: _state, ...enqueued } = (job.data ?? {}) as Record<string, unknown>;
+  const parsed = outpaintJobSchema.safeParse(enqueued);
+  if (!parsed.success) {
+    deps.logger.error(
+      { jobId: job.id, issue: parsed.error.issues[0]?.message },
+      "a failed job's data is not an outpaint job; no failure event recorded",
+    );
+    return;
+  }
   const reason = failureReason(job, error);
   deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(parsed.data.target as Target) });
   await recordFailure(job.id, parsed.data, reason, deps, job.timestamp).catch((recordError: unknown) =>

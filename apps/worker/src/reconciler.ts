@@ -97,7 +97,8 @@ export class Reconciler {
     const { batchSize, maxRequestsPerTick } = this.options;
     const due = await this.options.taskStore.duePending(this.options.now(), batchSize * maxRequestsPerTick);
     // A failed request (pausedUntil) or an outage seen meanwhile ends the pass: the rest wait.
-    const goOn = () => !this.stopped && this.options.now() >= this.pausedUntil && !this.options.providerDown();
+    const goOn = () =>
+      !this.stopped && this.options.now() >= this.pausedUntil && !this.options.providerDown();
     for (let start = 0; start < due.length && goOn(); start += batchSize) {
       const batch = due.slice(start, start + batchSize);
       // Each poll starts a trace of its own: the loop outlives every job it serves.
