@@ -58,7 +58,12 @@ export interface ChaosOptions {
    * Instead of SIGKILLs and a Redis fault: the provider answers every request 503 for this long,
    * starting when `atShare` of the jobs have finished (the emulator's POST /admin/outage).
    */
-  providerOutage?: { durationMs: number; atShare?: number };
+  providerOutage?: {
+    durationMs: number;
+    atShare?: number;
+    /** Called once the workers have had time to see the outage (a test looks at the CLI then). */
+    whileDown?: (stack: LocalStack) => Promise<void>;
+  };
 }
 
 /** The issue's fault mix: per request (HTTP), per generation (terminal, upload), per webhook. */
@@ -156,7 +161,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!response.ok) throw new Error(`POST /admin/outage: ${response.status} ${await response.text()}`);
       outageStartedAt = Date.now();
       progress(`provider outage: every request answered 503 for ${outage!.durationMs / 1000} s`);
+      if (outage!.whileDown)
+        looked = delay(Math.min(10_000, outage!.durationMs / 2)).then(() => outage!.whileDown!(stack));
     };
+    let looked: Promise<void> | undefined;
     if (!outage) chaos.startKilling();
     const drainedAt = await waitForDrain(clients, jobIds.length, {
       timeoutMs: options.drainTimeoutMs ?? 15 * 60_000,
@@ -173,6 +181,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         ),
     });
     await chaos.stop();
+    await looked;
     progress(drainedAt ? "drained; checking every job, event, task and output" : "did not drain; checking");
     const observedAt = Date.now();
     const jobs = await observeJobs(clients, jobIds, planned);
@@ -521,6 +530,8 @@ async function eventsByJob(route: Queue): Promise<Map<string, EventsOfJob>> {
   }
   return perJob;
 }
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function inBatches<T>(items: T[], size: number, work: (item: T, index: number) => Promise<void>) {
   for (let start = 0; start < items.length; start += size) {

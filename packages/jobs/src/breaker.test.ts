@@ -7,6 +7,7 @@ import {
   breakerEndpointOf,
   createProviderBreakerStore,
   DEFAULT_BREAKER_SETTINGS,
+  describeProviderBreaker,
   listProviderBreakers,
   nextProbeDelayMs,
   probesWithin,
@@ -141,5 +142,24 @@ describe("the probe schedule", () => {
 
   it("allows 7 probes in a 3-minute outage at the defaults", () => {
     expect(probesWithin(180_000, settings)).toBe(7);
+  });
+});
+
+describe("describeProviderBreaker (reframe queue counts, the dashboard)", () => {
+  it("says how long the provider has been unavailable and when the next probe goes", () => {
+    const open = {
+      endpoint: "api.runware.ai",
+      open: true,
+      failures: 5,
+      openedAt: T0,
+      probes: 3,
+      nextProbeAt: T0 + 95_000,
+    };
+    expect(describeProviderBreaker(open, T0 + 90_000)).toBe(
+      "the provider at api.runware.ai is unavailable for 90 s (breaker open since 2023-11-14T22:13:20.000Z, 3 probes failed, next in 5 s): jobs wait parked and fail only at their deadline",
+    );
+    expect(describeProviderBreaker({ endpoint: "api.runware.ai", open: false, failures: 0 }, T0)).toBe(
+      "the provider at api.runware.ai is available",
+    );
   });
 });

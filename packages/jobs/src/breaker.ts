@@ -1,3 +1,4 @@
+import { formatDelay } from "@reframe/reachability";
 import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 
 /**
@@ -150,4 +151,13 @@ function stateOf(endpoint: string, hash: Record<string, string>): BreakerState {
     state.nextProbeAt = Number(hash.nextProbeAt);
   }
   return state;
+}
+
+/** One line about a breaker, as `reframe queue counts` and the dashboard say it. */
+export function describeProviderBreaker(state: BreakerState, now: number): string {
+  if (!state.open)
+    return `the provider at ${state.endpoint} is available${state.failures > 0 ? ` (${state.failures} outage failures in a row)` : ""}`;
+  const openedAt = state.openedAt ?? now;
+  const nextProbe = Math.max(0, (state.nextProbeAt ?? now) - now);
+  return `the provider at ${state.endpoint} is unavailable for ${formatDelay(now - openedAt)} (breaker open since ${new Date(openedAt).toISOString()}, ${state.probes ?? 0} probes failed, next in ${formatDelay(nextProbe)}): jobs wait parked and fail only at their deadline`;
 }

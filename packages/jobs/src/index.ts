@@ -55,6 +55,7 @@ export {
   breakerKey,
   createProviderBreakerStore,
   DEFAULT_BREAKER_SETTINGS,
+  describeProviderBreaker,
   listProviderBreakers,
   nextProbeDelayMs,
   type ProviderBreakerStore,
