@@ -319,7 +319,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   ];
   const injected = FAULT_LABELS.map(([name, label]) => `${label} ×${report.injected[name] ?? 0}`).join(", ");
   const lines = [
-    `injected: ${injected}; workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}${outage ? `; provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : ""}`,
+    `injected: ${injected}; ${outage ? `provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : `workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`}`,
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
     "",
