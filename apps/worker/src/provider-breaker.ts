@@ -172,7 +172,7 @@ export class ProviderBreaker {
         const openFor = this.options.now() - (this.state.openedAt ?? this.options.now());
         this.options.logger.warn(
           { endpoint: this.endpoint, openForMs: openFor, nextProbeAt: next },
-          `the provider at ${this.endpoint} is still unavailable (${formatDelay(openFor)}): ${(error as Error).message}; next probe in ${formatDelay(Math.max(0, (next ?? 0) - this.options.now()))}`,
+          `the provider at ${this.endpoint} is still unavailable (${formatDelay(openFor)}): ${(error as Error).message.replace(/\.$/, "")}; next probe in ${formatDelay(Math.max(0, (next ?? 0) - this.options.now()))}`,
         );
         await this.refresh();
         return;
