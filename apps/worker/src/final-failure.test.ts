@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import {
+  COMPLETION_EVENT_TYPE,
   createBatchStore,
   createOutpaintQueue,
   enqueueOutpaint,
   FAILURE_EVENT_TYPE,
   OUTPAINT_JOB_NAME,
   type OutpaintJobInput,
+  outpaintEventId,
   parseOutpaintJob,
   providerBackoffStrategy,
 } from "@reframe/jobs";
@@ -63,7 +65,7 @@ function setup() {
     (await route.getJobs(["waiting"]))
       .map((event) => event.data as { type: string; data: { jobId: string; reason: { code: string } } })
       .filter((event) => event.type === FAILURE_EVENT_TYPE);
-  return { queue, worker, failureEvents, input };
+  return { queue, worker, failureEvents, input, route, deps: { ...deps, connection, prefix } };
 }
 
 describe("a job that ends failed records its failure event, whoever failed it", () => {
@@ -136,5 +138,42 @@ describe("a job that ends failed records its failure event, whoever failed it", 
         }),
       }),
     ]);
+  });
+
+  it("a job that fails after its completion event went out runs once more and completes, with no failure event", async () => {
+    const { queue, worker, failureEvents, input, route, deps } = setup();
+    const job = await queue.add(OUTPAINT_JOB_NAME, parseOutpaintJob(input), {
+      jobId: "announced",
+      attempts: 1,
+    });
+    // Its finalize published the completion event, then the job failed (a lost lock, a stall).
+    const completion = outpaintEventId(COMPLETION_EVENT_TYPE, "announced", job.timestamp);
+    await route.add(COMPLETION_EVENT_TYPE, { type: COMPLETION_EVENT_TYPE }, { jobId: completion });
+    const marks = new Set<string>();
+    let runs = 0;
+    const created = new Worker(
+      queue.name,
+      async () => {
+        runs += 1;
+        if (runs === 1) throw new Error("could not renew lock");
+        return "done";
+      },
+      { connection: deps.connection, prefix: deps.prefix },
+    );
+    created.on(
+      "failed",
+      (failed, error) =>
+        void recordFinalFailure(failed, error, {
+          ...deps,
+          rerunOnce: async (jobId) => !marks.has(jobId) && Boolean(marks.add(jobId)),
+        }),
+    );
+    redis.closers.push(() => created.close(true));
+    await expect
+      .poll(async () => (await queue.getJob(job.id!))?.getState(), { timeout: 10_000 })
+      .toBe("completed");
+    expect(runs).toBe(2);
+    expect(await failureEvents()).toEqual([]);
+    void worker;
   });
 });

@@ -1,5 +1,12 @@
 import type { Target } from "@reframe/geometry";
-import { outpaintJobSchema } from "@reframe/jobs";
+import {
+  COMPLETION_EVENT_TYPE,
+  deliveryId,
+  type OutpaintJob,
+  outpaintEventId,
+  outpaintJobSchema,
+  parseRouteDestination,
+} from "@reframe/jobs";
 import type { Job } from "bullmq";
 import type { FailureReason } from "./decide-await.ts";
 import { recordFailure } from "./finalize-step.ts";
@@ -17,11 +24,18 @@ import { metricTarget } from "./worker-telemetry.ts";
  *   the job): BullMQ fails it with an UnrecoverableError of its own, so the class alone does not say
  *   the event went out.
  * Called from the worker's `failed` listener, which also fires for attempts that will be retried.
+ *
+ * A job can also fail after its finalize published the completion event (its worker lost the lock,
+ * or stalled, between the event and BullMQ's completion): its outputs are verified and announced, so
+ * a failure event would contradict the announcement. Such a job is run once more instead (`rerunOnce`
+ * says whether this job may be; the run finalizes again, which adds no second event) and completes.
  */
 export async function recordFinalFailure(
   job: Job | undefined,
   error: Error,
-  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now" | "metrics">,
+  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now" | "metrics"> & {
+    rerunOnce?: (jobId: string) => Promise<boolean>;
+  },
 ): Promise<void> {
   if (!job?.id) return;
   const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
@@ -36,11 +50,42 @@ export async function recordFinalFailure(
     );
     return;
   }
+  const enqueuedAt = (job.data as { state?: { enqueuedAt?: number } }).state?.enqueuedAt ?? job.timestamp;
+  if (
+    deps.rerunOnce &&
+    (await completionEventOut(job.id, parsed.data, enqueuedAt, deps).catch(() => false))
+  ) {
+    if (await deps.rerunOnce(job.id)) {
+      deps.logger.warn(
+        { jobId: job.id, err: error },
+        "the job failed after its completion event went out; it runs once more to complete",
+      );
+      await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return;
+    }
+  }
   const reason = failureReason(job, error);
   deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(parsed.data.target as Target) });
-  await recordFailure(job.id, parsed.data, reason, deps, job.timestamp).catch((recordError: unknown) =>
+  await recordFailure(job.id, parsed.data, reason, deps, enqueuedAt).catch((recordError: unknown) =>
     deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
   );
+}
+
+/** Whether the job's completion event is already in its route's first destination. */
+async function completionEventOut(
+  jobId: string,
+  job: OutpaintJob,
+  enqueuedAt: number,
+  deps: Pick<OutpaintDeps, "routes">,
+): Promise<boolean> {
+  const first = job.route[0] === undefined ? undefined : parseRouteDestination(job.route[0]);
+  if (!first) return false;
+  const eventId = outpaintEventId(COMPLETION_EVENT_TYPE, jobId, enqueuedAt);
+  const found =
+    first.kind === "queue"
+      ? await deps.routes.queue(first.queue).getJob(eventId)
+      : await deps.routes.deliveries().getJob(deliveryId(first.endpoint, eventId));
+  return found !== undefined && found !== null;
 }
 
 function failureReason(job: Job, error: Error): FailureReason {

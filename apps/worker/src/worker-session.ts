@@ -44,6 +44,8 @@ import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
 import { recordCompletion, type WorkerMetrics } from "./worker-telemetry.ts";
 
 const RECONCILER_LOCK_TTL_MS = 10_000;
+/** As long as a completed job is kept (TASK_RETENTION_MS): a job is re-run at most once in that time. */
+const RERUN_MARK_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** How long an abandoned session may take to let go before it is left to the garbage collector. */
 const ABANDON_TIMEOUT_MS = 5_000;
 
@@ -202,7 +204,11 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
       ...(shared.bullmqTelemetry ? { telemetry: shared.bullmqTelemetry } : {}),
     },
   );
-  worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
+  // A job that failed after its completion event went out runs once more (final-failure.ts).
+  const rerunOnce = async (jobId: string) =>
+    (await connection.set(`${config.QUEUE_PREFIX}:rerun:${jobId}`, "1", "PX", RERUN_MARK_TTL_MS, "NX")) ===
+    "OK";
+  worker.on("failed", (job, error) => void recordFinalFailure(job, error, { ...deps, rerunOnce }));
   worker.on("completed", (job, result) => {
     recordCompletion(job, result, shared.metrics);
     const taskUUIDs = job.data.state?.tasks.map((task) => task.taskUUID) ?? [];
