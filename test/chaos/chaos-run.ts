@@ -61,7 +61,7 @@ export interface ChaosOptions {
   providerOutage?: {
     durationMs: number;
     atShare?: number;
-    /** Called once the workers have had time to see the outage (a test looks at the CLI then). */
+    /** Called 2 s into the outage (a test looks at the CLI then). */
     whileDown?: (stack: LocalStack) => Promise<void>;
   };
 }
@@ -161,8 +161,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!response.ok) throw new Error(`POST /admin/outage: ${response.status} ${await response.text()}`);
       outageStartedAt = Date.now();
       progress(`provider outage: every request answered 503 for ${outage!.durationMs / 1000} s`);
-      if (outage!.whileDown)
-        looked = delay(Math.min(10_000, outage!.durationMs / 2)).then(() => outage!.whileDown!(stack));
+      if (outage!.whileDown) looked = delay(2000).then(() => outage!.whileDown!(stack));
     };
     let looked: Promise<void> | undefined;
     if (!outage) chaos.startKilling();
