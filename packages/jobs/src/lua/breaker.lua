@@ -23,38 +23,37 @@
     probe        1 when the caller holds the probe lease (open, due, and no probe under way)
     probeFailed  the next probe's time, or 0 when the breaker is not open
 ]]
-local key = KEYS[1]
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
-local function num(field) return tonumber(redis.call("HGET", key, field) or "0") end
-local open = redis.call("HGET", key, "open") == "1"
+local function num(field) return tonumber(redis.call("HGET", KEYS[1], field) or "0") end
+local open = redis.call("HGET", KEYS[1], "open") == "1"
 
 if op == "failure" then
-  redis.call("SADD", KEYS[2], key)
+  redis.call("SADD", KEYS[2], KEYS[1])
   if open then return {1, 0} end
   local failures = num("failures")
   if failures == 0 or now - num("firstFailureAt") > tonumber(ARGV[4]) then
     failures = 1
-    redis.call("HSET", key, "firstFailureAt", now)
+    redis.call("HSET", KEYS[1], "firstFailureAt", now)
   else
     failures = failures + 1
   end
-  redis.call("HSET", key, "failures", failures)
+  redis.call("HSET", KEYS[1], "failures", failures)
   if failures < tonumber(ARGV[3]) then return {0, 0} end
-  redis.call("HSET", key, "open", "1", "openedAt", now, "probes", 0,
+  redis.call("HSET", KEYS[1], "open", "1", "openedAt", now, "probes", 0,
     "nextProbeAt", now + tonumber(ARGV[5]), "leaseUntil", 0)
   return {1, 1}
 elseif op == "success" then
   if open then
     local openedAt = num("openedAt")
-    redis.call("DEL", key)
+    redis.call("DEL", KEYS[1])
     return {1, openedAt}
   end
-  if num("failures") > 0 then redis.call("HSET", key, "failures", 0) end
+  if num("failures") > 0 then redis.call("HSET", KEYS[1], "failures", 0) end
   return {0, 0}
 elseif op == "probe" then
   if not open or now < num("nextProbeAt") or now < num("leaseUntil") then return 0 end
-  redis.call("HSET", key, "leaseUntil", now + tonumber(ARGV[3]))
+  redis.call("HSET", KEYS[1], "leaseUntil", now + tonumber(ARGV[3]))
   return 1
 elseif op == "probeFailed" then
   if not open then return 0 end
@@ -62,7 +61,7 @@ elseif op == "probeFailed" then
   -- The same schedule as nextProbeDelayMs in breaker.ts: min doubling per failed probe, up to max.
   local delay = math.floor(math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ probes))
   local nextProbeAt = now + delay
-  redis.call("HSET", key, "probes", probes, "nextProbeAt", nextProbeAt, "leaseUntil", 0)
+  redis.call("HSET", KEYS[1], "probes", probes, "nextProbeAt", nextProbeAt, "leaseUntil", 0)
   return nextProbeAt
 end
 return redis.error_reply("unknown breaker operation " .. tostring(op))
