@@ -55,13 +55,19 @@ export async function recordFinalFailure(
     deps.rerunOnce &&
     (await completionEventOut(job.id, parsed.data, enqueuedAt, deps).catch(() => false))
   ) {
-    if (await deps.rerunOnce(job.id)) {
+    if (await deps.rerunOnce(job.id).catch(() => false)) {
       deps.logger.warn(
         { jobId: job.id, err: error },
         "the job failed after its completion event went out; it runs once more to complete",
       );
-      await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
-      return;
+      const rerun = await job
+        .retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true })
+        .then(() => true)
+        .catch((retryError: unknown) => {
+          deps.logger.error({ err: retryError, jobId: job.id }, "could not run the job again");
+          return false;
+        });
+      if (rerun) return;
     }
   }
   const reason = failureReason(job, error);

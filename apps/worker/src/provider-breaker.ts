@@ -45,8 +45,6 @@ export class ProviderBreaker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
-  /** Probes this process sent, for tests. */
-  probes = 0;
 
   constructor(options: ProviderBreakerOptions) {
     this.endpoint = options.endpoint;
@@ -163,7 +161,6 @@ export class ProviderBreaker {
     await this.refresh();
     const store = this.store;
     if (!store || !this.state.open || !(await store.acquireProbe(this.options.now()))) return;
-    this.probes += 1;
     try {
       await this.options.provider.getResponses([PROBE_TASK_UUID]);
     } catch (error) {
