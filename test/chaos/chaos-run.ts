@@ -140,8 +140,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const batchId = `chaos-${seed}`;
     const batches = createBatchStore(clients.connection, { prefix: clients.prefix });
     const outage = options.providerOutage;
-    // An outage run waits out the outage: the jobs' deadline is the default (15 min), not the shortest.
-    const planned = await prepareJobs(clients.s3, options.jobs, batchId, outage ? 900 : DEADLINE_SECONDS);
+    // An outage run waits out the outage: the jobs' deadline is the default (15 min), or the outage
+    // and 10 minutes more when it is longer, never the shortest.
+    const deadlineSeconds = outage
+      ? Math.min(86_400, Math.max(900, Math.ceil(outage.durationMs / 1000) + 600))
+      : DEADLINE_SECONDS;
+    const planned = await prepareJobs(clients.s3, options.jobs, batchId, deadlineSeconds);
     progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
     const startedAt = Date.now();
     await batches.open(batchId, { kind: "bulk", createdAt: startedAt, route: [BATCH_ROUTE] });
