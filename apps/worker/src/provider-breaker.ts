@@ -1,6 +1,7 @@
 import {
   type AlertPublisher,
   type BreakerState,
+  DEFAULT_BREAKER_SETTINGS,
   type ProviderBreakerStore,
   providerOutageAlert,
   publishAlert,
@@ -81,7 +82,7 @@ export class ProviderBreaker {
    * one minimum probe wait, so the woken jobs do not all send at once), never later than `latest`.
    */
   parkUntil(now: number, latest: number): number {
-    const minMs = this.store?.settings.probeMinMs ?? 2000;
+    const minMs = (this.store?.settings ?? DEFAULT_BREAKER_SETTINGS).probeMinMs;
     const probeAt = Math.max(now, this.state.nextProbeAt ?? now);
     return Math.min(latest, probeAt + this.options.tickMs + Math.random() * minMs);
   }
