@@ -137,3 +137,32 @@ describe("the fault-injection run's figures", () => {
     ).toHaveLength(1);
   });
 });
+
+describe("the provider outage figures", () => {
+  const outage = { durationMs: 180_000, started: true, requests: 12, submits: 3, polls: 9, bound: 119 };
+  it("pass when no job failed for the outage and the requests stay within the bound", () => {
+    const report = computeReport({ ...facts([job("a")]), providerOutage: outage });
+    expect(violations(report)).toEqual([]);
+    expect(formatReport(report)).toMatch(
+      /provider requests during the 180 s outage \(submits, polls\) +\| 12 \(3, 9\) +\| ≤ 119/,
+    );
+  });
+
+  it("catch a job failed for the outage, requests past the bound, and an outage that never came", () => {
+    const failed = job("b", {
+      state: "failed",
+      failureCode: "providerUnavailable",
+      events: { completed: 0, failed: 1 },
+    });
+    const report = computeReport({
+      ...facts([job("a"), failed]),
+      providerOutage: { ...outage, requests: 120, started: false },
+    });
+    expect(violations(report)).toEqual([
+      "failures not matching the injected terminal errors",
+      "the provider outage never started",
+      "1 jobs failed for the provider outage",
+      "120 provider requests during the outage, above the bound of 119",
+    ]);
+  });
+});

@@ -67,6 +67,19 @@ export interface ChaosFacts {
   observedAt: number;
   /** How long after its deadline a job counts as stuck. */
   stuckGraceMs: number;
+  /** A provider outage run: the requests the emulator refused during it, and their bound. */
+  providerOutage?: ProviderOutageFacts;
+}
+
+export interface ProviderOutageFacts {
+  durationMs: number;
+  /** Whether the run got as far as starting it. */
+  started: boolean;
+  requests: number;
+  submits: number;
+  polls: number;
+  /** What the probe schedule (and the requests in flight as it opens) allows. */
+  bound: number;
 }
 
 export interface ChaosReport {
@@ -97,6 +110,7 @@ export interface ChaosReport {
   redisFault: string;
   redisFaults: number;
   drainMs: number | undefined;
+  providerOutage?: ProviderOutageFacts & { failedForOutage: number };
 }
 
 export function computeReport(facts: ChaosFacts): ChaosReport {
@@ -175,6 +189,14 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     redisFault: facts.redisFault,
     redisFaults: facts.redisFaults,
     drainMs: facts.drainMs,
+    ...(facts.providerOutage
+      ? {
+          providerOutage: {
+            ...facts.providerOutage,
+            failedForOutage: failedByReason.providerUnavailable ?? 0,
+          },
+        }
+      : {}),
   };
 }
 
@@ -236,9 +258,20 @@ export const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string
 
 /** The must-be-zero figures that are not zero. */
 export function violations(report: ChaosReport): string[] {
-  return (Object.keys(report.mustBeZero) as (keyof ChaosReport["mustBeZero"])[])
+  const found = (Object.keys(report.mustBeZero) as (keyof ChaosReport["mustBeZero"])[])
     .filter((name) => report.mustBeZero[name].length > 0)
     .map((name) => MUST_BE_ZERO_LABELS[name]);
+  const outage = report.providerOutage;
+  if (outage) {
+    if (!outage.started) found.push("the provider outage never started");
+    if (outage.failedForOutage > 0)
+      found.push(`${outage.failedForOutage} jobs failed for the provider outage`);
+    if (outage.requests > outage.bound)
+      found.push(
+        `${outage.requests} provider requests during the outage, above the bound of ${outage.bound}`,
+      );
+  }
+  return found;
 }
 
 const FAULT_LABELS: [string, string][] = [
@@ -263,6 +296,15 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   for (const [name, label] of Object.entries(MUST_BE_ZERO_LABELS)) {
     rows.push([label, String(report.mustBeZero[name as keyof ChaosReport["mustBeZero"]].length), "0"]);
   }
+  const outage = report.providerOutage;
+  if (outage) {
+    rows.push(["jobs failed for the provider outage", String(outage.failedForOutage), "0"]);
+    rows.push([
+      `provider requests during the ${(outage.durationMs / 1000).toFixed(0)} s outage (submits, polls)`,
+      `${outage.requests} (${outage.submits}, ${outage.polls})`,
+      `≤ ${outage.bound}`,
+    ]);
+  }
   rows.push([
     "time to drain",
     report.drainMs === undefined ? "did not drain" : `${(report.drainMs / 1000).toFixed(1)} s`,
@@ -277,7 +319,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   ];
   const injected = FAULT_LABELS.map(([name, label]) => `${label} ×${report.injected[name] ?? 0}`).join(", ");
   const lines = [
-    `injected: ${injected}; workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`,
+    `injected: ${injected}; ${outage ? `provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : `workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`}`,
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
     "",

@@ -8,10 +8,12 @@ import {
   type BatchStore,
   COMPLETION_EVENT_TYPE,
   createBatchStore,
+  DEFAULT_BREAKER_SETTINGS,
   enqueueMany,
   FAILURE_EVENT_TYPE,
   type OutpaintJobInput,
   parseOutpaintJobData,
+  probesWithin,
   readOutpaintResult,
 } from "@reframe/jobs";
 import { readImageDimensions } from "@reframe/storage";
@@ -54,6 +56,16 @@ export interface ChaosOptions {
   /** Where every process's output goes (written after the run), for a post-mortem. */
   logFile?: string;
   onProgress?: (line: string) => void;
+  /**
+   * Instead of SIGKILLs and a Redis fault: the provider answers every request 503 for this long,
+   * starting when `atShare` of the jobs have finished (the emulator's POST /admin/outage).
+   */
+  providerOutage?: {
+    durationMs: number;
+    atShare?: number;
+    /** Called 2 s into the outage (a test looks at the CLI then). */
+    whileDown?: (stack: LocalStack) => Promise<void>;
+  };
 }
 
 /** The issue's fault mix: per request (HTTP), per generation (terminal, upload), per webhook. */
@@ -82,6 +94,8 @@ const WORKER_ENV = {
 };
 const EMULATOR_ENV = { EMULATOR_TIMEOUT_DELAY_MS: "15000" };
 const MAX_GENERATIONS = 3;
+/** Slots per worker, written out: the outage's request bound counts them. */
+const WORKER_CONCURRENCY = 50;
 /** The shortest deadline a job may ask for: a task with no result after it is redone. */
 const DEADLINE_SECONDS = 60;
 const STUCK_GRACE_MS = 30_000;
@@ -113,7 +127,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     webhookReceivers: options.webhookReceivers ?? 2,
     appendOnly: true,
     emulatorEnv: { ...CHAOS_FAULTS, ...EMULATOR_ENV, EMULATOR_SEED: String(seed) },
-    workerEnv: { ...WORKER_ENV, TASK_MAX_GENERATIONS: String(MAX_GENERATIONS) },
+    workerEnv: {
+      ...WORKER_ENV,
+      TASK_MAX_GENERATIONS: String(MAX_GENERATIONS),
+      WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+    },
   });
   const clients = pipelineClients(stack);
   // The harness's own clients see Redis go away during the fault; they retry, nothing more.
@@ -123,7 +141,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // One batch, as `reframe bulk` makes: it must count every end once and close exactly once.
     const batchId = `chaos-${seed}`;
     const batches = createBatchStore(clients.connection, { prefix: clients.prefix });
-    const planned = await prepareJobs(clients.s3, options.jobs, batchId);
+    const outage = options.providerOutage;
+    // An outage run waits out the outage: the jobs' deadline is the default (15 min), or the outage
+    // and 10 minutes more when it is longer, never the shortest.
+    const deadlineSeconds = outage
+      ? Math.min(86_400, Math.max(900, Math.ceil(outage.durationMs / 1000) + 600))
+      : DEADLINE_SECONDS;
+    const planned = await prepareJobs(clients.s3, options.jobs, batchId, deadlineSeconds);
     progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
     const startedAt = Date.now();
     await batches.open(batchId, { kind: "bulk", createdAt: startedAt, route: [BATCH_ROUTE] });
@@ -134,17 +158,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     await batches.seal(batchId);
     const chaos = new ChaosActions(stack, random, options.killEveryMs ?? { min: 3000, max: 6000 });
-    chaos.startKilling();
+    let outageStartedAt: number | undefined;
+    const startOutage = async () => {
+      const response = await fetch(`${stack.emulatorUrl}/admin/outage`, {
+        method: "POST",
+        body: JSON.stringify({ seconds: outage!.durationMs / 1000 }),
+      });
+      if (!response.ok) throw new Error(`POST /admin/outage: ${response.status} ${await response.text()}`);
+      outageStartedAt = Date.now();
+      progress(`provider outage: every request answered 503 for ${outage!.durationMs / 1000} s`);
+      if (outage!.whileDown) looked = delay(2000).then(() => outage!.whileDown!(stack));
+    };
+    let looked: Promise<void> | undefined;
+    if (!outage) chaos.startKilling();
     const drainedAt = await waitForDrain(clients, jobIds.length, {
       timeoutMs: options.drainTimeoutMs ?? 15 * 60_000,
-      failRedisAt: Math.ceil(jobIds.length * (options.redisFailAt ?? 0.4)),
-      chaos,
+      fault: outage
+        ? { at: Math.ceil(jobIds.length * (outage.atShare ?? 0.3)), run: startOutage }
+        : { at: Math.ceil(jobIds.length * (options.redisFailAt ?? 0.4)), run: () => chaos.failRedis() },
       progress: (finished) =>
         progress(
-          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${jobIds.length} finished · workers SIGKILLed ${chaos.kills} · ${REDIS_FAULTS[topology]} ${chaos.redisFaults}${chaos.startFailures.length > 0 ? ` · worker starts that timed out ${chaos.startFailures.length}` : ""}`,
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${jobIds.length} finished · ${
+            outage
+              ? `provider outage ${outageStartedAt === undefined ? "not yet" : Date.now() < outageStartedAt + outage.durationMs ? "on" : "over"}`
+              : `workers SIGKILLed ${chaos.kills} · ${REDIS_FAULTS[topology]} ${chaos.redisFaults}`
+          }${chaos.startFailures.length > 0 ? ` · worker starts that timed out ${chaos.startFailures.length}` : ""}`,
         ),
     });
     await chaos.stop();
+    await looked;
     progress(drainedAt ? "drained; checking every job, event, task and output" : "did not drain; checking");
     const observedAt = Date.now();
     const jobs = await observeJobs(clients, jobIds, planned);
@@ -152,15 +194,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const counters = (await (await fetch(`${stack.emulatorUrl}/admin/counters`)).json()) as {
       tasks: Record<string, Record<string, number>>;
       injected: Record<string, number>;
+      outage: { requests: number; submits: number; polls: number };
     };
     return computeReport({
+      ...(outage
+        ? {
+            providerOutage: {
+              durationMs: outage.durationMs,
+              started: outageStartedAt !== undefined,
+              requests: counters.outage.requests,
+              submits: counters.outage.submits,
+              polls: counters.outage.polls,
+              bound: outageRequestBound(stack.workers.length, outage.durationMs),
+            },
+          }
+        : {}),
       jobs,
       batch,
       tasks: counters.tasks,
       injected: counters.injected,
       maxGenerations: MAX_GENERATIONS,
       workerKills: chaos.kills,
-      redisFault: REDIS_FAULTS[topology],
+      redisFault: outage ? "none (provider outage run)" : REDIS_FAULTS[topology],
       redisFaults: chaos.redisFaults,
       drainMs: drainedAt === undefined ? undefined : drainedAt - startedAt,
       observedAt,
@@ -176,8 +231,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
+/**
+ * The provider requests an outage may see from reframe: before the breaker opens (and before each
+ * worker learns it is open, at its next failure) at most one request per job slot and the
+ * reconciler's, plus the failures that open it; then only the probes of the schedule.
+ */
+export function outageRequestBound(workers: number, durationMs: number): number {
+  const { threshold } = DEFAULT_BREAKER_SETTINGS;
+  return workers * (WORKER_CONCURRENCY + 1 + threshold) + probesWithin(durationMs, DEFAULT_BREAKER_SETTINGS);
+}
+
 /** Sources of a few odd sizes (no target ratio matches one, so every job goes to the provider). */
-async function prepareJobs(s3: S3Client, count: number, batchId: string): Promise<PlannedJob[]> {
+async function prepareJobs(
+  s3: S3Client,
+  count: number,
+  batchId: string,
+  deadlineSeconds: number,
+): Promise<PlannedJob[]> {
   const sourceCount = Math.ceil(count / RATIOS.length);
   const keys = Array.from({ length: sourceCount }, (_, i) => `chaos/${i}.jpg`);
   const sizeOf = (i: number) => SOURCES[i % SOURCES.length]!;
@@ -208,7 +278,7 @@ async function prepareJobs(s3: S3Client, count: number, batchId: string): Promis
           source: { kind: "s3", bucket: LOCAL_BUCKETS.sources, key },
           target,
           output: { bucket: LOCAL_BUCKETS.outputs, prefix: "chaos/", format: "PNG" },
-          options: { deadlineSeconds: DEADLINE_SECONDS },
+          options: { deadlineSeconds },
           route: [ROUTE],
           labels: { batchId },
         } as OutpaintJobInput,
@@ -310,12 +380,13 @@ async function waitForDrain(
   total: number,
   settings: {
     timeoutMs: number;
-    failRedisAt: number;
-    chaos: ChaosActions;
+    /** Done once, when this many jobs have finished. */
+    fault: { at: number; run: () => Promise<void> };
     progress: (finished: number) => void;
   },
 ): Promise<number | undefined> {
   const deadline = Date.now() + settings.timeoutMs;
+  let faulted = false;
   let idleSince: number | undefined;
   let lastReport = 0;
   while (Date.now() < deadline) {
@@ -325,8 +396,9 @@ async function waitForDrain(
     if (counts) {
       const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
       if (finished >= total) return Date.now();
-      if (settings.chaos.redisFaults === 0 && finished >= settings.failRedisAt) {
-        await settings.chaos.failRedis();
+      if (!faulted && finished >= settings.fault.at) {
+        faulted = true;
+        await settings.fault.run();
       }
       const pending =
         (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
@@ -462,6 +534,8 @@ async function eventsByJob(route: Queue): Promise<Map<string, EventsOfJob>> {
   }
   return perJob;
 }
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function inBatches<T>(items: T[], size: number, work: (item: T, index: number) => Promise<void>) {
   for (let start = 0; start < items.length; start += size) {

@@ -8,6 +8,8 @@ import { formatOutboundReport, outboundViolations, runOutboundChaos } from "./ou
 /**
  * `pnpm test:chaos [--jobs 2000] [--seed N] [--redis single|sentinel|cluster]`: the fault-injection
  * run (`--redis sentinel` or `cluster` fails Redis over instead of restarting it);
+ * `pnpm test:chaos --provider-outage 3m [--jobs 200]`: instead, the provider answers every request 503
+ * for that long in the middle of the run (no job may fail for it; requests bounded by the probes);
  * `pnpm test:chaos --outbound [--events 2000] [--seed N]`: the outbound webhooks' run. Each prints
  * its table and exits 1 when any must-be-zero figure is not zero (2 when the run could not be made).
  */
@@ -20,8 +22,17 @@ const { values } = parseArgs({
     seed: { type: "string" },
     "drain-timeout-s": { type: "string", default: "900" },
     redis: { type: "string", default: "single" },
+    "provider-outage": { type: "string" },
   },
 });
+const outageMs =
+  values["provider-outage"] === undefined ? undefined : parseDuration(values["provider-outage"]);
+if (outageMs === null) {
+  console.error(
+    `--provider-outage must be a duration such as 30s, 3m or 1h, got ${values["provider-outage"]}`,
+  );
+  process.exit(2);
+}
 const topology = values.redis as RedisTopologyKind;
 if (!REDIS_TOPOLOGIES.includes(topology)) {
   console.error(`--redis must be one of ${REDIS_TOPOLOGIES.join(", ")}, got ${values.redis}`);
@@ -65,13 +76,16 @@ if (values.outbound) {
   }
 }
 log(
-  `fault-injection run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}) with AOF, embedded S3; ${REDIS_FAULTS[topology]} once`,
+  outageMs === undefined
+    ? `fault-injection run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}) with AOF, embedded S3; ${REDIS_FAULTS[topology]} once`
+    : `provider outage run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}); every provider request answered 503 for ${outageMs / 1000} s from 30 % of the jobs finished`,
 );
 try {
   const report = await runChaos({
     jobs,
     redisTopology: topology,
     ...(seed === undefined ? {} : { seed }),
+    ...(outageMs === undefined ? {} : { providerOutage: { durationMs: outageMs } }),
     drainTimeoutMs: Number(values["drain-timeout-s"]) * 1000,
     onProgress: log,
     logFile,
@@ -87,4 +101,13 @@ try {
 } catch (error) {
   console.error("the fault-injection run could not be made:", error);
   process.exit(2);
+}
+
+/** "90s", "3m", "1h" or plain seconds; null when it is none of these. */
+function parseDuration(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text.trim());
+  if (!match) return null;
+  const unit = { s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? "s") as "s" | "m" | "h"];
+  const ms = Number(match[1]) * unit;
+  return ms > 0 ? ms : null;
 }

@@ -2,7 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack, uploadSampleScenes } from "@reframe/demo";
-import { createBatchStore, createOutpaintQueue, enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import {
+  createBatchStore,
+  createOutpaintQueue,
+  createProviderBreakerStore,
+  enqueueMany,
+  type OutpaintJobInput,
+} from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -188,8 +194,19 @@ describe.skipIf(!CHROMIUM)("the dashboard in a browser", () => {
   });
 
   it("overview and pipelines pages render for a logged-in operator", async () => {
+    // A provider breaker that opened (as the workers record outage failures) gets its card.
+    const connection = createRedisClient(stack.redisSettings, { role: "worker" });
+    const breaker = createProviderBreakerStore(connection, "provider.example.test", undefined, {
+      prefix: "{reframe}",
+    });
+    for (let i = 0; i < 5; i += 1) await breaker.recordFailure(Date.now());
+    connection.disconnect();
     const page = await loggedIn();
-    expect(await page.textContent("body")).toContain("The outpaint queue is running");
+    const body = await page.textContent("body");
+    expect(body).toContain("The outpaint queue is running");
+    expect(body).toMatch(
+      /Provider breaker open — the provider at provider\.example\.test is unavailable for \d/,
+    );
     await page.screenshot({ path: `${OUT}overview.png`, fullPage: true });
     await page.goto(`${base}/pipelines`);
     expect(await page.textContent("h1")).toBe("Pipelines");

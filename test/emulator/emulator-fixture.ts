@@ -20,6 +20,7 @@ export interface RunningEmulator {
     totals: Record<string, number>;
     tasks: Record<string, Record<string, number>>;
     injected?: Record<string, number>;
+    outage?: Record<string, number | boolean>;
   }>;
   stop(): Promise<void>;
 }

@@ -178,6 +178,36 @@ describe("the emulator's imageInference", () => {
     expect(unknown.json.errors).toEqual([expect.objectContaining({ code: "taskNotFound" })]);
   });
 
+  it("POST /admin/outage {seconds}: every request is 503 until it ends, counted by what it asked", async () => {
+    const admin = (method: string, body?: unknown) =>
+      fetch(`${emulator.url}/admin/outage`, {
+        method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    expect((await admin("POST", { seconds: -1 })).status).toBe(400);
+    expect(await (await admin("POST", { seconds: 1.5 })).json()).toMatchObject({ active: true, requests: 0 });
+    const submit = await emulator.post([task({ inputs: { image: dataURI } })]);
+    expect(submit.status).toBe(503);
+    expect(submit.json.errors).toEqual([expect.objectContaining({ code: "serviceUnavailable" })]);
+    const poll = await emulator.post([
+      { taskType: "getResponse", taskUUID: "6f1c2f9e-2b7a-4d43-9d8e-0c5a2b1e7f11" },
+    ]);
+    expect(poll.status).toBe(503);
+    expect(await (await admin("GET")).json()).toMatchObject({
+      active: true,
+      requests: 2,
+      submits: 1,
+      polls: 1,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    expect((await emulator.post([task({ inputs: { image: dataURI } })])).status).toBe(200);
+    expect((await emulator.counters()).outage).toMatchObject({ active: false, requests: 2 });
+    // {seconds: 0} ends an outage at once.
+    await admin("POST", { seconds: 60 });
+    await admin("POST", { seconds: 0 });
+    expect((await emulator.post([task({ inputs: { image: dataURI } })])).status).toBe(200);
+  });
+
   it("auth: a bad key is 401 invalidApiKey, none is 401 missingApiKey, an authentication task works", async () => {
     expect((await emulator.post([task()], "wrong")).json.errors![0]).toMatchObject({
       code: "invalidApiKey",

@@ -58,6 +58,7 @@ describe("infra: alert rules and dashboard", () => {
       "ReframeNoWorkerTakingJobs",
       "ReframeSpendNearCeiling",
       "ReframeWebhookRefusalsRising",
+      "ReframeProviderUnavailable",
     ]) {
       expect(byName.get(name)?.labels?.severity, name).toMatch(/^(critical|warning)$/);
       expect(byName.get(name)?.annotations?.summary, name).toBeTruthy();

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import {
   createBatchStore,
   createOutpaintQueue,
+  createProviderBreakerStore,
   createSpendLedger,
   createTaskStore,
   enqueueMany,
@@ -202,6 +203,12 @@ pipelines:
     triggers: [{ bucket: sources, prefix: drop/ }]
 `);
       await createPipelineStore(client, { prefix }).put("uploads", file.pipelines.uploads!, now);
+      // The provider breaker shared by the workers: failures, the probe's lease, a failed probe, an answer.
+      const breaker = createProviderBreakerStore(client, "api.runware.ai", undefined, { prefix });
+      for (let i = 0; i < 5; i += 1) await breaker.recordFailure(now);
+      expect(await breaker.acquireProbe(now + 60_000)).toBe(true);
+      await breaker.recordProbeFailure(now + 60_000);
+      await breaker.recordSuccess(now + 61_000);
     } finally {
       await worker.close();
       await queue.close();

@@ -6,6 +6,7 @@ import type { EmulatorConfig } from "./emulator-config.ts";
 import { FaultSampler, faultsFromConfig, faultsPatchSchema, seededRandom } from "./faults.ts";
 import { type GenerationDeps, Semaphore } from "./generation.ts";
 import { type EndpointSettings, handleInference } from "./inference-endpoint.ts";
+import { Outage, outageRequestSchema } from "./outage.ts";
 import { TaskStore } from "./task-store.ts";
 import { WebhookDispatcher } from "./webhook-dispatcher.ts";
 
@@ -13,6 +14,7 @@ export interface RunningEmulator {
   url: string;
   store: TaskStore;
   faults: FaultSampler;
+  outage: Outage;
   close(): Promise<void>;
 }
 
@@ -63,8 +65,9 @@ export async function startEmulatorServer(
     logger,
     now,
   };
+  const outage = new Outage(now);
   const server = createServer((request, response) => {
-    route(request, response, { config, deps, settings }).catch((error: unknown) => {
+    route(request, response, { config, deps, settings, outage }).catch((error: unknown) => {
       logger.error({ err: error }, "request failed");
       if (!response.headersSent)
         send(response, 500, {
@@ -82,6 +85,7 @@ export async function startEmulatorServer(
     url: `http://${config.EMULATOR_HOST}:${port}`,
     store,
     faults,
+    outage,
     async close() {
       clearInterval(sweeper);
       webhooks.close();
@@ -94,6 +98,7 @@ interface Context {
   config: EmulatorConfig;
   deps: GenerationDeps;
   settings: EndpointSettings;
+  outage: Outage;
 }
 
 async function route(request: IncomingMessage, response: ServerResponse, context: Context): Promise<void> {
@@ -123,6 +128,17 @@ async function inference(
 ): Promise<void> {
   const body = await readJson(request, context.config.EMULATOR_MAX_BODY_BYTES);
   if (!body.ok) return send(response, body.status, { errors: [{ code: body.code, message: body.message }] });
+  if (context.outage.active()) {
+    context.outage.refuse(body.value);
+    return send(response, 503, {
+      errors: [
+        {
+          code: "serviceUnavailable",
+          message: "The provider is unavailable (an outage from POST /admin/outage).",
+        },
+      ],
+    });
+  }
   const reply = await handleInference(
     body.value,
     request.headers.authorization,
@@ -146,8 +162,19 @@ async function admin(
     });
   }
   const { store, faults } = context.deps;
+  const { outage } = context;
   if (request.method === "GET" && path === "/admin/counters")
-    return send(response, 200, { ...store.snapshot(), injected: faults.injected });
+    return send(response, 200, { ...store.snapshot(), injected: faults.injected, outage: outage.snapshot() });
+  if (request.method === "GET" && path === "/admin/outage") return send(response, 200, outage.snapshot());
+  if (request.method === "POST" && path === "/admin/outage") {
+    const body = await readJson(request, 64 * 1024);
+    const parsed = body.ok ? outageRequestSchema.safeParse(body.value) : undefined;
+    if (!parsed?.success)
+      return send(response, 400, {
+        error: `expected {"seconds": n}, n from 0 (end it now) to 86400${parsed ? `: ${parsed.error.issues[0]?.message}` : ""}`,
+      });
+    return send(response, 200, outage.start(parsed.data.seconds));
+  }
   if (request.method === "GET" && path === "/admin/faults") return send(response, 200, faults.faults);
   if (request.method === "POST" && path === "/admin/faults") {
     const body = await readJson(request, 64 * 1024);
@@ -162,6 +189,7 @@ async function admin(
   if (request.method === "POST" && path === "/admin/reset") {
     store.clear();
     faults.resetInjected();
+    outage.reset();
     return send(response, 200, { ok: true });
   }
   send(response, 404, { error: `no admin route ${request.method} ${path}` });

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  COMPLETION_EVENT_TYPE,
   createBatchStore,
   createOutpaintQueue,
   enqueueOutpaint,
@@ -7,6 +8,7 @@ import {
   initialState,
   OUTPAINT_JOB_NAME,
   type OutpaintJobInput,
+  outpaintEventId,
   outpaintEventSchema,
   parseOutpaintJob,
   providerBackoffStrategy,
@@ -63,9 +65,9 @@ function setup() {
   };
   const failureEvents = async () =>
     (await route.getJobs(["waiting"]))
-      .map((event) => outpaintEventSchema.parse(event.data))
-      .filter((event) => event.type === FAILURE_EVENT_TYPE);
-  return { queue, worker, failureEvents, input };
+      .filter((event) => event.name === FAILURE_EVENT_TYPE)
+      .map((event) => outpaintEventSchema.parse(event.data));
+  return { queue, worker, failureEvents, input, route, deps: { ...deps, connection, prefix } };
 }
 
 describe("a job that ends failed records its failure event, whoever failed it", () => {
@@ -139,5 +141,65 @@ describe("a job that ends failed records its failure event, whoever failed it", 
         data: expect.objectContaining({ reason: expect.objectContaining({ code: "attemptsExhausted" }) }),
       }),
     ]);
+  });
+
+  it("a job that carries the step machine's state (the strict job schema) still records its failure", async () => {
+    const { queue, worker, failureEvents, input } = setup();
+    const job = await queue.add(
+      OUTPAINT_JOB_NAME,
+      { ...parseOutpaintJob(input), state: { step: "await", enqueuedAt: 1, tasks: [] } },
+      { jobId: "with-state", attempts: 1 },
+    );
+    worker(async () => {
+      throw new Error("S3 is down");
+    });
+    await expect
+      .poll(async () => (await queue.getJob(job.id!))?.getState(), { timeout: 5000 })
+      .toBe("failed");
+    await expect.poll(failureEvents, { timeout: 5000 }).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({
+          jobId: "with-state",
+          reason: expect.objectContaining({ code: "attemptsExhausted" }),
+        }),
+      }),
+    ]);
+  });
+
+  it("a job that fails after its completion event went out runs once more and completes, with no failure event", async () => {
+    const { queue, worker, failureEvents, input, route, deps } = setup();
+    const job = await queue.add(OUTPAINT_JOB_NAME, parseOutpaintJob(input), {
+      jobId: "announced",
+      attempts: 1,
+    });
+    // Its finalize published the completion event, then the job failed (a lost lock, a stall).
+    const completion = outpaintEventId(COMPLETION_EVENT_TYPE, "announced", job.timestamp);
+    await route.add(COMPLETION_EVENT_TYPE, { type: COMPLETION_EVENT_TYPE }, { jobId: completion });
+    const marks = new Set<string>();
+    let runs = 0;
+    const created = new Worker(
+      queue.name,
+      async () => {
+        runs += 1;
+        if (runs === 1) throw new Error("could not renew lock");
+        return "done";
+      },
+      { connection: deps.connection, prefix: deps.prefix },
+    );
+    created.on(
+      "failed",
+      (failed, error) =>
+        void recordFinalFailure(failed, error, {
+          ...deps,
+          rerunOnce: async (jobId) => !marks.has(jobId) && Boolean(marks.add(jobId)),
+        }),
+    );
+    redis.closers.push(() => created.close(true));
+    await expect
+      .poll(async () => (await queue.getJob(job.id!))?.getState(), { timeout: 10_000 })
+      .toBe("completed");
+    expect(runs).toBe(2);
+    expect(await failureEvents()).toEqual([]);
+    void worker;
   });
 });

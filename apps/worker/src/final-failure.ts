@@ -1,6 +1,14 @@
 import type { Target } from "@reframe/geometry";
-import { type FailureReason, outpaintJobDataSchema } from "@reframe/jobs";
-import type { Job } from "bullmq";
+import {
+  COMPLETION_EVENT_TYPE,
+  deliveryId,
+  type FailureReason,
+  type OutpaintJob,
+  outpaintEventId,
+  outpaintJobDataSchema,
+  parseRouteDestination,
+} from "@reframe/jobs";
+import { type Job, UnrecoverableError } from "bullmq";
 import { recordFailure } from "./finalize-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 import { metricTarget } from "./worker-telemetry.ts";
@@ -16,27 +24,72 @@ import { metricTarget } from "./worker-telemetry.ts";
  *   the job): BullMQ fails it with an UnrecoverableError of its own, so the class alone does not say
  *   the event went out.
  * Called from the worker's `failed` listener, which also fires for attempts that will be retried.
+ *
+ * A job can also fail after its finalize published the completion event (its worker lost the lock,
+ * or stalled, between the event and BullMQ's completion): its outputs are verified and announced, so
+ * a failure event would contradict the announcement. Such a job is run once more instead (`rerunOnce`
+ * says whether this job may be; the run finalizes again, which adds no second event) and completes.
  */
 export async function recordFinalFailure(
   job: Job | undefined,
   error: Error,
-  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now" | "metrics">,
+  deps: Pick<OutpaintDeps, "routes" | "batches" | "logger" | "now" | "metrics"> & {
+    rerunOnce?: (jobId: string) => Promise<boolean>;
+  },
 ): Promise<void> {
   if (!job?.id) return;
-  const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+  // One bullmq in the lockfile (scripts/single-copies.mjs): the class is the same everywhere.
+  const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
   if (!final) return;
   // The saved job: its step state too, once a worker saved one (the job's own schema is strict).
   const parsed = outpaintJobDataSchema.safeParse(job.data);
   if (!parsed.success) {
-    deps.logger.warn({ jobId: job.id }, "a failed job's data is not an outpaint job: no failure event");
+    deps.logger.error(
+      { jobId: job.id, issue: parsed.error.issues[0]?.message },
+      "a failed job's data is not an outpaint job; no failure event recorded",
+    );
     return;
   }
-  const { state: _state, ...data } = parsed.data;
+  const { state, ...data } = parsed.data;
+  const enqueuedAt = state?.enqueuedAt ?? job.timestamp;
+  if (deps.rerunOnce && (await completionEventOut(job.id, data, enqueuedAt, deps).catch(() => false))) {
+    if (await deps.rerunOnce(job.id).catch(() => false)) {
+      deps.logger.warn(
+        { jobId: job.id, err: error },
+        "the job failed after its completion event went out; it runs once more to complete",
+      );
+      const rerun = await job
+        .retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true })
+        .then(() => true)
+        .catch((retryError: unknown) => {
+          deps.logger.error({ err: retryError, jobId: job.id }, "could not run the job again");
+          return false;
+        });
+      if (rerun) return;
+    }
+  }
   const reason = failureReason(job, error);
   deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(data.target as Target) });
-  await recordFailure(job.id, data, reason, deps, job.timestamp).catch((recordError: unknown) =>
+  await recordFailure(job.id, data, reason, deps, enqueuedAt).catch((recordError: unknown) =>
     deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
   );
+}
+
+/** Whether the job's completion event is already in its route's first destination. */
+async function completionEventOut(
+  jobId: string,
+  job: OutpaintJob,
+  enqueuedAt: number,
+  deps: Pick<OutpaintDeps, "routes">,
+): Promise<boolean> {
+  const first = job.route[0] === undefined ? undefined : parseRouteDestination(job.route[0]);
+  if (!first) return false;
+  const eventId = outpaintEventId(COMPLETION_EVENT_TYPE, jobId, enqueuedAt);
+  const found =
+    first.kind === "queue"
+      ? await deps.routes.queue(first.queue).getJob(eventId)
+      : await deps.routes.deliveries().getJob(deliveryId(first.endpoint, eventId));
+  return found !== undefined && found !== null;
 }
 
 function failureReason(job: Job, error: Error): FailureReason {
@@ -47,7 +100,7 @@ function failureReason(job: Job, error: Error): FailureReason {
       disposition: "retryable",
     };
   }
-  if (error.name === "UnrecoverableError") {
+  if (error instanceof UnrecoverableError) {
     // The step machine's own failures carry their code (what it recorded already has it too).
     const code = (error as { code?: unknown }).code;
     return {

@@ -66,7 +66,15 @@ async function wokeEvent(state: StepState, deps: OutpaintDeps): Promise<StepEven
   const outcomes = neverSent
     ? new Map<string, TaskOutcomeRecord>()
     : await deps.taskStore.getOutcomes(state.tasks.map((task) => task.taskUUID));
-  return { kind: "woke", outcomes, polled: false };
+  return withOutage({ kind: "woke", outcomes, polled: false }, deps);
+}
+
+/** A `woke` event carries the provider breaker's state: while it is open, nothing is sent. */
+function withOutage(event: Extract<StepEvent, { kind: "woke" }>, deps: OutpaintDeps): StepEvent {
+  const open = deps.breaker?.openState();
+  if (!open) return event;
+  const resumeAt = deps.breaker!.parkUntil(deps.now(), Number.POSITIVE_INFINITY);
+  return { ...event, outage: { openedAt: open.openedAt, resumeAt } };
 }
 
 type EffectRun = { kind: "result"; result: OutpaintResult } | { kind: "event"; event: StepEvent } | undefined;
@@ -86,7 +94,10 @@ async function runEffect(
     case "poll":
       return {
         kind: "event",
-        event: { kind: "woke", outcomes: await pollTasksOnce(effect.tasks, known, deps), polled: true },
+        event: withOutage(
+          { kind: "woke", outcomes: await pollTasksOnce(effect.tasks, known, deps), polled: true },
+          deps,
+        ),
       };
     case "park":
       await job.moveToDelayed(effect.until, token);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGuardedFetch } from "@reframe/egress";
 import { configureSharp, createImageSlots } from "@reframe/images";
+import { breakerEndpointOf } from "@reframe/jobs";
 import { checkRedisReachable, redisSettingsOf } from "@reframe/redis";
 import {
   checkProviderReachable,
@@ -12,6 +13,7 @@ import {
 } from "@reframe/runware";
 import { checkS3Reachable, createS3Client, s3Target } from "@reframe/storage";
 import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
+import { ProviderBreaker } from "./provider-breaker.ts";
 import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
@@ -54,7 +56,7 @@ export async function startOutpaintWorker(
     sampleQueues: async () => session.sampleQueues(),
     health: () => workerHealth(opened ? session : undefined, stopping),
   });
-  const provider = instrumentProvider(
+  const client = instrumentProvider(
     createRunwareClient({
       baseUrl: config.RUNWARE_API_URL,
       apiKey: config.RUNWARE_API_KEY,
@@ -62,6 +64,14 @@ export async function startOutpaintWorker(
     }),
     telemetry.metrics,
   );
+  // Every job's and the reconciler's request counts for the shared breaker; its probe does not.
+  const breaker = new ProviderBreaker({
+    endpoint: breakerEndpointOf(config.RUNWARE_API_URL),
+    provider: client,
+    logger,
+    metrics: telemetry.metrics,
+  });
+  const provider = breaker.guard(client);
   const batcher = new SubmitBatcher({
     transport: reportingUnreachable(provider, logger),
     windowMs: config.SUBMIT_WINDOW_MS,
@@ -91,6 +101,7 @@ export async function startOutpaintWorker(
     redis: redisSettingsOf(config),
     logger,
     provider,
+    breaker,
     batcher,
     s3,
     sourceFetch: egress.fetch,
@@ -103,6 +114,7 @@ export async function startOutpaintWorker(
     bullmqTelemetry: telemetry.tracing.bullmq,
   };
   const closeShared = async () => {
+    await breaker.stop();
     await provider.close();
     await egress.close();
     await deliveryEgress.close();
@@ -118,6 +130,7 @@ export async function startOutpaintWorker(
     ]);
     session = await openWorkerSession(shared);
     opened = true;
+    breaker.start();
   } catch (error) {
     await closeShared();
     throw error;

@@ -12,6 +12,8 @@ export async function pollTasksOnce(
   deps: OutpaintDeps,
 ): Promise<ReadonlyMap<string, TaskOutcomeRecord>> {
   const merged = new Map(known);
+  // The provider is down (the breaker is open): the job parks again without asking.
+  if (deps.breaker?.openState()) return merged;
   let answers: Map<string, TaskOutcome>;
   try {
     answers = await deps.provider.getResponses(

@@ -24,6 +24,8 @@ export interface ReconcilerOptions {
   pollMaxIntervalMs?: number;
   /** A task polled right after its submit may not be known yet (provider-protocol §4.3). */
   notFoundGraceMs?: number;
+  /** True while the provider breaker is open: nothing is polled (the breaker's probe checks instead). */
+  providerDown?: () => boolean;
   now?: () => number;
 }
 
@@ -33,7 +35,10 @@ export interface ReconcilerOptions {
  * parked jobs. One reconciler runs at a time across all worker processes (`LeaderLock`).
  */
 export class Reconciler {
-  private readonly options: Required<Omit<ReconcilerOptions, "now">> & { now: () => number };
+  private readonly options: Required<Omit<ReconcilerOptions, "now" | "providerDown">> & {
+    now: () => number;
+    providerDown: () => boolean;
+  };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -52,6 +57,7 @@ export class Reconciler {
       pollIntervalMs: 1000,
       pollMaxIntervalMs: 10_000,
       notFoundGraceMs: 10_000,
+      providerDown: () => false,
       now: Date.now,
       ...options,
     };
@@ -86,10 +92,13 @@ export class Reconciler {
   /** One pass: keep or take leadership, then poll the due tasks. Exposed for tests. */
   async tick(): Promise<void> {
     this.isLeader = await this.options.lock.acquireOrRenew();
-    if (!this.isLeader || this.options.now() < this.pausedUntil) return;
+    if (!this.isLeader || this.options.now() < this.pausedUntil || this.options.providerDown()) return;
     const { batchSize, maxRequestsPerTick } = this.options;
     const due = await this.options.taskStore.duePending(this.options.now(), batchSize * maxRequestsPerTick);
-    for (let start = 0; start < due.length && !this.stopped; start += batchSize) {
+    // A failed request (pausedUntil) or an outage seen meanwhile ends the pass: the rest wait.
+    const goOn = () =>
+      !this.stopped && this.options.now() >= this.pausedUntil && !this.options.providerDown();
+    for (let start = 0; start < due.length && goOn(); start += batchSize) {
       const batch = due.slice(start, start + batchSize);
       // Each poll starts a trace of its own: the loop outlives every job it serves.
       await withSpan(

@@ -278,7 +278,12 @@ describe("the step machine: after the POST", () => {
   const parked = state("await", [task(0, { confirmed: false }), task(1, { confirmed: false })]);
 
   it("saves what the provider acknowledged, and wakes the job if an outcome may be stored", () => {
-    const next = run(parked, { kind: "sent", confirmed: [task(0).taskUUID], storedOutcome: false });
+    const next = run(parked, {
+      kind: "sent",
+      outage: [],
+      confirmed: [task(0).taskUUID],
+      storedOutcome: false,
+    });
     expect(next.state.tasks.map((t) => t.confirmed)).toEqual([true, false]);
     expect(next.effects).toEqual([
       { kind: "save" },
@@ -288,18 +293,24 @@ describe("the step machine: after the POST", () => {
   });
 
   it("wakes the job at once when the answer itself stored an outcome; saves nothing when nothing changed", () => {
-    const next = run(parked, { kind: "sent", confirmed: [], storedOutcome: true });
+    const next = run(parked, { kind: "sent", outage: [], confirmed: [], storedOutcome: true });
     expect(next.effects).toEqual([{ kind: "promote", onlyIfStored: false }, { kind: "leave" }]);
   });
 
   it("a refusal for now moves the wake-up to the backoff instead", () => {
-    const next = run(parked, { kind: "sent", confirmed: [], storedOutcome: false, retryAt: NOW + 4_000 });
+    const next = run(parked, {
+      kind: "sent",
+      outage: [],
+      confirmed: [],
+      storedOutcome: false,
+      retryAt: NOW + 4_000,
+    });
     expect(next.effects).toEqual([{ kind: "delay", until: NOW + 4_000 }, { kind: "leave" }]);
   });
 
   it("an account refusal pauses the queue and leaves the job parked", () => {
     const pause = { code: "insufficientCredits", message: "top up" };
-    const next = run(parked, { kind: "sent", confirmed: [], storedOutcome: false, pause });
+    const next = run(parked, { kind: "sent", outage: [], confirmed: [], storedOutcome: false, pause });
     expect(next.effects).toEqual([
       { kind: "pause", ...pause },
       { kind: "promote", onlyIfStored: true },
@@ -312,5 +323,109 @@ describe("the step machine: finalize", () => {
   it("a job saved at finalize (a copy, a crash after) finalizes again, reading the outcomes itself", () => {
     const saved = state("finalize", [task(0)]);
     expect(run(saved, woke())).toEqual({ state: saved, effects: [{ kind: "finalize" }] });
+  });
+});
+
+describe("the step machine: a provider outage (the breaker is open)", () => {
+  const outage = { openedAt: NOW - 90_000, resumeAt: NOW + 4_000 };
+  const wokeInOutage = (outcomes: [string, TaskOutcomeRecord][] = []): StepEvent => ({
+    kind: "woke",
+    outcomes: new Map(outcomes),
+    polled: true,
+    outage,
+  });
+
+  it("a job that would send parks until just after the next probe, spending no attempt", () => {
+    const fresh = state("submit", [task(0, { confirmed: false, submitAttempts: 0, submittedAt: undefined })]);
+    const next = run(fresh, wokeInOutage());
+    expect(next.state).toBe(fresh);
+    expect(next.effects).toEqual([{ kind: "park", until: outage.resumeAt }]);
+  });
+
+  it("a variant to redo keeps its generation while the provider is down", () => {
+    const errored = state("await", [task(0)]);
+    const next = run(errored, wokeInOutage([[errored.tasks[0]!.taskUUID, lost()]]));
+    expect(next.state.tasks[0]!.generation).toBe(0);
+    expect(kinds(next.effects)).toEqual(["park"]);
+  });
+
+  it("parks no later than the tasks' deadline, and fails providerUnavailable once it passed", () => {
+    const soon = state("submit", [task(0, { confirmed: false, submitAttempts: 0, deadline: NOW + 1_000 })]);
+    expect(run(soon, wokeInOutage()).effects).toEqual([{ kind: "park", until: NOW + 1_000 }]);
+    const late = run(soon, wokeInOutage(), NOW + 1_000);
+    expect(late.effects).toEqual([
+      {
+        kind: "fail",
+        reason: expect.objectContaining({
+          code: "providerUnavailable",
+          disposition: "retryable",
+          message: expect.stringMatching(/^the provider has been unavailable for 91 s \(since /),
+        }),
+      },
+    ]);
+  });
+
+  it("a job already waiting on its tasks is not affected: finalize still finalizes", () => {
+    const waiting = state("await", [task(0)]);
+    const next = run(waiting, wokeInOutage([[waiting.tasks[0]!.taskUUID, success()]]));
+    expect(kinds(next.effects)).toEqual(["finalize"]);
+  });
+
+  it("an attempt whose request failed for an outage is given back and saved", () => {
+    const parked = state("await", [
+      task(0, { confirmed: false, submitAttempts: 3 }),
+      task(1, { confirmed: false }),
+    ]);
+    const uuid = parked.tasks[0]!.taskUUID;
+    const next = run(parked, {
+      kind: "sent",
+      confirmed: [],
+      storedOutcome: false,
+      outage: [uuid],
+      retryAt: NOW + 2_000,
+    });
+    expect(next.state.tasks.map((t) => t.submitAttempts)).toEqual([2, 1]);
+    expect(kinds(next.effects)).toEqual(["save", "delay", "leave"]);
+  });
+
+  it("property: while the breaker is open nothing is sent and no attempt or generation is spent", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            confirmed: fc.boolean(),
+            submitAttempts: fc.integer({ min: 0, max: 4 }),
+            generation: fc.integer({ min: 0, max: 2 }),
+            deadlineIn: fc.integer({ min: -10_000, max: 600_000 }),
+            answer: fc.constantFrom("none", "success", "lost", "error"),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        (specs) => {
+          const tasks = specs.map((spec, variant) =>
+            task(variant, {
+              confirmed: spec.confirmed,
+              submitAttempts: spec.submitAttempts,
+              generation: spec.generation,
+              deadline: NOW + spec.deadlineIn,
+            }),
+          );
+          const outcomes: [string, TaskOutcomeRecord][] = [];
+          for (const [index, spec] of specs.entries()) {
+            const uuid = tasks[index]!.taskUUID;
+            if (spec.answer === "success") outcomes.push([uuid, success()]);
+            if (spec.answer === "lost") outcomes.push([uuid, lost()]);
+            if (spec.answer === "error") outcomes.push([uuid, error("invalidSeed")]);
+          }
+          const from = state("await", tasks);
+          const next = run(from, wokeInOutage(outcomes));
+          expect(kinds(next.effects)).not.toContain("send");
+          for (const [index, after] of next.state.tasks.entries()) {
+            expect(after.submitAttempts).toBe(tasks[index]!.submitAttempts);
+            expect(after.generation).toBe(tasks[index]!.generation);
+          }
+        },
+      ),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
+import { formatDelay } from "@reframe/reachability";
 import { decideAwait } from "./decide-await.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 
@@ -24,8 +25,17 @@ export interface MachineSettings {
 export type StepEvent =
   /** The plan step made a plan: tasks to send (step submit) or a copy already written (step finalize). */
   | { kind: "planned"; state: StepState }
-  /** The job runs (again): the outcomes stored for its tasks; `polled` once it asked the provider itself. */
-  | { kind: "woke"; outcomes: ReadonlyMap<string, TaskOutcomeRecord>; polled: boolean }
+  /**
+   * The job runs (again): the outcomes stored for its tasks; `polled` once it asked the provider
+   * itself; `outage` while the provider breaker is open (provider-breaker.ts): since when, and when
+   * the job should look again (just after the next probe).
+   */
+  | {
+      kind: "woke";
+      outcomes: ReadonlyMap<string, TaskOutcomeRecord>;
+      polled: boolean;
+      outage?: ProviderOutage;
+    }
   /** The POST of `send` returned: what the provider acknowledged, stored, refused. */
   | {
       kind: "sent";
@@ -33,7 +43,14 @@ export type StepEvent =
       storedOutcome: boolean;
       retryAt?: number;
       pause?: { code: string; message: string };
+      /** Tasks whose request failed for a provider outage (5xx, timeout, no connection). */
+      outage: readonly string[];
     };
+
+export interface ProviderOutage {
+  openedAt: number;
+  resumeAt: number;
+}
 
 export type Effect =
   /** Save `state` into job.data. */
@@ -78,7 +95,7 @@ export function transition(
         return { state: event.state, effects: [{ kind: "save" }, { kind: "finalize" }] };
       return { state: event.state, effects: [] };
     case "woke":
-      return woke(jobId, state, event.outcomes, event.polled, now, settings);
+      return woke(jobId, state, event, now, settings);
     case "sent":
       return sent(state, event, now);
     default:
@@ -89,8 +106,7 @@ export function transition(
 function woke(
   jobId: string,
   state: StepState,
-  outcomes: ReadonlyMap<string, TaskOutcomeRecord>,
-  polled: boolean,
+  { outcomes, polled, outage }: Extract<StepEvent, { kind: "woke" }>,
   now: number,
   settings: MachineSettings,
 ): Transition {
@@ -107,10 +123,20 @@ function woke(
     case "fail":
       return { state, effects: [{ kind: "fail", reason: decision.reason }] };
     case "resubmit": {
+      if (outage) {
+        const redo = new Set(decision.variants);
+        return waitOutOutage(
+          state,
+          outage,
+          state.tasks.filter((task) => redo.has(task.variant)),
+          now,
+        );
+      }
       const next = nextGenerations(jobId, state, decision.variants, now, settings.taskDeadlineMs);
       return submit(next, unconfirmed(next), now, settings);
     }
     case "submit":
+      if (outage) return waitOutOutage(state, outage, unconfirmed(state), now);
       return submit(state, unconfirmed(state), now, settings);
     case "wait": {
       // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
@@ -124,6 +150,29 @@ function woke(
     default:
       throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
   }
+}
+
+/**
+ * The provider breaker is open: nothing is sent and no attempt or generation is spent. The job waits
+ * parked until just after the next probe, and fails only when its own deadline (that of the tasks it
+ * would send) has passed, saying how long the provider has been unavailable.
+ */
+function waitOutOutage(
+  state: StepState,
+  outage: ProviderOutage,
+  toSend: TaskState[],
+  now: number,
+): Transition {
+  const deadline = Math.min(...toSend.map((task) => task.deadline));
+  if (now >= deadline) {
+    const reason: FailureReason = {
+      code: "providerUnavailable",
+      message: `the provider has been unavailable for ${formatDelay(now - outage.openedAt)} (since ${new Date(outage.openedAt).toISOString()}) and the job's deadline passed while it waited`,
+      disposition: "retryable",
+    };
+    return { state, effects: [{ kind: "fail", reason }] };
+  }
+  return { state, effects: [{ kind: "park", until: Math.min(deadline, Math.max(now, outage.resumeAt)) }] };
 }
 
 /** Counts the attempt of each task about to be sent; past the ceiling the job fails instead. */
@@ -160,10 +209,19 @@ function submit(state: StepState, toSend: TaskState[], now: number, settings: Ma
 
 function sent(state: StepState, event: Extract<StepEvent, { kind: "sent" }>, now: number): Transition {
   const confirmed = new Set(event.confirmed);
-  const changed = state.tasks.some((task) => confirmed.has(task.taskUUID) && !task.confirmed);
-  const tasks = state.tasks.map((task) =>
-    confirmed.has(task.taskUUID) ? { ...task, confirmed: true } : task,
+  // An attempt lost to an outage is not spent: TASK_MAX_SUBMIT_ATTEMPTS counts the provider's refusals.
+  const givenBack = new Set(event.outage);
+  const changed = state.tasks.some(
+    (task) =>
+      (confirmed.has(task.taskUUID) && !task.confirmed) ||
+      (givenBack.has(task.taskUUID) && task.submitAttempts > 0),
   );
+  const tasks = state.tasks.map((task) => {
+    if (confirmed.has(task.taskUUID)) return { ...task, confirmed: true };
+    if (givenBack.has(task.taskUUID))
+      return { ...task, submitAttempts: Math.max(0, task.submitAttempts - 1) };
+    return task;
+  });
   const next: StepState = { ...state, tasks };
   const effects: Effect[] = [];
   if (changed) effects.push({ kind: "save" });

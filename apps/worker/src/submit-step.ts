@@ -1,6 +1,7 @@
 import { type JobPlan, type OutpaintJob, type TaskState, toOutcomeRecord } from "@reframe/jobs";
 import {
   type ImageInferenceTask,
+  isOutage,
   ProviderError,
   RUNWARE_OUTPAINTING_MODEL,
   type TaskOutcome,
@@ -81,8 +82,11 @@ export async function sendTasks(
   let requestFailed = false;
   let pause: ProviderError | undefined;
   let storedOutcome = false;
+  const outage: string[] = [];
   for (const [index, result] of settled.entries()) {
     const task = toSend[index]!;
+    // A request lost to a provider outage: its attempt is given back (step-machine.ts `sent`).
+    if (result.status === "rejected" && isOutage(result.reason)) outage.push(task.taskUUID);
     // A request that failed as a whole answered each of its tasks with its error.
     const answer: TaskOutcome =
       result.status === "fulfilled"
@@ -110,7 +114,7 @@ export async function sendTasks(
         throw new Error(`unhandled reading ${JSON.stringify(reading satisfies never)}`);
     }
   }
-  const next: SubmitResult = { kind: "sent", confirmed: [...confirmed], storedOutcome };
+  const next: SubmitResult = { kind: "sent", confirmed: [...confirmed], storedOutcome, outage };
   if (pause) next.pause = { code: pause.code, message: pause.message };
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);
   return next;

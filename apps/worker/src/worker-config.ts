@@ -6,7 +6,7 @@ import {
   scratchEnvFields,
   sourceLimitEnvFields,
 } from "@reframe/config";
-import { DEFAULT_ALERTS_ROUTE, routeEntrySchema } from "@reframe/jobs";
+import { DEFAULT_ALERTS_ROUTE, DEFAULT_BREAKER_SETTINGS, routeEntrySchema } from "@reframe/jobs";
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "@reframe/outbound";
 import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
@@ -31,6 +31,28 @@ export const workerConfigSchema = z
     RUNWARE_API_URL: envField.url({ default: "https://api.runware.ai/v1" }),
     RUNWARE_API_KEY: envField.string(),
     RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),
+    // The provider breaker (packages/jobs breaker.ts): outage failures in a row within the window
+    // open it; while open one probe at a time, the waits doubling from the minimum to the maximum.
+    PROVIDER_BREAKER_THRESHOLD: envField.int({
+      min: 1,
+      max: 1000,
+      default: DEFAULT_BREAKER_SETTINGS.threshold,
+    }),
+    PROVIDER_BREAKER_WINDOW_MS: envField.int({
+      min: 1000,
+      max: 3_600_000,
+      default: DEFAULT_BREAKER_SETTINGS.windowMs,
+    }),
+    PROVIDER_BREAKER_PROBE_MIN_MS: envField.int({
+      min: 100,
+      max: 600_000,
+      default: DEFAULT_BREAKER_SETTINGS.probeMinMs,
+    }),
+    PROVIDER_BREAKER_PROBE_MAX_MS: envField.int({
+      min: 100,
+      max: 3_600_000,
+      default: DEFAULT_BREAKER_SETTINGS.probeMaxMs,
+    }),
     ...s3EnvFields,
     ...scratchEnvFields,
     SOURCE_URL_ALLOW_HOSTS: envField.list([]),
@@ -78,6 +100,13 @@ export const workerConfigSchema = z
           path: ["ALERTS_ROUTE"],
           message: `entry ${index + 1} (${entry}) must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint>`,
         });
+    }
+    if (config.PROVIDER_BREAKER_PROBE_MAX_MS < config.PROVIDER_BREAKER_PROBE_MIN_MS) {
+      context.addIssue({
+        code: "custom",
+        path: ["PROVIDER_BREAKER_PROBE_MAX_MS"],
+        message: `must be at least PROVIDER_BREAKER_PROBE_MIN_MS (${config.PROVIDER_BREAKER_PROBE_MIN_MS})`,
+      });
     }
     if (config.WEBHOOK_PUBLIC_URL && !config.WEBHOOK_SECRET) {
       context.addIssue({

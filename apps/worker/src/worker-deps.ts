@@ -7,6 +7,7 @@ import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
+import type { ProviderBreaker } from "./provider-breaker.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerMetrics } from "./worker-telemetry.ts";
 
@@ -63,4 +64,6 @@ export interface OutpaintDeps {
   metrics?: WorkerMetrics;
   /** The alerts route (ALERTS_ROUTE): a paused queue, a batch that ended with failures. */
   alerts?: AlertPublisher;
+  /** The provider breaker: while it is open no job submits or polls (provider-breaker.ts). */
+  breaker?: Pick<ProviderBreaker, "openState" | "parkUntil">;
 }

@@ -6,6 +6,7 @@ import {
   type AlertPublisher,
   createBatchStore,
   createOutpaintQueue,
+  createProviderBreakerStore,
   createQueueSampler,
   createSpendLedger,
   createTaskStore,
@@ -36,6 +37,7 @@ import { recordFinalFailure } from "./final-failure.ts";
 import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
+import type { ProviderBreaker } from "./provider-breaker.ts";
 import { Reconciler } from "./reconciler.ts";
 import { startSpendWatch } from "./spend-watch.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
@@ -44,6 +46,8 @@ import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
 import { recordCompletion, type WorkerMetrics } from "./worker-telemetry.ts";
 
 const RECONCILER_LOCK_TTL_MS = 10_000;
+/** As long as a completed job is kept (TASK_RETENTION_MS): a job is re-run at most once in that time. */
+const RERUN_MARK_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** How long an abandoned session may take to let go before it is left to the garbage collector. */
 const ABANDON_TIMEOUT_MS = 5_000;
 
@@ -53,7 +57,10 @@ export interface SessionShared {
   /** Where Redis is (derived once from the config): every session connects anew through it. */
   redis: RedisSettings;
   logger: Logger;
+  /** The provider client, guarded by the breaker: every request's outcome counts for it. */
   provider: RunwareClient;
+  /** Process-wide; each session attaches its Redis side (the shared state) to it. */
+  breaker: ProviderBreaker;
   batcher: SubmitBatcher;
   s3: S3Client;
   /** Reads URL sources through the egress guard. */
@@ -106,6 +113,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         logger,
         pollIntervalMs: config.POLL_INTERVAL_MS,
         pollMaxIntervalMs: Math.max(config.POLL_INTERVAL_MS, config.POLL_MAX_INTERVAL_MS),
+        providerDown: () => shared.breaker.openState() !== undefined,
       })
     : undefined;
   reconciler?.start();
@@ -198,7 +206,11 @@ function startOutpaintProcessing(shared: SessionShared, connection: RedisClient,
       ...(shared.bullmqTelemetry ? { telemetry: shared.bullmqTelemetry } : {}),
     },
   );
-  worker.on("failed", (job, error) => void recordFinalFailure(job, error, deps));
+  // A job that failed after its completion event went out runs once more (final-failure.ts).
+  const rerunOnce = async (jobId: string) =>
+    (await connection.set(`${config.QUEUE_PREFIX}:rerun:${jobId}`, "1", "PX", RERUN_MARK_TTL_MS, "NX")) ===
+    "OK";
+  worker.on("failed", (job, error) => void recordFinalFailure(job, error, { ...deps, rerunOnce }));
   worker.on("completed", (job, result) => {
     // The processor parsed the same data before it could complete the job.
     const saved = outpaintJobDataSchema.safeParse(job.data);
@@ -270,6 +282,21 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     onAlert: (kind) => shared.metrics.alert(kind),
     now: Date.now,
   };
+  shared.breaker.attach(
+    createProviderBreakerStore(
+      connection,
+      shared.breaker.endpoint,
+      {
+        threshold: config.PROVIDER_BREAKER_THRESHOLD,
+        windowMs: config.PROVIDER_BREAKER_WINDOW_MS,
+        probeMinMs: config.PROVIDER_BREAKER_PROBE_MIN_MS,
+        probeMaxMs: config.PROVIDER_BREAKER_PROBE_MAX_MS,
+        probeLeaseMs: Math.max(config.RUNWARE_TIMEOUT_MS * 2, config.PROVIDER_BREAKER_PROBE_MIN_MS),
+      },
+      { prefix },
+    ),
+    alerts,
+  );
   const deps: OutpaintDeps = {
     outpaintQueue,
     routes,
@@ -291,6 +318,7 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     now: Date.now,
     metrics: shared.metrics,
     alerts,
+    breaker: shared.breaker,
     settings: {
       maxGenerations: config.TASK_MAX_GENERATIONS,
       recheckMs: config.JOB_RECHECK_MS,

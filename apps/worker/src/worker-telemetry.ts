@@ -18,6 +18,7 @@ export type WorkerMetrics = Pick<
   | "imageWork"
   | "alert"
   | "setSpend"
+  | "setProviderBreaker"
   | "endpointAttempt"
   | "endpointDelivered"
 >;

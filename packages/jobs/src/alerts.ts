@@ -12,6 +12,7 @@ import { publishEvent, type RouteQueues } from "./route-publisher.ts";
  *   batchFailures       a batch ended with failed jobs
  *   pipelineRunRefused  a pipeline run was refused over its budget: nothing was enqueued
  *   endpointDisabled    an outbound webhook endpoint was disabled (410 Gone, or failing too long)
+ *   providerOutage      the provider breaker opened: jobs wait parked until the provider answers again
  *
  * Each alert's id is derived from what it is about, so raising the same alert twice (two workers
  * pausing the queue at once, a retried job closing a batch again) adds it once.
@@ -23,6 +24,7 @@ export const ALERT_KINDS = [
   "batchFailures",
   "pipelineRunRefused",
   "endpointDisabled",
+  "providerOutage",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -32,6 +34,7 @@ const TYPE_NAMES: Record<AlertKind, string> = {
   batchFailures: "batch-failures",
   pipelineRunRefused: "pipeline-run-refused",
   endpointDisabled: "endpoint-disabled",
+  providerOutage: "provider-outage",
 };
 
 export const alertEventType = (kind: AlertKind) => `reframe.alert.${TYPE_NAMES[kind]}.v1`;
@@ -82,6 +85,7 @@ const SEVERITY: Record<AlertKind, "critical" | "warning"> = {
   batchFailures: "warning",
   pipelineRunRefused: "warning",
   endpointDisabled: "critical",
+  providerOutage: "critical",
 };
 
 export function makeAlertEvent(alert: AlertInput, time: number): AlertEvent {
@@ -214,5 +218,20 @@ export function endpointDisabledAlert(input: {
     message: `endpoint ${input.endpoint} disabled: ${input.reason}; its deliveries wait (reframe endpoints enable ${input.endpoint}, then reframe deliveries retry)`,
     dedupeKey: `${input.endpoint}\n${input.disabledAt}`,
     details: { endpoint: input.endpoint, reason: input.reason, disabledAt: input.disabledAt },
+  };
+}
+
+/** The provider breaker opened: submits and polls stop, jobs wait parked, one probe checks for its return. */
+export function providerOutageAlert(input: {
+  endpoint: string;
+  failures: number;
+  openedAt: number;
+}): AlertInput {
+  return {
+    kind: "providerOutage",
+    subject: input.endpoint,
+    message: `the provider at ${input.endpoint} is unavailable (${input.failures} outage failures in a row): no job submits or polls, jobs wait parked and fail only at their own deadline; the breaker closes when a probe is answered`,
+    dedupeKey: `${input.endpoint}\n${input.openedAt}`,
+    details: { endpoint: input.endpoint, failures: input.failures, openedAt: input.openedAt },
   };
 }

@@ -13,6 +13,7 @@ export {
   endpointDisabledAlert,
   makeAlertEvent,
   pipelineRunRefusedAlert,
+  providerOutageAlert,
   publishAlert,
   queuePausedAlert,
   spendCeilingAlert,
@@ -47,6 +48,19 @@ export {
   SKIP_REASONS,
   type SkipReason,
 } from "./batch-store.ts";
+export {
+  type BreakerSettings,
+  type BreakerState,
+  breakerEndpointOf,
+  breakerKey,
+  createProviderBreakerStore,
+  DEFAULT_BREAKER_SETTINGS,
+  describeProviderBreaker,
+  listProviderBreakers,
+  nextProbeDelayMs,
+  type ProviderBreakerStore,
+  probesWithin,
+} from "./breaker.ts";
 export {
   type EnqueueManyOptions,
   type EnqueueManyResult,

@@ -70,9 +70,9 @@ export const DELIVERY_JOB_OPTIONS = {
 /** The queues a process publishes events to, each opened once on first use; close it once. */
 export interface RouteQueues {
   /** The downstream queue of that name. */
-  queue(name: string): Pick<Queue, "add">;
+  queue(name: string): Pick<Queue, "add" | "getJob">;
   /** The outbound endpoints' delivery queue. */
-  deliveries(): Pick<Queue, "add">;
+  deliveries(): Pick<Queue, "add" | "getJob">;
   close(): Promise<void>;
 }
 

@@ -19,6 +19,7 @@ export {
   DISPOSITIONS,
   type Disposition,
   dispositionOf,
+  isOutage,
   ProviderError,
   type ProviderErrorInit,
   parseRetryAfter,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyProviderError, ProviderError, parseRetryAfter } from "./provider-errors.ts";
+import { classifyProviderError, isOutage, ProviderError, parseRetryAfter } from "./provider-errors.ts";
 
 describe("classifyProviderError", () => {
   it.each([
@@ -79,5 +79,36 @@ describe("ProviderError.from", () => {
       parameter: "outputQuality",
       disposition: "terminal",
     });
+  });
+});
+
+describe("isOutage (what the provider breaker counts)", () => {
+  const request = (input: Parameters<typeof ProviderError.from>[0]) => ProviderError.from(input);
+  it.each([
+    ["a 503", request({ status: 503, message: "down" }), true],
+    ["a 500 with a known code", request({ status: 500, code: "internalServerError", message: "x" }), true],
+    ["a 504 timeoutProvider", request({ status: 504, code: "timeoutProvider", message: "x" }), true],
+    ["a request timeout", request({ code: "requestTimeout", cause: new Error("t"), message: "x" }), true],
+    [
+      "a refused connection",
+      request({ code: "networkError", cause: new Error("ECONNREFUSED"), message: "x" }),
+      true,
+    ],
+    ["a 429", request({ status: 429, message: "slow down" }), false],
+    [
+      "a 503 saying rateLimitExceeded",
+      request({ status: 503, code: "rateLimitExceeded", message: "x" }),
+      false,
+    ],
+    ["a 400", request({ status: 400, code: "invalidWidth", message: "x" }), false],
+    ["a 401", request({ status: 401, message: "x" }), false],
+    [
+      "a task's own 5xx error",
+      request({ status: 500, code: "taskFailed", taskUUID: "t", message: "x" }),
+      false,
+    ],
+    ["not a provider error", new Error("boom"), false],
+  ])("%s → %s", (_, error, expected) => {
+    expect(isOutage(error)).toBe(expected);
   });
 });

@@ -246,3 +246,17 @@ export class ProviderError extends Error {
 function assertNever(value: never): never {
   throw new Error(`unhandled category ${String(value)}`);
 }
+
+/** Categories that say the provider itself is down or unreachable, not that one request was wrong. */
+const OUTAGE_CATEGORIES: ReadonlySet<Category> = new Set(["serverError", "timeout", "connection"]);
+
+/**
+ * Whether a failed request counts towards the provider breaker (an outage): a 5xx, a timeout or a
+ * connection error of the request as a whole. A 429 is rate, not outage (the caller backs off as the
+ * provider asks); a task's own error (it names a taskUUID) is that task's outcome, not the provider's.
+ */
+export function isOutage(error: unknown): boolean {
+  if (!(error instanceof ProviderError) || error.taskUUID !== undefined) return false;
+  if (error.category === "rateLimit" || error.status === 429) return false;
+  return OUTAGE_CATEGORIES.has(error.category) || (error.status !== undefined && error.status >= 500);
+}

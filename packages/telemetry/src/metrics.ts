@@ -68,6 +68,8 @@ export interface Metrics {
   endpointDelivered(endpoint: string, lagMs: number): void;
   /** Spend against one ceiling: `day` (the workers' spend watch), `pipeline:<name>[:hour]` (the intake). */
   setSpend(ceiling: string, spentUsd: number, limitUsd: number): void;
+  /** The provider breaker of an endpoint (its host), as this worker last read it. */
+  setProviderBreaker(endpoint: string, open: boolean): void;
   alert(kind: string): void;
   jobsAdded(added: number, existing: number): void;
   httpRequest(route: string, status: number): void;
@@ -127,6 +129,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       instruments.spendUsd?.set({ ceiling: label }, spentUsd);
       instruments.spendLimitUsd?.set({ ceiling: label }, limitUsd);
     },
+    setProviderBreaker: (endpoint, open) =>
+      instruments.providerBreakerOpen?.set({ endpoint: endpoints(endpoint) }, open ? 1 : 0),
     alert: (kind) => instruments.alerts?.inc({ kind }),
     jobsAdded(added, existing) {
       instruments.jobsAdded?.inc({ result: "added" }, added);

@@ -202,6 +202,14 @@ export const METRICS = {
     labels: ["ceiling"],
     processes: ["worker", "api"],
   },
+  providerBreakerOpen: {
+    name: "reframe_provider_breaker_open",
+    kind: "gauge",
+    unit: "boolean",
+    help: "1 while the provider breaker of an endpoint is open (an outage: no job submits or polls, one probe at a time), 0 while closed",
+    labels: ["endpoint"],
+    processes: ["worker"],
+  },
   alerts: {
     name: "reframe_alerts_total",
     kind: "counter",

@@ -1,4 +1,10 @@
-import { createSpendLedger, resumeQueue, spendPauseLifted } from "@reframe/jobs";
+import {
+  createSpendLedger,
+  describeProviderBreaker,
+  listProviderBreakers,
+  resumeQueue,
+  spendPauseLifted,
+} from "@reframe/jobs";
 import type { RedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
 import {
@@ -34,7 +40,9 @@ reframe queue pause
 reframe queue resume
 
   counts   jobs by state (waiting, delayed = parked while the provider works, active, completed,
-           failed, …) and whether the queue is paused; --json: {paused, counts: {state: n}}
+           failed, …), whether the queue is paused, and the provider breaker of each endpoint (open
+           while the provider is down: jobs wait parked); --json: {paused, counts: {state: n},
+           providerBreakers: [{endpoint, open, failures, openedAt?, probes?, nextProbeAt?}]}
   pause    workers take no new job (parked jobs stay parked)
   resume   after a pause: the worker pauses the queue itself when the provider refuses the account
            (credits exhausted, a refused API key), and says so in its log; after the spend ceiling
@@ -49,17 +57,23 @@ reframe queue resume
     if (!action || !["counts", "pause", "resume"].includes(action) || extra.length > 0)
       throw new UsageError("queue needs one of: counts, pause, resume");
     return withOutpaintQueue(producerConfig(io.env), async (queue, context) => {
+      const now = Date.now();
       if (action === "resume") return resume(queue, context, io);
       if (action === "pause") {
         await queue.pause();
         io.out.write("outpaint queue paused\n");
         return EXIT_CODES.ok;
       }
-      const [counts, paused] = await Promise.all([queue.getJobCounts(...STATES), queue.isPaused()]);
+      const [counts, paused, breakers] = await Promise.all([
+        queue.getJobCounts(...STATES),
+        queue.isPaused(),
+        listProviderBreakers(context.connection, { prefix: context.prefix }),
+      ]);
       if (values.json) {
         writeJson(io, {
           paused,
           counts: Object.fromEntries(STATES.map((state) => [label(state), counts[state] ?? 0])),
+          providerBreakers: breakers,
         });
         return EXIT_CODES.ok;
       }
@@ -67,6 +81,7 @@ reframe queue resume
       io.out.write(`outpaint queue: ${paused ? "paused (reframe queue resume)" : "running"}\n`);
       for (const state of STATES)
         io.out.write(`  ${label(state).padEnd(width)}  ${String(counts[state] ?? 0).padStart(7)}\n`);
+      for (const breaker of breakers) io.out.write(`${describeProviderBreaker(breaker, now)}\n`);
       return EXIT_CODES.ok;
     });
   },

@@ -3,7 +3,9 @@ import formbody from "@fastify/formbody";
 import {
   type BatchStatus,
   type BatchStore,
+  describeProviderBreaker,
   listBatches,
+  listProviderBreakers,
   readPauseState,
   resumeQueue,
   SAMPLED_STATES,
@@ -133,11 +135,12 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       });
 
       scope.get("/", async (request, reply) => {
-        const [pause, counts, listed, recentAlerts] = await Promise.all([
+        const [pause, counts, listed, recentAlerts, breakers] = await Promise.all([
           readPauseState(options.queue),
           options.queue.getJobCounts(...SAMPLED_STATES),
           listBatches(options.redis, { prefix: options.prefix, limit: 30 }),
           alerts.getJobs(["waiting", "active", "completed", "failed", "delayed"], 0, 19),
+          listProviderBreakers(options.redis, { prefix: options.prefix }),
         ]);
         const statuses = (
           await Promise.all(listed.map((entry) => options.batches.status(entry.batchId)))
@@ -155,11 +158,22 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             message: event.data?.message ?? "",
             time: event.time ?? "",
           }));
-        return reply
-          .type("text/html")
-          .send(
-            overviewPage(context(request), { name: options.queue.name, counts, pause }, statuses, alertViews),
-          );
+        return reply.type("text/html").send(
+          overviewPage(
+            context(request),
+            {
+              name: options.queue.name,
+              counts,
+              pause,
+              breakers: breakers.map((breaker) => ({
+                open: breaker.open,
+                line: describeProviderBreaker(breaker, now()),
+              })),
+            },
+            statuses,
+            alertViews,
+          ),
+        );
       });
 
       scope.post("/queue/resume", async (request, reply) => {

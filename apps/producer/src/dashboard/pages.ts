@@ -77,6 +77,8 @@ export interface QueueView {
   name: string;
   counts: Record<string, number>;
   pause: PauseState;
+  /** The provider breakers: one card each, red while open. */
+  breakers: { open: boolean; line: string }[];
 }
 
 export interface AlertView {
@@ -96,6 +98,12 @@ export function overviewPage(
     ? `<div class="card paused"><strong>The ${e(queue.name)} queue is paused</strong> — ${e(queue.pause.reason?.code ?? "manual")}: ${e(queue.pause.reason?.message ?? "")}
 <span class="muted">(since ${when(queue.pause.reason?.pausedAt)})</span> ${actionForm(context, "/queue/resume", "Resume")}</div>`
     : `<div class="card running"><strong>The ${e(queue.name)} queue is running</strong></div>`;
+  const breakers = queue.breakers
+    .map(
+      (breaker) =>
+        `<div class="card ${breaker.open ? "paused" : "running"}"><strong>Provider breaker ${breaker.open ? "open" : "closed"}</strong> — ${e(breaker.line)}</div>`,
+    )
+    .join("");
   const counts = Object.entries(queue.counts)
     .map(([state, count]) => `<div class="stat"><span class="num">${count}</span>${e(state)}</div>`)
     .join("");
@@ -119,7 +127,7 @@ export function overviewPage(
     .join("\n");
   return layout(
     "Overview",
-    `<h1>Overview</h1>${pause}
+    `<h1>Overview</h1>${pause}${breakers}
 <div class="stats">${counts}</div>
 <h2>Batches and pipeline runs</h2>
 ${batches.length ? `<table><thead><tr><th>batch</th><th>kind</th><th>created (UTC)</th><th>progress</th><th class="num">completed</th><th class="num">failed</th><th class="num">in flight</th><th class="num">cost / estimate</th><th>state</th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">No batch yet.</p>`}
