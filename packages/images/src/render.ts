@@ -96,7 +96,11 @@ export async function renderImage(input: {
   // memory (27 MiB for a 2047×1365 copy, measured) and a second pass, to save 8% of a copy that the
   // provider reads once.
   else
-    pipeline = pipeline.jpeg({ quality: encoding.quality, chromaSubsampling: "4:4:4", optimiseCoding: false });
+    pipeline = pipeline.jpeg({
+      quality: encoding.quality,
+      chromaSubsampling: "4:4:4",
+      optimiseCoding: false,
+    });
   try {
     const info = await pipeline.toFile(input.file);
     return { file: input.file, width: info.width, height: info.height, bytes: info.size };
