@@ -212,7 +212,7 @@ describe("createImageSlots", () => {
     expect(waits.map((ms) => Math.round(ms / 100) / 10)).toEqual([1.5, 3, 4.5, 6]);
     // A waiter that comes back early keeps its place rather than going to the back.
     expect(Math.round(retryIn(slots.tryHoldSource("w2")) / 100) / 10).toBe(3);
-    // Bounded: never under half a second, nor over a minute, however long the line.
+    // Bounded: never over a minute, however long the line.
     for (let i = 0; i < 100; i += 1) retryIn(slots.tryHoldSource(`more${i}`));
     expect(retryIn(slots.tryHoldSource("last"))).toBe(60_000);
   });

@@ -10,7 +10,8 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * buffer: sharp collects a piped stream into one Buffer before decoding, while libvips reads a file
  * itself, so a 200 MB source costs disk, not memory. The chunks are written a mebibyte at a time (one
  * writev), not one by one: each write is a round trip to libuv's threadpool, which the decodes share,
- * and one a chunk (170 for an 11 MB photo) was most of the worker's own CPU time per pre-scaled photo.
+ * and a write a chunk (170 for an 11 MB photo) was the largest item of the worker's main thread in a
+ * CPU profile of `npm run bench -- images`.
  */
 export async function spoolToFile(
   body: AsyncIterable<Uint8Array>,
