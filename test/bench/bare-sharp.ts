@@ -26,6 +26,7 @@ const planned = sizes.map((size) => {
 const limits = { maxPixels: 100_000_000, maxBytes: 200_000_000 };
 const slots = createImageSlots(Number(concurrency));
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 await Promise.all(
   Array.from({ length: Number(count) }, (_, i) =>
     slots.run(async () => {
@@ -38,4 +39,10 @@ await Promise.all(
     }),
   ),
 );
-console.log(JSON.stringify({ seconds: (performance.now() - started) / 1000 }));
+const cpu = process.cpuUsage(cpuBefore);
+console.log(
+  JSON.stringify({
+    seconds: (performance.now() - started) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  }),
+);

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import type { LocalStack } from "@reframe/demo";
 import type { RedisClient } from "@reframe/redis";
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
@@ -57,4 +58,17 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index]!;
+}
+
+/** The pid of a process of the stack, by name (s3, emulator, worker-1, …). */
+export function processPid(stack: LocalStack, name: string): number {
+  const found = stack.process(name);
+  if (!found) throw new Error(`the stack has no ${name} process`);
+  return found.pid;
+}
+
+/** BENCH_CPU_PROF=DIR: the worker writes a V8 CPU profile there when it stops (to find what costs). */
+export function profilerEnv(): Record<string, string> {
+  const directory = process.env.BENCH_CPU_PROF;
+  return directory ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${directory}` } : {};
 }

@@ -1,12 +1,11 @@
 import { fileURLToPath } from "node:url";
-import type { LocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
 import { startProcess } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { benchJob, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
-import { cpuMeter, redisPid } from "./process-stats.ts";
+import { cpuMeter, processPid, profilerEnv, redisPid } from "./process-stats.ts";
 
 export const THROUGHPUT_FIGURES = [
   "throughput.jobsPerSecond",
@@ -110,18 +109,6 @@ export async function runThroughput({ jobs, concurrency }: ThroughputOptions): P
   } finally {
     await bench.close();
   }
-}
-
-/** BENCH_CPU_PROF=DIR: the worker writes a V8 CPU profile there when it stops (to find what costs). */
-function profilerEnv(): Record<string, string> {
-  const directory = process.env.BENCH_CPU_PROF;
-  return directory ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${directory}` } : {};
-}
-
-function processPid(stack: LocalStack, name: string): number {
-  const found = stack.process(name);
-  if (!found) throw new Error(`the stack has no ${name} process`);
-  return found.pid;
 }
 
 const BARE_WORKER = fileURLToPath(new URL("./bare-worker.ts", import.meta.url));

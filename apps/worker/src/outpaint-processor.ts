@@ -132,14 +132,12 @@ interface StepContext {
   deps: OutpaintDeps;
 }
 
-/** Parked this long (plus up to as much again, so parked jobs spread out) when image work is busy. */
-const IMAGE_WORK_PARK_MS = 1000;
-
 /**
- * A plan that needs image work while this worker's source slots are all taken parks the job for a
- * second or two, still at the plan step, and gives its worker slot back: jobs waiting to decode must
- * not hold the slots that other jobs need to submit and finalize (with 50 slots all waiting on two
- * decoders, finished generations could not be finalized until the whole backlog was decoded).
+ * A plan that needs image work while this worker's source slots are all taken parks the job, still at
+ * the plan step, until about when a slot should be free for it (see createImageSlots), and gives its
+ * worker slot back: jobs waiting to decode must not hold the slots that other jobs need to submit and
+ * finalize (with 50 slots all waiting on two decoders, finished generations could not be finalized
+ * until the whole backlog was decoded).
  */
 async function planOrPark(
   job: Job,
@@ -152,7 +150,7 @@ async function planOrPark(
     return await planOrFail(job.id!, data, state, deps);
   } catch (error) {
     if (!(error instanceof ImageWorkBusyError)) throw error;
-    await job.moveToDelayed(deps.now() + IMAGE_WORK_PARK_MS * (1 + Math.random()), token);
+    await job.moveToDelayed(deps.now() + error.retryInMs, token);
     throw new DelayedError();
   }
 }

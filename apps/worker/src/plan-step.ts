@@ -37,9 +37,12 @@ import { imageWork } from "./worker-telemetry.ts";
  * processor parks the job for a moment instead of holding a worker slot while it waits.
  */
 export class ImageWorkBusyError extends Error {
-  constructor() {
+  /** How long the job should stay parked (the image slots' estimate of when one is free for it). */
+  readonly retryInMs: number;
+  constructor(retryInMs: number) {
     super("every source slot of this worker is taken");
     this.name = "ImageWorkBusyError";
+    this.retryInMs = retryInMs;
   }
 }
 
@@ -174,8 +177,9 @@ function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): Local
   let release: (() => void) | undefined;
   const path = () => {
     if (!downloaded) {
-      release = deps.imageSlots.tryHoldSource();
-      if (!release) throw new ImageWorkBusyError();
+      const hold = deps.imageSlots.tryHoldSource(jobId);
+      if (!("release" in hold)) throw new ImageWorkBusyError(hold.retryInMs);
+      release = hold.release;
       downloaded = classified(where, async () => {
         await downloadSource(job.source, deps, file, deps.settings.sourceLimits);
         return file;

@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageProblemError } from "./image-problem.ts";
-import { createImageSlots } from "./image-work.ts";
+import { createImageSlots, type SourceHold } from "./image-work.ts";
 import { describeImageFile, providerInputEncoding, renderImage } from "./render.ts";
 import type { SourceLimits } from "./source-limits.ts";
 import { spoolToFile } from "./spool.ts";
@@ -145,6 +145,17 @@ describe("spoolToFile", () => {
       "is over the limit of 20 kB (MAX_SOURCE_BYTES): the download stopped after 21 kB",
     );
   });
+
+  it("writes every byte in order when the chunks are batched (3 MB in 64 KiB chunks)", async () => {
+    const expected = Buffer.alloc(3_000_000);
+    for (let i = 0; i < expected.length; i += 1) expected[i] = (i * 7 + (i >> 16)) % 251;
+    async function* chunks() {
+      for (let at = 0; at < expected.length; at += 65_536) yield expected.subarray(at, at + 65_536);
+    }
+    const file = join(directory, "batched.bin");
+    expect(await spoolToFile(chunks(), file, LIMITS)).toBe(expected.length);
+    expect((await readFile(file)).equals(expected)).toBe(true);
+  });
 });
 
 describe("createImageSlots", () => {
@@ -167,16 +178,64 @@ describe("createImageSlots", () => {
 
   it("lends at most twice as many source slots as decodes, and lends a freed one again", () => {
     const slots = createImageSlots(1);
-    const first = slots.tryHoldSource();
-    const second = slots.tryHoldSource();
-    expect(first && second).toBeTruthy();
-    expect(slots.tryHoldSource()).toBeUndefined();
-    first!();
-    first!();
-    const third = slots.tryHoldSource();
-    expect(third).toBeTruthy();
-    expect(slots.tryHoldSource()).toBeUndefined();
-    second!();
-    third!();
+    const first = held(slots.tryHoldSource("a"));
+    const second = held(slots.tryHoldSource("b"));
+    expect("retryInMs" in slots.tryHoldSource("c")).toBe(true);
+    first();
+    first();
+    const third = held(slots.tryHoldSource("c"));
+    expect("retryInMs" in slots.tryHoldSource("d")).toBe(true);
+    second();
+    third();
+  });
+
+  it("parks each waiter until about when a slot should be free for it, in the order they came", () => {
+    let now = 0;
+    // No jitter: random() = 0.5 is the middle of the ±20% spread.
+    const slots = createImageSlots(1, { now: () => now, random: () => 0.5 });
+    const release = [held(slots.tryHoldSource("a")), held(slots.tryHoldSource("b"))];
+    // Each slot held 4 s: the mean hold moves towards 4 s (from 2 s, by a fifth each time).
+    now = 4_000;
+    for (const free of release) free();
+    for (let i = 0; i < 20; i += 1) {
+      const start = now;
+      const hold = held(slots.tryHoldSource(`h${i}`));
+      now = start + 4_000;
+      hold();
+    }
+    now = 100_000;
+    held(slots.tryHoldSource("x"));
+    held(slots.tryHoldSource("y"));
+    const waits = ["w1", "w2", "w3", "w4"].map((waiter) => retryIn(slots.tryHoldSource(waiter)));
+    // Two source slots held about 4 s each: one frees about every 2 s, so the n-th waiter comes back
+    // after three quarters of n × 2 s.
+    expect(waits.map((ms) => Math.round(ms / 100) / 10)).toEqual([1.5, 3, 4.5, 6]);
+    // A waiter that comes back early keeps its place rather than going to the back.
+    expect(Math.round(retryIn(slots.tryHoldSource("w2")) / 100) / 10).toBe(3);
+    // Bounded: never over a minute, however long the line.
+    for (let i = 0; i < 100; i += 1) retryIn(slots.tryHoldSource(`more${i}`));
+    expect(retryIn(slots.tryHoldSource("last"))).toBe(60_000);
+  });
+
+  it("forgets waiters that do not come back, so that they do not lengthen the others' waits", () => {
+    let now = 0;
+    const slots = createImageSlots(1, { now: () => now, random: () => 0.5 });
+    held(slots.tryHoldSource("a"));
+    held(slots.tryHoldSource("b"));
+    for (let i = 0; i < 10; i += 1) retryIn(slots.tryHoldSource(`gone${i}`));
+    const behindThem = retryIn(slots.tryHoldSource("late"));
+    now = 10_000_000;
+    expect(retryIn(slots.tryHoldSource("fresh"))).toBeLessThan(behindThem);
+    expect(retryIn(slots.tryHoldSource("fresh"))).toBe(750);
   });
 });
+
+function held(hold: SourceHold): () => void {
+  if (!("release" in hold)) throw new Error(`no source slot: retry in ${hold.retryInMs} ms`);
+  return hold.release;
+}
+
+function retryIn(hold: SourceHold): number {
+  if (!("retryInMs" in hold)) throw new Error("a source slot was lent");
+  return hold.retryInMs;
+}

@@ -23,10 +23,6 @@ type S3rverEvent = {
     };
   }[];
 };
-const S3rver = require("@20minutes/s3rver") as new (options: Record<string, unknown>) => S3rverInstance;
-const AWSAccount = require("@20minutes/s3rver/lib/models/account.js") as {
-  DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
-};
 
 type StoredObject = { size: number; range?: unknown; content: { destroy(): void } | null };
 type RangeOptions = { start?: number; end?: number } | undefined;
@@ -34,9 +30,23 @@ type FilesystemStorePrototype = {
   getObject(bucket: string, key: string, options: RangeOptions): Promise<StoredObject | null>;
   putContent(objectPath: string, content: Buffer | Readable): Promise<[number, string]>;
 };
-const FilesystemStore = require("@20minutes/s3rver/lib/stores/filesystem.js") as {
-  prototype: FilesystemStorePrototype;
-};
+
+/**
+ * s3rver and its dependencies add 11 MiB to the RSS of a process that imports @reframe/storage
+ * (measured): they are loaded when a server starts, not on import, since the worker, the API and the
+ * CLI import the package for its client and never start one.
+ */
+function s3rver() {
+  return {
+    S3rver: require("@20minutes/s3rver") as new (options: Record<string, unknown>) => S3rverInstance,
+    AWSAccount: require("@20minutes/s3rver/lib/models/account.js") as {
+      DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
+    },
+    FilesystemStore: require("@20minutes/s3rver/lib/stores/filesystem.js") as {
+      prototype: FilesystemStorePrototype;
+    },
+  };
+}
 
 let storeFixed = false;
 let temporaryFiles = 0;
@@ -53,6 +63,7 @@ let temporaryFiles = 0;
 function fixFilesystemStore(): void {
   if (storeFixed) return;
   storeFixed = true;
+  const { FilesystemStore } = s3rver();
   const getObject = FilesystemStore.prototype.getObject;
   FilesystemStore.prototype.getObject = async function getObjectOrInvalidRange(bucket, key, options) {
     const object = await getObject.call(this, bucket, key, options);
@@ -111,6 +122,7 @@ export async function startEmbeddedS3(options: {
   silent?: boolean;
 }): Promise<EmbeddedS3> {
   fixFilesystemStore();
+  const { S3rver, AWSAccount } = s3rver();
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), "reframe-s3-")));
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(options.accessKeyId, options.secretAccessKey);
   const server = new S3rver({
