@@ -116,7 +116,7 @@ export function manifestRow(i: number): ManifestRow {
   };
 }
 
-export function manifestRows(count: number): ManifestRow[] {
+function manifestRows(count: number): ManifestRow[] {
   return Array.from({ length: count }, (_, i) => manifestRow(i));
 }
 

@@ -4,7 +4,7 @@
  * as a table and writes them as JSON (out/bench/).
  */
 
-export interface Target {
+interface Target {
   /** Which number the target is about: the value itself or its ratio to the baseline. */
   on: "value" | "ratio";
   op: ">=" | "<=";

@@ -10,7 +10,7 @@ import { SOURCE } from "./bench-stack.ts";
  * task, then one getResponse per task at the SDK's cadence: the first poll 1 s after the submit, the
  * next 1.5 s later, then each wait ×1.5, capped at 10 s.
  */
-export function sdkPollDelays(): () => number {
+function sdkPollDelays(): () => number {
   let next = 1000;
   let polls = 0;
   return () => {

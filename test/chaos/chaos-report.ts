@@ -4,7 +4,7 @@
  * Pure, so that each figure can be shown to catch its fault (chaos-report.test.ts).
  */
 
-export type FinalState = "completed" | "failed" | "missing" | "unfinished";
+type FinalState = "completed" | "failed" | "missing" | "unfinished";
 
 export interface JobObservation {
   jobId: string;
@@ -40,7 +40,7 @@ export interface BatchObservation {
   announcements: number;
 }
 
-export interface TaskCounters {
+interface TaskCounters {
   accepted?: number;
   conflicts?: number;
   terminalFaults?: number;
@@ -71,7 +71,7 @@ export interface ChaosFacts {
   providerOutage?: ProviderOutageFacts;
 }
 
-export interface ProviderOutageFacts {
+interface ProviderOutageFacts {
   durationMs: number;
   /** Whether the run got as far as starting it. */
   started: boolean;
@@ -245,7 +245,7 @@ function expectedFailure(job: JobObservation, facts: ChaosFacts): string | undef
   return uploadFaults >= facts.maxGenerations ? "uploadFailed" : undefined;
 }
 
-export const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string> = {
+const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string> = {
   failuresNotInjected: "failures not matching the injected terminal errors",
   lost: "lost (neither completed nor failed)",
   stuckPastDeadline: "stuck past their deadline",

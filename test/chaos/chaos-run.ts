@@ -69,7 +69,7 @@ export interface ChaosOptions {
 }
 
 /** The fault mix: per request (HTTP), per generation (terminal, upload), per webhook. */
-export const CHAOS_FAULTS = {
+const CHAOS_FAULTS = {
   EMULATOR_RATE_429: "0.10",
   EMULATOR_RATE_503: "0.05",
   EMULATOR_RATE_TIMEOUT: "0.02",
@@ -236,7 +236,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
  * worker learns it is open, at its next failure) at most one request per job slot and the
  * reconciler's, plus the failures that open it; then only the probes of the schedule.
  */
-export function outageRequestBound(workers: number, durationMs: number): number {
+function outageRequestBound(workers: number, durationMs: number): number {
   const { threshold } = DEFAULT_BREAKER_SETTINGS;
   return workers * (WORKER_CONCURRENCY + 1 + threshold) + probesWithin(durationMs, DEFAULT_BREAKER_SETTINGS);
 }

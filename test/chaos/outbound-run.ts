@@ -39,7 +39,7 @@ export interface OutboundChaosOptions {
 }
 
 /** Per request, at each receiver; `gone` only at the endpoint that ends up disabled. */
-export const OUTBOUND_FAULTS = { error500: 0.12, timeout: 0.04, close: 0.04, slow: 0.1, gone: 0.004 };
+const OUTBOUND_FAULTS = { error500: 0.12, timeout: 0.04, close: 0.04, slow: 0.1, gone: 0.004 };
 
 const TIMEOUT_MS = 1000;
 const SLOW_MS = { min: 200, max: 700 };
@@ -261,7 +261,7 @@ async function readRecords(queue: Queue): Promise<RecordFacts[]> {
   return facts;
 }
 
-export function computeOutboundReport(facts: {
+function computeOutboundReport(facts: {
   seed: number;
   publishedAt: Map<string, number>;
   steady: WebhookReceiver["received"];
@@ -359,7 +359,7 @@ export function computeOutboundReport(facts: {
   };
 }
 
-export const OUTBOUND_MUST_BE_ZERO: Record<keyof OutboundReport["mustBeZero"], string> = {
+const OUTBOUND_MUST_BE_ZERO: Record<keyof OutboundReport["mustBeZero"], string> = {
   neverDelivered: "events never delivered to the endpoint that stayed enabled",
   badSignatures: "deliveries with a bad signature (either endpoint)",
   sentToDisabledEndpoint: "deliveries to the disabled endpoint after its 410",

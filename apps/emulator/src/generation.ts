@@ -35,7 +35,7 @@ interface GenerationSettings {
   timeScale: number;
 }
 
-/** $0.10 per started megapixel (1,048,576 px) of output (provider-protocol §2.1). */
+/** $0.10 per started megapixel (1,048,576 px) of output (docs/provider-protocol.md §2.1). */
 const costOf = (width: number, height: number) => Math.ceil((width * height) / 1_048_576) / 10;
 
 /** A small counting semaphore: image work runs at most `limit` at a time so requests stay answered. */

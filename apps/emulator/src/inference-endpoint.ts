@@ -29,7 +29,7 @@ type Accepted = {
 
 /**
  * POST /v1: a JSON array of tasks. Auth is the Bearer header or an authentication task first in the
- * array (provider-protocol §1.2). Every task is checked before any starts; answers and errors are per
+ * array (docs/provider-protocol.md §1.2). Every task is checked before any starts; answers and errors are per
  * task; the HTTP status is 200 when anything succeeded, else the worst error's status.
  */
 export async function handleInference(
@@ -107,7 +107,7 @@ function authenticate(
   };
 }
 
-/** 429 / 503 / 504 on the request as a whole, as the provider signals capacity (provider-protocol §7). */
+/** 429 / 503 / 504 on the request as a whole, as the provider signals capacity (docs/provider-protocol.md §7). */
 function httpFault(settings: EndpointSettings, deps: GenerationDeps): EndpointReply | undefined {
   if (deps.faults.hits("rate429")) {
     return {

@@ -10,7 +10,7 @@ import type { z } from "zod";
 
 /**
  * Request validation with the provider's envelope, codes and parameter names
- * (provider-protocol.md §1.6, §1.7, §10). Where the real API's exact code is undocumented the
+ * (docs/provider-protocol.md §1.6, §1.7, §10). Where the real API's exact code is undocumented the
  * emulator follows the SDK's families (README "Choices"):
  *   a key the model does not declare   → unsupportedParameter, parameter = its path (width, height, positivePrompt, …)
  *   a required parameter that is absent → missing<Path>, e.g. missingInputsImage

@@ -4,11 +4,11 @@ import { outcomesOf, parseWebhookBody } from "@reframe/runware";
 /**
  * What one webhook delivery means for its task. The provider POSTs the task's response as JSON, the
  * same envelope a poll answers with: `{ data: [result] }` when it finished, presumably
- * `{ errors: [error] }` when it failed (provider-protocol §5), so it is read as a poll's answer
+ * `{ errors: [error] }` when it failed (docs/provider-protocol.md §5), so it is read as a poll's answer
  * (runware's outcomesOf) and then by the one reading of any answer (jobs' toOutcomeRecord). Every item
  * must name the task of the URL: the token authenticates that task only, so a body about another
  * task is refused rather than stored under the wrong key. An error without a taskUUID is taken as the
- * URL's task (provider-protocol §1.6: often omitted).
+ * URL's task (docs/provider-protocol.md §1.6: often omitted).
  */
 
 export type DeliveryReading =

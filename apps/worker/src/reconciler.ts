@@ -22,7 +22,7 @@ export interface ReconcilerOptions {
   pollIntervalMs?: number;
   /** Longest wait: the wait grows with the task's age (poll-schedule.ts) up to this. */
   pollMaxIntervalMs?: number;
-  /** A task polled right after its submit may not be known yet (provider-protocol §4.3). */
+  /** A task polled right after its submit may not be known yet (docs/provider-protocol.md §4.3). */
   notFoundGraceMs?: number;
   /** True while the provider breaker is open: nothing is polled (the breaker's probe checks instead). */
   providerDown?: () => boolean;

@@ -47,7 +47,7 @@ export type StepEvent =
       outage: readonly string[];
     };
 
-export interface ProviderOutage {
+interface ProviderOutage {
   openedAt: number;
   resumeAt: number;
 }

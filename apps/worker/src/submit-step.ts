@@ -17,7 +17,7 @@ export async function buildProviderTask(
   task: TaskState,
   deps: OutpaintDeps,
 ): Promise<ImageInferenceTask> {
-  // The URLs die by the task's deadline and never later (design.md "Storage"): past it the task is
+  // The URLs die by the task's deadline and never later: past it the task is
   // redone under a new generation that writes the same key, and the old task must no longer be able
   // to. A deadline already passed throws PresignDeadlineError; the job's next run redoes the task.
   const signedAt = deps.now();

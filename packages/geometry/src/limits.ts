@@ -1,7 +1,7 @@
 /**
  * Provider limits as data, keyed by provider and model, so a new model is a new row.
  * FLUX Outpainting on Runware: each side ≤ 2048 and area ≤ 4,194,304 (the stricter reading of
- * provider-protocol.md §0.4), sides ≥ 64 (BFL's minimum), $0.10 per started megapixel of output.
+ * docs/provider-protocol.md §0.4), sides ≥ 64 (BFL's minimum), $0.10 per started megapixel of output.
  */
 export interface ProviderLimits {
   maxSide: number;

@@ -11,7 +11,7 @@ import { labelsSchema, type OutpaintJob, sourceSchema } from "./outpaint-job.ts"
 import { targetSchema } from "./upstream-schemas.ts";
 
 /**
- * Completion and failure events as CloudEvents 1.0 JSON (structured mode; anchors D2), added to each
+ * Completion and failure events as CloudEvents 1.0 JSON (structured mode: the whole event is the JSON body), added to each
  * downstream queue of a job's route with the event id as the BullMQ jobId, so a retried finalize adds
  * the event once. Event schemas are not strict: a consumer must accept fields added later to v1.
  */

@@ -79,7 +79,7 @@ export const outputSchema = z.strictObject({
 
 export const optionsSchema = z.strictObject({
   mode: z.enum(["high", "fast"], "must be high or fast").default("high"),
-  /** false: an over-limit canvas is refused (422) instead of silently cropped (provider-protocol §2.2). */
+  /** false: an over-limit canvas is refused (422) instead of silently cropped (docs/provider-protocol.md §2.2). */
   autoCrop: z.boolean().default(false),
   /** One provider task per variant (a task has one uploadEndpoint); 8 caps the cost of one job. */
   variants: intRange(1, 8).default(1),
@@ -127,7 +127,7 @@ export type OutpaintJob = z.output<typeof outpaintJobSchema>;
 export type OutpaintSource = OutpaintJob["source"];
 
 /**
- * The job id is the idempotency key (design.md): "op-" + SHA-256 of the canonical JSON (sorted keys)
+ * The job id is the idempotency key (docs/design.md): "op-" + SHA-256 of the canonical JSON (sorted keys)
  * of what determines the work and who is told about it.
  *
  * - Source identity: bucket + key + ETag (content) — or versionId, or an event's sequencer, when there

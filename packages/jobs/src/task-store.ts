@@ -140,7 +140,7 @@ export type PromoteOutcome = "promoted" | "not-delayed" | "missing";
 
 /**
  * Wakes a parked (delayed) job so a worker finalises it now. A delayed job holds no lock, so any
- * process may do this (design.md "await"). A job that is waiting, active or finished is not an
+ * process may do this. A job that is waiting, active or finished is not an
  * error: it will read the stored outcome on its own next run.
  */
 export async function promoteJob(queue: Queue, jobId: string): Promise<PromoteOutcome> {

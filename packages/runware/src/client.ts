@@ -198,7 +198,7 @@ function fromItems(
   if (results.some((item) => item.status === "processing"))
     return { kind: "processing", taskUUID, results: finished };
   if (finished.length > 0) return { kind: "completed", taskUUID, results: finished };
-  // An async ACK is a placeholder `{taskType, taskUUID}` without a result (provider-protocol §4.1).
+  // An async ACK is a placeholder `{taskType, taskUUID}` without a result (docs/provider-protocol.md §4.1).
   return mode === "submit" ? { kind: "accepted", taskUUID } : { kind: "processing", taskUUID, results: [] };
 }
 

@@ -8,7 +8,7 @@
  *   resubmit   the provider lost the task (taskNotFound, taskExpired): redo it as a new generation
  *   accepted   conflictTaskUUID: this taskUUID was already accepted — not a failure at all
  *
- * Codes and categories follow provider-protocol.md §1.5 (HTTP statuses) and §1.7 (the raw codes as
+ * Codes and categories follow docs/provider-protocol.md §1.5 (HTTP statuses) and §1.7 (the raw codes as
  * catalogued by Runware's TypeScript SDK).
  */
 
@@ -31,7 +31,7 @@ export const CATEGORIES = [
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
-/** Exact codes (provider-protocol §1.7). */
+/** Exact codes (docs/provider-protocol.md §1.7). */
 const CODE_CATEGORIES: Readonly<Record<string, Category>> = {
   conflictTaskUUID: "conflict",
   invalidApiKey: "auth",

@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /**
  * The wire protocol of Runware's `imageInference` for FLUX Outpainting, as zod schemas from which
- * every type is inferred. Sources and confidence: shared/reference/provider-protocol.md (§2 request,
+ * every type is inferred. Sources and confidence: docs/provider-protocol.md (§2 request,
  * §3 result, §1.4 envelope, §1.6 error object, §2.5 watermark).
  */
 
@@ -206,7 +206,7 @@ export const imageInferenceResultSchema = z.looseObject({
 });
 export type ImageInferenceResult = z.infer<typeof imageInferenceResultSchema>;
 
-/** `{data, errors}`; the legacy singular `error` is folded into `errors` (provider-protocol §1.4). */
+/** `{data, errors}`; the legacy singular `error` is folded into `errors` (docs/provider-protocol.md §1.4). */
 export const envelopeSchema = z
   .looseObject({
     data: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),

@@ -7,7 +7,7 @@ import {
 } from "./schemas.ts";
 
 /**
- * Runware signs nothing: a webhook's only credential is what the URL carries (provider-protocol §5).
+ * Runware signs nothing: a webhook's only credential is what the URL carries (docs/provider-protocol.md §5).
  * Each task gets its own URL with an HMAC of its taskUUID under a server secret, so a leaked URL
  * authorises deliveries for that one task only, and receivers need no state to check it.
  */

@@ -6,7 +6,7 @@ import { EngineInputError } from "./errors.ts";
 import { type RawImage, RGBA_CHANNELS, rawInput } from "./raw-image.ts";
 
 /**
- * advancedFeatures.watermark (provider-protocol §2.5). Sizes are relative to the image's short side
+ * advancedFeatures.watermark (docs/provider-protocol.md §2.5). Sizes are relative to the image's short side
  * so a watermark looks the same at any resolution: text cap height 4 %, image fitted inside 20 %,
  * margin from the edges 2 %. Text uses the built-in bitmap font (no system fonts needed).
  */

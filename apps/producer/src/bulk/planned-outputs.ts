@@ -2,9 +2,9 @@ import type { OutpaintJob } from "@reframe/jobs";
 import type { JobEstimate } from "@reframe/sources";
 
 /** Outputs a plan lists one by one, up to this many; past it, the ones most generated (the ones to look at). */
-export const LISTED_OUTPUTS = 20;
+const LISTED_OUTPUTS = 20;
 
-export interface PlannedOutput {
+interface PlannedOutput {
   job: OutpaintJob;
   estimate: JobEstimate;
 }
