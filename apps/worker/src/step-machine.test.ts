@@ -359,7 +359,9 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
         reason: expect.objectContaining({
           code: "providerUnavailable",
           disposition: "retryable",
-          message: expect.stringMatching(/^the provider has been unavailable for 91 s \(since /),
+          message: expect.stringMatching(
+            /^the provider has been unavailable for 91 s \(since .+\) and the job's deadline \(deadlineSeconds 600\) passed while it waited$/,
+          ),
         }),
       },
     ]);

@@ -130,13 +130,14 @@ function woke(
           outage,
           state.tasks.filter((task) => redo.has(task.variant)),
           now,
+          settings,
         );
       }
       const next = nextGenerations(jobId, state, decision.variants, now, settings.taskDeadlineMs);
       return submit(next, unconfirmed(next), now, settings);
     }
     case "submit":
-      if (outage) return waitOutOutage(state, outage, unconfirmed(state), now);
+      if (outage) return waitOutOutage(state, outage, unconfirmed(state), now, settings);
       return submit(state, unconfirmed(state), now, settings);
     case "wait": {
       // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
@@ -162,12 +163,13 @@ function waitOutOutage(
   outage: ProviderOutage,
   toSend: TaskState[],
   now: number,
+  settings: MachineSettings,
 ): Transition {
   const deadline = Math.min(...toSend.map((task) => task.deadline));
   if (now >= deadline) {
     const reason: FailureReason = {
       code: "providerUnavailable",
-      message: `the provider has been unavailable for ${formatDelay(now - outage.openedAt)} (since ${new Date(outage.openedAt).toISOString()}) and the job's deadline passed while it waited`,
+      message: `the provider has been unavailable for ${formatDelay(now - outage.openedAt)} (since ${new Date(outage.openedAt).toISOString()}) and the job's deadline (deadlineSeconds ${settings.taskDeadlineMs / 1000}) passed while it waited`,
       disposition: "retryable",
     };
     return { state, effects: [{ kind: "fail", reason }] };
