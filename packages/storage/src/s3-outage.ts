@@ -1,0 +1,18 @@
+import { connectionProblem } from "@reframe/reachability";
+
+/**
+ * Whether an S3 request failed because S3 is out, in a few words ("connection refused", "timed out",
+ * "answered 503"), or undefined when S3 answered (a missing object, a refusal, a bad request: those
+ * are the request's own). Decided once for every S3 request of a job (the plan's header read and
+ * downloads, the scratch and copy uploads, the output check): an outage makes the job wait, anything
+ * else keeps its own classification (packages/sources `sourceProblemOf`, the output check's verdict).
+ * The SDK has retried the request by then (createS3Client), so one failure here is S3 out for now.
+ */
+export function s3OutageOf(error: unknown): string | undefined {
+  const problem = connectionProblem(error);
+  if (problem) return problem;
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  // 5xx: S3 (or what stands in front of it) is failing; SlowDown (503) too, it asks to come back later.
+  return typeof status === "number" && status >= 500 ? `answered ${status}` : undefined;
+}
