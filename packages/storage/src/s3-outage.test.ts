@@ -1,8 +1,8 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { freePort } from "@reframe/testkit";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
 import { startEmbeddedS3 } from "./embedded-s3.ts";
@@ -28,9 +28,7 @@ describe("an S3 outage, as a request meets it", () => {
         response.end("<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>");
       });
       await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
-      const down = createS3Client(
-        settings(`http://127.0.0.1:${(failing.address() as AddressInfo).port}`),
-      );
+      const down = createS3Client(settings(`http://127.0.0.1:${(failing.address() as AddressInfo).port}`));
       try {
         const refused = await closed.send(new GetObjectCommand({ Bucket: "b", Key: "k" })).catch((e) => e);
         expect(refused).toBeInstanceOf(ServiceUnreachableError);
@@ -60,12 +58,24 @@ describe("an S3 outage, as a request meets it", () => {
         credentials: { accessKeyId: "outage-key", secretAccessKey: "not-it" },
       });
       try {
-        const missing = await client.send(new GetObjectCommand({ Bucket: "outage", Key: "no" })).catch((e) => e);
+        const missing = await client
+          .send(new GetObjectCommand({ Bucket: "outage", Key: "no" }))
+          .catch((e) => e);
         expect((missing as Error).name).toBe("NoSuchKey");
         expect(s3OutageOf(missing)).toBeUndefined();
-        const refused = await wrongKey.send(new GetObjectCommand({ Bucket: "outage", Key: "no" })).catch((e) => e);
+        const refused = await wrongKey
+          .send(new GetObjectCommand({ Bucket: "outage", Key: "no" }))
+          .catch((e) => e);
         expect(s3OutageOf(refused)).toBeUndefined();
         expect(s3OutageOf(new Error("output k is not in the bucket yet"))).toBeUndefined();
+        // A URL source's origin or Redis out of reach is not S3's outage.
+        const origin = await fetch(`http://127.0.0.1:${await freePort()}/a.jpg`).catch((e) => e);
+        expect(s3OutageOf(origin)).toBeUndefined();
+        const redis = new ServiceUnreachableError(
+          { service: "Redis", at: "redis://r" },
+          "connection refused",
+        );
+        expect(s3OutageOf(redis)).toBeUndefined();
         expect(s3OutageOf(undefined)).toBeUndefined();
       } finally {
         client.destroy();

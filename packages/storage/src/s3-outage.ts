@@ -1,16 +1,19 @@
-import { connectionProblem } from "@reframe/reachability";
+import { ServiceUnreachableError } from "@reframe/reachability";
+import { S3_SERVICE } from "./client.ts";
 
 /**
  * Whether an S3 request failed because S3 is out, in a few words ("connection refused", "timed out",
  * "answered 503"), or undefined when S3 answered (a missing object, a refusal, a bad request: those
- * are the request's own). Decided once for every S3 request of a job (the plan's header read and
- * downloads, the scratch and copy uploads, the output check): an outage makes the job wait, anything
- * else keeps its own classification (packages/sources `sourceProblemOf`, the output check's verdict).
- * The SDK has retried the request by then (createS3Client), so one failure here is S3 out for now.
+ * are the request's own) or the error is not S3's (a URL source's origin, Redis). Decided once for
+ * every S3 request of a job (the plan's header read and download, the scratch and copy uploads, the
+ * output check): an outage makes the job wait, anything else keeps its own classification
+ * (packages/sources `sourceProblemOf`, the output check's verdict). The SDK has retried the request
+ * by then, and createS3Client turned a connection that could not be made into a
+ * ServiceUnreachableError of S3.
  */
 export function s3OutageOf(error: unknown): string | undefined {
-  const problem = connectionProblem(error);
-  if (problem) return problem;
+  if (error instanceof ServiceUnreachableError)
+    return error.target.service === S3_SERVICE ? error.problem : undefined;
   const status = (error as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata
     ?.httpStatusCode;
   // 5xx: S3 (or what stands in front of it) is failing; SlowDown (503) too, it asks to come back later.
