@@ -50,6 +50,8 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     for (;;) {
       const known = event.kind === "woke" ? event.outcomes : new Map<string, TaskOutcomeRecord>();
       const next = transition(job.id!, state, event, deps.now(), settings);
+      if (event.kind === "storageUnreachable" && next.effects.some((effect) => effect.kind === "park"))
+        deps.metrics?.storageWait(state.step);
       state = next.state;
       let following: StepEvent | undefined;
       for (const effect of next.effects) {
