@@ -26,9 +26,9 @@ export interface MachineSettings {
 }
 
 /**
- * How long a job waits for S3 before it tries again: 2 s, doubling per wait up to 60 s (the provider
- * breaker's probe schedule, PROVIDER_BREAKER_PROBE_MIN_MS and _MAX_MS by default), each between half
- * and all of it so that the jobs an outage stopped together do not come back together.
+ * How long a job waits for S3 before it tries again: 2 s, doubling per wait up to 60 s (the bounds of
+ * the provider breaker's default probe schedule), each between half and all of it so that the jobs
+ * an outage stopped together do not come back together.
  */
 export const STORAGE_WAIT = { minMs: 2000, maxMs: 60_000 } as const;
 
