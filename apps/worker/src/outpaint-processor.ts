@@ -1,4 +1,3 @@
-import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import {
   type FailureReason,
   initialState,
@@ -14,7 +13,7 @@ import {
   type TaskOutcomeRecord,
   type TaskState,
 } from "@reframe/jobs";
-import { s3OutageOf } from "@reframe/storage";
+import { s3OutageNow, s3OutageOf } from "@reframe/storage";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { finalizeStep, recordFailure } from "./finalize-step.ts";
@@ -144,19 +143,16 @@ async function runEffect(
       } catch (error) {
         return { kind: "event", event: storageUnreachable(error) };
       }
-    case "checkStorage":
-      // Any answer, a refusal or a missing bucket included, is S3 reachable.
+    case "checkStorage": {
+      const problem = await s3OutageNow(deps.s3, data.output.bucket);
       return {
         kind: "event",
-        event: await storageOutageOr(async () => {
-          await deps.s3
-            .send(new HeadBucketCommand({ Bucket: data.output.bucket }))
-            .catch((error: unknown) => {
-              if (s3OutageOf(error) !== undefined) throw error;
-            });
-          return withOutage({ kind: "woke", outcomes: known, polled: false, storageChecked: true }, deps);
-        }),
+        event:
+          problem === undefined
+            ? withOutage({ kind: "woke", outcomes: known, polled: false, storageChecked: true }, deps)
+            : { kind: "storageUnreachable", problem },
       };
+    }
     case "fail":
       return await failJob(jobId, data, effect.reason, deps, state.enqueuedAt);
     default:
@@ -252,7 +248,7 @@ async function parkAndSend(
     })),
   );
   await job.moveToDelayed(until, token);
-  return await sendTasks(job.id!, outgoing, providerTasks, deps);
+  return await sendTasks(job.id!, outgoing, providerTasks, deps, data.output.bucket);
 }
 
 async function hasStoredOutcome(state: StepState, deps: OutpaintDeps): Promise<boolean> {

@@ -65,7 +65,10 @@ export type StepEvent =
       storedOutcome: boolean;
       retryAt?: number;
       pause?: { code: string; message: string };
-      /** Tasks whose request failed for a provider outage (5xx, timeout, no connection). */
+      /**
+       * Tasks whose request failed for an outage: the provider's (5xx, timeout, no connection), or
+       * S3's as the provider met it (it could not fetch the source while S3 does not answer).
+       */
       outage: readonly string[];
     };
 

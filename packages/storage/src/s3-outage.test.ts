@@ -6,7 +6,7 @@ import { freePort } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
 import { startEmbeddedS3 } from "./embedded-s3.ts";
-import { s3OutageOf } from "./s3-outage.ts";
+import { s3OutageNow, s3OutageOf } from "./s3-outage.ts";
 
 const settings = (endpoint: string) => ({
   endpoint,
@@ -33,6 +33,8 @@ describe("an S3 outage, as a request meets it", () => {
         const refused = await closed.send(new GetObjectCommand({ Bucket: "b", Key: "k" })).catch((e) => e);
         expect(refused).toBeInstanceOf(ServiceUnreachableError);
         expect(s3OutageOf(refused)).toBe("connection refused");
+        expect(await s3OutageNow(closed, "b")).toBe("connection refused");
+        expect(await s3OutageNow(down, "b")).toBe("answered 503");
         const unavailable = await down.send(new HeadObjectCommand({ Bucket: "b", Key: "k" })).catch((e) => e);
         expect(s3OutageOf(unavailable)).toBe("answered 503");
       } finally {
@@ -67,6 +69,10 @@ describe("an S3 outage, as a request meets it", () => {
           .send(new GetObjectCommand({ Bucket: "outage", Key: "no" }))
           .catch((e) => e);
         expect(s3OutageOf(refused)).toBeUndefined();
+        // Asked directly: an answer, a refusal or a missing bucket included, is S3 there.
+        expect(await s3OutageNow(client, "outage")).toBeUndefined();
+        expect(await s3OutageNow(client, "no-such-bucket")).toBeUndefined();
+        expect(await s3OutageNow(wrongKey, "outage")).toBeUndefined();
         expect(s3OutageOf(new Error("output k is not in the bucket yet"))).toBeUndefined();
         // A URL source's origin or Redis out of reach is not S3's outage.
         const origin = await fetch(`http://127.0.0.1:${await freePort()}/a.jpg`).catch((e) => e);

@@ -1,3 +1,4 @@
+import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { S3_SERVICE } from "./client.ts";
 
@@ -18,4 +19,18 @@ export function s3OutageOf(error: unknown): string | undefined {
     ?.httpStatusCode;
   // 5xx: S3 (or what stands in front of it) is failing; SlowDown (503) too, it asks to come back later.
   return typeof status === "number" && status >= 500 ? `answered ${status}` : undefined;
+}
+
+/**
+ * Asks S3 whether it answers at all, with one HeadBucket: the outage's problem, or undefined when S3
+ * answered (a refusal or a missing bucket is an answer). For when someone else met a failure that S3
+ * being out would explain: the provider, reading or writing through a presigned URL.
+ */
+export async function s3OutageNow(client: S3Client, bucket: string): Promise<string | undefined> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    return undefined;
+  } catch (error) {
+    return s3OutageOf(error);
+  }
 }
