@@ -6,7 +6,7 @@ import { freePort } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
 import { startEmbeddedS3 } from "./embedded-s3.ts";
-import { s3OutageNow, s3OutageOf } from "./s3-outage.ts";
+import { asS3Unreachable, s3OutageNow, s3OutageOf } from "./s3-outage.ts";
 
 const settings = (endpoint: string) => ({
   endpoint,
@@ -91,4 +91,12 @@ describe("an S3 outage, as a request meets it", () => {
     },
     TIMEOUT_MS,
   );
+
+  it("is a body cut off midway too, once it is named S3's", () => {
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    expect(s3OutageOf(reset)).toBeUndefined();
+    expect(s3OutageOf(asS3Unreachable("b", reset))).toBe("connection reset");
+    const tooLarge = new RangeError("the source is larger than MAX_SOURCE_BYTES");
+    expect(asS3Unreachable("b", tooLarge)).toBe(tooLarge);
+  });
 });

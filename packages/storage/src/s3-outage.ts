@@ -1,5 +1,5 @@
 import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { ServiceUnreachableError } from "@reframe/reachability";
+import { asUnreachable, ServiceUnreachableError } from "@reframe/reachability";
 import { S3_SERVICE } from "./client.ts";
 
 /**
@@ -33,4 +33,13 @@ export async function s3OutageNow(client: S3Client, bucket: string): Promise<str
   } catch (error) {
     return s3OutageOf(error);
   }
+}
+
+/**
+ * A failure while an S3 answer's body streams in (the connection reset midway) as S3's: the client's
+ * middleware (createS3Client) sees the request, not the body read after it, so `s3OutageOf` would
+ * not know the connection problem was S3's.
+ */
+export function asS3Unreachable(bucket: string, error: unknown): unknown {
+  return asUnreachable({ service: S3_SERVICE, at: `s3://${bucket}` }, error);
 }
