@@ -77,8 +77,20 @@ describe("an S3 outage in the middle of a run", () => {
     const states = await jobStates(clients.queue, jobIds);
     const failed = await clients.queue.getFailed();
     expect(states, failed.map((found) => found.failedReason).join("\n")).toEqual({ completed: 16 });
-    // Jobs waited for S3 at their plan, at least: the 8 enqueued during the outage.
+    // Jobs waited for S3 at their plan, at least: the 8 enqueued during the outage; the worker counted
+    // each wait, by step.
     expect([...seen]).toContain("plan");
+    const metrics = await (await fetch(stack.metricsUrls.get("worker-1")!)).text();
+    const waits = Object.fromEntries(
+      [...metrics.matchAll(/^reframe_storage_waits_total\{step="(\w+)"\} (\d+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+    console.info(
+      `S3 waits by step: ${JSON.stringify(waits)}; parked for S3 while down: ${[...seen].join(", ")}`,
+    );
+    expect(waits.plan).toBeGreaterThanOrEqual(8);
     // No BullMQ retry: each job finished on its first attempt.
     for (const jobId of jobIds) expect((await clients.queue.getJob(jobId))?.attemptsMade, jobId).toBe(1);
   }, 300_000);
