@@ -59,6 +59,7 @@ describe("infra: alert rules and dashboard", () => {
       "ReframeSpendNearCeiling",
       "ReframeWebhookRefusalsRising",
       "ReframeProviderUnavailable",
+      "ReframeStorageUnavailable",
     ]) {
       expect(byName.get(name)?.labels?.severity, name).toMatch(/^(critical|warning)$/);
       expect(byName.get(name)?.annotations?.summary, name).toBeTruthy();

@@ -24,6 +24,8 @@ import {
   startLocalSns,
   startProcess,
   startRedisTopology,
+  startTcpProxy,
+  type TcpProxy,
 } from "@reframe/testkit";
 import { startRoundRobinProxy } from "./round-robin-proxy.ts";
 import { publishUploadsToSns } from "./sns-topic.ts";
@@ -130,6 +132,11 @@ export interface LocalStackOptions {
   sns?: boolean;
   /** Where the embedded S3 keeps its objects (a temporary directory by default). */
   s3Directory?: string;
+  /**
+   * The workers (and so the provider's presigned URLs) reach S3 through a TCP proxy that can be cut
+   * for an outage (`s3Proxy.cut()`); the stack's own client and the API go to S3 directly.
+   */
+  s3Proxy?: boolean;
 }
 
 export interface LocalStack {
@@ -148,6 +155,8 @@ export interface LocalStack {
   webhooksUrl: string | undefined;
   /** A client of the embedded S3 with the stack's credentials; the caller destroys it. */
   s3Client(): S3Client;
+  /** The workers' way to S3, when `s3Proxy`: cut it for an S3 outage. */
+  s3Proxy: TcpProxy | undefined;
   /** The HTTP API and its tokens, when started (`api: true`). */
   api: { url: string; token: string; intakeToken: string } | undefined;
   /** The upload-trigger feed, when on (`uploadTriggers: true`). */
@@ -202,6 +211,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           ...(options.s3Directory ? { directory: options.s3Directory } : {}),
         });
     stoppers.push(() => s3.close());
+    const s3Proxy = options.s3Proxy ? await startTcpProxy({ targetPort: s3.port }) : undefined;
+    if (s3Proxy) stoppers.push(() => s3Proxy.close());
     const emulatorPort = await freePort();
     const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
     const emulator = await startProcess({
@@ -254,7 +265,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...redisEnv,
       RUNWARE_API_URL: `${emulatorUrl}/v1`,
       RUNWARE_API_KEY: API_KEY,
-      S3_ENDPOINT: s3.endpoint,
+      S3_ENDPOINT: s3Proxy ? `http://127.0.0.1:${s3Proxy.port}` : s3.endpoint,
       S3_REGION: "us-east-1",
       S3_FORCE_PATH_STYLE: "true",
       S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
@@ -366,6 +377,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       redisTopology: redis,
       s3: { endpoint: s3.endpoint, region: "us-east-1", credentials: S3_CREDENTIALS },
       s3Client: () => stackS3Client(s3.endpoint),
+      s3Proxy,
       emulatorUrl,
       apiKey: API_KEY,
       webhooksUrl,

@@ -13,6 +13,7 @@ import {
   type TaskOutcomeRecord,
   type TaskState,
 } from "@reframe/jobs";
+import { s3OutageNow, s3OutageOf } from "@reframe/storage";
 import { ATTRIBUTES, SPANS, withSpan } from "@reframe/telemetry";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { finalizeStep, recordFailure } from "./finalize-step.ts";
@@ -42,12 +43,14 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     let state: StepState = saved ?? initialState(job.timestamp);
     let event: StepEvent =
       state.step === "plan"
-        ? { kind: "planned", state: await planOrPark(job, token, data, state, deps) }
+        ? await storageOutageOr(() => planOrPark(job, token, data, state, deps))
         : await wokeEvent(state, deps);
     // Each transition either ends the pass (an effect returns or throws) or yields the next event.
     for (;;) {
       const known = event.kind === "woke" ? event.outcomes : new Map<string, TaskOutcomeRecord>();
       const next = transition(job.id!, state, event, deps.now(), settings);
+      if (event.kind === "storageUnreachable" && next.effects.some((effect) => effect.kind === "park"))
+        deps.metrics?.storageWait(state.step);
       state = next.state;
       let following: StepEvent | undefined;
       for (const effect of next.effects) {
@@ -75,6 +78,24 @@ function withOutage(event: Extract<StepEvent, { kind: "woke" }>, deps: OutpaintD
   if (!open) return event;
   const resumeAt = deps.breaker!.parkUntil(deps.now(), Number.POSITIVE_INFINITY);
   return { ...event, outage: { openedAt: open.openedAt, resumeAt } };
+}
+
+/**
+ * A step's S3 request that could not reach S3 (packages/storage `s3OutageOf`) is the machine's
+ * `storageUnreachable` event: the job waits. Any other failure is thrown as before.
+ */
+async function storageOutageOr(step: () => Promise<StepEvent>): Promise<StepEvent> {
+  try {
+    return await step();
+  } catch (error) {
+    return storageUnreachable(error);
+  }
+}
+
+function storageUnreachable(error: unknown): StepEvent {
+  const problem = s3OutageOf(error);
+  if (problem === undefined) throw error;
+  return { kind: "storageUnreachable", problem };
 }
 
 type EffectRun = { kind: "result"; result: OutpaintResult } | { kind: "event"; event: StepEvent } | undefined;
@@ -117,7 +138,21 @@ async function runEffect(
     case "leave":
       throw new DelayedError();
     case "finalize":
-      return { kind: "result", result: await finalizeStep(jobId, data, state, deps, effect.outcomes) };
+      try {
+        return { kind: "result", result: await finalizeStep(jobId, data, state, deps, effect.outcomes) };
+      } catch (error) {
+        return { kind: "event", event: storageUnreachable(error) };
+      }
+    case "checkStorage": {
+      const problem = await s3OutageNow(deps.s3, data.output.bucket);
+      return {
+        kind: "event",
+        event:
+          problem === undefined
+            ? withOutage({ kind: "woke", outcomes: known, polled: false, storageChecked: true }, deps)
+            : { kind: "storageUnreachable", problem },
+      };
+    }
     case "fail":
       return await failJob(jobId, data, effect.reason, deps, state.enqueuedAt);
     default:
@@ -145,9 +180,9 @@ async function planOrPark(
   data: OutpaintJob,
   state: StepState,
   deps: OutpaintDeps,
-): Promise<StepState> {
+): Promise<StepEvent> {
   try {
-    return await planOrFail(job.id!, data, state, deps);
+    return { kind: "planned", state: await planOrFail(job.id!, data, state, deps) };
   } catch (error) {
     if (!(error instanceof ImageWorkBusyError)) throw error;
     await job.moveToDelayed(deps.now() + error.retryInMs, token);
@@ -213,7 +248,7 @@ async function parkAndSend(
     })),
   );
   await job.moveToDelayed(until, token);
-  return await sendTasks(job.id!, outgoing, providerTasks, deps);
+  return await sendTasks(job.id!, outgoing, providerTasks, deps, data.output.bucket);
 }
 
 async function hasStoredOutcome(state: StepState, deps: OutpaintDeps): Promise<boolean> {

@@ -1,7 +1,14 @@
 import type { StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Effect, type MachineSettings, type StepEvent, transition } from "./step-machine.ts";
+import {
+  type Effect,
+  type MachineSettings,
+  STORAGE_WAIT,
+  type StepEvent,
+  storageWaitMs,
+  transition,
+} from "./step-machine.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 
 const JOB = "op-machine";
@@ -168,7 +175,7 @@ describe("the step machine: await", () => {
   });
 
   for (const [answer, outcome] of [
-    ["a failed generation (uploadFailed)", error("uploadFailed")],
+    ["a failed generation (inferenceError)", error("inferenceError")],
     ["a success without an image", error("resultWithoutImage")],
     ["a lost task (taskNotFound)", lost()],
     ["an expired task", lost("taskExpired")],
@@ -222,7 +229,7 @@ describe("the step machine: await", () => {
       { kind: "fail", reason: expect.objectContaining({ code: "uploadFailed", disposition: "retryable" }) },
     ]);
     const retried = state("await", [last], { firstGeneration: 2 });
-    expect(kinds(run(retried, woke([[last.taskUUID, error("uploadFailed")]])).effects)).toEqual(["send"]);
+    expect(kinds(run(retried, woke([[last.taskUUID, error("inferenceError")]])).effects)).toEqual(["send"]);
   });
 
   it("never redoes a variant beyond its generations nor sends past the attempts, for any outcomes (property)", () => {
@@ -426,6 +433,111 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
             expect(after.submitAttempts).toBe(tasks[index]!.submitAttempts);
             expect(after.generation).toBe(tasks[index]!.generation);
           }
+        },
+      ),
+    );
+  });
+});
+
+describe("the step machine: an S3 outage", () => {
+  const unreachable: StepEvent = { kind: "storageUnreachable", problem: "connection refused" };
+  const fixed = (random: number): MachineSettings => ({ ...SETTINGS, random: () => random });
+
+  it("a job whose plan cannot reach S3 waits parked, saved with since when, and tries again", () => {
+    const first = run(state("plan", []), unreachable, NOW, fixed(0));
+    expect(first.state.storageOutage).toEqual({ since: NOW, waits: 1, problem: "connection refused" });
+    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + STORAGE_WAIT.minMs / 2 }]);
+    // The next wait is longer; since stays the first time the job found S3 out.
+    const second = run(first.state, unreachable, NOW + 1_000, fixed(1));
+    expect(second.state.storageOutage).toEqual({ since: NOW, waits: 2, problem: "connection refused" });
+    expect(second.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + 1_000 + 4_000 }]);
+  });
+
+  it("once the plan is made, the wait is forgotten: a later outage starts anew", () => {
+    const waited = { since: NOW - 30_000, waits: 4, problem: "answered 503" };
+    const planned = state("submit", [task(0, { confirmed: false, submitAttempts: 0 })], {
+      storageOutage: waited,
+    });
+    const next = run(state("plan", [], { storageOutage: waited }), { kind: "planned", state: planned });
+    expect(next.state.storageOutage).toBeUndefined();
+    expect(next.state.tasks).toEqual(planned.tasks);
+  });
+
+  it("a finalize that cannot check the outputs waits the same way, the outputs still to be checked", () => {
+    const finalizing = state("finalize", [task(0)]);
+    const next = run(finalizing, unreachable, NOW, fixed(0.5));
+    expect(next.state.step).toBe("finalize");
+    expect(kinds(next.effects)).toEqual(["save", "park"]);
+    expect(run(next.state, woke(), NOW + 2_000).effects).toEqual([{ kind: "finalize" }]);
+  });
+
+  it("parks no later than the deadline, and then fails storageUnavailable saying how long", () => {
+    const since = NOW - SETTINGS.taskDeadlineMs + 1_000;
+    const waiting = state("finalize", [task(0)], {
+      storageOutage: { since, waits: 9, problem: "connection refused" },
+    });
+    expect(run(waiting, unreachable, NOW, fixed(1)).effects).toEqual([
+      { kind: "save" },
+      { kind: "park", until: NOW + 1_000 },
+    ]);
+    expect(run(waiting, unreachable, NOW + 1_000).effects).toEqual([
+      {
+        kind: "fail",
+        reason: {
+          code: "storageUnavailable",
+          disposition: "retryable",
+          message: `S3 has been unavailable for 600 s (since ${new Date(since).toISOString()}; connection refused) and the job's deadline (deadlineSeconds 600) passed while it waited`,
+        },
+      },
+    ]);
+  });
+
+  it("the provider failing to reach S3 asks S3 first, and spends a generation only when S3 answers", () => {
+    const failed = state("await", [task(0)]);
+    const outcomes: [string, TaskOutcomeRecord][] = [[failed.tasks[0]!.taskUUID, error("uploadFailed")]];
+    expect(run(failed, woke(outcomes)).effects).toEqual([{ kind: "checkStorage" }]);
+    // S3 is out: the job waits, its generation kept.
+    const out = run(failed, unreachable, NOW, fixed(0));
+    expect(out.state.tasks).toEqual(failed.tasks);
+    expect(kinds(out.effects)).toEqual(["save", "park"]);
+    // S3 answers: the variant is redone, and the wait is forgotten.
+    const answered = run(out.state, {
+      kind: "woke",
+      outcomes: new Map(outcomes),
+      polled: false,
+      storageChecked: true,
+    });
+    expect(answered.state.tasks[0]!.generation).toBe(1);
+    expect(answered.state.storageOutage).toBeUndefined();
+    expect(kinds(answered.effects)).toEqual(["send"]);
+    // Another failure of the provider's own is redone without asking S3.
+    expect(kinds(run(failed, woke([[failed.tasks[0]!.taskUUID, error("inferenceError")]])).effects)).toEqual([
+      "send",
+    ]);
+  });
+
+  it("property: the waits grow from 2 s to 60 s with jitter, and never pass the deadline", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 0, max: 1_200_000 }),
+        (waits, random, waitedMs) => {
+          const wait = storageWaitMs(waits, random);
+          const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.minMs * 2 ** waits);
+          expect(wait).toBeGreaterThanOrEqual(ceiling / 2);
+          expect(wait).toBeLessThanOrEqual(ceiling);
+          const from = state("plan", [], {
+            storageOutage: { since: NOW - waitedMs, waits, problem: "timed out" },
+          });
+          const next = run(from, unreachable, NOW, fixed(random));
+          const deadline = NOW - waitedMs + SETTINGS.taskDeadlineMs;
+          if (NOW >= deadline) expect(kinds(next.effects)).toEqual(["fail"]);
+          else
+            expect(next.effects).toEqual([
+              { kind: "save" },
+              { kind: "park", until: Math.min(deadline, NOW + wait) },
+            ]);
         },
       ),
     );

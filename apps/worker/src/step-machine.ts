@@ -1,5 +1,6 @@
 import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import { formatDelay } from "@reframe/reachability";
+import { isStorageTaskError } from "@reframe/runware";
 import { decideAwait } from "./decide-await.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 
@@ -20,6 +21,20 @@ export interface MachineSettings {
   recheckMs: number;
   /** A new generation's deadline: the job's `options.deadlineSeconds`, in ms. */
   taskDeadlineMs: number;
+  /** The jitter of the waits for S3 (Math.random unless a test fixes it). */
+  random?: () => number;
+}
+
+/**
+ * How long a job waits for S3 before it tries again: 2 s, doubling per wait up to 60 s (the bounds of
+ * the provider breaker's default probe schedule), each between half and all of it so that the jobs
+ * an outage stopped together do not come back together.
+ */
+export const STORAGE_WAIT = { minMs: 2000, maxMs: 60_000 } as const;
+
+export function storageWaitMs(waits: number, random: number): number {
+  const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.minMs * 2 ** waits);
+  return Math.round(ceiling / 2 + (random * ceiling) / 2);
 }
 
 export type StepEvent =
@@ -35,7 +50,14 @@ export type StepEvent =
       outcomes: ReadonlyMap<string, TaskOutcomeRecord>;
       polled: boolean;
       outage?: ProviderOutage;
+      /** S3 answered the `checkStorage` just made: the provider's storage errors are its own. */
+      storageChecked?: boolean;
     }
+  /**
+   * An S3 request of this step could not be made (packages/storage `s3OutageOf`): the plan's reads
+   * and uploads, the output check, or `checkStorage`. `problem` in a few words.
+   */
+  | { kind: "storageUnreachable"; problem: string }
   /** The POST of `send` returned: what the provider acknowledged, stored, refused. */
   | {
       kind: "sent";
@@ -43,7 +65,10 @@ export type StepEvent =
       storedOutcome: boolean;
       retryAt?: number;
       pause?: { code: string; message: string };
-      /** Tasks whose request failed for a provider outage (5xx, timeout, no connection). */
+      /**
+       * Tasks whose request failed for an outage: the provider's (5xx, timeout, no connection), or
+       * S3's as the provider met it (it could not fetch the source while S3 does not answer).
+       */
       outage: readonly string[];
     };
 
@@ -73,6 +98,11 @@ export type Effect =
   | { kind: "leave" }
   /** Check the outputs and complete the job (the outcomes read, when known). */
   | { kind: "finalize"; outcomes?: ReadonlyMap<string, TaskOutcomeRecord> }
+  /**
+   * Ask S3 whether it answers at all (the provider failed to read or write through its presigned
+   * URLs): the answer comes back as a `woke` event with storageChecked, or `storageUnreachable`.
+   */
+  | { kind: "checkStorage" }
   /** Record the failure (event, batch) and fail the job. */
   | { kind: "fail"; reason: FailureReason };
 
@@ -89,15 +119,20 @@ export function transition(
   settings: MachineSettings,
 ): Transition {
   switch (event.kind) {
-    case "planned":
+    case "planned": {
+      // Past the plan: a wait for S3 at it is over.
+      const planned = withoutStorageOutage(event.state);
       // A copy is saved: it is not redone for free. A plan is saved by the park, before its POST.
-      if (event.state.step === "finalize")
-        return { state: event.state, effects: [{ kind: "save" }, { kind: "finalize" }] };
-      return { state: event.state, effects: [] };
+      if (planned.step === "finalize")
+        return { state: planned, effects: [{ kind: "save" }, { kind: "finalize" }] };
+      return { state: planned, effects: [] };
+    }
     case "woke":
       return woke(jobId, state, event, now, settings);
     case "sent":
       return sent(state, event, now);
+    case "storageUnreachable":
+      return waitForStorage(state, event.problem, now, settings);
     default:
       throw new Error(`unknown event ${JSON.stringify(event satisfies never)}`);
   }
@@ -106,7 +141,7 @@ export function transition(
 function woke(
   jobId: string,
   state: StepState,
-  { outcomes, polled, outage }: Extract<StepEvent, { kind: "woke" }>,
+  { outcomes, polled, outage, storageChecked }: Extract<StepEvent, { kind: "woke" }>,
   now: number,
   settings: MachineSettings,
 ): Transition {
@@ -123,6 +158,10 @@ function woke(
     case "fail":
       return { state, effects: [{ kind: "fail", reason: decision.reason }] };
     case "resubmit": {
+      // The provider could not reach S3: if S3 is out, the job waits for it instead of spending
+      // generations on uploads that cannot land.
+      if (!storageChecked && decision.reasons.some(isStorageTaskError))
+        return { state, effects: [{ kind: "checkStorage" }] };
       if (outage) {
         const redo = new Set(decision.variants);
         return waitOutOutage(
@@ -133,7 +172,13 @@ function woke(
           settings,
         );
       }
-      const next = nextGenerations(jobId, state, decision.variants, now, settings.taskDeadlineMs);
+      const next = nextGenerations(
+        jobId,
+        withoutStorageOutage(state),
+        decision.variants,
+        now,
+        settings.taskDeadlineMs,
+      );
       return submit(next, unconfirmed(next), now, settings);
     }
     case "submit":
@@ -175,6 +220,42 @@ function waitOutOutage(
     return { state, effects: [{ kind: "fail", reason }] };
   }
   return { state, effects: [{ kind: "park", until: Math.min(deadline, Math.max(now, outage.resumeAt)) }] };
+}
+
+/**
+ * S3 is out: nothing of the step is spent (no BullMQ attempt, no generation). The job waits parked,
+ * saved with since when, and tries the step again after storageWaitMs; it fails only when its
+ * deadline (`deadlineSeconds` from when it first found S3 out at this step) has passed, saying how
+ * long S3 has been unavailable.
+ */
+function waitForStorage(
+  state: StepState,
+  problem: string,
+  now: number,
+  settings: MachineSettings,
+): Transition {
+  const since = state.storageOutage?.since ?? now;
+  const waits = state.storageOutage?.waits ?? 0;
+  const deadline = since + settings.taskDeadlineMs;
+  if (now >= deadline) {
+    const reason: FailureReason = {
+      code: "storageUnavailable",
+      message: `S3 has been unavailable for ${formatDelay(now - since)} (since ${new Date(since).toISOString()}; ${problem}) and the job's deadline (deadlineSeconds ${Math.round(settings.taskDeadlineMs / 1000)}) passed while it waited`,
+      disposition: "retryable",
+    };
+    return { state, effects: [{ kind: "fail", reason }] };
+  }
+  const wait = storageWaitMs(waits, (settings.random ?? Math.random)());
+  return {
+    state: { ...state, storageOutage: { since, waits: waits + 1, problem } },
+    effects: [{ kind: "save" }, { kind: "park", until: Math.min(deadline, now + wait) }],
+  };
+}
+
+function withoutStorageOutage(state: StepState): StepState {
+  if (!state.storageOutage) return state;
+  const { storageOutage: _over, ...rest } = state;
+  return rest;
 }
 
 /** Counts the attempt of each task about to be sent; past the ceiling the job fails instead. */

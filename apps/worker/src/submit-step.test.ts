@@ -1,4 +1,7 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { type JobPlan, outpaintJobSchema, type TaskOutcomeRecord, type TaskState } from "@reframe/jobs";
 import { type ImageInferenceTask, outcomesOf } from "@reframe/runware";
 import { createS3Client, PresignDeadlineError } from "@reframe/storage";
@@ -107,14 +110,18 @@ describe("sending a parked job's tasks", () => {
   const sent = { ...task(now + 600_000), submitAttempts: 1 };
 
   /** The provider's reply to the submit, read as the client reads it; the stored outcomes, kept. */
-  function sendWith(reply: {
-    status: number;
-    retryAfter?: string;
-    envelope: { data: unknown[]; errors: never[] | { code: string; message: string; taskUUID: string }[] };
-  }) {
+  function sendWith(
+    reply: {
+      status: number;
+      retryAfter?: string;
+      envelope: { data: unknown[]; errors: never[] | { code: string; message: string; taskUUID: string }[] };
+    },
+    storage?: S3Client,
+  ) {
     const stored: [string, TaskOutcomeRecord][] = [];
     const deps = {
       ...depsAt(now),
+      ...(storage ? { s3: storage } : {}),
       batcher: {
         submit: async (providerTask: ImageInferenceTask) =>
           outcomesOf([providerTask.taskUUID], { retryAfter: undefined, ...reply }, "submit").get(
@@ -129,7 +136,7 @@ describe("sending a parked job's tasks", () => {
       },
     } as unknown as OutpaintDeps;
     const providerTask = { taskUUID: sent.taskUUID } as ImageInferenceTask;
-    return { result: sendTasks("op-1", [sent], [providerTask], deps), stored };
+    return { result: sendTasks("op-1", [sent], [providerTask], deps, "out"), stored };
   }
 
   it("backs off a task the provider refused for now (a per-task rate limit), no earlier than Retry-After", async () => {
@@ -157,6 +164,40 @@ describe("sending a parked job's tasks", () => {
     });
     const { retryAt } = await result;
     expect(retryAt).toBeGreaterThanOrEqual(now + 500);
+  });
+
+  it("gives back the attempt of a source the provider could not fetch while S3 does not answer", async () => {
+    const downloadFailed = {
+      status: 400,
+      envelope: {
+        data: [],
+        errors: [{ code: "downloadFailed", message: "connection refused", taskUUID: sent.taskUUID }],
+      },
+    };
+    // The deps' S3 is on a closed port: out.
+    const out = await sendWith(downloadFailed).result;
+    expect(out.outage).toEqual([sent.taskUUID]);
+    expect(out.retryAt).toBeGreaterThan(now);
+    // S3 answering (a 404 is an answer): the provider's failure is its own, the attempt counts.
+    const answering = createServer((_request, response) => {
+      response.writeHead(404);
+      response.end();
+    });
+    await new Promise<void>((resolve) => answering.listen(0, "127.0.0.1", resolve));
+    const there = createS3Client({
+      endpoint: `http://127.0.0.1:${(answering.address() as AddressInfo).port}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+    });
+    try {
+      const own = await sendWith(downloadFailed, there).result;
+      expect(own.outage).toEqual([]);
+      expect(own.retryAt).toBeGreaterThan(now);
+    } finally {
+      there.destroy();
+      answering.close();
+    }
   });
 
   it("confirms an accepted task and stores nothing", async () => {

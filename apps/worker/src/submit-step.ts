@@ -2,12 +2,18 @@ import { type JobPlan, type OutpaintJob, type TaskState, toOutcomeRecord } from 
 import {
   type ImageInferenceTask,
   isOutage,
+  isStorageTaskError,
   ProviderError,
   RUNWARE_OUTPAINTING_MODEL,
   type TaskOutcome,
   taskWebhookURL,
 } from "@reframe/runware";
-import { presignExpirySeconds, presignOutputUpload, presignSourceDownload } from "@reframe/storage";
+import {
+  presignExpirySeconds,
+  presignOutputUpload,
+  presignSourceDownload,
+  s3OutageNow,
+} from "@reframe/storage";
 import type { StepEvent } from "./step-machine.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
@@ -74,6 +80,8 @@ export async function sendTasks(
   toSend: TaskState[],
   providerTasks: ImageInferenceTask[],
   deps: OutpaintDeps,
+  /** A bucket of the job's, to ask S3 whether it is out (see below). */
+  bucket: string,
 ): Promise<SubmitResult> {
   for (const task of providerTasks) deps.logger.debug({ jobId, task }, "submitting a provider task");
   const settled = await Promise.allSettled(providerTasks.map((task) => deps.batcher.submit(task)));
@@ -83,6 +91,7 @@ export async function sendTasks(
   let pause: ProviderError | undefined;
   let storedOutcome = false;
   const outage: string[] = [];
+  const storageFailed: string[] = [];
   for (const [index, result] of settled.entries()) {
     const task = toSend[index]!;
     // A request lost to a provider outage: its attempt is given back (step-machine.ts `sent`).
@@ -107,6 +116,7 @@ export async function sendTasks(
         pause = reading.error;
         break;
       case "later":
+        if (isStorageTaskError(reading.error.code)) storageFailed.push(task.taskUUID);
         requestFailed = true;
         retryAfterMs = Math.max(retryAfterMs, reading.error.retryAfterMs ?? 0);
         break;
@@ -114,6 +124,10 @@ export async function sendTasks(
         throw new Error(`unhandled reading ${JSON.stringify(reading satisfies never)}`);
     }
   }
+  // The provider could not fetch the source through its presigned URL (downloadFailed): when S3 itself
+  // is out, the attempt is not spent either, and the job tries again after the backoff.
+  if (storageFailed.length > 0 && (await s3OutageNow(deps.s3, bucket)) !== undefined)
+    outage.push(...storageFailed);
   const next: SubmitResult = { kind: "sent", confirmed: [...confirmed], storedOutcome, outage };
   if (pause) next.pause = { code: pause.code, message: pause.message };
   if (requestFailed) next.retryAt = deps.now() + submitBackoffMs(toSend, retryAfterMs);

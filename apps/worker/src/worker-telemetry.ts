@@ -19,6 +19,7 @@ export type WorkerMetrics = Pick<
   | "alert"
   | "setSpend"
   | "setProviderBreaker"
+  | "storageWait"
   | "endpointAttempt"
   | "endpointDelivered"
 >;

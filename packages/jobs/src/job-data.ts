@@ -93,6 +93,13 @@ export const stepStateSchema = z.preprocess(
     enqueuedAt: z.number(),
     plannedAt: z.number().optional(),
     submittedAt: z.number().optional(),
+    /**
+     * S3 could not be reached at this step (step-machine.ts): since when this job has waited for it,
+     * how many times it parked, and the problem last met. Gone once the step gets past it.
+     */
+    storageOutage: z
+      .object({ since: z.number(), waits: z.number().int().min(0), problem: z.string() })
+      .optional(),
   }),
 );
 export type StepState = z.output<typeof stepStateSchema>;

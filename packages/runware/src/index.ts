@@ -20,6 +20,7 @@ export {
   type Disposition,
   dispositionOf,
   isOutage,
+  isStorageTaskError,
   ProviderError,
   type ProviderErrorInit,
   parseRetryAfter,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { classifyProviderError, isOutage, ProviderError, parseRetryAfter } from "./provider-errors.ts";
+import {
+  classifyProviderError,
+  isOutage,
+  isStorageTaskError,
+  ProviderError,
+  parseRetryAfter,
+} from "./provider-errors.ts";
 
 describe("classifyProviderError", () => {
   it.each([
@@ -110,5 +116,16 @@ describe("isOutage (what the provider breaker counts)", () => {
     ["not a provider error", new Error("boom"), false],
   ])("%s → %s", (_, error, expected) => {
     expect(isOutage(error)).toBe(expected);
+  });
+});
+
+describe("isStorageTaskError (the provider could not reach our storage)", () => {
+  it("names the presigned GET's and PUT's failures only", () => {
+    expect(["downloadFailed", "uploadFailed"].map(isStorageTaskError)).toEqual([true, true]);
+    expect(["inferenceError", "timeoutProvider", "taskNotFound"].map(isStorageTaskError)).toEqual([
+      false,
+      false,
+      false,
+    ]);
   });
 });

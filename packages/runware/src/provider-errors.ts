@@ -260,3 +260,14 @@ export function isOutage(error: unknown): boolean {
   if (error.category === "rateLimit" || error.status === 429) return false;
   return OUTAGE_CATEGORIES.has(error.category) || (error.status !== undefined && error.status >= 500);
 }
+
+/**
+ * A task's error codes that say the provider could not reach our storage: reading the source through
+ * its presigned GET, or writing the output through its presigned PUT. During an S3 outage these end
+ * generations through no fault of the provider's; the worker checks S3 before it spends another.
+ */
+const STORAGE_TASK_ERRORS: ReadonlySet<string> = new Set(["downloadFailed", "uploadFailed"]);
+
+export function isStorageTaskError(code: string): boolean {
+  return STORAGE_TASK_ERRORS.has(code);
+}

@@ -3,7 +3,7 @@ import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
 import type { ByteRange, ReadRange, SourceLimits } from "@reframe/images";
 import { spoolToFile } from "@reframe/images";
 import type { OutpaintJob } from "@reframe/jobs";
-import { readObjectRange } from "@reframe/storage";
+import { asS3Unreachable, readObjectRange } from "@reframe/storage";
 import { SourceHttpError } from "./source-problems.ts";
 
 /** How a process reaches sources: S3, and URLs through the egress guard (its allow-list). */
@@ -44,7 +44,9 @@ export async function downloadSource(
 ): Promise<number> {
   if (source.kind === "s3") {
     const object = await access.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
-    return spoolToFile(object.Body as AsyncIterable<Uint8Array>, path, limits);
+    return spoolToFile(object.Body as AsyncIterable<Uint8Array>, path, limits).catch((error: unknown) => {
+      throw asS3Unreachable(source.bucket, error);
+    });
   }
   return withFetch(access, async (fetch) => {
     const response = await fetch(source.url);

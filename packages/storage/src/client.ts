@@ -19,10 +19,13 @@ export interface S3ClientSettings {
 /** A connection that is not made in this long is S3 unreachable, not a request left hanging. */
 const CONNECTION_TIMEOUT_MS = 10_000;
 
+/** The service's name in ServiceUnreachableError (`cannot reach S3 at …`). */
+export const S3_SERVICE = "S3";
+
 /** Where the client looks for S3, for messages: the endpoint, or AWS's regional one. */
 export function s3Target(settings: Pick<S3ClientSettings, "endpoint" | "region">): ServiceTarget {
   return {
-    service: "S3",
+    service: S3_SERVICE,
     at: settings.endpoint ? publicUrl(settings.endpoint) : `https://s3.${settings.region}.amazonaws.com`,
   };
 }

@@ -21,6 +21,7 @@ export {
 } from "./presign.ts";
 export { areaContains, areasOverlap, describeArea, inArea, type S3Area, scratchAreas } from "./s3-area.ts";
 export { type CreatedObject, decodeEventKey, type ParsedS3Event, parseS3Event } from "./s3-events.ts";
+export { asS3Unreachable, s3OutageNow, s3OutageOf } from "./s3-outage.ts";
 export {
   type OutputVerification,
   readImageDimensions,

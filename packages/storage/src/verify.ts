@@ -1,5 +1,6 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { type ByteRange, type ImageHeader, readImageHeader } from "@reframe/images";
+import { asS3Unreachable } from "./s3-outage.ts";
 
 const HEADER_BYTES = 65_536;
 
@@ -36,11 +37,19 @@ export async function readObjectRange(
     }
     throw error;
   }
-  const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  const bytes = await bodyBytes(object, input.bucket);
   return {
     bytes: bytes.subarray(0, end - start + 1),
     totalBytes: fullSize(object.ContentRange) ?? object.ContentLength,
   };
+}
+
+async function bodyBytes(object: GetObjectCommandOutput, bucket: string): Promise<Uint8Array> {
+  try {
+    return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  } catch (error) {
+    throw asS3Unreachable(bucket, error);
+  }
 }
 
 function isUnsatisfiableRange(error: unknown): boolean {
@@ -80,7 +89,7 @@ export async function verifyOutputObject(input: {
     if (isUnsatisfiableRange(error)) return { ok: false, reason: "empty", detail: `${where} is empty` };
     throw error;
   }
-  const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  const bytes = await bodyBytes(object, input.bucket);
   const size = fullSize(object.ContentRange) ?? object.ContentLength ?? bytes.length;
   if (size === 0) return { ok: false, reason: "empty", detail: `${where} is empty` };
   let header: ImageHeader;

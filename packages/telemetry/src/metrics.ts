@@ -70,6 +70,8 @@ export interface Metrics {
   setSpend(ceiling: string, spentUsd: number, limitUsd: number): void;
   /** The provider breaker of an endpoint (its host), as this worker last read it. */
   setProviderBreaker(endpoint: string, open: boolean): void;
+  /** A job parked because S3 could not be reached, at this step. */
+  storageWait(step: "plan" | "submit" | "await" | "finalize"): void;
   alert(kind: string): void;
   jobsAdded(added: number, existing: number): void;
   httpRequest(route: string, status: number): void;
@@ -131,6 +133,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     setProviderBreaker: (endpoint, open) =>
       instruments.providerBreakerOpen?.set({ endpoint: endpoints(endpoint) }, open ? 1 : 0),
+    storageWait: (step) => instruments.storageWaits?.inc({ step }),
     alert: (kind) => instruments.alerts?.inc({ kind }),
     jobsAdded(added, existing) {
       instruments.jobsAdded?.inc({ result: "added" }, added);

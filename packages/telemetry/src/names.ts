@@ -210,6 +210,14 @@ export const METRICS = {
     labels: ["endpoint"],
     processes: ["worker"],
   },
+  storageWaits: {
+    name: "reframe_storage_waits_total",
+    kind: "counter",
+    unit: "jobs",
+    help: "Times a job parked because S3 could not be reached (no connection, 5xx), by the step it waits at (plan, await, finalize)",
+    labels: ["step"],
+    processes: ["worker"],
+  },
   alerts: {
     name: "reframe_alerts_total",
     kind: "counter",

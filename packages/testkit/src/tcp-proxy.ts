@@ -10,6 +10,12 @@ export interface TcpProxy {
    * reach the target as before.
    */
   silenceOpenConnections(): void;
+  /**
+   * An outage of the target: the open connections are reset and the port stops listening, so new
+   * connections are refused, until `restore` listens on the same port again.
+   */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
   /** Connections accepted so far. */
   connections(): number;
   close(): Promise<void>;
@@ -54,21 +60,43 @@ export async function startTcpProxy({ targetPort }: { targetPort: number }): Pro
     client.on("close", end);
     client.on("error", () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const listen = (at: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(at, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  /** An outage resets the clients' connections (they see ECONNRESET, as from a server gone); a close just ends them. */
+  const dropAll = (reset: boolean) => {
+    for (const pair of pairs) {
+      if (reset) pair.client.resetAndDestroy();
+      else pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    pairs.clear();
+  };
+  const stopListening = () =>
+    server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+  await listen(0);
   const { port } = server.address() as AddressInfo;
   return {
     port,
     silenceOpenConnections() {
       for (const pair of pairs) pair.silenced = true;
     },
+    async cut() {
+      const stopped = stopListening();
+      dropAll(true);
+      await stopped;
+    },
+    restore: () => listen(port),
     connections: () => accepted,
     async close() {
-      for (const pair of pairs) {
-        pair.client.destroy();
-        pair.upstream.destroy();
-      }
-      pairs.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = stopListening();
+      dropAll(false);
+      await stopped;
     },
   };
 }

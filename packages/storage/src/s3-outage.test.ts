@@ -1,0 +1,102 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { ServiceUnreachableError } from "@reframe/reachability";
+import { freePort } from "@reframe/testkit";
+import { describe, expect, it } from "vitest";
+import { createS3Client } from "./client.ts";
+import { startEmbeddedS3 } from "./embedded-s3.ts";
+import { asS3Unreachable, s3OutageNow, s3OutageOf } from "./s3-outage.ts";
+
+const settings = (endpoint: string) => ({
+  endpoint,
+  region: "us-east-1",
+  forcePathStyle: true,
+  credentials: { accessKeyId: "outage-key", secretAccessKey: "outage-secret" },
+});
+
+/** An S3 server starts here, on a machine other tests share: more than vitest's 5 s. */
+const TIMEOUT_MS = 30_000;
+
+describe("an S3 outage, as a request meets it", () => {
+  it(
+    "is no connection, or a 5xx answer after the SDK's retries",
+    async () => {
+      const closed = createS3Client(settings(`http://127.0.0.1:${await freePort()}`));
+      const failing = createServer((_request, response) => {
+        response.writeHead(503, { "content-type": "application/xml" });
+        response.end("<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>");
+      });
+      await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
+      const down = createS3Client(settings(`http://127.0.0.1:${(failing.address() as AddressInfo).port}`));
+      try {
+        const refused = await closed.send(new GetObjectCommand({ Bucket: "b", Key: "k" })).catch((e) => e);
+        expect(refused).toBeInstanceOf(ServiceUnreachableError);
+        expect(s3OutageOf(refused)).toBe("connection refused");
+        expect(await s3OutageNow(closed, "b")).toBe("connection refused");
+        expect(await s3OutageNow(down, "b")).toBe("answered 503");
+        const unavailable = await down.send(new HeadObjectCommand({ Bucket: "b", Key: "k" })).catch((e) => e);
+        expect(s3OutageOf(unavailable)).toBe("answered 503");
+      } finally {
+        closed.destroy();
+        down.destroy();
+        failing.close();
+      }
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "is not an answer: a missing object or a refused signature is the request's own",
+    async () => {
+      const s3 = await startEmbeddedS3({
+        buckets: ["outage"],
+        accessKeyId: "outage-key",
+        secretAccessKey: "outage-secret",
+      });
+      const client = createS3Client(settings(s3.endpoint));
+      const wrongKey = createS3Client({
+        ...settings(s3.endpoint),
+        credentials: { accessKeyId: "outage-key", secretAccessKey: "not-it" },
+      });
+      try {
+        const missing = await client
+          .send(new GetObjectCommand({ Bucket: "outage", Key: "no" }))
+          .catch((e) => e);
+        expect((missing as Error).name).toBe("NoSuchKey");
+        expect(s3OutageOf(missing)).toBeUndefined();
+        const refused = await wrongKey
+          .send(new GetObjectCommand({ Bucket: "outage", Key: "no" }))
+          .catch((e) => e);
+        expect(s3OutageOf(refused)).toBeUndefined();
+        // Asked directly: an answer, a refusal or a missing bucket included, is S3 there.
+        expect(await s3OutageNow(client, "outage")).toBeUndefined();
+        expect(await s3OutageNow(client, "no-such-bucket")).toBeUndefined();
+        expect(await s3OutageNow(wrongKey, "outage")).toBeUndefined();
+        expect(s3OutageOf(new Error("output k is not in the bucket yet"))).toBeUndefined();
+        // A URL source's origin or Redis out of reach is not S3's outage.
+        const origin = await fetch(`http://127.0.0.1:${await freePort()}/a.jpg`).catch((e) => e);
+        expect(s3OutageOf(origin)).toBeUndefined();
+        const redis = new ServiceUnreachableError(
+          { service: "Redis", at: "redis://r" },
+          "connection refused",
+        );
+        expect(s3OutageOf(redis)).toBeUndefined();
+        expect(s3OutageOf(undefined)).toBeUndefined();
+      } finally {
+        client.destroy();
+        wrongKey.destroy();
+        await s3.close();
+      }
+    },
+    TIMEOUT_MS,
+  );
+
+  it("is a body cut off midway too, once it is named S3's", () => {
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    expect(s3OutageOf(reset)).toBeUndefined();
+    expect(s3OutageOf(asS3Unreachable("b", reset))).toBe("connection reset");
+    const tooLarge = new RangeError("the source is larger than MAX_SOURCE_BYTES");
+    expect(asS3Unreachable("b", tooLarge)).toBe(tooLarge);
+  });
+});

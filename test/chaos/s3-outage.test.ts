@@ -1,0 +1,119 @@
+import { type LocalStack, startLocalStack } from "@reframe/demo";
+import { enqueueMany, type OutpaintJobInput, outpaintJobDataSchema } from "@reframe/jobs";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  job,
+  jobStates,
+  type PipelineClients,
+  pipelineClients,
+  uploadSource,
+} from "../pipeline/pipeline-fixture.ts";
+
+/**
+ * S3 going away under a running worker: the workers (and the provider's presigned URLs) reach the
+ * embedded S3 through a TCP proxy that the test cuts, so every S3 request is refused as with S3 down.
+ * The short version of the issue's 10-minute S3 outage run.
+ */
+let stack: LocalStack | undefined;
+let clients: PipelineClients | undefined;
+afterEach(async () => {
+  await clients?.close();
+  await stack?.stop();
+  clients = undefined;
+  stack = undefined;
+});
+
+const OUTAGE_MS = 20_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Jobs parked now for S3, by their saved step (plan, await, finalize). */
+async function waitingForS3(clients: PipelineClients): Promise<string[]> {
+  const delayed = await clients.queue.getDelayed();
+  return delayed.flatMap((found) => {
+    const parsed = outpaintJobDataSchema.safeParse(found.data);
+    return parsed.success && parsed.data.state?.storageOutage ? [parsed.data.state.step] : [];
+  });
+}
+
+describe("an S3 outage in the middle of a run", () => {
+  it("16 jobs through a 20 s outage: they wait parked, none fails, no attempt is spent", async () => {
+    stack = await startLocalStack({
+      workers: 1,
+      s3Proxy: true,
+      // Slow enough that the outage meets plans, generations (the provider's uploads) and output checks.
+      emulatorEnv: { EMULATOR_LATENCY_MS: "1500-4000" },
+    });
+    clients = pipelineClients(stack);
+    const keys = Array.from({ length: 16 }, (_, i) => `s3-outage/${i}.jpg`);
+    for (const key of keys) await uploadSource(clients.s3, key);
+    const inputs = keys.map((key) => job(key, "16:9"));
+    const before = await enqueueMany(clients.queue, inputs.slice(0, 8));
+    await expect
+      .poll(async () => (await jobStates(clients!.queue, before.jobIds)).completed ?? 0, {
+        timeout: 60_000,
+        interval: 250,
+      })
+      .toBeGreaterThan(0);
+    await stack.s3Proxy!.cut();
+    const cutAt = Date.now();
+    // Planned while S3 is down: their header reads cannot be made.
+    const during = await enqueueMany(clients.queue, inputs.slice(8));
+    const seen = new Set<string>();
+    while (Date.now() - cutAt < OUTAGE_MS) {
+      for (const step of await waitingForS3(clients)) seen.add(step);
+      await sleep(500);
+    }
+    await stack.s3Proxy!.restore();
+    const jobIds = [...before.jobIds, ...during.jobIds];
+    await expect
+      .poll(
+        async () => {
+          const states = await jobStates(clients!.queue, jobIds);
+          return (states.completed ?? 0) + (states.failed ?? 0);
+        },
+        { timeout: 180_000, interval: 1000 },
+      )
+      .toBe(16);
+    const states = await jobStates(clients.queue, jobIds);
+    const failed = await clients.queue.getFailed();
+    expect(states, failed.map((found) => found.failedReason).join("\n")).toEqual({ completed: 16 });
+    // Jobs waited for S3 at their plan, at least: the 8 enqueued during the outage; the worker counted
+    // each wait, by step.
+    expect([...seen]).toContain("plan");
+    const metrics = await (await fetch(stack.metricsUrls.get("worker-1")!)).text();
+    const waits = Object.fromEntries(
+      [...metrics.matchAll(/^reframe_storage_waits_total\{step="(\w+)"\} (\d+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+    console.info(
+      `S3 waits by step: ${JSON.stringify(waits)}; parked for S3 while down: ${[...seen].join(", ")}`,
+    );
+    expect(waits.plan).toBeGreaterThanOrEqual(8);
+    // No BullMQ retry: each job finished on its first attempt.
+    for (const jobId of jobIds) expect((await clients.queue.getJob(jobId))?.attemptsMade, jobId).toBe(1);
+  }, 300_000);
+});
+
+describe("an S3 outage longer than a job's deadline", () => {
+  it("the job waits, then fails storageUnavailable on its first attempt, saying how long", async () => {
+    stack = await startLocalStack({ workers: 1, s3Proxy: true });
+    clients = pipelineClients(stack);
+    await uploadSource(clients.s3, "s3-outage/late.jpg");
+    await stack.s3Proxy!.cut();
+    const input = { ...job("s3-outage/late.jpg", "16:9"), options: { deadlineSeconds: 60 } };
+    const { jobIds } = await enqueueMany(clients.queue, [input as OutpaintJobInput]);
+    await expect
+      .poll(async () => (await clients!.queue.getJob(jobIds[0]!))?.getState(), {
+        timeout: 150_000,
+        interval: 1000,
+      })
+      .toBe("failed");
+    const failed = await clients.queue.getJob(jobIds[0]!);
+    expect(failed?.failedReason).toMatch(
+      /^storageUnavailable: S3 has been unavailable for (6\d|7\d)(\.\d)? s \(since .+; connection refused\) and the job's deadline \(deadlineSeconds 60\) passed while it waited$/,
+    );
+    expect(failed?.attemptsMade).toBe(1);
+  }, 240_000);
+});
