@@ -1,4 +1,3 @@
-import type { Target } from "@reframe/geometry";
 import {
   COMPLETION_EVENT_TYPE,
   deliveryId,
@@ -69,7 +68,7 @@ export async function recordFinalFailure(
     }
   }
   const reason = failureReason(job, error);
-  deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(data.target as Target) });
+  deps.metrics?.jobFailed({ reason: reason.code, target: metricTarget(data.target) });
   await recordFailure(job.id, data, reason, deps, enqueuedAt).catch((recordError: unknown) =>
     deps.logger.error({ err: recordError, jobId: job.id }, "could not record the failure"),
   );

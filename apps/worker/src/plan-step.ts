@@ -8,7 +8,6 @@ import {
   OUTPAINT_LIMITS,
   planCanvas,
   type Size,
-  type Target,
   targetLabel,
 } from "@reframe/geometry";
 import {
@@ -82,7 +81,7 @@ export async function planStep(
     const source = conversions.length > 0 ? await local.describe() : inspected.size;
     const planned = planCanvas({
       source,
-      target: job.target as Target,
+      target: job.target,
       limits: OUTPAINT_LIMITS,
       policy: job.options,
     });
@@ -102,7 +101,7 @@ export async function planStep(
       ...canvas,
       sourceRef: prepared?.ref ?? originalSourceRef(job),
       ...(prepared ? { preparedSource: prepared.description } : {}),
-      targetLabel: targetLabel(job.target as Target),
+      targetLabel: targetLabel(job.target),
       contentType: OUTPUT_FORMAT_FILES[job.output.format].contentType,
     };
     const deadline = now + job.options.deadlineSeconds * 1000;
@@ -336,7 +335,7 @@ async function copyStep(
   const plan: JobPlan = {
     ...canvas,
     sourceRef: originalSourceRef(job),
-    targetLabel: targetLabel(job.target as Target),
+    targetLabel: targetLabel(job.target),
     contentType: output.contentType,
   };
   const key = outputKey(job, plan, 0);

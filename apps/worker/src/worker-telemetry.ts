@@ -105,7 +105,7 @@ export function recordCompletion(
   const { timings } = result;
   const plannedUsd = data.state?.plan?.costUsd ?? 0;
   metrics.jobCompleted({
-    target: metricTarget(data.target as Target),
+    target: metricTarget(data.target),
     plannedUsd,
     billedUsd: result.costUsd,
     // A copy (no provider call, nothing planned) parks nowhere: its submittedAt is its plan time.

@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type Target, targetLabel } from "@reframe/geometry";
+import { targetLabel } from "@reframe/geometry";
 import {
   enqueueMany,
   jobStatesInChunks,
@@ -230,7 +230,7 @@ async function withinBudgets(
         jobId,
         costUsd,
         source: `s3://${object.bucket}/${object.key}`,
-        target: targetLabel(job.target as Target),
+        target: targetLabel(job.target),
       });
       // No size hints on the job: the worker inspects the same header again (same plan, same cost)
       // and learns the format, which decides whether the source must be converted first.
