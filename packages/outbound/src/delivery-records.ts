@@ -1,6 +1,6 @@
 import type { DeliveryJobData } from "@reframe/jobs";
 import type { Job, JobType, Queue } from "bullmq";
-import type { AttemptLogLine, DeliveryResult } from "./delivery-worker.ts";
+import { type AttemptLogLine, deliveryResultSchema } from "./delivery-worker.ts";
 
 /**
  * The audit trail of deliveries is the delivery queue itself: each job is one event for one endpoint
@@ -72,7 +72,9 @@ export async function deliveryRecord(queue: Queue, job: Job<DeliveryJobData>): P
   const state = await job.getState();
   const { logs } = await queue.getJobLogs(job.id!, 0, -1, true);
   const attempts = attemptsFromLog(logs);
-  const result = job.returnvalue as DeliveryResult | null | undefined;
+  // Unfinished deliveries have no result; one that does not parse is shown as delivered, as before.
+  const parsed = deliveryResultSchema.safeParse(job.returnvalue);
+  const result = parsed.success ? parsed.data : undefined;
   const record: DeliveryRecord = {
     id: job.id!,
     endpoint: job.data.endpoint,

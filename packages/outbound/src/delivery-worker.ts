@@ -10,6 +10,7 @@ import {
 import { isRedisOutage, type RedisClient } from "@reframe/redis";
 import type { Logger, Metrics } from "@reframe/telemetry";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { z } from "zod";
 import { type AttemptResult, attemptDelivery } from "./attempt.ts";
 import { type EndpointStore, signingSecrets } from "./endpoint-store.ts";
 import { retryDelay } from "./retry-schedule.ts";
@@ -48,9 +49,17 @@ export interface AttemptLogLine {
 }
 
 /** What a finished delivery returns (BullMQ returnvalue): delivered, or skipped by its event types. */
-export type DeliveryResult =
-  | { delivered: true; status: number; ms: number; attempts: number; deliveredAt: number }
-  | { delivered: false; skipped: "eventType" };
+export const deliveryResultSchema = z.discriminatedUnion("delivered", [
+  z.object({
+    delivered: z.literal(true),
+    status: z.number().int(),
+    ms: z.number(),
+    attempts: z.number().int(),
+    deliveredAt: z.number(),
+  }),
+  z.object({ delivered: z.literal(false), skipped: z.literal("eventType") }),
+]);
+export type DeliveryResult = z.output<typeof deliveryResultSchema>;
 
 /** Ends a delivery without more attempts; the message starts with its code. */
 function terminal(code: string, message: string): UnrecoverableError {

@@ -1,6 +1,7 @@
 import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import {
+  alertEventSchema,
   type BatchStatus,
   type BatchStore,
   describeProviderBreaker,
@@ -145,18 +146,18 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
         const statuses = (
           await Promise.all(listed.map((entry) => options.batches.status(entry.batchId)))
         ).filter((status): status is BatchStatus => status !== undefined);
+        // The alerts queue holds alert events only; anything else (a hand-added job) is not shown.
         const alertViews: AlertView[] = recentAlerts
-          .map(
-            (job) =>
-              job.data as { type?: string; subject?: string; time?: string; data?: { message?: string } },
-          )
-          .filter((event) => typeof event?.type === "string")
-          .sort((a, b) => String(b.time).localeCompare(String(a.time)))
+          .flatMap((job) => {
+            const parsed = alertEventSchema.safeParse(job.data);
+            return parsed.success ? [parsed.data] : [];
+          })
+          .sort((a, b) => b.time.localeCompare(a.time))
           .map((event) => ({
-            type: event.type ?? "",
-            subject: event.subject ?? "",
-            message: event.data?.message ?? "",
-            time: event.time ?? "",
+            type: event.type,
+            subject: event.subject,
+            message: event.data.message,
+            time: event.time,
           }));
         return reply.type("text/html").send(
           overviewPage(
