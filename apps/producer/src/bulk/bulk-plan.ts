@@ -138,18 +138,23 @@ export async function planBulk(
     // Each chunk's lookup goes out as soon as it is expanded, and the next chunk is read and expanded
     // while it travels; chunks are finished one after the other, in order.
     let previous: Promise<void> = Promise.resolve();
-    for await (const chunk of jobChunks(sources.items(), request.template, batchId, createSeenJobs())) {
-      deps.signal?.throwIfAborted();
-      const lookup = jobStates(
-        deps.queue,
-        chunk.jobs.map(({ jobId }) => jobId),
-      );
-      lookup.catch(() => undefined); // awaited in finish; this only keeps it from being "unhandled"
+    const seen = createSeenJobs();
+    try {
+      for await (const chunk of jobChunks(sources.items(), request.template, batchId, seen)) {
+        deps.signal?.throwIfAborted();
+        const lookup = jobStates(
+          deps.queue,
+          chunk.jobs.map(({ jobId }) => jobId),
+        );
+        lookup.catch(() => undefined); // awaited in finish; this only keeps it from being "unhandled"
+        await previous;
+        previous = finish(chunk, lookup);
+        previous.catch(() => undefined);
+      }
       await previous;
-      previous = finish(chunk, lookup);
-      previous.catch(() => undefined);
+    } finally {
+      seen.close();
     }
-    await previous;
     const plan: BulkPlan = {
       batchId,
       existingBatch,

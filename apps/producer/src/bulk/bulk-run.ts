@@ -173,14 +173,18 @@ export async function enqueuePlan(
     slice = [];
   };
   const seen = createSeenJobs();
-  for await (const chunk of jobChunks(sources.again(), request.template, plan.batchId, seen)) {
-    for (const { job } of chunk.jobs) slice.push(job);
-    if (slice.length < request.chunkSize * ENQUEUE_SLICE_CHUNKS) continue;
-    await flush();
-    if (total.stopped) return total;
+  try {
+    for await (const chunk of jobChunks(sources.again(), request.template, plan.batchId, seen)) {
+      for (const { job } of chunk.jobs) slice.push(job);
+      if (slice.length < request.chunkSize * ENQUEUE_SLICE_CHUNKS) continue;
+      await flush();
+      if (total.stopped) return total;
+    }
+    if (slice.length > 0) await flush();
+    return total;
+  } finally {
+    seen.close();
   }
-  if (slice.length > 0) await flush();
-  return total;
 }
 
 /** A batch with nothing pending closes when sealed; nobody else would announce it then. */
