@@ -92,8 +92,8 @@ describe("the fault-injection run's figures", () => {
       badOutputs: ["small out/small.png: 64×64, planned 96×96"],
       batchMismatches: [],
       failuresNotInjected: [
-        "uninjected (stalledTooOften, injected none)",
-        "survived (completed, injected contentPolicyViolation)",
+        "uninjected (stalledTooOften, injected none; 0 generations started, 0 with an injected upload fault)",
+        "survived (completed, injected contentPolicyViolation; 0 generations started, 0 with an injected upload fault)",
       ],
     });
     expect(violations(report)).toHaveLength(7);
@@ -136,6 +136,23 @@ describe("the fault-injection run's figures", () => {
     expect(
       computeReport(facts([exhausted], { "x-g0": upload, "x-g1": upload })).mustBeZero.failuresNotInjected,
     ).toHaveLength(1);
+  });
+
+  it("says how many generations a job started and how many an upload fault ended, and counts the other redos", () => {
+    const exhausted = job("x", {
+      state: "failed",
+      failureCode: "uploadFailed",
+      events: { completed: 0, failed: 1 },
+    });
+    const started = { accepted: 1 };
+    const report = computeReport(
+      facts([exhausted], { "x-g0": started, "x-g1": started, "x-g2": { accepted: 1, uploadFaults: 1 } }),
+    );
+    expect(report.mustBeZero.failuresNotInjected).toEqual([
+      "x (uploadFailed, injected none; 3 generations started, 1 with an injected upload fault)",
+    ]);
+    expect(report.unexplainedRedos).toBe(2);
+    expect(formatReport(report)).toContain("generations redone with no injected fault to explain it");
   });
 });
 

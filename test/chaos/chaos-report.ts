@@ -120,6 +120,11 @@ export interface ChaosReport {
   conflicts: number;
   /** Provider generations started (tasks the emulator accepted), to compare with the jobs. */
   generations: number;
+  /**
+   * Generations redone with no injected fault to explain it: a task with no result by its deadline,
+   * or one the provider lost. Not a defect by itself, but what spends a job's few generations.
+   */
+  unexplainedRedos: number;
   /** Jobs that ran again after their worker died holding them, and the most stalls of one job. */
   stalledJobs: number;
   maxStalls: number;
@@ -149,6 +154,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
   let injectedTerminalJobs = 0;
   let stalledJobs = 0;
   let maxStalls = 0;
+  let unexplainedRedos = 0;
   for (const job of facts.jobs) {
     if (job.stalls > 0) stalledJobs += 1;
     maxStalls = Math.max(maxStalls, job.stalls);
@@ -161,9 +167,11 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     }
     // A failure must have an injected cause, and an injected terminal error must fail its job.
     const failed = job.state === "failed" ? (job.failureCode ?? "unknown") : undefined;
+    const used = generationsOf(job, facts);
+    unexplainedRedos += used.unexplainedRedos;
     if ((failed !== undefined || expected === "contentPolicyViolation") && failed !== expected) {
       mustBeZero.failuresNotInjected.push(
-        `${job.jobId} (${failed ?? job.state}, injected ${expected ?? "none"})`,
+        `${job.jobId} (${failed ?? job.state}, injected ${expected ?? "none"}; ${used.started} generations started, ${used.uploadFaults} with an injected upload fault)`,
       );
     }
     if (job.state === "missing" || job.state === "unfinished") mustBeZero.lost.push(job.jobId);
@@ -203,6 +211,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     mustBeZero,
     conflicts,
     generations,
+    unexplainedRedos,
     stalledJobs,
     maxStalls,
     injected: facts.injected,
@@ -278,8 +287,26 @@ function sortedEntries(record: Record<string, number>): [string, number][] {
 function expectedFailure(job: JobObservation, facts: ChaosFacts): string | undefined {
   const counters = job.taskUUIDs.map((taskUUID) => facts.tasks[taskUUID]);
   if (counters.some((task) => (task?.terminalFaults ?? 0) > 0)) return "contentPolicyViolation";
-  const uploadFaults = counters.filter((task) => (task?.uploadFaults ?? 0) > 0).length;
-  return uploadFaults >= facts.maxGenerations ? "uploadFailed" : undefined;
+  return generationsOf(job, facts).uploadFaults >= facts.maxGenerations ? "uploadFailed" : undefined;
+}
+
+/**
+ * The job's generations the provider started, those its upload fault ended, and those redone (a
+ * later one started) with no upload fault to explain it.
+ */
+function generationsOf(
+  job: JobObservation,
+  facts: ChaosFacts,
+): { started: number; uploadFaults: number; unexplainedRedos: number } {
+  const counters = job.taskUUIDs.map((taskUUID) => facts.tasks[taskUUID]);
+  const started = counters.map((task) => (task?.accepted ?? 0) > 0);
+  const faulted = counters.map((task) => (task?.uploadFaults ?? 0) > 0);
+  const last = started.lastIndexOf(true);
+  return {
+    started: started.filter(Boolean).length,
+    uploadFaults: faulted.filter(Boolean).length,
+    unexplainedRedos: started.filter((yes, i) => yes && i < last && !faulted[i]).length,
+  };
 }
 
 const MUST_BE_ZERO_LABELS: Record<keyof ChaosReport["mustBeZero"], string> = {
@@ -376,6 +403,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   const lines = [
     `injected: ${injected}; ${outage ? `provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : `workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`}`,
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
+    `generations redone with no injected fault to explain it (no result by the task's deadline, a task lost): ${report.unexplainedRedos}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
     "",
     ...table,
