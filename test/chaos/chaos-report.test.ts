@@ -35,6 +35,7 @@ function facts(jobs: JobObservation[], tasks: ChaosFacts["tasks"] = {}): ChaosFa
     drainMs: 12_345,
     observedAt: NOW,
     stuckGraceMs: 30_000,
+    taskDeadlineMs: 60_000,
   };
 }
 
@@ -84,15 +85,15 @@ describe("the fault-injection run's figures", () => {
     );
     expect(report.mustBeZero).toEqual({
       lost: ["lost", "missing"],
-      stuckPastDeadline: ["stuck (31 s late)"],
+      stuckPastDeadline: ["stuck (31 s late, grace 30 s)"],
       duplicateSubmissions: ["dup-task (generated 2 times)"],
       duplicateEvents: ["twice (2 events)"],
       missingEvents: ["silent (no completed event)"],
       badOutputs: ["small out/small.png: 64×64, planned 96×96"],
       batchMismatches: [],
       failuresNotInjected: [
-        "uninjected (stalledTooOften, injected none)",
-        "survived (completed, injected contentPolicyViolation)",
+        "uninjected (stalledTooOften, injected none; 0 generations started, 0 with an injected upload fault)",
+        "survived (completed, injected contentPolicyViolation; 0 generations started, 0 with an injected upload fault)",
       ],
     });
     expect(violations(report)).toHaveLength(7);
@@ -135,6 +136,60 @@ describe("the fault-injection run's figures", () => {
     expect(
       computeReport(facts([exhausted], { "x-g0": upload, "x-g1": upload })).mustBeZero.failuresNotInjected,
     ).toHaveLength(1);
+  });
+
+  it("says how many generations a job started and how many an upload fault ended, and counts the other redos", () => {
+    const exhausted = job("x", {
+      state: "failed",
+      failureCode: "uploadFailed",
+      events: { completed: 0, failed: 1 },
+    });
+    const started = { accepted: 1 };
+    const report = computeReport(
+      facts([exhausted], { "x-g0": started, "x-g1": started, "x-g2": { accepted: 1, uploadFaults: 1 } }),
+    );
+    expect(report.mustBeZero.failuresNotInjected).toEqual([
+      "x (uploadFailed, injected none; 3 generations started, 1 with an injected upload fault)",
+    ]);
+    expect(report.unexplainedRedos).toBe(2);
+    expect(formatReport(report)).toContain("generations redone with no injected fault to explain it");
+  });
+});
+
+describe("the Redis outage's part in the stuck judgement", () => {
+  // A generation from NOW - 120 s to its deadline at NOW - 60 s; the grace ends at NOW - 30 s.
+  const deadline = NOW - 60_000;
+  const outage = (from: number, ms: number) => ({
+    startedAt: from,
+    writableAt: from + ms / 2,
+    endedAt: from + ms,
+  });
+
+  it("adds the measured outage to the grace of a job whose generation it overlapped, and no more", () => {
+    const during = outage(NOW - 100_000, 25_000);
+    const late = (ms: number) => job("late", { deadline, finishedAt: deadline + ms });
+    const withOutage = (jobs: JobObservation[]) => computeReport({ ...facts(jobs), redisOutage: during });
+    expect(withOutage([late(54_000)]).mustBeZero.stuckPastDeadline).toEqual([]);
+    expect(withOutage([late(56_000)]).mustBeZero.stuckPastDeadline).toEqual(["late (56 s late, grace 55 s)"]);
+  });
+
+  it("adds nothing for a generation started after the outage or ended before it", () => {
+    const late = job("late", { deadline, finishedAt: deadline + 31_000 });
+    for (const redisOutage of [outage(NOW - 150_000, 25_000), outage(NOW - 29_000, 25_000)]) {
+      expect(computeReport({ ...facts([late]), redisOutage }).mustBeZero.stuckPastDeadline).toHaveLength(1);
+    }
+  });
+
+  it("prints the measured outage, and fails a run whose outage did not end", () => {
+    const measured = computeReport({ ...facts([job("a")]), redisOutage: outage(NOW - 100_000, 24_000) });
+    expect(formatReport(measured)).toMatch(
+      /kill → writes accepted \(→ workers ready\) +\| 12\.0 s \(24\.0 s\)/,
+    );
+    expect(violations(measured)).toEqual([]);
+    const unmeasured = computeReport({ ...facts([job("a")]), redisOutage: null });
+    expect(violations(unmeasured)).toEqual([
+      "Redis and the workers were not back within the harness's limit",
+    ]);
   });
 });
 

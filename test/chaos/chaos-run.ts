@@ -27,7 +27,9 @@ import {
   type ChaosReport,
   computeReport,
   type JobObservation,
+  type RedisOutage,
 } from "./chaos-report.ts";
+import { trackExit, watchRedisOutage } from "./redis-outage.ts";
 
 /**
  * One fault-injection run over real processes: the local stack with 2 workers, 2 webhook receivers
@@ -220,6 +222,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       drainMs: drainedAt === undefined ? undefined : drainedAt - startedAt,
       observedAt,
       stuckGraceMs: STUCK_GRACE_MS,
+      taskDeadlineMs: deadlineSeconds * 1000,
+      ...(chaos.redisFaults > 0 ? { redisOutage: chaos.outages[0] ?? null } : {}),
     });
   } finally {
     await clients.close().catch(() => undefined);
@@ -305,6 +309,8 @@ export const REDIS_FAULTS: Record<RedisTopologyKind, string> = {
 export class ChaosActions {
   kills = 0;
   redisFaults = 0;
+  /** The outage each Redis fault caused, as measured (undefined: not over within the limit). */
+  readonly outages: (RedisOutage | undefined)[] = [];
   readonly startFailures: unknown[] = [];
   private readonly stack: LocalStack;
   private readonly random: () => number;
@@ -318,7 +324,7 @@ export class ChaosActions {
     this.stack = stack;
     this.random = random;
     this.range = range;
-    this.current = [...stack.workers];
+    this.current = stack.workers.map(trackExit);
   }
 
   startKilling(): void {
@@ -337,7 +343,7 @@ export class ChaosActions {
       await this.current[index]!.kill();
       this.kills += 1;
       try {
-        this.current[index] = await this.stack.startWorker();
+        this.current[index] = trackExit(await this.stack.startWorker());
       } catch (error) {
         // A replacement that did not start in time: the run goes on with one worker fewer until
         // the next round starts one again (killing the dead one is a no-op).
@@ -346,22 +352,38 @@ export class ChaosActions {
     }
   }
 
+  /**
+   * Fails Redis once and measures the outage the workers saw (redis-outage.ts), while the old
+   * master is brought back as a replica.
+   */
   async failRedis(): Promise<void> {
     const redis = this.stack.redisTopology;
-    switch (redis?.kind) {
-      case "sentinel":
-        await redis.failOver();
-        break;
-      case "cluster": {
-        const killed = await redis.failOver(this.stack.redisSettings.prefix);
-        await killed.server.start();
-        await redis.waitHealthy();
-        break;
+    const watch = watchRedisOutage(this.stack.redisSettings, () =>
+      this.current.map((process) => ({
+        process,
+        healthUrl: this.stack.metricsUrls.get(process.name)!.replace(/\/metrics$/, "/healthz"),
+      })),
+    );
+    const onKilled = () => watch.killed();
+    const fault = async () => {
+      switch (redis?.kind) {
+        case "sentinel":
+          await redis.failOver({ onKilled });
+          break;
+        case "cluster": {
+          const killed = await redis.failOver(this.stack.redisSettings.prefix, { onKilled });
+          await killed.server.start();
+          await redis.waitHealthy();
+          break;
+        }
+        default:
+          onKilled();
+          await this.stack.restartRedis();
       }
-      default:
-        await this.stack.restartRedis();
-    }
+    };
+    const [outage] = await Promise.all([watch.result, fault()]);
     this.redisFaults += 1;
+    this.outages.push(outage);
   }
 
   async stop(): Promise<void> {

@@ -56,6 +56,9 @@ export function decideAwait(
   return { kind: "finalize" };
 }
 
+/** The code of a task redone (or, at its last generation, failed) for having no result by its deadline. */
+export const DEADLINE_REDO = "taskDeadlineExceeded";
+
 type TaskVerdict =
   | { kind: "done" }
   | { kind: "pending" }
@@ -67,7 +70,7 @@ function judgeTask(task: TaskState, outcome: TaskOutcomeRecord | undefined, now:
     // Also a task the provider never acknowledged: its presigned URLs died with the deadline, so
     // sending it again could only fail; it is redone under a new generation with a new deadline.
     if (now >= task.deadline) {
-      return { kind: "redo", code: "taskDeadlineExceeded", message: `no result by the task's deadline` };
+      return { kind: "redo", code: DEADLINE_REDO, message: `no result by the task's deadline` };
     }
     return { kind: "pending" };
   }

@@ -213,6 +213,33 @@ describe("the step machine: await", () => {
     }
   });
 
+  it("asks the provider once about an acknowledged task past its deadline before redoing it or failing for it", () => {
+    const late = task(0, { deadline: NOW - 1 });
+    const parked = state("await", [late, task(1)]);
+    expect(run(parked, woke()).effects).toEqual([{ kind: "poll", tasks: [late] }]);
+    // Found finished: nothing is redone, and the job waits for its other task.
+    const found = run(parked, woke([[late.taskUUID, success()]], true));
+    expect(found.state.tasks).toEqual(parked.tasks);
+    expect(kinds(found.effects)).toEqual(["park"]);
+    const last = task(0, { generation: 2, deadline: NOW - 1 });
+    expect(run(state("await", [last]), woke()).effects).toEqual([{ kind: "poll", tasks: [last] }]);
+    expect(run(state("await", [last]), woke([], true)).effects).toEqual([
+      { kind: "fail", reason: expect.objectContaining({ code: "taskDeadlineExceeded" }) },
+    ]);
+  });
+
+  it("redoes at once, without asking, a task never acknowledged, or one past its deadline after a storage check", () => {
+    const unsent = run(state("await", [task(0, { confirmed: false, deadline: NOW - 1 })]), woke());
+    expect(kinds(unsent.effects)).toEqual(["send"]);
+    const checked = run(state("await", [task(0, { deadline: NOW - 1 })]), {
+      kind: "woke",
+      outcomes: new Map(),
+      polled: false,
+      storageChecked: true,
+    });
+    expect(kinds(checked.effects)).toEqual(["send"]);
+  });
+
   it("sends again, same taskUUID, a task never acknowledged that the provider does not know, before its deadline", () => {
     const next = run(state("await", [task(0, { confirmed: false })]), woke([[task(0).taskUUID, lost()]]));
     expect(next.state.tasks[0]).toMatchObject({

@@ -1,7 +1,7 @@
 import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import { formatDelay } from "@reframe/reachability";
 import { isStorageTaskError } from "@reframe/runware";
-import { decideAwait } from "./decide-await.ts";
+import { DEADLINE_REDO, decideAwait } from "./decide-await.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 
 /**
@@ -151,6 +151,19 @@ function woke(
   // passed before it could be sent (retries, an outage) is redone, not sent with presigned URLs that
   // already expired.
   const decision = decideAwait(state, outcomes, now, settings.maxGenerations);
+  // A task the provider acknowledged that has nothing stored by its deadline may have finished with
+  // its webhook lost (dropped, or refused while Redis failed over) before the reconciler came round
+  // to it: the job asks the provider once before redoing it, or failing for it, so that a finished
+  // generation is not thrown away unseen. Not while the breaker is open (nothing is asked then), nor
+  // after a storage check (the poll came before it).
+  const redoesForDeadline =
+    decision.kind === "resubmit" || (decision.kind === "fail" && decision.reason.code === DEADLINE_REDO);
+  if (redoesForDeadline && !polled && !storageChecked && !outage) {
+    const unanswered = state.tasks.filter(
+      (task) => task.confirmed && now >= task.deadline && !outcomes.has(task.taskUUID),
+    );
+    if (unanswered.length > 0) return { state, effects: [{ kind: "poll", tasks: unanswered }] };
+  }
   switch (decision.kind) {
     case "finalize":
       // Not saved: a retried finalize re-reads the same stored outcomes and decides the same.

@@ -21,9 +21,9 @@ export interface LocalRedisCluster {
   /**
    * SIGKILLs the master serving `key` and waits until one of its replicas is promoted and the Cluster
    * is whole again. Returns the killed node (start it again with `node.server.start()`: it rejoins as
-   * a replica of the promoted one).
+   * a replica of the promoted one). `onKilled` is called the moment the master is dead.
    */
-  failOver(key: string): Promise<ClusterNode>;
+  failOver(key: string, options?: { onKilled?: () => void }): Promise<ClusterNode>;
   /** Waits until every running node reports the cluster state ok with every slot served. */
   waitHealthy(): Promise<void>;
   stop(): Promise<void>;
@@ -136,9 +136,10 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       REDIS_CLUSTER_NODES: nodes.map((node) => node.address).join(","),
     },
     masterOf,
-    async failOver(key) {
+    async failOver(key, { onKilled } = {}) {
       const victim = await masterOf(key);
       await victim.server.kill();
+      onKilled?.();
       await waitUntil(
         `a replica of ${victim.address} to be promoted`,
         async () => (await masterOf(key)) !== victim,

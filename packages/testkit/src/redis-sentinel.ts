@@ -26,8 +26,12 @@ export interface LocalRedisSentinelGroup {
   /**
    * SIGKILLs the current master, waits until the sentinels have promoted a replica, then starts the
    * old master again and waits until it has rejoined as a replica of the new one. Returns both.
+   * `onKilled` is called the moment the master is dead (a run measures its outage from there).
    */
-  failOver(options?: { restartOldMaster?: boolean }): Promise<{ old: LocalRedis; promoted: LocalRedis }>;
+  failOver(options?: {
+    restartOldMaster?: boolean;
+    onKilled?: () => void;
+  }): Promise<{ old: LocalRedis; promoted: LocalRedis }>;
   /** Waits until the old master, started again, is a replica in sync with the current master. */
   waitReplicasInSync(): Promise<void>;
   stop(): Promise<void>;
@@ -176,9 +180,10 @@ export async function startRedisSentinelGroup(
       REDIS_SENTINEL_NAME: MASTER_NAME,
     },
     master,
-    async failOver({ restartOldMaster = true } = {}) {
+    async failOver({ restartOldMaster = true, onKilled } = {}) {
       const old = await master();
       await old.kill();
+      onKilled?.();
       await waitUntil(
         "the sentinels to promote a replica",
         async () => (await master()) !== old,
