@@ -1,0 +1,432 @@
+import { enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import {
+  type BenchStack,
+  benchJob,
+  ROUTE,
+  startBareWorker,
+  startBenchStack,
+  waitUntilDrained,
+} from "./bench-stack.ts";
+import { type BenchmarkResult, figure } from "./figures.ts";
+import { cpuMeter, processPid, redisPid } from "./process-stats.ts";
+import {
+  countersBetween,
+  type RedisCounters,
+  type RedisDelta,
+  readRedisCounters,
+  scriptNames,
+  startCommandTrace,
+  type TracedCommand,
+  tcpPortsOf,
+} from "./redis-stats.ts";
+
+export const REDIS_CEILING_FIGURES = [
+  "redisCeiling.jobsPerSecond",
+  "redisCeiling.redisCpuMsPerJob",
+  "redisCeiling.otherCpuMsPerJob",
+  "redisCeiling.commandsPerJob",
+  "redisCeiling.bytesPerRetainedJob",
+  "redisCeiling.bytesPerWaitingJob",
+  "redisCeiling.enqueue",
+  "redisCeiling.workerSteps",
+  "redisCeiling.webhookReceipt",
+  "redisCeiling.completionEvents",
+  "redisCeiling.retentionCleanup",
+] as const;
+type FigureId = (typeof REDIS_CEILING_FIGURES)[number];
+
+/** A large nightly run: 10 million jobs finished in 8 hours. */
+const NIGHTLY_JOBS_PER_SECOND = 10_000_000 / (8 * 3600);
+/** The downstream consumer's concurrency, the worker's default. */
+const CONSUMER_CONCURRENCY = 50;
+/** Jobs whose every command is traced: enough for an average, small enough for the slow log. */
+const TRACED_JOBS = 500;
+/** Slow-log entries a traced job may leave (about 150 today), with room for the background. */
+const TRACE_ENTRIES_PER_JOB = 400;
+const IDLE_SECONDS = 3;
+
+/**
+ * Who asked Redis for a command: the harness's producer connection (enqueue), the worker (its steps,
+ * and adding completion events to the route queue), the webhook receiver, the downstream consumer
+ * of completion events, and the harness's own waiting (left out of every figure).
+ */
+const PHASES = [
+  "enqueue",
+  "workerSteps",
+  "webhookReceipt",
+  "eventAdd",
+  "eventConsume",
+  "other",
+  "harness",
+] as const;
+type Phase = (typeof PHASES)[number];
+/** The phases the processing window holds (the outpaint queue running, the route queue paused). */
+const PROCESSING: readonly Phase[] = ["workerSteps", "webhookReceipt", "eventAdd", "other"];
+
+export interface RedisCeilingOptions {
+  /** Jobs of the measured run, after the fill. */
+  jobs: number;
+  /** Jobs run first to fill retention (its count at full scale), so the measured run trims as production does. */
+  fill: number;
+}
+
+/**
+ * What one Redis primary carries per job, at steady state: N jobs through the whole pipeline
+ * (enqueue, worker, webhooks, the emulator at zero latency with no image work, a downstream consumer
+ * of completion events in its own process), after a first run that fills retention so that every
+ * finished job trims one, as in production. Each run has three windows: the jobs added to the paused
+ * queue (enqueue, and the memory of waiting jobs), the queue resumed until every job finished
+ * (worker and webhooks; the route queue paused), then the route queue resumed until every event
+ * was consumed. Redis's main-thread CPU per job (INFO cpu) gives the jobs a second one Redis core
+ * carries; INFO commandstats the commands per job; the fill (no trimming) against the measured run
+ * the cost of retention cleanup; a last traced run (every command through the slow log, with the
+ * client that sent it) the breakdown of the processing window by phase and command.
+ */
+export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Promise<BenchmarkResult> {
+  const started = Date.now();
+  const bench = await startBenchStack({
+    workers: 1,
+    webhooks: true,
+    emulatorEnv: { EMULATOR_LATENCY_MS: "0" },
+  });
+  const consumer = await startBareWorker({
+    redisUrl: bench.stack.redisUrl!,
+    queue: ROUTE,
+    concurrency: CONSUMER_CONCURRENCY,
+    prefix: DEFAULT_QUEUE_PREFIX,
+  });
+  // The harness's own commands (pause, resume, counts while it waits) go through a connection of
+  // their own: the producer's carries the enqueue alone, and the trace can leave them out.
+  const control = createRedisClient(bench.stack.redisSettings, { role: "producer" });
+  const queues = {
+    producer: bench.queue,
+    outpaint: new Queue(bench.queue.name, { connection: control, prefix: DEFAULT_QUEUE_PREFIX }),
+    route: new Queue(ROUTE, { connection: control, prefix: DEFAULT_QUEUE_PREFIX }),
+    alive: bench.assertRunning,
+  };
+  try {
+    const empty = await readRedisCounters(bench.redis);
+    const fillRun = await runWindows(queues, fill, "fill", bench);
+    const filled = await readRedisCounters(bench.redis);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+    const idle = countersBetween(filled, await readRedisCounters(bench.redis));
+    const pids = {
+      worker: bench.stack.workers[0]!.pid,
+      webhooks: bench.stack.webhookReceivers[0]!.pid,
+      consumer: consumer.pid,
+      emulator: processPid(bench.stack, "emulator"),
+      s3: processPid(bench.stack, "s3"),
+    };
+    const meter = cpuMeter({ ...pids, redis: await redisPid(bench.redis) });
+    const harnessBefore = process.cpuUsage();
+    const steady = await runWindows(queues, jobs, "steady", bench);
+    const harnessCpu = process.cpuUsage(harnessBefore);
+    const cpuMsPerJob = Object.fromEntries(
+      Object.entries({ ...meter.read(), harness: (harnessCpu.user + harnessCpu.system) / 1000 }).map(
+        ([name, ms]) => [name, ms / jobs],
+      ),
+    );
+    const finished = await readRedisCounters(bench.redis);
+    const completedKept = await queues.outpaint.getCompletedCount();
+    const traced = Math.min(jobs, TRACED_JOBS);
+    const trace = await traceRun(queues, traced, bench, {
+      worker: pids.worker,
+      webhooks: pids.webhooks,
+      consumer: pids.consumer,
+      harness: process.pid,
+      producerPort: (bench.redis as Redis).stream.localPort!,
+    });
+
+    const perJob = (delta: RedisDelta, count = jobs) => delta.mainThreadCpuMs / count;
+    const redisMs = perJob(steady.all);
+    // Redis CPU by phase: the enqueue and the consuming are windows of their own; the processing
+    // window is shared out by the slow log's execution time of each phase's commands.
+    const processingUsec = PROCESSING.reduce((sum, phase) => sum + trace.phases[phase].usec, 0);
+    const share = (phase: Phase) =>
+      processingUsec > 0 ? (perJob(steady.process) * trace.phases[phase].usec) / processingUsec : 0;
+    const cpuByPhase = {
+      enqueue: perJob(steady.enqueue),
+      workerSteps: share("workerSteps"),
+      webhookReceipt: share("webhookReceipt"),
+      completionEvents: share("eventAdd") + perJob(steady.consume),
+    };
+    const commandsByPhase = {
+      enqueue: trace.phases.enqueue,
+      workerSteps: trace.phases.workerSteps,
+      webhookReceipt: trace.phases.webhookReceipt,
+      completionEvents: addTallies(trace.phases.eventAdd, trace.phases.eventConsume),
+    };
+    const phaseFigure = (id: FigureId, phase: keyof typeof cpuByPhase, what: string) =>
+      figure({
+        id,
+        label: `${what}: Redis commands per job (${commandsByPhase[phase].calls.toFixed(2)} sent; ${formatMs(cpuByPhase[phase])} of Redis CPU)`,
+        value: commandsByPhase[phase].commands,
+        unit: "",
+        note: "from the traced run: commands executed (a script's inner ones included), those sent, and the phase's share of Redis's main-thread CPU",
+      });
+    const cleanupCommands = steady.all.calls / jobs - fillRun.all.calls / fill;
+    const cleanupMs = redisMs - perJob(fillRun.all, fill);
+    const others = ["worker", "webhooks", "consumer", "emulator", "s3"] as const;
+    const otherMs = others.reduce((sum, name) => sum + cpuMsPerJob[name]!, 0);
+    return {
+      name: "redisCeiling",
+      durationMs: Date.now() - started,
+      setup: {
+        jobs,
+        fill,
+        traced,
+        retention: {
+          outpaint: OUTPAINT_JOB_OPTIONS.removeOnComplete,
+          route: ROUTE_JOB_OPTIONS.removeOnComplete,
+        },
+        seconds: steady.seconds,
+        redis: {
+          mainThreadCpuMsPerJob: redisMs,
+          wholeProcessCpuMsPerJob: steady.all.cpuMs / jobs,
+          mainThreadCpuMsPerJobByWindow: {
+            enqueue: perJob(steady.enqueue),
+            process: perJob(steady.process),
+            consume: perJob(steady.consume),
+          },
+          mainThreadCpuMsPerJobByPhase: cpuByPhase,
+          fillMainThreadCpuMsPerJob: perJob(fillRun.all, fill),
+          commandsPerJob: steady.all.calls / jobs,
+          fillCommandsPerJob: fillRun.all.calls / fill,
+          commandsPerJobByName: byName(steady.all, jobs),
+          idlePerSecond: {
+            commands: idle.calls / IDLE_SECONDS,
+            mainThreadCpuMs: idle.mainThreadCpuMs / IDLE_SECONDS,
+          },
+          // The commands the slow log saw and those commandstats counted over the traced run: they must agree.
+          tracedCommandsPerJob: trace.tracedPerJob,
+          countedCommandsPerJobDuringTrace: trace.counted.calls / traced,
+        },
+        cpuMsPerJobByProcess: cpuMsPerJob,
+        completedKept,
+        // Near 0 when retention bounds everything a job leaves in Redis (below retention's count, a job's size).
+        bytesGrownPerJobAfterFill: (finished.usedMemory - filled.usedMemory) / jobs,
+        // Per job, the slow log's µs: a script's time there includes logging its inner commands.
+        byPhase: trace.phases,
+        byCommand: trace.byCommand,
+      },
+      figures: [
+        figure({
+          id: REDIS_CEILING_FIGURES[0],
+          label: "jobs/s one Redis core carries (its main thread at 100%)",
+          value: 1000 / redisMs,
+          unit: "jobs/s",
+          baseline: { value: NIGHTLY_JOBS_PER_SECOND, label: "10 M jobs in 8 h" },
+          target: { on: "value", op: ">=", limit: NIGHTLY_JOBS_PER_SECOND },
+          note: "one second over Redis's main-thread CPU per job, from enqueue to the consumed completion event",
+        }),
+        figure({
+          id: REDIS_CEILING_FIGURES[1],
+          label: "Redis main-thread CPU per job",
+          value: redisMs,
+          unit: "ms",
+          note: "INFO cpu used_cpu_user_main_thread + used_cpu_sys_main_thread over the measured run",
+        }),
+        figure({
+          id: REDIS_CEILING_FIGURES[2],
+          label: `CPU per job besides Redis (${others.map((name) => `${name} ${formatMs(cpuMsPerJob[name]!)}`).join(", ")})`,
+          value: otherMs,
+          unit: "ms",
+          baseline: { value: redisMs, label: "Redis" },
+          note: "/proc/<pid>/stat of each process over the measured run",
+        }),
+        figure({
+          id: REDIS_CEILING_FIGURES[3],
+          label: "Redis commands per job, scripts' inner ones included",
+          value: steady.all.calls / jobs,
+          unit: "",
+          note: "INFO commandstats over the measured run, Redis's background included",
+        }),
+        figure({
+          id: REDIS_CEILING_FIGURES[4],
+          label: `Redis bytes per retained finished job (${completedKept} kept, with its event)`,
+          value: completedKept ? (finished.usedMemory - empty.usedMemory) / completedKept : Number.NaN,
+          unit: "bytes",
+        }),
+        figure({
+          id: REDIS_CEILING_FIGURES[5],
+          label: `Redis bytes per waiting job (${jobs} added to the paused queue)`,
+          value: steady.enqueue.usedMemory / jobs,
+          unit: "bytes",
+        }),
+        phaseFigure(REDIS_CEILING_FIGURES[6], "enqueue", "enqueue"),
+        phaseFigure(REDIS_CEILING_FIGURES[7], "workerSteps", "worker steps"),
+        phaseFigure(REDIS_CEILING_FIGURES[8], "webhookReceipt", "webhook receipt"),
+        phaseFigure(REDIS_CEILING_FIGURES[9], "completionEvents", "completion events (add, consume)"),
+        figure({
+          id: REDIS_CEILING_FIGURES[10],
+          label: `retention cleanup: Redis commands per job (${formatMs(cleanupMs)} of Redis CPU), measured run minus fill`,
+          value: cleanupCommands,
+          unit: "",
+          note: "inside the finishing scripts counted above; none while fewer jobs than retention's count finished",
+        }),
+      ],
+    };
+  } finally {
+    await queues.outpaint.close();
+    await queues.route.close();
+    control.disconnect();
+    await consumer.stop();
+    await bench.close();
+  }
+}
+
+interface Queues {
+  /** The producer's queue: the enqueue, and nothing else on its connection. */
+  producer: Queue;
+  /** The same queue and the route queue on the harness's control connection. */
+  outpaint: Queue;
+  route: Queue;
+  alive: () => void;
+}
+
+/**
+ * `count` jobs added to the paused queue, then the queue resumed until every job finished (their
+ * completion events wait in the paused route queue), then the route queue resumed until every event
+ * was consumed: what Redis did in each window.
+ */
+async function runWindows(queues: Queues, count: number, run: string, bench: BenchStack) {
+  const drain = (queue: Queue) => waitUntilDrained(queue, { intervalMs: 250, alive: queues.alive });
+  await queues.outpaint.pause();
+  await queues.route.pause();
+  const readings = [await readRedisCounters(bench.redis)];
+  const seconds: number[] = [];
+  const step = async (work: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await work();
+    seconds.push((performance.now() - t0) / 1000);
+    readings.push(await readRedisCounters(bench.redis));
+  };
+  await step(() => addJobs(queues.producer, count, run));
+  await step(async () => {
+    await queues.outpaint.resume();
+    await drain(queues.outpaint);
+  });
+  await step(async () => {
+    await queues.route.resume();
+    await drain(queues.route);
+  });
+  const [start, added, processed, consumed] = readings as [
+    RedisCounters,
+    RedisCounters,
+    RedisCounters,
+    RedisCounters,
+  ];
+  return {
+    all: countersBetween(start, consumed),
+    enqueue: countersBetween(start, added),
+    process: countersBetween(added, processed),
+    consume: countersBetween(processed, consumed),
+    seconds: { enqueue: seconds[0], process: seconds[1], consume: seconds[2] },
+  };
+}
+
+async function addJobs(queue: Queue, count: number, run: string) {
+  for (let start = 0; start < count; start += 10_000) {
+    const chunk = Math.min(10_000, count - start);
+    await enqueueMany(
+      queue,
+      Array.from({ length: chunk }, (_, i) => benchJob(start + i, run)),
+    );
+  }
+}
+
+interface Tally {
+  /** Commands sent to Redis. */
+  calls: number;
+  /** Commands executed: those sent and those their scripts called. */
+  commands: number;
+  /** Execution time in the slow log. */
+  usec: number;
+}
+
+const addTallies = (a: Tally, b: Tally): Tally => ({
+  calls: a.calls + b.calls,
+  commands: a.commands + b.commands,
+  usec: a.usec + b.usec,
+});
+
+/**
+ * `count` more jobs through the same windows with every command logged, each attributed to a phase
+ * by the process whose connection sent it (ports from /proc/<pid>/fd and /proc/net/tcp).
+ */
+async function traceRun(
+  queues: Queues,
+  count: number,
+  bench: BenchStack,
+  who: { worker: number; webhooks: number; consumer: number; harness: number; producerPort: number },
+) {
+  const names = await scriptNames();
+  const before = await readRedisCounters(bench.redis);
+  const trace = await startCommandTrace(bench.redis, count * TRACE_ENTRIES_PER_JOB);
+  const owner = new Map<number, "worker" | "webhooks" | "consumer" | "harness">();
+  let commands: TracedCommand[];
+  try {
+    await runWindows(queues, count, "traced", bench);
+  } finally {
+    // The ports while every connection is open; the slow log's settings restored even after a failure.
+    for (const process of ["worker", "webhooks", "consumer", "harness"] as const)
+      for (const port of tcpPortsOf(who[process])) owner.set(port, process);
+    commands = await trace.stop();
+  }
+  const counted = countersBetween(before, await readRedisCounters(bench.redis));
+  const routeKey = `${DEFAULT_QUEUE_PREFIX}:${ROUTE}:`;
+  const phaseOf = (command: TracedCommand): Phase => {
+    const port = Number(command.client.split(":").pop());
+    if (port === who.producerPort) return "enqueue";
+    switch (owner.get(port)) {
+      case "webhooks":
+        return "webhookReceipt";
+      case "consumer":
+        return "eventConsume";
+      case "harness":
+        return "harness";
+      case "worker":
+        return command.args.some((arg) => arg.startsWith(routeKey)) ? "eventAdd" : "workerSteps";
+      default:
+        return "other";
+    }
+  };
+  const nameOf = (command: TracedCommand) =>
+    command.name === "evalsha"
+      ? (names.get(command.args[0]!) ?? `evalsha ${command.args[0]!.slice(0, 8)}`)
+      : command.name;
+  const empty = (): Tally => ({ calls: 0, commands: 0, usec: 0 });
+  const phases = Object.fromEntries(PHASES.map((phase) => [phase, empty()])) as Record<Phase, Tally>;
+  const byCommand: Partial<Record<Phase, Record<string, Tally>>> = {};
+  for (const command of commands) {
+    const phase = phaseOf(command);
+    const byName = (byCommand[phase] ??= {});
+    for (const tally of [phases[phase], (byName[nameOf(command)] ??= empty())]) {
+      tally.calls += 1 / count;
+      tally.commands += (1 + command.inner.length) / count;
+      tally.usec += command.usec / count;
+    }
+  }
+  const sorted = (tallies: Record<string, Tally>) =>
+    Object.fromEntries(Object.entries(tallies).sort(([, a], [, b]) => b.commands - a.commands));
+  return {
+    phases,
+    byCommand: Object.fromEntries(
+      Object.entries(byCommand).map(([phase, tallies]) => [phase, sorted(tallies)]),
+    ),
+    tracedPerJob: commands.reduce((sum, command) => sum + 1 + command.inner.length, 0) / count,
+    counted,
+  };
+}
+
+const byName = (delta: RedisDelta, jobs: number) =>
+  Object.fromEntries(
+    [...delta.commands]
+      .sort(([, a], [, b]) => b.calls - a.calls)
+      .map(([name, { calls, usec }]) => [name, { calls: calls / jobs, usec: usec / jobs }]),
+  );
+
+const formatMs = (ms: number) => (Math.abs(ms) < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
