@@ -403,8 +403,12 @@ async function traceRun(
   const byCommand: Partial<Record<Phase, Record<string, Tally>>> = {};
   for (const command of commands) {
     const phase = phaseOf(command);
-    const byName = (byCommand[phase] ??= {});
-    for (const tally of [phases[phase], (byName[nameOf(command)] ??= empty())]) {
+    const byName = byCommand[phase] ?? {};
+    byCommand[phase] = byName;
+    const name = nameOf(command);
+    const named = byName[name] ?? empty();
+    byName[name] = named;
+    for (const tally of [phases[phase], named]) {
       tally.calls += 1 / count;
       tally.commands += (1 + command.inner.length) / count;
       tally.usec += command.usec / count;
