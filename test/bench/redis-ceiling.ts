@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import { enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { Queue } from "bullmq";
@@ -63,8 +64,6 @@ const PHASES = [
   "harness",
 ] as const;
 type Phase = (typeof PHASES)[number];
-/** The phases the processing window holds (the outpaint queue running, the route queue paused). */
-const PROCESSING: readonly Phase[] = ["workerSteps", "webhookReceipt", "eventAdd", "other"];
 
 export interface RedisCeilingOptions {
   /** Jobs of the measured run, after the fill. */
@@ -87,6 +86,7 @@ export interface RedisCeilingOptions {
  */
 export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Promise<BenchmarkResult> {
   const started = Date.now();
+  const loadAtStart = loadavg();
   const bench = await startBenchStack({
     workers: 1,
     webhooks: true,
@@ -140,35 +140,30 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
       producerPort: (bench.redis as Redis).stream.localPort!,
     });
 
-    const perJob = (delta: RedisDelta, count = jobs) => delta.mainThreadCpuMs / count;
-    const redisMs = perJob(steady.all);
-    // Redis CPU by phase: the enqueue and the consuming are windows of their own; the processing
-    // window is shared out by the slow log's execution time of each phase's commands.
-    const processingUsec = PROCESSING.reduce((sum, phase) => sum + trace.phases[phase].usec, 0);
-    const share = (phase: Phase) =>
-      processingUsec > 0 ? (perJob(steady.process) * trace.phases[phase].usec) / processingUsec : 0;
-    const cpuByPhase = {
-      enqueue: perJob(steady.enqueue),
-      workerSteps: share("workerSteps"),
-      webhookReceipt: share("webhookReceipt"),
-      completionEvents: share("eventAdd") + perJob(steady.consume),
-    };
-    const commandsByPhase = {
-      enqueue: trace.phases.enqueue,
-      workerSteps: trace.phases.workerSteps,
-      webhookReceipt: trace.phases.webhookReceipt,
-      completionEvents: addTallies(trace.phases.eventAdd, trace.phases.eventConsume),
-    };
-    const phaseFigure = (id: FigureId, phase: keyof typeof cpuByPhase, what: string) =>
+    // Redis's main-thread CPU per job, net of what it spends idle (its timers, the workers' blocking
+    // reads), which a busy Redis spreads over many more jobs.
+    const idleMsPerSecond = idle.mainThreadCpuMs / IDLE_SECONDS;
+    const perJob = (delta: RedisDelta, seconds: number, count = jobs) =>
+      (delta.mainThreadCpuMs - idleMsPerSecond * seconds) / count;
+    const windows = (run: typeof steady, count = jobs) => ({
+      enqueue: perJob(run.enqueue, run.seconds.enqueue, count),
+      process: perJob(run.process, run.seconds.process, count),
+      consume: perJob(run.consume, run.seconds.consume, count),
+    });
+    const total = (byWindow: ReturnType<typeof windows>) =>
+      byWindow.enqueue + byWindow.process + byWindow.consume;
+    const cpuByWindow = windows(steady);
+    const redisMs = total(cpuByWindow);
+    const phaseFigure = (id: FigureId, tally: Tally, what: string) =>
       figure({
         id,
-        label: `${what}: Redis commands per job (${commandsByPhase[phase].calls.toFixed(2)} sent; ${formatMs(cpuByPhase[phase])} of Redis CPU)`,
-        value: commandsByPhase[phase].commands,
+        label: `${what}: Redis commands per job (${tally.calls.toFixed(2)} sent)`,
+        value: tally.commands,
         unit: "",
-        note: "from the traced run: commands executed (a script's inner ones included), those sent, and the phase's share of Redis's main-thread CPU",
+        note: "from the traced run: commands executed (a script's inner ones included), and those sent",
       });
     const cleanupCommands = steady.all.calls / jobs - fillRun.all.calls / fill;
-    const cleanupMs = redisMs - perJob(fillRun.all, fill);
+    const cleanupMs = redisMs - total(windows(fillRun, fill));
     const others = ["worker", "webhooks", "consumer", "emulator", "s3"] as const;
     const otherMs = others.reduce((sum, name) => sum + cpuMsPerJob[name]!, 0);
     return {
@@ -183,16 +178,13 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
           route: ROUTE_JOB_OPTIONS.removeOnComplete,
         },
         seconds: steady.seconds,
+        loadAverage: { start: loadAtStart, end: loadavg() },
         redis: {
           mainThreadCpuMsPerJob: redisMs,
           wholeProcessCpuMsPerJob: steady.all.cpuMs / jobs,
-          mainThreadCpuMsPerJobByWindow: {
-            enqueue: perJob(steady.enqueue),
-            process: perJob(steady.process),
-            consume: perJob(steady.consume),
-          },
-          mainThreadCpuMsPerJobByPhase: cpuByPhase,
-          fillMainThreadCpuMsPerJob: perJob(fillRun.all, fill),
+          mainThreadCpuMsPerJobWithIdle: steady.all.mainThreadCpuMs / jobs,
+          mainThreadCpuMsPerJobByWindow: cpuByWindow,
+          fillMainThreadCpuMsPerJob: total(windows(fillRun, fill)),
           commandsPerJob: steady.all.calls / jobs,
           fillCommandsPerJob: fillRun.all.calls / fill,
           commandsPerJobByName: byName(steady.all, jobs),
@@ -208,7 +200,7 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
         completedKept,
         // Near 0 when retention bounds everything a job leaves in Redis (below retention's count, a job's size).
         bytesGrownPerJobAfterFill: (finished.usedMemory - filled.usedMemory) / jobs,
-        // Per job, the slow log's µs: a script's time there includes logging its inner commands.
+        // Per job; µs are the slow log's wall clock (preemption on a loaded machine included).
         byPhase: trace.phases,
         byCommand: trace.byCommand,
       },
@@ -224,10 +216,10 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
         }),
         figure({
           id: REDIS_CEILING_FIGURES[1],
-          label: "Redis main-thread CPU per job",
+          label: `Redis main-thread CPU per job (enqueue ${formatMs(cpuByWindow.enqueue)}, worker and webhooks ${formatMs(cpuByWindow.process)}, consuming events ${formatMs(cpuByWindow.consume)})`,
           value: redisMs,
           unit: "ms",
-          note: "INFO cpu used_cpu_user_main_thread + used_cpu_sys_main_thread over the measured run",
+          note: "INFO cpu used_cpu_user_main_thread + used_cpu_sys_main_thread over each window of the measured run, net of Redis's idle rate",
         }),
         figure({
           id: REDIS_CEILING_FIGURES[2],
@@ -256,10 +248,14 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
           value: steady.enqueue.usedMemory / jobs,
           unit: "bytes",
         }),
-        phaseFigure(REDIS_CEILING_FIGURES[6], "enqueue", "enqueue"),
-        phaseFigure(REDIS_CEILING_FIGURES[7], "workerSteps", "worker steps"),
-        phaseFigure(REDIS_CEILING_FIGURES[8], "webhookReceipt", "webhook receipt"),
-        phaseFigure(REDIS_CEILING_FIGURES[9], "completionEvents", "completion events (add, consume)"),
+        phaseFigure(REDIS_CEILING_FIGURES[6], trace.phases.enqueue, "enqueue"),
+        phaseFigure(REDIS_CEILING_FIGURES[7], trace.phases.workerSteps, "worker steps"),
+        phaseFigure(REDIS_CEILING_FIGURES[8], trace.phases.webhookReceipt, "webhook receipt"),
+        phaseFigure(
+          REDIS_CEILING_FIGURES[9],
+          addTallies(trace.phases.eventAdd, trace.phases.eventConsume),
+          "completion events (added by the worker, consumed)",
+        ),
         figure({
           id: REDIS_CEILING_FIGURES[10],
           label: `retention cleanup: Redis commands per job (${formatMs(cleanupMs)} of Redis CPU), measured run minus fill`,
@@ -293,23 +289,30 @@ interface Queues {
  * was consumed: what Redis did in each window.
  */
 async function runWindows(queues: Queues, count: number, run: string, bench: BenchStack) {
-  const drain = (queue: Queue) => waitUntilDrained(queue, { intervalMs: 250, alive: queues.alive });
+  const drain = (queue: Queue) =>
+    waitUntilDrained(queue, { intervalMs: 250, alive: queues.alive }).catch((error: unknown) => {
+      // A stalled run says why: the stack's last log lines.
+      const lines = bench.stack.outputs().split("\n").slice(-40).join("\n");
+      throw new Error(
+        `${error instanceof Error ? error.message : String(error)}\nthe stack's last lines:\n${lines}`,
+      );
+    });
   await queues.outpaint.pause();
   await queues.route.pause();
   const readings = [await readRedisCounters(bench.redis)];
-  const seconds: number[] = [];
-  const step = async (work: () => Promise<unknown>) => {
+  const seconds = [0, 0, 0];
+  const step = async (window: number, work: () => Promise<unknown>) => {
     const t0 = performance.now();
     await work();
-    seconds.push((performance.now() - t0) / 1000);
+    seconds[window] = (performance.now() - t0) / 1000;
     readings.push(await readRedisCounters(bench.redis));
   };
-  await step(() => addJobs(queues.producer, count, run));
-  await step(async () => {
+  await step(0, () => addJobs(queues.producer, count, run));
+  await step(1, async () => {
     await queues.outpaint.resume();
     await drain(queues.outpaint);
   });
-  await step(async () => {
+  await step(2, async () => {
     await queues.route.resume();
     await drain(queues.route);
   });
@@ -324,7 +327,7 @@ async function runWindows(queues: Queues, count: number, run: string, bench: Ben
     enqueue: countersBetween(start, added),
     process: countersBetween(added, processed),
     consume: countersBetween(processed, consumed),
-    seconds: { enqueue: seconds[0], process: seconds[1], consume: seconds[2] },
+    seconds: { enqueue: seconds[0]!, process: seconds[1]!, consume: seconds[2]! },
   };
 }
 
@@ -364,8 +367,8 @@ async function traceRun(
   who: { worker: number; webhooks: number; consumer: number; harness: number; producerPort: number },
 ) {
   const names = await scriptNames();
-  const before = await readRedisCounters(bench.redis);
   const trace = await startCommandTrace(bench.redis, count * TRACE_ENTRIES_PER_JOB);
+  const before = await readRedisCounters(bench.redis);
   const owner = new Map<number, "worker" | "webhooks" | "consumer" | "harness">();
   let commands: TracedCommand[];
   try {

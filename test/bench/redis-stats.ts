@@ -82,7 +82,9 @@ export interface TracedCommand {
  * Logs every command from now (slowlog-log-slower-than 0) until `stop()`, which restores the
  * settings and returns the top-level commands in order, each with the commands its script called.
  * Redis 7 logs a script's inner commands (client "?:0") just before the script's own entry. The log
- * keeps at most `capacity` entries (about 1 KiB of Redis memory each): `stop()` throws when it wrapped.
+ * keeps at most `capacity` entries: `stop()` throws when it wrapped. Its times are wall clock (a
+ * script's includes logging its inner commands, and any moment the thread was not running): for
+ * comparing, not for CPU, which INFO cpu gives.
  */
 export async function startCommandTrace(redis: RedisClient, capacity: number) {
   const setting = async (name: string) => ((await redis.config("GET", name)) as string[])[1]!;
