@@ -1,5 +1,12 @@
 import { loadavg } from "node:os";
-import { enqueueMany, OUTPAINT_JOB_OPTIONS, ROUTE_JOB_OPTIONS } from "@reframe/jobs";
+import {
+  type BatchStore,
+  batchKeys,
+  createBatchStore,
+  enqueueMany,
+  OUTPAINT_JOB_OPTIONS,
+  ROUTE_JOB_OPTIONS,
+} from "@reframe/jobs";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -31,6 +38,7 @@ export const REDIS_CEILING_FIGURES = [
   "redisCeiling.commandsPerJob",
   "redisCeiling.bytesPerRetainedJob",
   "redisCeiling.bytesPerWaitingJob",
+  "redisCeiling.batchBytesPerJob",
   "redisCeiling.enqueue",
   "redisCeiling.workerSteps",
   "redisCeiling.webhookReceipt",
@@ -103,6 +111,7 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
   const control = createRedisClient(bench.stack.redisSettings, { role: "producer" });
   const queues = {
     producer: bench.queue,
+    batches: createBatchStore(bench.redis, { prefix: DEFAULT_QUEUE_PREFIX }),
     outpaint: new Queue(bench.queue.name, { connection: control, prefix: DEFAULT_QUEUE_PREFIX }),
     route: new Queue(ROUTE, { connection: control, prefix: DEFAULT_QUEUE_PREFIX }),
     alive: bench.assertRunning,
@@ -239,25 +248,36 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
         figure({
           id: REDIS_CEILING_FIGURES[4],
           label: `Redis bytes per retained finished job (${completedKept} kept, with its event)`,
-          value: completedKept ? (finished.usedMemory - empty.usedMemory) / completedKept : Number.NaN,
+          value: completedKept
+            ? (finished.usedMemory - empty.usedMemory - fillRun.batchBytes - steady.batchBytes) /
+              completedKept
+            : Number.NaN,
           unit: "bytes",
+          note: "used_memory's growth since the empty queue, less the batches' keys, over the completed jobs kept",
         }),
         figure({
           id: REDIS_CEILING_FIGURES[5],
-          label: `Redis bytes per waiting job (${jobs} added to the paused queue)`,
+          label: `Redis bytes per waiting job (${jobs} added to the paused queue, batch membership included)`,
           value: steady.enqueue.usedMemory / jobs,
           unit: "bytes",
         }),
-        phaseFigure(REDIS_CEILING_FIGURES[6], trace.phases.enqueue, "enqueue"),
-        phaseFigure(REDIS_CEILING_FIGURES[7], trace.phases.workerSteps, "worker steps"),
-        phaseFigure(REDIS_CEILING_FIGURES[8], trace.phases.webhookReceipt, "webhook receipt"),
+        figure({
+          id: REDIS_CEILING_FIGURES[6],
+          label: "Redis bytes a bulk batch keeps per finished job (for its report, 30 days)",
+          value: steady.batchBytes / jobs,
+          unit: "bytes",
+          note: "MEMORY USAGE of the batch's keys (members, results) after every job ended",
+        }),
+        phaseFigure(REDIS_CEILING_FIGURES[7], trace.phases.enqueue, "enqueue"),
+        phaseFigure(REDIS_CEILING_FIGURES[8], trace.phases.workerSteps, "worker steps"),
+        phaseFigure(REDIS_CEILING_FIGURES[9], trace.phases.webhookReceipt, "webhook receipt"),
         phaseFigure(
-          REDIS_CEILING_FIGURES[9],
+          REDIS_CEILING_FIGURES[10],
           addTallies(trace.phases.eventAdd, trace.phases.eventConsume),
           "completion events (added by the worker, consumed)",
         ),
         figure({
-          id: REDIS_CEILING_FIGURES[10],
+          id: REDIS_CEILING_FIGURES[11],
           label: `retention cleanup: Redis commands per job (${formatMs(cleanupMs)} of Redis CPU), measured run minus fill`,
           value: cleanupCommands,
           unit: "",
@@ -275,8 +295,9 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
 }
 
 interface Queues {
-  /** The producer's queue: the enqueue, and nothing else on its connection. */
+  /** The producer's queue and batch store: the enqueue, and nothing else on their connection. */
   producer: Queue;
+  batches: BatchStore;
   /** The same queue and the route queue on the harness's control connection. */
   outpaint: Queue;
   route: Queue;
@@ -291,11 +312,20 @@ interface Queues {
 async function runWindows(queues: Queues, count: number, run: string, bench: BenchStack) {
   const drain = (queue: Queue) =>
     waitUntilDrained(queue, { intervalMs: 250, alive: queues.alive }).catch((error: unknown) => {
-      // A stalled run says why: the stack's last log lines.
-      const lines = bench.stack.outputs().split("\n").slice(-40).join("\n");
-      throw new Error(
-        `${error instanceof Error ? error.message : String(error)}\nthe stack's last lines:\n${lines}`,
-      );
+      // A stalled run says why: each process's last log lines.
+      const tails = bench.stack
+        .outputs()
+        .split(/^(?=--- )/m)
+        .map((section) =>
+          section
+            .trimEnd()
+            .split("\n")
+            .slice(0, 1)
+            .concat(section.trimEnd().split("\n").slice(1).slice(-8))
+            .join("\n"),
+        )
+        .join("\n");
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${tails}`);
     });
   await queues.outpaint.pause();
   await queues.route.pause();
@@ -307,7 +337,10 @@ async function runWindows(queues: Queues, count: number, run: string, bench: Ben
     seconds[window] = (performance.now() - t0) / 1000;
     readings.push(await readRedisCounters(bench.redis));
   };
-  await step(0, () => addJobs(queues.producer, count, run));
+  let batchId = "";
+  await step(0, async () => {
+    batchId = await addJobs(queues, count, run);
+  });
   await step(1, async () => {
     await queues.outpaint.resume();
     await drain(queues.outpaint);
@@ -328,17 +361,39 @@ async function runWindows(queues: Queues, count: number, run: string, bench: Ben
     process: countersBetween(added, processed),
     consume: countersBetween(processed, consumed),
     seconds: { enqueue: seconds[0]!, process: seconds[1]!, consume: seconds[2]! },
+    batchBytes: await batchBytes(bench, batchId),
   };
 }
 
-async function addJobs(queue: Queue, count: number, run: string) {
+/**
+ * `count` jobs as a bulk run adds them: members of a batch of their own (opened, then sealed), whose
+ * end the worker records for each job. Returns the batch's id.
+ */
+async function addJobs(queues: Queues, count: number, run: string): Promise<string> {
+  const batchId = `bench-${run}`;
+  await queues.batches.open(batchId, {
+    kind: "bulk",
+    createdAt: Date.now(),
+    description: "pnpm bench redisCeiling",
+  });
   for (let start = 0; start < count; start += 10_000) {
     const chunk = Math.min(10_000, count - start);
     await enqueueMany(
-      queue,
-      Array.from({ length: chunk }, (_, i) => benchJob(start + i, run)),
+      queues.producer,
+      Array.from({ length: chunk }, (_, i) => ({ ...benchJob(start + i, run), labels: { batchId } })),
+      { batch: { store: queues.batches, batchId } },
     );
   }
+  await queues.batches.seal(batchId);
+  return batchId;
+}
+
+/** What a batch's keys hold in Redis (MEMORY USAGE, every element counted). */
+async function batchBytes(bench: BenchStack, batchId: string): Promise<number> {
+  let bytes = 0;
+  for (const key of Object.values(batchKeys(DEFAULT_QUEUE_PREFIX, batchId)))
+    bytes += Number(await bench.redis.memory("USAGE", key, "SAMPLES", "0")) || 0;
+  return bytes;
 }
 
 interface Tally {
