@@ -7,7 +7,7 @@ import {
   OUTPAINT_JOB_OPTIONS,
   ROUTE_JOB_OPTIONS,
 } from "@reframe/jobs";
-import { createRedisClient, DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
@@ -110,6 +110,7 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
   // their own: the producer's carries the enqueue alone, and the trace can leave them out.
   const control = createRedisClient(bench.stack.redisSettings, { role: "producer" });
   const queues = {
+    control,
     producer: bench.queue,
     batches: createBatchStore(bench.redis, { prefix: DEFAULT_QUEUE_PREFIX }),
     outpaint: new Queue(bench.queue.name, { connection: control, prefix: DEFAULT_QUEUE_PREFIX }),
@@ -117,11 +118,11 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
     alive: bench.assertRunning,
   };
   try {
-    const empty = await readRedisCounters(bench.redis);
+    const empty = await readRedisCounters(control);
     const fillRun = await runWindows(queues, fill, "fill", bench);
-    const filled = await readRedisCounters(bench.redis);
+    const filled = await readRedisCounters(control);
     await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
-    const idle = countersBetween(filled, await readRedisCounters(bench.redis));
+    const idle = countersBetween(filled, await readRedisCounters(control));
     const pids = {
       worker: bench.stack.workers[0]!.pid,
       webhooks: bench.stack.webhookReceivers[0]!.pid,
@@ -138,7 +139,7 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
         ([name, ms]) => [name, ms / jobs],
       ),
     );
-    const finished = await readRedisCounters(bench.redis);
+    const finished = await readRedisCounters(control);
     const completedKept = await queues.outpaint.getCompletedCount();
     const traced = Math.min(jobs, TRACED_JOBS);
     const trace = await traceRun(queues, traced, bench, {
@@ -295,6 +296,8 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
 }
 
 interface Queues {
+  /** The harness's own connection: readings, pause and resume, counts while it waits. */
+  control: RedisClient;
   /** The producer's queue and batch store: the enqueue, and nothing else on their connection. */
   producer: Queue;
   batches: BatchStore;
@@ -329,13 +332,13 @@ async function runWindows(queues: Queues, count: number, run: string, bench: Ben
     });
   await queues.outpaint.pause();
   await queues.route.pause();
-  const readings = [await readRedisCounters(bench.redis)];
+  const readings = [await readRedisCounters(queues.control)];
   const seconds = [0, 0, 0];
   const step = async (window: number, work: () => Promise<unknown>) => {
     const t0 = performance.now();
     await work();
     seconds[window] = (performance.now() - t0) / 1000;
-    readings.push(await readRedisCounters(bench.redis));
+    readings.push(await readRedisCounters(queues.control));
   };
   let batchId = "";
   await step(0, async () => {
@@ -361,7 +364,7 @@ async function runWindows(queues: Queues, count: number, run: string, bench: Ben
     process: countersBetween(added, processed),
     consume: countersBetween(processed, consumed),
     seconds: { enqueue: seconds[0]!, process: seconds[1]!, consume: seconds[2]! },
-    batchBytes: await batchBytes(bench, batchId),
+    batchBytes: await batchBytes(queues.control, batchId),
   };
 }
 
@@ -389,10 +392,10 @@ async function addJobs(queues: Queues, count: number, run: string): Promise<stri
 }
 
 /** What a batch's keys hold in Redis (MEMORY USAGE, every element counted). */
-async function batchBytes(bench: BenchStack, batchId: string): Promise<number> {
+async function batchBytes(control: RedisClient, batchId: string): Promise<number> {
   let bytes = 0;
   for (const key of Object.values(batchKeys(DEFAULT_QUEUE_PREFIX, batchId)))
-    bytes += Number(await bench.redis.memory("USAGE", key, "SAMPLES", "0")) || 0;
+    bytes += Number(await control.memory("USAGE", key, "SAMPLES", "0")) || 0;
   return bytes;
 }
 
@@ -422,8 +425,8 @@ async function traceRun(
   who: { worker: number; webhooks: number; consumer: number; harness: number; producerPort: number },
 ) {
   const names = await scriptNames();
-  const trace = await startCommandTrace(bench.redis, count * TRACE_ENTRIES_PER_JOB);
-  const before = await readRedisCounters(bench.redis);
+  const trace = await startCommandTrace(queues.control, count * TRACE_ENTRIES_PER_JOB);
+  const before = await readRedisCounters(queues.control);
   const owner = new Map<number, "worker" | "webhooks" | "consumer" | "harness">();
   let commands: TracedCommand[];
   try {
@@ -434,7 +437,7 @@ async function traceRun(
       for (const port of tcpPortsOf(who[process])) owner.set(port, process);
     commands = await trace.stop();
   }
-  const counted = countersBetween(before, await readRedisCounters(bench.redis));
+  const counted = countersBetween(before, await readRedisCounters(queues.control));
   const routeKey = `${DEFAULT_QUEUE_PREFIX}:${ROUTE}:`;
   const phaseOf = (command: TracedCommand): Phase => {
     const port = Number(command.client.split(":").pop());
