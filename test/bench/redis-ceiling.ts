@@ -7,7 +7,7 @@ import {
   OUTPAINT_JOB_OPTIONS,
   ROUTE_JOB_OPTIONS,
 } from "@reframe/jobs";
-import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
+import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient, waitForRedisReady } from "@reframe/redis";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
@@ -118,6 +118,7 @@ export async function runRedisCeiling({ jobs, fill }: RedisCeilingOptions): Prom
     alive: bench.assertRunning,
   };
   try {
+    await waitForRedisReady(control);
     const empty = await readRedisCounters(control);
     const fillRun = await runWindows(queues, fill, "fill", bench);
     const filled = await readRedisCounters(control);
