@@ -2,15 +2,17 @@ import { Worker } from "bullmq";
 import { Redis } from "ioredis";
 
 /**
- * The throughput baseline's worker: BullMQ with a processor that does nothing, in its own process
- * like reframe's worker. argv: REDIS_URL QUEUE_NAME CONCURRENCY.
+ * BullMQ with a processor that does nothing, in its own process like reframe's worker: the
+ * throughput baseline's worker, and the downstream consumer of completion events in redisCeiling.
+ * argv: REDIS_URL QUEUE_NAME CONCURRENCY [PREFIX, {bare} by default].
  */
-const [url, queueName, concurrency] = process.argv.slice(2);
-if (!url || !queueName || !concurrency) throw new Error("usage: bare-worker.ts REDIS_URL QUEUE CONCURRENCY");
+const [url, queueName, concurrency, prefix = "{bare}"] = process.argv.slice(2);
+if (!url || !queueName || !concurrency)
+  throw new Error("usage: bare-worker.ts REDIS_URL QUEUE CONCURRENCY [PREFIX]");
 const connection = new Redis(url, { maxRetriesPerRequest: null });
 const worker = new Worker(queueName, async () => undefined, {
   connection,
-  prefix: "{bare}",
+  prefix,
   concurrency: Number(concurrency),
 });
 await worker.waitUntilReady();

@@ -1,10 +1,14 @@
+import { fileURLToPath } from "node:url";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { LOCAL_BUCKETS, type LocalStack, type LocalStackOptions, startLocalStack } from "@reframe/demo";
 import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
+import { type RunningProcess, startProcess } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import sharp from "sharp";
+
+const BARE_WORKER = fileURLToPath(new URL("./bare-worker.ts", import.meta.url));
 
 /** The source every benchmark job reads: small, so the emulator's input fetch costs little. */
 export const SOURCE = { key: "bench/source.jpg", width: 96, height: 64 } as const;
@@ -137,4 +141,33 @@ export async function waitUntilDrained(
     await onSample?.();
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * A BullMQ worker with a no-op processor in its own process (bare-worker.ts): the throughput
+ * baseline, or a downstream consumer of completion events (queue ROUTE, prefix {reframe}).
+ */
+export function startBareWorker({
+  redisUrl,
+  queue,
+  concurrency,
+  prefix,
+}: {
+  redisUrl: string;
+  queue: string;
+  concurrency: number;
+  prefix?: string;
+}): Promise<RunningProcess> {
+  return startProcess({
+    name: `bare-worker-${queue}`,
+    command: [
+      process.execPath,
+      BARE_WORKER,
+      redisUrl,
+      queue,
+      String(concurrency),
+      ...(prefix ? [prefix] : []),
+    ],
+    ready: { line: /bare worker started/ },
+  });
 }

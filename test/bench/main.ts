@@ -6,10 +6,10 @@ import { type BenchmarkResult, renderTable } from "./figures.ts";
 import { BENCHMARKS, type BenchmarkName, type BenchOptions } from "./registry.ts";
 
 /**
- * `pnpm bench [name…] [--scale 0.01] [--rows N] [--out DIR]`: runs the benchmarks of issue 5 (all of
+ * `pnpm bench [name…] [--scale 0.01] [--rows N] [--jobs N] [--out DIR]`: runs the benchmarks of issue 5 (all of
  * them, or the ones named), prints a table and writes out/bench/bench-<time>.json (and latest.json).
  * `--scale` multiplies every size (jobs, rows): the smoke test runs the whole harness at a tiny scale.
- * `--rows` sets bulkMillion's manifest length outright.
+ * `--rows` sets bulkMillion's manifest length outright, `--jobs` redisCeiling's measured jobs.
  */
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -65,22 +65,37 @@ export async function writeReport(report: BenchReport, directory: string): Promi
 
 class UsageError extends Error {}
 
+function wholeNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!(Number.isInteger(number) && number > 0))
+    throw new UsageError(`${flag} must be a whole number above 0`);
+  return number;
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { scale: { type: "string", default: "1" }, rows: { type: "string" }, out: { type: "string" } },
+    options: {
+      scale: { type: "string", default: "1" },
+      rows: { type: "string" },
+      jobs: { type: "string" },
+      out: { type: "string" },
+    },
   });
   const scale = Number(values.scale);
   if (!(scale > 0)) throw new UsageError("--scale must be a positive number");
-  const rows = values.rows === undefined ? undefined : Number(values.rows);
-  if (rows !== undefined && !(Number.isInteger(rows) && rows > 0))
-    throw new UsageError("--rows must be a whole number above 0");
+  const rows = wholeNumber(values.rows, "--rows");
+  const jobs = wholeNumber(values.jobs, "--jobs");
   const known = Object.keys(BENCHMARKS) as BenchmarkName[];
   const unknown = positionals.filter((name) => !known.includes(name as BenchmarkName));
   if (unknown.length > 0)
     throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${known.join(", ")}`);
   const names = positionals.length > 0 ? (positionals as BenchmarkName[]) : known;
-  const report = await runBenchmarks(names, scale, undefined, rows === undefined ? {} : { rows });
+  const report = await runBenchmarks(names, scale, undefined, {
+    ...(rows === undefined ? {} : { rows }),
+    ...(jobs === undefined ? {} : { jobs }),
+  });
   const file = await writeReport(report, values.out ?? `${REPO_ROOT}out/bench`);
   console.log(renderTable(report.results));
   console.log(

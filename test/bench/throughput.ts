@@ -1,9 +1,7 @@
-import { fileURLToPath } from "node:url";
 import { enqueueMany } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
-import { startProcess } from "@reframe/testkit";
 import { Queue } from "bullmq";
-import { benchJob, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
+import { benchJob, startBareWorker, startBenchStack, waitUntilDrained } from "./bench-stack.ts";
 import { type BenchmarkResult, figure } from "./figures.ts";
 import { cpuMeter, processPid, profilerEnv, redisPid } from "./process-stats.ts";
 
@@ -111,15 +109,9 @@ export async function runThroughput({ jobs, concurrency }: ThroughputOptions): P
   }
 }
 
-const BARE_WORKER = fileURLToPath(new URL("./bare-worker.ts", import.meta.url));
-
 async function bareBullmqRate(redisUrl: string, jobs: number, concurrency: number) {
   const queueName = "bare-bench";
-  const worker = await startProcess({
-    name: "bare-worker",
-    command: [process.execPath, BARE_WORKER, redisUrl, queueName, String(concurrency)],
-    ready: { line: /bare worker started/ },
-  });
+  const worker = await startBareWorker({ redisUrl, queue: queueName, concurrency });
   const connection = createRedisClient(redisUrl, { role: "worker" });
   const queue = new Queue(queueName, {
     connection,

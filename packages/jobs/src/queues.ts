@@ -10,8 +10,8 @@ const DAY_SECONDS = 24 * 60 * 60;
  * - Completed: 7 days or the newest 10,000, whichever keeps fewer. The completed job is also what
  *   makes a re-enqueue of the same work a no-op (its id is the idempotency key), so this is the
  *   idempotency horizon: a library larger than `count` re-adds its oldest jobs on the next full run.
- *   Raise `count` for such libraries: about 6.5 KB of Redis per job with its completion event
- *   (`pnpm bench redisMemory`).
+ *   Raise `count` for such libraries: about 6.3 KiB of Redis per job with its completion event
+ *   (`pnpm bench redisCeiling`, docs/sizing.md).
  * - Failed: 30 days or 50,000, long enough for someone to look at them and retry.
  * - 8 attempts with the provider-aware backoff: at most 1 s, 2 s, … 64 s between them (≈ 2 min in
  *   all, half that on average with full jitter), longer when the provider sends Retry-After. Provider
