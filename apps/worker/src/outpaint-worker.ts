@@ -82,6 +82,8 @@ export async function startOutpaintWorker(
     region: config.S3_REGION,
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
+    connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+    socketTimeoutMs: config.S3_SOCKET_TIMEOUT_MS,
   });
   const webhook =
     config.WEBHOOK_PUBLIC_URL && config.WEBHOOK_SECRET
