@@ -5,7 +5,7 @@ import { LOCAL_BUCKETS, type LocalStack, startLocalStack, uploadSampleScenes } f
 import {
   createBatchStore,
   createOutpaintQueue,
-  createProviderBreakerStore,
+  createBreakerStore,
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
@@ -196,7 +196,7 @@ describe.skipIf(!CHROMIUM)("the dashboard in a browser", () => {
   it("overview and pipelines pages render for a logged-in operator", async () => {
     // A provider breaker that opened (as the workers record outage failures) gets its card.
     const connection = createRedisClient(stack.redisSettings, { role: "worker" });
-    const breaker = createProviderBreakerStore(connection, "provider.example.test", undefined, {
+    const breaker = createBreakerStore(connection, "provider", "provider.example.test", undefined, {
       prefix: "{reframe}",
     });
     for (let i = 0; i < 5; i += 1) await breaker.recordFailure(Date.now());

@@ -3,9 +3,9 @@ import formbody from "@fastify/formbody";
 import {
   type BatchStatus,
   type BatchStore,
-  describeProviderBreaker,
+  describeBreaker,
   listBatches,
-  listProviderBreakers,
+  listBreakers,
   readPauseState,
   resumeQueue,
   SAMPLED_STATES,
@@ -140,7 +140,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
           options.queue.getJobCounts(...SAMPLED_STATES),
           listBatches(options.redis, { prefix: options.prefix, limit: 30 }),
           alerts.getJobs(["waiting", "active", "completed", "failed", "delayed"], 0, 19),
-          listProviderBreakers(options.redis, { prefix: options.prefix }),
+          listBreakers(options.redis, { prefix: options.prefix }),
         ]);
         const statuses = (
           await Promise.all(listed.map((entry) => options.batches.status(entry.batchId)))
@@ -166,8 +166,9 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
               counts,
               pause,
               breakers: breakers.map((breaker) => ({
+                service: breaker.service,
                 open: breaker.open,
-                line: describeProviderBreaker(breaker, now()),
+                line: describeBreaker(breaker, now()),
               })),
             },
             statuses,
