@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack, uploadSampleScenes } from "@reframe/demo";
 import {
   createBatchStore,
-  createOutpaintQueue,
   createBreakerStore,
+  createOutpaintQueue,
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";

@@ -3,8 +3,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
   createBatchStore,
-  createOutpaintQueue,
   createBreakerStore,
+  createOutpaintQueue,
   createSpendLedger,
   createTaskStore,
   enqueueMany,
