@@ -1,8 +1,6 @@
 import { providerOutageAlert } from "@reframe/jobs";
 import { isOutage, type RunwareClient } from "@reframe/runware";
-import type { Logger } from "@reframe/telemetry";
-import { ServiceBreaker } from "./service-breaker.ts";
-import type { WorkerMetrics } from "./worker-telemetry.ts";
+import { type BreakerProcessOptions, ServiceBreaker } from "./service-breaker.ts";
 
 /**
  * A taskUUID no job ever uses (task UUIDs are v5, task-uuid.ts): the probe asks the provider about
@@ -10,15 +8,9 @@ import type { WorkerMetrics } from "./worker-telemetry.ts";
  */
 export const PROBE_TASK_UUID = "00000000-0000-4000-8000-000000000000";
 
-export interface ProviderBreakerOptions {
-  /** The provider endpoint's host (breakerEndpointOf(RUNWARE_API_URL)). */
-  endpoint: string;
+export interface ProviderBreakerOptions extends BreakerProcessOptions {
   /** The client the probe goes through: not the guarded one, a probe is not a job's request. */
   provider: Pick<RunwareClient, "getResponses">;
-  logger: Logger;
-  metrics?: Pick<WorkerMetrics, "setBreaker">;
-  tickMs?: number;
-  now?: () => number;
 }
 
 /**

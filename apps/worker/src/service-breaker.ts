@@ -37,6 +37,12 @@ export interface ServiceBreakerOptions {
   now?: () => number;
 }
 
+/** What a service's breaker (provider-breaker.ts, storage-breaker.ts) takes from the worker. */
+export type BreakerProcessOptions = Pick<
+  ServiceBreakerOptions,
+  "endpoint" | "logger" | "metrics" | "tickMs" | "now"
+>;
+
 /**
  * This worker process's side of a shared breaker (packages/jobs breaker.ts), the same for every
  * service: it counts the outcome of the jobs' requests (`observe`), keeps the state it last read for

@@ -1,19 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { connectionProblem } from "@reframe/reachability";
 import { s3OutageNow, s3OutageOf } from "@reframe/storage";
-import type { Logger } from "@reframe/telemetry";
-import { ServiceBreaker } from "./service-breaker.ts";
-import type { WorkerMetrics } from "./worker-telemetry.ts";
+import { type BreakerProcessOptions, ServiceBreaker } from "./service-breaker.ts";
 
-export interface StorageBreakerOptions {
-  /** S3's endpoint host (breakerEndpointOf of S3_ENDPOINT, or AWS's regional one). */
-  endpoint: string;
+export interface StorageBreakerOptions extends BreakerProcessOptions {
   /** The client the probe goes through: not the guarded one, a probe is not a job's request. */
   probeClient: S3Client;
-  logger: Logger;
-  metrics?: Pick<WorkerMetrics, "setBreaker">;
-  tickMs?: number;
-  now?: () => number;
 }
 
 /**
