@@ -87,6 +87,18 @@ export interface ChaosFacts {
   redisOutage?: RedisOutage | null;
   /** A provider outage run: the requests the emulator refused during it, and their bound. */
   providerOutage?: ProviderOutageFacts;
+  /** An S3 outage run: the workers' S3 requests during it (and the provider's), and their bound. */
+  s3Outage?: S3OutageFacts;
+}
+
+interface S3OutageFacts {
+  durationMs: number;
+  started: boolean;
+  /** The workers' S3 requests (each try) during the outage. */
+  requests: number;
+  /** The provider's, through presigned URLs (generations under way as S3 went). */
+  providerRequests: number;
+  bound: number;
 }
 
 interface ProviderOutageFacts {
@@ -136,6 +148,7 @@ export interface ChaosReport {
   redisOutage?: RedisOutage | null;
   stuckGraceMs: number;
   providerOutage?: ProviderOutageFacts & { failedForOutage: number };
+  s3Outage?: S3OutageFacts & { failedForOutage: number };
 }
 
 export function computeReport(facts: ChaosFacts): ChaosReport {
@@ -228,6 +241,9 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
             failedForOutage: failedByReason.providerUnavailable ?? 0,
           },
         }
+      : {}),
+    ...(facts.s3Outage
+      ? { s3Outage: { ...facts.s3Outage, failedForOutage: failedByReason.storageUnavailable ?? 0 } }
       : {}),
   };
 }
@@ -337,6 +353,15 @@ export function violations(report: ChaosReport): string[] {
         `${outage.requests} provider requests during the outage, above the bound of ${outage.bound}`,
       );
   }
+  const s3 = report.s3Outage;
+  if (s3) {
+    if (!s3.started) found.push("the S3 outage never started");
+    if (s3.failedForOutage > 0) found.push(`${s3.failedForOutage} jobs failed for the S3 outage`);
+    if (s3.requests > s3.bound)
+      found.push(
+        `${s3.requests} S3 requests by the workers during the outage, above the bound of ${s3.bound}`,
+      );
+  }
   return found;
 }
 
@@ -387,6 +412,16 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
       `≤ ${outage.bound}`,
     ]);
   }
+  const s3 = report.s3Outage;
+  if (s3) {
+    rows.push(["jobs failed for the S3 outage", String(s3.failedForOutage), "0"]);
+    rows.push([
+      `S3 requests by the workers during the ${(s3.durationMs / 1000).toFixed(0)} s outage`,
+      String(s3.requests),
+      `≤ ${s3.bound}`,
+    ]);
+    rows.push(["S3 requests by the provider (presigned) during it", String(s3.providerRequests), ""]);
+  }
   rows.push([
     "time to drain",
     report.drainMs === undefined ? "did not drain" : `${(report.drainMs / 1000).toFixed(1)} s`,
@@ -401,7 +436,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   ];
   const injected = FAULT_LABELS.map(([name, label]) => `${label} ×${report.injected[name] ?? 0}`).join(", ");
   const lines = [
-    `injected: ${injected}; ${outage ? `provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : `workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`}`,
+    `injected: ${injected}; ${outage ? `provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : s3 ? `S3 outage of ${(s3.durationMs / 1000).toFixed(0)} s` : `workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`}`,
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
     `generations redone with no injected fault to explain it (no result by the task's deadline, a task lost): ${report.unexplainedRedos}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,

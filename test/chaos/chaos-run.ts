@@ -68,6 +68,12 @@ export interface ChaosOptions {
     /** Called 2 s into the outage (a test looks at the CLI then). */
     whileDown?: (stack: LocalStack) => Promise<void>;
   };
+  /**
+   * Instead of SIGKILLs and a Redis fault: S3 is out for this long, starting when `atShare` of the
+   * jobs have finished (the workers' and the provider's way to S3 is a TCP proxy; a counting cut
+   * resets every connection and records what it asked).
+   */
+  s3Outage?: { durationMs: number; atShare?: number };
 }
 
 /** The issue's fault mix: per request (HTTP), per generation (terminal, upload), per webhook. */
@@ -127,6 +133,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ...(topology === "cluster" ? { redisReplicas: 1 } : {}),
     workers: options.workers ?? 2,
     webhookReceivers: options.webhookReceivers ?? 2,
+    s3Proxy: options.s3Outage !== undefined,
     appendOnly: true,
     emulatorEnv: { ...CHAOS_FAULTS, ...EMULATOR_ENV, EMULATOR_SEED: String(seed) },
     workerEnv: {
@@ -144,11 +151,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const batchId = `chaos-${seed}`;
     const batches = createBatchStore(clients.connection, { prefix: clients.prefix });
     const outage = options.providerOutage;
+    const s3Outage = options.s3Outage;
     // An outage run waits out the outage: the jobs' deadline is the default (15 min), or the outage
     // and 10 minutes more when it is longer, never the shortest.
-    const deadlineSeconds = outage
-      ? Math.min(86_400, Math.max(900, Math.ceil(outage.durationMs / 1000) + 600))
-      : DEADLINE_SECONDS;
+    const outageMs = outage?.durationMs ?? s3Outage?.durationMs;
+    const deadlineSeconds =
+      outageMs !== undefined
+        ? Math.min(86_400, Math.max(900, Math.ceil(outageMs / 1000) + 600))
+        : DEADLINE_SECONDS;
     const planned = await prepareJobs(clients.s3, options.jobs, batchId, deadlineSeconds);
     progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
     const startedAt = Date.now();
@@ -172,23 +182,42 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (outage!.whileDown) looked = delay(2000).then(() => outage!.whileDown!(stack));
     };
     let looked: Promise<void> | undefined;
-    if (!outage) chaos.startKilling();
+    let s3Down: { from: number; until?: number; over: Promise<void> } | undefined;
+    const startS3Outage = async () => {
+      await stack.s3Proxy!.cut({ counting: true });
+      const from = Date.now();
+      progress(`S3 outage: every connection to S3 reset for ${s3Outage!.durationMs / 1000} s`);
+      s3Down = {
+        from,
+        over: delay(s3Outage!.durationMs).then(async () => {
+          await stack.s3Proxy!.restore();
+          s3Down!.until = Date.now();
+          progress("S3 is back");
+        }),
+      };
+    };
+    if (!outage && !s3Outage) chaos.startKilling();
     const drainedAt = await waitForDrain(clients, jobIds.length, {
       timeoutMs: options.drainTimeoutMs ?? 15 * 60_000,
       fault: outage
         ? { at: Math.ceil(jobIds.length * (outage.atShare ?? 0.3)), run: startOutage }
-        : { at: Math.ceil(jobIds.length * (options.redisFailAt ?? 0.4)), run: () => chaos.failRedis() },
+        : s3Outage
+          ? { at: Math.ceil(jobIds.length * (s3Outage.atShare ?? 0.3)), run: startS3Outage }
+          : { at: Math.ceil(jobIds.length * (options.redisFailAt ?? 0.4)), run: () => chaos.failRedis() },
       progress: (finished) =>
         progress(
           `${Math.round((Date.now() - startedAt) / 1000)} s: ${finished}/${jobIds.length} finished · ${
             outage
               ? `provider outage ${outageStartedAt === undefined ? "not yet" : Date.now() < outageStartedAt + outage.durationMs ? "on" : "over"}`
-              : `workers SIGKILLed ${chaos.kills} · ${REDIS_FAULTS[topology]} ${chaos.redisFaults}`
+              : s3Outage
+                ? `S3 outage ${s3Down === undefined ? "not yet" : s3Down.until === undefined ? "on" : "over"}`
+                : `workers SIGKILLed ${chaos.kills} · ${REDIS_FAULTS[topology]} ${chaos.redisFaults}`
           }${chaos.startFailures.length > 0 ? ` · worker starts that timed out ${chaos.startFailures.length}` : ""}`,
         ),
     });
     await chaos.stop();
     await looked;
+    await s3Down?.over;
     progress(drainedAt ? "drained; checking every job, event, task and output" : "did not drain; checking");
     const observedAt = Date.now();
     const jobs = await observeJobs(clients, jobIds, planned);
@@ -211,13 +240,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             },
           }
         : {}),
+      ...(s3Outage
+        ? {
+            s3Outage: {
+              durationMs: s3Outage.durationMs,
+              started: s3Down !== undefined,
+              ...s3RequestsOf(stack.s3Proxy!.cutRequests()),
+              bound: s3OutageRequestBound(stack.workers.length, s3Outage.durationMs),
+            },
+          }
+        : {}),
       jobs,
       batch,
       tasks: counters.tasks,
       injected: counters.injected,
       maxGenerations: MAX_GENERATIONS,
       workerKills: chaos.kills,
-      redisFault: outage ? "none (provider outage run)" : REDIS_FAULTS[topology],
+      redisFault: outage
+        ? "none (provider outage run)"
+        : s3Outage
+          ? "none (S3 outage run)"
+          : REDIS_FAULTS[topology],
       redisFaults: chaos.redisFaults,
       drainMs: drainedAt === undefined ? undefined : drainedAt - startedAt,
       observedAt,
@@ -243,6 +286,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 function outageRequestBound(workers: number, durationMs: number): number {
   const { threshold } = DEFAULT_BREAKER_SETTINGS;
   return workers * (WORKER_CONCURRENCY + 1 + threshold) + probesWithin(durationMs, DEFAULT_BREAKER_SETTINGS);
+}
+
+/**
+ * The S3 requests made during an outage, as the proxy saw them: the workers' own (signed in a
+ * header), and the provider's through presigned URLs (signed in the query), told apart.
+ */
+function s3RequestsOf(requestLines: string[]): { requests: number; providerRequests: number } {
+  const provider = requestLines.filter((line) => line.includes("X-Amz-Signature=")).length;
+  return { requests: requestLines.length - provider, providerRequests: provider };
+}
+
+/**
+ * The workers' S3 requests an outage may see: before S3's breaker opens (and before each worker
+ * reads that it is open, within its tick) at most one request per job slot plus the failures that
+ * open it; then only the probes of the schedule. Each is up to the SDK's three tries.
+ */
+function s3OutageRequestBound(workers: number, durationMs: number): number {
+  const { threshold } = DEFAULT_BREAKER_SETTINGS;
+  return (
+    3 * (workers * (WORKER_CONCURRENCY + threshold) + probesWithin(durationMs, DEFAULT_BREAKER_SETTINGS))
+  );
 }
 
 /** Sources of a few odd sizes (no target ratio matches one, so every job goes to the provider). */

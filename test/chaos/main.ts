@@ -10,6 +10,7 @@ import { formatOutboundReport, outboundViolations, runOutboundChaos } from "./ou
  * run (`--redis sentinel` or `cluster` fails Redis over instead of restarting it);
  * `pnpm test:chaos --provider-outage 3m [--jobs 200]`: instead, the provider answers every request 503
  * for that long in the middle of the run (no job may fail for it; requests bounded by the probes);
+ * `pnpm test:chaos --s3-outage 10m [--jobs 300]`: instead, S3 is out for that long (likewise);
  * `pnpm test:chaos --outbound [--events 2000] [--seed N]`: the outbound webhooks' run. Each prints
  * its table and exits 1 when any must-be-zero figure is not zero (2 when the run could not be made).
  */
@@ -23,14 +24,21 @@ const { values } = parseArgs({
     "drain-timeout-s": { type: "string", default: "900" },
     redis: { type: "string", default: "single" },
     "provider-outage": { type: "string" },
+    "s3-outage": { type: "string" },
   },
 });
-const outageMs =
-  values["provider-outage"] === undefined ? undefined : parseDuration(values["provider-outage"]);
-if (outageMs === null) {
-  console.error(
-    `--provider-outage must be a duration such as 30s, 3m or 1h, got ${values["provider-outage"]}`,
-  );
+const durationOf = (flag: "provider-outage" | "s3-outage") => {
+  const text = values[flag];
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms !== null) return ms;
+  console.error(`--${flag} must be a duration such as 30s, 3m or 1h, got ${text}`);
+  process.exit(2);
+};
+const outageMs = durationOf("provider-outage");
+const s3OutageMs = durationOf("s3-outage");
+if (outageMs !== undefined && s3OutageMs !== undefined) {
+  console.error("--provider-outage and --s3-outage are two runs: give one");
   process.exit(2);
 }
 const topology = values.redis as RedisTopologyKind;
@@ -76,9 +84,11 @@ if (values.outbound) {
   }
 }
 log(
-  outageMs === undefined
-    ? `fault-injection run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}) with AOF, embedded S3; ${REDIS_FAULTS[topology]} once`
-    : `provider outage run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}); every provider request answered 503 for ${outageMs / 1000} s from 30 % of the jobs finished`,
+  s3OutageMs !== undefined
+    ? `S3 outage run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}); every connection to S3 reset for ${s3OutageMs / 1000} s from 30 % of the jobs finished`
+    : outageMs === undefined
+      ? `fault-injection run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}) with AOF, embedded S3; ${REDIS_FAULTS[topology]} once`
+      : `provider outage run: ${jobs} jobs, 2 workers, 2 webhook receivers, Redis (${topology}); every provider request answered 503 for ${outageMs / 1000} s from 30 % of the jobs finished`,
 );
 try {
   const report = await runChaos({
@@ -86,6 +96,7 @@ try {
     redisTopology: topology,
     ...(seed === undefined ? {} : { seed }),
     ...(outageMs === undefined ? {} : { providerOutage: { durationMs: outageMs } }),
+    ...(s3OutageMs === undefined ? {} : { s3Outage: { durationMs: s3OutageMs } }),
     drainTimeoutMs: Number(values["drain-timeout-s"]) * 1000,
     onProgress: log,
     logFile,

@@ -25,7 +25,7 @@ describe("a provider outage, short", () => {
           for (let tries = 0; tries < 12; tries += 1) {
             const json = await reframe(["queue", "counts", "--json"], stack.workerEnvironment);
             shown.json = JSON.parse(json.stdout);
-            if ((shown.json as { providerBreakers: { open: boolean }[] }).providerBreakers[0]?.open) break;
+            if ((shown.json as { breakers: { open: boolean }[] }).breakers[0]?.open) break;
             await new Promise((resolve) => setTimeout(resolve, 1000));
           }
           shown.text = (await reframe(["queue", "counts"], stack.workerEnvironment)).stdout;
@@ -39,7 +39,7 @@ describe("a provider outage, short", () => {
     expect(report.completed + Object.values(report.failedByReason).reduce((a, b) => a + b, 0)).toBe(40);
     // `reframe queue counts` showed the breaker open while the provider was down.
     expect(shown.json, table).toMatchObject({
-      providerBreakers: [{ open: true, endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }],
+      breakers: [{ service: "provider", open: true, endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }],
     });
     expect(shown.text, table).toMatch(/the provider at 127\.0\.0\.1:\d+ is unavailable for \d/);
     // Drained only after the outage ended: the jobs waited for it.

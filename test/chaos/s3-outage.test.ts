@@ -8,11 +8,12 @@ import {
   pipelineClients,
   uploadSource,
 } from "../pipeline/pipeline-fixture.ts";
+import { reframe } from "../reframe-cli.ts";
 
 /**
  * S3 going away under a running worker: the workers (and the provider's presigned URLs) reach the
  * embedded S3 through a TCP proxy that the test cuts, so every S3 request is refused as with S3 down.
- * The short version of the issue's 10-minute S3 outage run.
+ * The short version of the issue's 10-minute S3 outage run (`pnpm test:chaos --s3-outage 10m`).
  */
 let stack: LocalStack | undefined;
 let clients: PipelineClients | undefined;
@@ -59,8 +60,16 @@ describe("an S3 outage in the middle of a run", () => {
     // Planned while S3 is down: their header reads cannot be made.
     const during = await enqueueMany(clients.queue, inputs.slice(8));
     const seen = new Set<string>();
+    const shown: { json?: { breakers: unknown[] }; text?: string } = {};
     while (Date.now() - cutAt < OUTAGE_MS) {
       for (const step of await waitingForS3(clients)) seen.add(step);
+      // S3's breaker, as an operator sees it, once the jobs' failures have opened it.
+      if (Date.now() - cutAt > 10_000 && !shown.json) {
+        shown.json = JSON.parse(
+          (await reframe(["queue", "counts", "--json"], stack.workerEnvironment)).stdout,
+        );
+        shown.text = (await reframe(["queue", "counts"], stack.workerEnvironment)).stdout;
+      }
       await sleep(500);
     }
     await stack.s3Proxy!.restore();
@@ -91,6 +100,15 @@ describe("an S3 outage in the middle of a run", () => {
       `S3 waits by step: ${JSON.stringify(waits)}; parked for S3 while down: ${[...seen].join(", ")}`,
     );
     expect(waits.plan).toBeGreaterThanOrEqual(8);
+    // The jobs' outage failures opened S3's shared breaker: one probe at a time asked S3 since.
+    expect(shown.json?.breakers).toContainEqual(
+      expect.objectContaining({ service: "s3", open: true, endpoint: `127.0.0.1:${stack.s3Proxy!.port}` }),
+    );
+    expect(shown.text).toMatch(
+      /S3 at 127\.0\.0\.1:\d+ is unavailable for \d+(\.\d)? s \(breaker open since /,
+    );
+    // Closed again once S3 answered, on every worker's gauge.
+    expect(metrics).toMatch(/^reframe_storage_breaker_open\{endpoint="127\.0\.0\.1:\d+"\} 0$/m);
     // No BullMQ retry: each job finished on its first attempt.
     for (const jobId of jobIds) expect((await clients.queue.getJob(jobId))?.attemptsMade, jobId).toBe(1);
   }, 300_000);

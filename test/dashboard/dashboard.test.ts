@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack, uploadSampleScenes } from "@reframe/demo";
 import {
   createBatchStore,
+  createBreakerStore,
   createOutpaintQueue,
-  createProviderBreakerStore,
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
@@ -196,10 +196,15 @@ describe.skipIf(!CHROMIUM)("the dashboard in a browser", () => {
   it("overview and pipelines pages render for a logged-in operator", async () => {
     // A provider breaker that opened (as the workers record outage failures) gets its card.
     const connection = createRedisClient(stack.redisSettings, { role: "worker" });
-    const breaker = createProviderBreakerStore(connection, "provider.example.test", undefined, {
+    const breaker = createBreakerStore(connection, "provider", "provider.example.test", undefined, {
       prefix: "{reframe}",
     });
-    for (let i = 0; i < 5; i += 1) await breaker.recordFailure(Date.now());
+    // S3's, likewise.
+    const s3 = createBreakerStore(connection, "s3", "s3.example.test", undefined, { prefix: "{reframe}" });
+    for (let i = 0; i < 5; i += 1) {
+      await breaker.recordFailure(Date.now());
+      await s3.recordFailure(Date.now());
+    }
     connection.disconnect();
     const page = await loggedIn();
     const body = await page.textContent("body");
@@ -207,6 +212,7 @@ describe.skipIf(!CHROMIUM)("the dashboard in a browser", () => {
     expect(body).toMatch(
       /Provider breaker open — the provider at provider\.example\.test is unavailable for \d/,
     );
+    expect(body).toMatch(/S3 breaker open — S3 at s3\.example\.test is unavailable for \d/);
     await page.screenshot({ path: `${OUT}overview.png`, fullPage: true });
     await page.goto(`${base}/pipelines`);
     expect(await page.textContent("h1")).toBe("Pipelines");

@@ -3,8 +3,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
   createBatchStore,
+  createBreakerStore,
   createOutpaintQueue,
-  createProviderBreakerStore,
   createSpendLedger,
   createTaskStore,
   enqueueMany,
@@ -204,7 +204,7 @@ pipelines:
 `);
       await createPipelineStore(client, { prefix }).put("uploads", file.pipelines.uploads!, now);
       // The provider breaker shared by the workers: failures, the probe's lease, a failed probe, an answer.
-      const breaker = createProviderBreakerStore(client, "api.runware.ai", undefined, { prefix });
+      const breaker = createBreakerStore(client, "provider", "api.runware.ai", undefined, { prefix });
       for (let i = 0; i < 5; i += 1) await breaker.recordFailure(now);
       expect(await breaker.acquireProbe(now + 60_000)).toBe(true);
       await breaker.recordProbeFailure(now + 60_000);

@@ -6,7 +6,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createOutpaintQueue, enqueueMany } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
 import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
-import { freePort, type LocalRedis, startProcess, startRedisServer } from "@reframe/testkit";
+import { freePort, type LocalRedis, startProcess, startRedisServer, startTcpProxy } from "@reframe/testkit";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reframe } from "../reframe-cli.ts";
@@ -14,7 +14,8 @@ import { reframe } from "../reframe-cli.ts";
 /**
  * Redis, S3 and the provider not answering, as an operator meets it: each process and the CLI say
  * `cannot reach <service> at <where> (<why>)` in one line, never a stack trace, and stop within
- * seconds (non-zero); a worker that loses Redis once running waits it out, one line per attempt.
+ * seconds (non-zero), but for a worker and S3: it starts, not ready, and waits for S3. A worker that
+ * loses Redis once running waits it out, one line per attempt.
  */
 
 const run = promisify(execFile);
@@ -183,17 +184,12 @@ describe("services that do not answer", () => {
     );
 
     it(
-      "the worker without S3, or without the provider: one fatal line naming it, exit 1",
+      "the worker without the provider: one fatal line naming it, exit 1",
       async () => {
-        const endpoint = await closedUrl("http");
         const providerDown = await closedUrl("http", "/v1");
-        const [noS3, noProvider] = await Promise.all([
-          runToExit(app("worker/src/main.ts"), workerEnv({ S3_ENDPOINT: endpoint })),
-          runToExit(app("worker/src/main.ts"), workerEnv({ RUNWARE_API_URL: providerDown })),
-        ]);
-        expectOneFatalLine(
-          noS3!,
-          `worker could not start: cannot reach S3 at ${endpoint} (connection refused)`,
+        const noProvider = await runToExit(
+          app("worker/src/main.ts"),
+          workerEnv({ RUNWARE_API_URL: providerDown }),
         );
         expectOneFatalLine(
           noProvider!,
@@ -215,6 +211,81 @@ describe("services that do not answer", () => {
       2 * START_BOUND_MS,
     );
   });
+
+  it(
+    "a worker started while S3 is out runs, not ready, one line per check, and takes jobs once S3 answers",
+    async () => {
+      const proxy = await startTcpProxy({ targetPort: s3.port });
+      await proxy.cut();
+      const endpoint = `http://127.0.0.1:${proxy.port}`;
+      const metricsPort = await freePort();
+      const health = async () => {
+        const response = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+        return { status: response.status, body: (await response.json()) as { ok: boolean; reason?: string } };
+      };
+      const connection = createRedisClient(redis.url, { role: "producer" });
+      const queue = createOutpaintQueue({ connection, prefix: "{unreach-s3}" });
+      const worker = await startProcess({
+        name: "worker",
+        command: [process.execPath, app("worker/src/main.ts")],
+        env: workerEnv({
+          S3_ENDPOINT: endpoint,
+          QUEUE_PREFIX: "{unreach-s3}",
+          METRICS_PORT: String(metricsPort),
+          RECONCILER: "false",
+          PIPELINE_RUNS: "false",
+        }),
+        ready: { line: /the worker takes no jobs until S3 answers/ },
+      });
+      try {
+        const message = `cannot reach S3 at ${endpoint} (connection refused)`;
+        expect(await health()).toEqual({
+          status: 503,
+          body: { ok: false, reason: `S3 unreachable: ${message}` },
+        });
+        // A job enqueued meanwhile is not taken.
+        const { jobIds } = await enqueueMany(queue, [
+          {
+            source: { kind: "s3", bucket: "unreach-sources", key: "absent.jpg" },
+            target: { kind: "ratio", ratio: "16:9" },
+            output: { bucket: "unreach-outputs" },
+          },
+        ]);
+        await expect
+          .poll(() => logLines(worker.output()).filter((line) => line.msg.startsWith(message)).length, {
+            timeout: 30_000,
+          })
+          .toBeGreaterThanOrEqual(2);
+        expect(await queue.getJob(jobIds[0]!).then((job) => job?.getState())).toBe("waiting");
+        const lines = logLines(worker.output());
+        // One line per check, the waits growing as the breaker's probes do; no stack, no fatal.
+        expect(
+          lines
+            .filter((line) => line.msg.startsWith(message))
+            .map((line) => line.nextCheckInMs)
+            .slice(0, 2),
+        ).toEqual([2000, 4000]);
+        expect(lines.every((line) => line.level < 60)).toBe(true);
+        expect(worker.output()).not.toContain('"stack"');
+        expect(worker.output()).not.toMatch(/\n\s+at /);
+
+        await proxy.restore();
+        await expect.poll(() => worker.output(), { timeout: 30_000 }).toMatch(/worker started/);
+        expect(await health()).toEqual({ status: 200, body: { ok: true } });
+        // The job is taken: its source is missing, an answer of S3's, so it fails for that.
+        await expect
+          .poll(() => queue.getJob(jobIds[0]!).then((job) => job?.getState()), { timeout: 30_000 })
+          .toBe("failed");
+        expect((await queue.getJob(jobIds[0]!))?.failedReason).toMatch(/^sourceNotFound: /);
+      } finally {
+        expect(await worker.stop()).toBe(0);
+        await queue.close();
+        connection.disconnect();
+        await proxy.close();
+      }
+    },
+    3 * START_BOUND_MS,
+  );
 
   it(
     "a running worker waits Redis out, one line per attempt with growing waits, then the provider",

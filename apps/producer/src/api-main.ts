@@ -68,6 +68,8 @@ await runProcess({
               accessKeyId: config.S3_ACCESS_KEY_ID,
               secretAccessKey: config.S3_SECRET_ACCESS_KEY,
             },
+            connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+            socketTimeoutMs: config.S3_SOCKET_TIMEOUT_MS,
           })
         : undefined;
     // The dashboard's pictures of URL sources, through the egress guard as the worker fetches them.

@@ -43,7 +43,8 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     let state: StepState = saved ?? initialState(job.timestamp);
     let event: StepEvent =
       state.step === "plan"
-        ? await storageOutageOr(() => planOrPark(job, token, data, state, deps))
+        ? (storageBreakerOpen(deps) ??
+          (await storageOutageOr(() => planOrPark(job, token, data, state, deps))))
         : await wokeEvent(state, deps);
     // Each transition either ends the pass (an effect returns or throws) or yields the next event.
     for (;;) {
@@ -78,6 +79,17 @@ function withOutage(event: Extract<StepEvent, { kind: "woke" }>, deps: OutpaintD
   if (!open) return event;
   const resumeAt = deps.breaker!.parkUntil(deps.now(), Number.POSITIVE_INFINITY);
   return { ...event, outage: { openedAt: open.openedAt, resumeAt } };
+}
+
+/**
+ * S3's breaker is open (storage-breaker.ts): a step that needs S3 asks it nothing and the job waits
+ * until just after the next probe, as the machine's `storageUnreachable` event.
+ */
+function storageBreakerOpen(deps: OutpaintDeps): StepEvent | undefined {
+  const open = deps.storageBreaker?.openState();
+  if (!open) return undefined;
+  const resumeAt = deps.storageBreaker!.parkUntil(deps.now(), Number.POSITIVE_INFINITY);
+  return { kind: "storageUnreachable", problem: open.problem, resumeAt };
 }
 
 /**
@@ -137,13 +149,18 @@ async function runEffect(
       return undefined;
     case "leave":
       throw new DelayedError();
-    case "finalize":
+    case "finalize": {
+      const waiting = storageBreakerOpen(deps);
+      if (waiting) return { kind: "event", event: waiting };
       try {
         return { kind: "result", result: await finalizeStep(jobId, data, state, deps, effect.outcomes) };
       } catch (error) {
         return { kind: "event", event: storageUnreachable(error) };
       }
+    }
     case "checkStorage": {
+      const waiting = storageBreakerOpen(deps);
+      if (waiting) return { kind: "event", event: waiting };
       const problem = await s3OutageNow(deps.s3, data.output.bucket);
       return {
         kind: "event",

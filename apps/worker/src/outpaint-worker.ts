@@ -1,9 +1,11 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { createGuardedFetch } from "@reframe/egress";
 import { configureSharp, createImageSlots } from "@reframe/images";
-import { breakerEndpointOf } from "@reframe/jobs";
+import { breakerEndpointOf, DEFAULT_BREAKER_SETTINGS, nextProbeDelayMs } from "@reframe/jobs";
+import { formatDelay, type ServiceTarget, ServiceUnreachableError } from "@reframe/reachability";
 import { checkRedisReachable, redisSettingsOf } from "@reframe/redis";
 import {
   checkProviderReachable,
@@ -16,6 +18,7 @@ import { type Logger, startProcessTelemetry } from "@reframe/telemetry";
 import { ProviderBreaker } from "./provider-breaker.ts";
 import { createRedisProbe } from "./redis-probe.ts";
 import { SilenceWatchdog } from "./silence-watchdog.ts";
+import { StorageBreaker } from "./storage-breaker.ts";
 import { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import { workerHealth } from "./worker-health.ts";
@@ -35,9 +38,10 @@ export interface RunningWorker {
 /**
  * Wires one worker process: the provider client, the submit batcher and S3 for the whole process;
  * the Redis side (outpaint processor, reconciler) in a session the silence watchdog can replace.
- * Redis, S3 and the provider must answer at start, or the start fails with the one line saying which
- * does not (a typo in an endpoint is found now, not at the first job); afterwards an outage is waited
- * out, a line per retry.
+ * Redis and the provider must answer at start, or the start fails with the one line saying which
+ * does not (a typo in an endpoint is found now, not at the first job). S3 that does not answer is
+ * waited for (untilS3Answers): the worker runs, not ready, and takes jobs once it does. Afterwards an
+ * outage is waited out, a line per retry.
  */
 export async function startOutpaintWorker(
   config: WorkerConfig,
@@ -48,13 +52,15 @@ export async function startOutpaintWorker(
   let session: WorkerSession;
   let opened = false;
   let stopping = false;
+  /** Why the worker does not take jobs yet, while it waits at its start (S3 unreachable). */
+  let waitingFor: string | undefined;
   const telemetry = await startProcessTelemetry({
     process: "worker",
     logger,
     metricsPort: config.METRICS_PORT,
     metricsHost: config.METRICS_HOST,
     sampleQueues: async () => session.sampleQueues(),
-    health: () => workerHealth(opened ? session : undefined, stopping),
+    health: () => workerHealth(opened ? session : undefined, stopping, waitingFor),
   });
   const client = instrumentProvider(
     createRunwareClient({
@@ -77,18 +83,30 @@ export async function startOutpaintWorker(
     windowMs: config.SUBMIT_WINDOW_MS,
     maxBatch: config.SUBMIT_MAX_BATCH,
   });
-  const s3 = createS3Client({
+  const s3ClientSettings = {
     endpoint: config.S3_ENDPOINT || undefined,
     region: config.S3_REGION,
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
+    connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+    socketTimeoutMs: config.S3_SOCKET_TIMEOUT_MS,
+  };
+  // The jobs' S3 requests count for S3's shared breaker; its probes and the start-up check go
+  // through a client of their own, and do not.
+  const s3Unguarded = createS3Client(s3ClientSettings);
+  const s3Where = s3Target(s3ClientSettings);
+  const storageBreaker = new StorageBreaker({
+    endpoint: breakerEndpointOf(s3Where.at),
+    probeClient: s3Unguarded,
+    logger,
+    metrics: telemetry.metrics,
   });
+  const s3 = storageBreaker.guard(createS3Client(s3ClientSettings));
   const webhook =
     config.WEBHOOK_PUBLIC_URL && config.WEBHOOK_SECRET
       ? { baseUrl: config.WEBHOOK_PUBLIC_URL, secret: config.WEBHOOK_SECRET }
       : undefined;
   const egress = createGuardedFetch({ allowHosts: config.SOURCE_URL_ALLOW_HOSTS });
-  const s3Settings = { endpoint: config.S3_ENDPOINT || undefined, region: config.S3_REGION };
   configureSharp();
   const workDirectory = await openWorkDirectory();
   // Signed deliveries go where their endpoint says, never where a redirect points.
@@ -102,6 +120,7 @@ export async function startOutpaintWorker(
     logger,
     provider,
     breaker,
+    storageBreaker,
     batcher,
     s3,
     sourceFetch: egress.fetch,
@@ -115,22 +134,28 @@ export async function startOutpaintWorker(
   };
   const closeShared = async () => {
     await breaker.stop();
+    await storageBreaker.stop();
     await provider.close();
     await egress.close();
     await deliveryEgress.close();
     s3.destroy();
+    s3Unguarded.destroy();
     await rm(workDirectory, { recursive: true, force: true });
     await telemetry.close();
   };
   try {
     await firstFailure([
       checkRedisReachable(redisSettingsOf(config)),
-      checkS3Reachable(s3, s3Target(s3Settings)),
       checkProviderReachable(config.RUNWARE_API_URL),
     ]);
+    await untilS3Answers(s3Unguarded, s3Where, logger, (reason) => {
+      waitingFor = reason;
+    });
+    waitingFor = undefined;
     session = await openWorkerSession(shared);
     opened = true;
     breaker.start();
+    storageBreaker.start();
   } catch (error) {
     await closeShared();
     throw error;
@@ -183,6 +208,36 @@ export async function startOutpaintWorker(
       await closeShared();
     },
   };
+}
+
+/**
+ * A worker started while S3 is out waits for it rather than exiting (a restarted pod must not crash-
+ * loop through an S3 outage): one line per check, the breaker's probe schedule (2 s doubling to
+ * 60 s), and `/healthz` not ready with the reason meanwhile. A refusal (credentials, a missing
+ * bucket) is an answer: the jobs report it.
+ */
+async function untilS3Answers(
+  s3: S3Client,
+  target: ServiceTarget,
+  logger: Logger,
+  waiting: (reason: string) => void,
+): Promise<void> {
+  for (let checks = 0; ; checks += 1) {
+    try {
+      await checkS3Reachable(s3, target);
+      if (checks > 0) logger.info({ unreachable: target }, `S3 at ${target.at} answers; taking jobs`);
+      return;
+    } catch (error) {
+      if (!(error instanceof ServiceUnreachableError)) throw error;
+      const delayMs = nextProbeDelayMs(checks, DEFAULT_BREAKER_SETTINGS);
+      waiting(`S3 unreachable: ${error.message}`);
+      logger.warn(
+        { unreachable: target, nextCheckInMs: delayMs },
+        `${error.message}; the worker takes no jobs until S3 answers (next check in ${formatDelay(delayMs)})`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 /**

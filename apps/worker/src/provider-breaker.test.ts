@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createProviderBreakerStore, DEFAULT_BREAKER_SETTINGS } from "@reframe/jobs";
+import { createBreakerStore, DEFAULT_BREAKER_SETTINGS } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
 import { ProviderError, type RunwareClient, type TaskOutcome } from "@reframe/runware";
 import { createLogger } from "@reframe/telemetry";
@@ -29,7 +29,7 @@ function provider() {
 function setup(now: { at: number }) {
   const redis = createRedisClient(server.url, { role: "worker" });
   server.closers.push(() => redis.quit());
-  const store = createProviderBreakerStore(redis, "api.example.test", DEFAULT_BREAKER_SETTINGS, {
+  const store = createBreakerStore(redis, "provider", "api.example.test", DEFAULT_BREAKER_SETTINGS, {
     prefix: `{pb-${randomUUID()}}`,
   });
   const gauge: boolean[] = [];
@@ -42,7 +42,7 @@ function setup(now: { at: number }) {
         ...logger,
         error: (object: { alert?: string }) => void alerts.push(object.alert ?? ""),
       } as never,
-      metrics: { setProviderBreaker: (_endpoint, open) => void gauge.push(open) },
+      metrics: { setBreaker: (_service, _endpoint, open) => void gauge.push(open) },
       now: () => now.at,
     });
     breaker.attach(store);

@@ -480,6 +480,22 @@ describe("the step machine: an S3 outage", () => {
     expect(second.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + 1_000 + 4_000 }]);
   });
 
+  it("while S3's breaker is open, waits until just after its next probe, not its own backoff", () => {
+    const breakerOpen: StepEvent = { ...unreachable, resumeAt: NOW + 45_000 };
+    const first = run(state("plan", []), breakerOpen, NOW, fixed(0));
+    expect(first.state.storageOutage).toEqual({ since: NOW, waits: 1, problem: "connection refused" });
+    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + 45_000 }]);
+    // Never past the job's own deadline, and then it fails as for any wait for S3.
+    const late = state("finalize", [task(0)], {
+      storageOutage: { since: NOW - SETTINGS.taskDeadlineMs + 1_000, waits: 3, problem: "timed out" },
+    });
+    expect(run(late, breakerOpen, NOW).effects).toEqual([
+      { kind: "save" },
+      { kind: "park", until: NOW + 1_000 },
+    ]);
+    expect(kinds(run(late, breakerOpen, NOW + 1_000).effects)).toEqual(["fail"]);
+  });
+
   it("once the plan is made, the wait is forgotten: a later outage starts anew", () => {
     const waited = { since: NOW - 30_000, waits: 4, problem: "answered 503" };
     const planned = state("submit", [task(0, { confirmed: false, submitAttempts: 0 })], {

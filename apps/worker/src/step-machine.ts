@@ -55,9 +55,11 @@ export type StepEvent =
     }
   /**
    * An S3 request of this step could not be made (packages/storage `s3OutageOf`): the plan's reads
-   * and uploads, the output check, or `checkStorage`. `problem` in a few words.
+   * and uploads, the output check, or `checkStorage`. `problem` in a few words. `resumeAt` when S3's
+   * breaker is open (storage-breaker.ts) and nothing was asked: the job looks again then, just after
+   * the next probe, instead of after its own backoff.
    */
-  | { kind: "storageUnreachable"; problem: string }
+  | { kind: "storageUnreachable"; problem: string; resumeAt?: number }
   /** The POST of `send` returned: what the provider acknowledged, stored, refused. */
   | {
       kind: "sent";
@@ -132,7 +134,7 @@ export function transition(
     case "sent":
       return sent(state, event, now);
     case "storageUnreachable":
-      return waitForStorage(state, event.problem, now, settings);
+      return waitForStorage(state, event, now, settings);
     default:
       throw new Error(`unknown event ${JSON.stringify(event satisfies never)}`);
   }
@@ -237,13 +239,14 @@ function waitOutOutage(
 
 /**
  * S3 is out: nothing of the step is spent (no BullMQ attempt, no generation). The job waits parked,
- * saved with since when, and tries the step again after storageWaitMs; it fails only when its
+ * saved with since when, and tries the step again after storageWaitMs (or, while S3's breaker is
+ * open, just after its next probe); it fails only when its
  * deadline (`deadlineSeconds` from when it first found S3 out at this step) has passed, saying how
  * long S3 has been unavailable.
  */
 function waitForStorage(
   state: StepState,
-  problem: string,
+  { problem, resumeAt }: Extract<StepEvent, { kind: "storageUnreachable" }>,
   now: number,
   settings: MachineSettings,
 ): Transition {
@@ -258,7 +261,10 @@ function waitForStorage(
     };
     return { state, effects: [{ kind: "fail", reason }] };
   }
-  const wait = storageWaitMs(waits, (settings.random ?? Math.random)());
+  const wait =
+    resumeAt === undefined
+      ? storageWaitMs(waits, (settings.random ?? Math.random)())
+      : Math.max(0, resumeAt - now);
   return {
     state: { ...state, storageOutage: { since, waits: waits + 1, problem } },
     effects: [{ kind: "save" }, { kind: "park", until: Math.min(deadline, now + wait) }],

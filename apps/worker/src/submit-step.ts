@@ -125,8 +125,12 @@ export async function sendTasks(
     }
   }
   // The provider could not fetch the source through its presigned URL (downloadFailed): when S3 itself
-  // is out, the attempt is not spent either, and the job tries again after the backoff.
-  if (storageFailed.length > 0 && (await s3OutageNow(deps.s3, bucket)) !== undefined)
+  // is out (its breaker open, or a HeadBucket unanswered), the attempt is not spent either, and the
+  // job tries again after the backoff.
+  if (
+    storageFailed.length > 0 &&
+    (deps.storageBreaker?.openState() !== undefined || (await s3OutageNow(deps.s3, bucket)) !== undefined)
+  )
     outage.push(...storageFailed);
   const next: SubmitResult = { kind: "sent", confirmed: [...confirmed], storedOutcome, outage };
   if (pause) next.pause = { code: pause.code, message: pause.message };

@@ -12,6 +12,35 @@ import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
+/** A breaker's settings (packages/jobs BreakerSettings), `<service>_BREAKER_*`: the same for each service. */
+function breakerEnvFields<const S extends "PROVIDER" | "S3">(service: S) {
+  return {
+    [`${service}_BREAKER_THRESHOLD`]: envField.int({
+      min: 1,
+      max: 1000,
+      default: DEFAULT_BREAKER_SETTINGS.threshold,
+    }),
+    [`${service}_BREAKER_WINDOW_MS`]: envField.int({
+      min: 1000,
+      max: 3_600_000,
+      default: DEFAULT_BREAKER_SETTINGS.windowMs,
+    }),
+    [`${service}_BREAKER_PROBE_MIN_MS`]: envField.int({
+      min: 100,
+      max: 600_000,
+      default: DEFAULT_BREAKER_SETTINGS.probeMinMs,
+    }),
+    [`${service}_BREAKER_PROBE_MAX_MS`]: envField.int({
+      min: 100,
+      max: 3_600_000,
+      default: DEFAULT_BREAKER_SETTINGS.probeMaxMs,
+    }),
+  } as Record<
+    `${S}_BREAKER_${"THRESHOLD" | "WINDOW_MS" | "PROBE_MIN_MS" | "PROBE_MAX_MS"}`,
+    ReturnType<typeof envField.int>
+  >;
+}
+
 /** The worker's environment; every variable is in the README's table. */
 export const workerConfigSchema = z
   .object({
@@ -31,28 +60,11 @@ export const workerConfigSchema = z
     RUNWARE_API_URL: envField.url({ default: "https://api.runware.ai/v1" }),
     RUNWARE_API_KEY: envField.string(),
     RUNWARE_TIMEOUT_MS: envField.int({ min: 1000, max: 600_000, default: 60_000 }),
-    // The provider breaker (packages/jobs breaker.ts): outage failures in a row within the window
-    // open it; while open one probe at a time, the waits doubling from the minimum to the maximum.
-    PROVIDER_BREAKER_THRESHOLD: envField.int({
-      min: 1,
-      max: 1000,
-      default: DEFAULT_BREAKER_SETTINGS.threshold,
-    }),
-    PROVIDER_BREAKER_WINDOW_MS: envField.int({
-      min: 1000,
-      max: 3_600_000,
-      default: DEFAULT_BREAKER_SETTINGS.windowMs,
-    }),
-    PROVIDER_BREAKER_PROBE_MIN_MS: envField.int({
-      min: 100,
-      max: 600_000,
-      default: DEFAULT_BREAKER_SETTINGS.probeMinMs,
-    }),
-    PROVIDER_BREAKER_PROBE_MAX_MS: envField.int({
-      min: 100,
-      max: 3_600_000,
-      default: DEFAULT_BREAKER_SETTINGS.probeMaxMs,
-    }),
+    // The provider's and S3's breakers (packages/jobs breaker.ts): outage failures in a row within
+    // the window open one; while open one probe at a time, the waits doubling from the minimum to the
+    // maximum.
+    ...breakerEnvFields("PROVIDER"),
+    ...breakerEnvFields("S3"),
     ...s3EnvFields,
     ...scratchEnvFields,
     SOURCE_URL_ALLOW_HOSTS: envField.list([]),
@@ -101,13 +113,13 @@ export const workerConfigSchema = z
           message: `entry ${index + 1} (${entry}) must be a queue name (letters, digits, '.', '_', '-') or webhook:<endpoint>`,
         });
     }
-    if (config.PROVIDER_BREAKER_PROBE_MAX_MS < config.PROVIDER_BREAKER_PROBE_MIN_MS) {
-      context.addIssue({
-        code: "custom",
-        path: ["PROVIDER_BREAKER_PROBE_MAX_MS"],
-        message: `must be at least PROVIDER_BREAKER_PROBE_MIN_MS (${config.PROVIDER_BREAKER_PROBE_MIN_MS})`,
-      });
-    }
+    for (const service of ["PROVIDER", "S3"] as const)
+      if (config[`${service}_BREAKER_PROBE_MAX_MS`] < config[`${service}_BREAKER_PROBE_MIN_MS`])
+        context.addIssue({
+          code: "custom",
+          path: [`${service}_BREAKER_PROBE_MAX_MS`],
+          message: `must be at least ${service}_BREAKER_PROBE_MIN_MS (${config[`${service}_BREAKER_PROBE_MIN_MS`]})`,
+        });
     if (config.WEBHOOK_PUBLIC_URL && !config.WEBHOOK_SECRET) {
       context.addIssue({
         code: "custom",

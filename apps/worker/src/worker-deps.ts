@@ -8,6 +8,7 @@ import type { SourceInspection } from "@reframe/sources";
 import type { Logger } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
 import type { ProviderBreaker } from "./provider-breaker.ts";
+import type { ServiceBreaker } from "./service-breaker.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerMetrics } from "./worker-telemetry.ts";
 
@@ -66,4 +67,6 @@ export interface OutpaintDeps {
   alerts?: AlertPublisher;
   /** The provider breaker: while it is open no job submits or polls (provider-breaker.ts). */
   breaker?: Pick<ProviderBreaker, "openState" | "parkUntil">;
+  /** S3's breaker: while it is open no job sends S3 a request, the jobs that need it wait parked. */
+  storageBreaker?: Pick<ServiceBreaker, "openState" | "parkUntil">;
 }

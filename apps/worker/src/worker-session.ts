@@ -5,8 +5,8 @@ import type { ImageSlots } from "@reframe/images";
 import {
   type AlertPublisher,
   createBatchStore,
+  createBreakerStore,
   createOutpaintQueue,
-  createProviderBreakerStore,
   createQueueSampler,
   createSpendLedger,
   createTaskStore,
@@ -29,7 +29,7 @@ import {
 } from "@reframe/redis";
 import type { RunwareClient } from "@reframe/runware";
 import type { SourceInspection } from "@reframe/sources";
-import { scratchAreas } from "@reframe/storage";
+import { DEFAULT_S3_TIMEOUTS, scratchAreas } from "@reframe/storage";
 import type { Logger } from "@reframe/telemetry";
 import { type Queue, type Telemetry, Worker } from "bullmq";
 import { startDeliveries } from "./deliveries.ts";
@@ -40,6 +40,7 @@ import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import type { ProviderBreaker } from "./provider-breaker.ts";
 import { Reconciler } from "./reconciler.ts";
 import { startSpendWatch } from "./spend-watch.ts";
+import type { StorageBreaker } from "./storage-breaker.ts";
 import type { SubmitBatcher } from "./submit-batcher.ts";
 import type { WorkerConfig } from "./worker-config.ts";
 import type { OutpaintDeps, WebhookSettings } from "./worker-deps.ts";
@@ -61,6 +62,8 @@ export interface SessionShared {
   provider: RunwareClient;
   /** Process-wide; each session attaches its Redis side (the shared state) to it. */
   breaker: ProviderBreaker;
+  /** S3's breaker, likewise; `s3` is guarded by it. */
+  storageBreaker: StorageBreaker;
   batcher: SubmitBatcher;
   s3: S3Client;
   /** Reads URL sources through the egress guard. */
@@ -283,8 +286,9 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     now: Date.now,
   };
   shared.breaker.attach(
-    createProviderBreakerStore(
+    createBreakerStore(
       connection,
+      "provider",
       shared.breaker.endpoint,
       {
         threshold: config.PROVIDER_BREAKER_THRESHOLD,
@@ -292,6 +296,28 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
         probeMinMs: config.PROVIDER_BREAKER_PROBE_MIN_MS,
         probeMaxMs: config.PROVIDER_BREAKER_PROBE_MAX_MS,
         probeLeaseMs: Math.max(config.RUNWARE_TIMEOUT_MS * 2, config.PROVIDER_BREAKER_PROBE_MIN_MS),
+      },
+      { prefix },
+    ),
+    alerts,
+  );
+  shared.storageBreaker.attach(
+    createBreakerStore(
+      connection,
+      "s3",
+      shared.storageBreaker.endpoint,
+      {
+        threshold: config.S3_BREAKER_THRESHOLD,
+        windowMs: config.S3_BREAKER_WINDOW_MS,
+        probeMinMs: config.S3_BREAKER_PROBE_MIN_MS,
+        probeMaxMs: config.S3_BREAKER_PROBE_MAX_MS,
+        // A probe's HeadBucket: the SDK's three tries, each bounded by the connect and socket timeouts.
+        probeLeaseMs: Math.max(
+          3 *
+            ((config.S3_CONNECT_TIMEOUT_MS ?? DEFAULT_S3_TIMEOUTS.connectTimeoutMs) +
+              (config.S3_SOCKET_TIMEOUT_MS ?? DEFAULT_S3_TIMEOUTS.socketTimeoutMs)),
+          config.S3_BREAKER_PROBE_MIN_MS,
+        ),
       },
       { prefix },
     ),
@@ -319,6 +345,7 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     metrics: shared.metrics,
     alerts,
     breaker: shared.breaker,
+    storageBreaker: shared.storageBreaker,
     settings: {
       maxGenerations: config.TASK_MAX_GENERATIONS,
       recheckMs: config.JOB_RECHECK_MS,

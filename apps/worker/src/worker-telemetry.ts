@@ -18,7 +18,7 @@ export type WorkerMetrics = Pick<
   | "imageWork"
   | "alert"
   | "setSpend"
-  | "setProviderBreaker"
+  | "setBreaker"
   | "storageWait"
   | "endpointAttempt"
   | "endpointDelivered"

@@ -127,6 +127,11 @@ export const s3EnvFields = {
   S3_FORCE_PATH_STYLE: envField.boolean(false),
   S3_ACCESS_KEY_ID: envField.string(),
   S3_SECRET_ACCESS_KEY: envField.string(),
+  // A connection not made in this long, or one that carries nothing for this long (an idle timeout:
+  // a large body streams as long as it flows), is S3 unreachable. Unset: packages/storage's
+  // DEFAULT_S3_TIMEOUTS (10 s, 30 s), where createS3Client uses them.
+  S3_CONNECT_TIMEOUT_MS: envField.optional(envField.int({ min: 100, max: 600_000 })),
+  S3_SOCKET_TIMEOUT_MS: envField.optional(envField.int({ min: 100, max: 3_600_000 })),
 };
 
 /**

@@ -5,10 +5,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   breakerEndpointOf,
-  createProviderBreakerStore,
+  createBreakerStore,
   DEFAULT_BREAKER_SETTINGS,
-  describeProviderBreaker,
-  listProviderBreakers,
+  describeBreaker,
+  listBreakers,
   nextProbeDelayMs,
   probesWithin,
 } from "./breaker.ts";
@@ -23,7 +23,7 @@ function setup(settings = DEFAULT_BREAKER_SETTINGS) {
   closers.push(() => redis.quit());
   const prefix = `{b-${randomUUID()}}`;
   const store = (endpoint = "api.example.test") =>
-    createProviderBreakerStore(redis, endpoint, settings, { prefix });
+    createBreakerStore(redis, "provider", endpoint, settings, { prefix });
   return { redis, prefix, store };
 }
 
@@ -38,6 +38,7 @@ describe("the provider breaker (Redis)", () => {
     expect(await a.recordFailure(T0 + 4)).toEqual({ open: true, opened: true });
     expect(await b.recordFailure(T0 + 5)).toEqual({ open: true, opened: false });
     expect(await b.state()).toEqual({
+      service: "provider",
       endpoint: "api.example.test",
       open: true,
       failures: 5,
@@ -76,7 +77,12 @@ describe("the provider breaker (Redis)", () => {
     }
     expect(nextProbeDelayMs(7, DEFAULT_BREAKER_SETTINGS)).toBe(60_000);
     expect(await b.recordSuccess(now + 5)).toEqual({ closedOpenSince: T0 });
-    expect(await a.state()).toEqual({ endpoint: "api.example.test", open: false, failures: 0 });
+    expect(await a.state()).toEqual({
+      service: "provider",
+      endpoint: "api.example.test",
+      open: false,
+      failures: 0,
+    });
     expect(await a.acquireProbe(now + 10)).toBe(false);
     expect(await a.recordProbeFailure(now + 10)).toBeUndefined();
   });
@@ -90,21 +96,34 @@ describe("the provider breaker (Redis)", () => {
     expect(await b.acquireProbe(T0 + 7000)).toBe(true);
   });
 
-  it("keeps one breaker per endpoint, listed for the CLI and the dashboard", async () => {
+  it("keeps one breaker per service and endpoint, listed for the CLI and the dashboard", async () => {
     const { redis, prefix, store } = setup();
     const runware = store(breakerEndpointOf("https://api.runware.ai/v1"));
     const local = store(breakerEndpointOf("http://127.0.0.1:4010/v1"));
+    // S3 on the same host and port as a provider: another service, another breaker.
+    const s3 = createBreakerStore(redis, "s3", "127.0.0.1:4010", DEFAULT_BREAKER_SETTINGS, { prefix });
     for (let i = 0; i < 5; i += 1) await runware.recordFailure(T0);
     await local.recordFailure(T0);
-    expect(await listProviderBreakers(redis, { prefix })).toEqual([
-      { endpoint: "127.0.0.1:4010", open: false, failures: 1 },
+    for (let i = 0; i < 5; i += 1) await s3.recordFailure(T0 + 1);
+    expect(await listBreakers(redis, { prefix })).toEqual([
+      { service: "provider", endpoint: "127.0.0.1:4010", open: false, failures: 1 },
       {
+        service: "provider",
         endpoint: "api.runware.ai",
         open: true,
         failures: 5,
         openedAt: T0,
         probes: 0,
         nextProbeAt: T0 + 2000,
+      },
+      {
+        service: "s3",
+        endpoint: "127.0.0.1:4010",
+        open: true,
+        failures: 5,
+        openedAt: T0 + 1,
+        probes: 0,
+        nextProbeAt: T0 + 2001,
       },
     ]);
   });
@@ -145,9 +164,10 @@ describe("the probe schedule", () => {
   });
 });
 
-describe("describeProviderBreaker (reframe queue counts, the dashboard)", () => {
+describe("describeBreaker (reframe queue counts, the dashboard)", () => {
   it("says how long the provider has been unavailable and when the next probe goes", () => {
     const open = {
+      service: "provider" as const,
       endpoint: "api.runware.ai",
       open: true,
       failures: 5,
@@ -155,11 +175,19 @@ describe("describeProviderBreaker (reframe queue counts, the dashboard)", () => 
       probes: 3,
       nextProbeAt: T0 + 95_000,
     };
-    expect(describeProviderBreaker(open, T0 + 90_000)).toBe(
+    expect(describeBreaker(open, T0 + 90_000)).toBe(
       "the provider at api.runware.ai is unavailable for 90 s (breaker open since 2023-11-14T22:13:20.000Z, 3 probes failed, next in 5 s): jobs wait parked and fail only at their deadline",
     );
-    expect(describeProviderBreaker({ endpoint: "api.runware.ai", open: false, failures: 0 }, T0)).toBe(
-      "the provider at api.runware.ai is available",
+    expect(
+      describeBreaker(
+        { service: "provider" as const, endpoint: "api.runware.ai", open: false, failures: 0 },
+        T0,
+      ),
+    ).toBe("the provider at api.runware.ai is available");
+    expect(
+      describeBreaker({ ...open, service: "s3", endpoint: "s3.eu-west-1.amazonaws.com" }, T0 + 90_000),
+    ).toBe(
+      "S3 at s3.eu-west-1.amazonaws.com is unavailable for 90 s (breaker open since 2023-11-14T22:13:20.000Z, 3 probes failed, next in 5 s): jobs that need S3 wait parked and fail only at their deadline",
     );
   });
 });

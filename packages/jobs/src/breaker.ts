@@ -2,16 +2,19 @@ import { formatDelay } from "@reframe/reachability";
 import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 
 /**
- * The provider breaker: one per provider endpoint (its host), shared by every worker process through
- * Redis, so that an outage seen by one worker stops them all and one probe at a time checks for the
- * provider's return (lua/breaker.lua):
+ * The breaker of a service endpoint: one per service (the provider, S3) and endpoint (its host),
+ * shared by every worker process through Redis, so that an outage seen by one worker stops them all
+ * and one probe at a time checks for the service's return (lua/breaker.lua):
  *
- *   closed  requests go; an outage failure (isOutage: 5xx, timeout, connection; never 429) counts,
- *           any answer resets the count; `threshold` failures in a row within `windowMs` open it
- *   open    no submit and no poll; one probe at a time (a lease), the first `probeMinMs` after it
- *           opened, then doubling per failed probe up to `probeMaxMs`; any answer closes it
+ *   closed  requests go; an outage failure (the provider's isOutage: 5xx, timeout, connection, never
+ *           429; S3's s3OutageOf) counts, any answer resets the count; `threshold` failures in a row
+ *           within `windowMs` open it
+ *   open    no job sends to the service (the provider: no submit, no poll; S3: no step that needs
+ *           it); one probe at a time (a lease), the first `probeMinMs` after it opened, then doubling
+ *           per failed probe up to `probeMaxMs`; any answer closes it
  *
- * The state is a hash at `{prefix}:breaker:<host>`: the braced prefix keeps it in reframe's Cluster slot.
+ * The state is a hash at `{prefix}:breaker:<service>:<host>`: the braced prefix keeps it in
+ * reframe's Cluster slot.
  */
 
 const BREAKER = luaScript(new URL("./lua/breaker.lua", import.meta.url));
@@ -37,8 +40,16 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
   probeLeaseMs: 30_000,
 };
 
+/** The services reframe keeps a breaker for. */
+export const BREAKER_SERVICES = ["provider", "s3"] as const;
+export type BreakerService = (typeof BREAKER_SERVICES)[number];
+
+/** The service as a sentence names it. */
+export const BREAKER_SERVICE_NAMES: Record<BreakerService, string> = { provider: "the provider", s3: "S3" };
+
 export interface BreakerState {
-  /** The provider endpoint's host (and port). */
+  service: BreakerService;
+  /** The service endpoint's host (and port). */
   endpoint: string;
   open: boolean;
   /** Outage failures in a row while closed. */
@@ -49,16 +60,17 @@ export interface BreakerState {
   nextProbeAt?: number;
 }
 
-export interface ProviderBreakerStore {
+export interface BreakerStore {
+  readonly service: BreakerService;
   readonly endpoint: string;
   readonly settings: BreakerSettings;
   /** Counts an outage failure; `opened` when this one opened the breaker. */
   recordFailure(now: number): Promise<{ open: boolean; opened: boolean }>;
-  /** The provider answered: resets the count; `closedOpenSince` when this answer closed it. */
+  /** The service answered: resets the count; `closedOpenSince` when this answer closed it. */
   recordSuccess(now: number): Promise<{ closedOpenSince?: number }>;
   /** Takes the probe lease when the breaker is open, a probe is due and none is under way. */
   acquireProbe(now: number): Promise<boolean>;
-  /** The probe found the provider still down: the next one waits longer. Returns its time. */
+  /** The probe found the service still down: the next one waits longer. Returns its time. */
   recordProbeFailure(now: number): Promise<number | undefined>;
   state(): Promise<BreakerState>;
 }
@@ -68,8 +80,11 @@ export function breakerEndpointOf(url: string): string {
   return new URL(url).host;
 }
 
-export const breakerKey = (endpoint: string, prefix: string = DEFAULT_QUEUE_PREFIX) =>
-  `${prefix}:breaker:${endpoint}`;
+export const breakerKey = (
+  service: BreakerService,
+  endpoint: string,
+  prefix: string = DEFAULT_QUEUE_PREFIX,
+) => `${prefix}:breaker:${service}:${endpoint}`;
 const registryKey = (prefix: string) => `${prefix}:breakers`;
 
 /** The wait after `failedProbes` probes failed: the probe schedule (the Lua script's formula). */
@@ -94,15 +109,17 @@ export function probesWithin(
   return probes + 1;
 }
 
-export function createProviderBreakerStore(
+export function createBreakerStore(
   redis: RedisClient,
+  service: BreakerService,
   endpoint: string,
   settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS,
   { prefix = DEFAULT_QUEUE_PREFIX } = {},
-): ProviderBreakerStore {
-  const keys = [breakerKey(endpoint, prefix), registryKey(prefix)];
+): BreakerStore {
+  const keys = [breakerKey(service, endpoint, prefix), registryKey(prefix)];
   const run = (args: (string | number)[]) => runScript(redis, BREAKER, keys, args);
   return {
+    service,
     endpoint,
     settings,
     async recordFailure(now) {
@@ -127,24 +144,33 @@ export function createProviderBreakerStore(
       return next > 0 ? next : undefined;
     },
     async state() {
-      return stateOf(endpoint, await redis.hgetall(keys[0]!));
+      return stateOf(service, endpoint, await redis.hgetall(keys[0]!));
     },
   };
 }
 
 /** Every breaker that ever counted a failure, as `reframe queue counts` and the dashboard show them. */
-export async function listProviderBreakers(
+export async function listBreakers(
   redis: RedisClient,
   { prefix = DEFAULT_QUEUE_PREFIX } = {},
 ): Promise<BreakerState[]> {
-  const keys = (await redis.smembers(registryKey(prefix))).sort();
   const marker = `${prefix}:breaker:`;
-  return Promise.all(keys.map(async (key) => stateOf(key.slice(marker.length), await redis.hgetall(key))));
+  const keys = (await redis.smembers(registryKey(prefix))).sort();
+  const named = keys.flatMap((key) => {
+    const [service, ...endpoint] = key.slice(marker.length).split(":");
+    // A key of another layout (an older release's) is not one this release reads.
+    return (BREAKER_SERVICES as readonly string[]).includes(service!)
+      ? [{ key, service: service as BreakerService, endpoint: endpoint.join(":") }]
+      : [];
+  });
+  return Promise.all(
+    named.map(async ({ key, service, endpoint }) => stateOf(service, endpoint, await redis.hgetall(key))),
+  );
 }
 
-function stateOf(endpoint: string, hash: Record<string, string>): BreakerState {
+function stateOf(service: BreakerService, endpoint: string, hash: Record<string, string>): BreakerState {
   const open = hash.open === "1";
-  const state: BreakerState = { endpoint, open, failures: Number(hash.failures ?? 0) };
+  const state: BreakerState = { service, endpoint, open, failures: Number(hash.failures ?? 0) };
   if (open) {
     state.openedAt = Number(hash.openedAt);
     state.probes = Number(hash.probes ?? 0);
@@ -154,10 +180,12 @@ function stateOf(endpoint: string, hash: Record<string, string>): BreakerState {
 }
 
 /** One line about a breaker, as `reframe queue counts` and the dashboard say it. */
-export function describeProviderBreaker(state: BreakerState, now: number): string {
+export function describeBreaker(state: BreakerState, now: number): string {
+  const name = `${BREAKER_SERVICE_NAMES[state.service]} at ${state.endpoint}`;
   if (!state.open)
-    return `the provider at ${state.endpoint} is available${state.failures > 0 ? ` (${state.failures} outage failures in a row)` : ""}`;
+    return `${name} is available${state.failures > 0 ? ` (${state.failures} outage failures in a row)` : ""}`;
   const openedAt = state.openedAt ?? now;
   const nextProbe = Math.max(0, (state.nextProbeAt ?? now) - now);
-  return `the provider at ${state.endpoint} is unavailable for ${formatDelay(now - openedAt)} (breaker open since ${new Date(openedAt).toISOString()}, ${state.probes ?? 0} probes failed, next in ${formatDelay(nextProbe)}): jobs wait parked and fail only at their deadline`;
+  const waiting = state.service === "s3" ? "jobs that need S3 wait parked" : "jobs wait parked";
+  return `${name} is unavailable for ${formatDelay(now - openedAt)} (breaker open since ${new Date(openedAt).toISOString()}, ${state.probes ?? 0} probes failed, next in ${formatDelay(nextProbe)}): ${waiting} and fail only at their deadline`;
 }

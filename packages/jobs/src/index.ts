@@ -49,16 +49,18 @@ export {
   type SkipReason,
 } from "./batch-store.ts";
 export {
+  BREAKER_SERVICE_NAMES,
+  type BreakerService,
   type BreakerSettings,
   type BreakerState,
+  type BreakerStore,
   breakerEndpointOf,
   breakerKey,
-  createProviderBreakerStore,
+  createBreakerStore,
   DEFAULT_BREAKER_SETTINGS,
-  describeProviderBreaker,
-  listProviderBreakers,
+  describeBreaker,
+  listBreakers,
   nextProbeDelayMs,
-  type ProviderBreakerStore,
   probesWithin,
 } from "./breaker.ts";
 export {

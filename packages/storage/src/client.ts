@@ -14,10 +14,18 @@ export interface S3ClientSettings {
   /** Path-style URLs (bucket in the path): needed by most S3-compatible servers. */
   forcePathStyle: boolean;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** S3_CONNECT_TIMEOUT_MS: a connection not made in this long is S3 unreachable. */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * S3_SOCKET_TIMEOUT_MS: a request whose connection carries nothing for this long (no answer, or a
+   * body that stopped flowing) is S3 hanging. An idle timeout, not a whole-request one: a 200 MB
+   * source streams for as long as its bytes keep coming.
+   */
+  socketTimeoutMs?: number | undefined;
 }
 
-/** A connection that is not made in this long is S3 unreachable, not a request left hanging. */
-const CONNECTION_TIMEOUT_MS = 10_000;
+/** The defaults of S3_CONNECT_TIMEOUT_MS and S3_SOCKET_TIMEOUT_MS. */
+export const DEFAULT_S3_TIMEOUTS = { connectTimeoutMs: 10_000, socketTimeoutMs: 30_000 } as const;
 
 /** The service's name in ServiceUnreachableError (`cannot reach S3 at …`). */
 export const S3_SERVICE = "S3";
@@ -35,7 +43,8 @@ export function s3Target(settings: Pick<S3ClientSettings, "endpoint" | "region">
  * default signs a CRC32 of an *empty* body into presigned PUT URLs (aws-sdk-js-v3 issue 6810 and its
  * kin), which a real
  * upload then contradicts. A request that cannot reach S3 (after the SDK's own retries) fails with a
- * ServiceUnreachableError, `cannot reach S3 at http://… (connection refused)`, whoever sent it.
+ * ServiceUnreachableError, `cannot reach S3 at http://… (connection refused)`, whoever sent it; so
+ * does one that S3 accepted and left without an answer (`timed out`, after the socket timeout).
  */
 export function createS3Client(settings: S3ClientSettings): S3Client {
   const client = new S3Client({
@@ -45,7 +54,12 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     credentials: settings.credentials,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS },
+    // NodeHttpHandler: `socketTimeout` is the idle one (smithy's socket.setTimeout, over the body
+    // too); its `requestTimeout` would bound the whole request, and only warns unless told to throw.
+    requestHandler: {
+      connectionTimeout: settings.connectTimeoutMs ?? DEFAULT_S3_TIMEOUTS.connectTimeoutMs,
+      socketTimeout: settings.socketTimeoutMs ?? DEFAULT_S3_TIMEOUTS.socketTimeoutMs,
+    },
   });
   const target = s3Target(settings);
   client.middlewareStack.add(

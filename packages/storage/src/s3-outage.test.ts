@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { freePort } from "@reframe/testkit";
@@ -41,6 +41,72 @@ describe("an S3 outage, as a request meets it", () => {
         closed.destroy();
         down.destroy();
         failing.close();
+      }
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "is S3 that accepts the connection and never answers: timed out, after the socket timeout",
+    async () => {
+      // A real server that takes the connection and the request and says nothing, ever.
+      const sockets = new Set<Socket>();
+      const hanging = createNetServer((socket) => {
+        sockets.add(socket);
+        socket.on("data", () => undefined);
+      });
+      await new Promise<void>((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+      const client = createS3Client({
+        ...settings(`http://127.0.0.1:${(hanging.address() as AddressInfo).port}`),
+        socketTimeoutMs: 300,
+      });
+      try {
+        const startedAt = Date.now();
+        const hung = await client.send(new GetObjectCommand({ Bucket: "b", Key: "k" })).catch((e) => e);
+        expect(hung).toBeInstanceOf(ServiceUnreachableError);
+        expect(s3OutageOf(hung)).toBe("timed out");
+        expect((hung as Error).message).toMatch(
+          /^cannot reach S3 at http:\/\/127\.0\.0\.1:\d+ \(timed out\)$/,
+        );
+        // The SDK's retries, each ended by the idle timeout: not left hanging.
+        expect(Date.now() - startedAt).toBeLessThan(TIMEOUT_MS / 2);
+        expect(await s3OutageNow(client, "b")).toBe("timed out");
+      } finally {
+        client.destroy();
+        for (const socket of sockets) socket.destroy();
+        hanging.close();
+      }
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "keeps a slow body that still flows: the socket timeout is an idle one, not a whole-request one",
+    async () => {
+      // 12 chunks 100 ms apart: 1.2 s in all, four times the 300 ms idle timeout.
+      const slow = createServer((_request, response) => {
+        response.writeHead(200, { "content-type": "application/octet-stream", "content-length": "12" });
+        let sent = 0;
+        const timer = setInterval(() => {
+          response.write("x");
+          sent += 1;
+          if (sent === 12) {
+            clearInterval(timer);
+            response.end();
+          }
+        }, 100);
+      });
+      await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+      const client = createS3Client({
+        ...settings(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`),
+        socketTimeoutMs: 300,
+      });
+      try {
+        const answer = await client.send(new GetObjectCommand({ Bucket: "b", Key: "k" }));
+        expect(await answer.Body!.transformToString()).toBe("x".repeat(12));
+      } finally {
+        client.destroy();
+        slow.close();
       }
     },
     TIMEOUT_MS,

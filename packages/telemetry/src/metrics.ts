@@ -68,8 +68,8 @@ export interface Metrics {
   endpointDelivered(endpoint: string, lagMs: number): void;
   /** Spend against one ceiling: `day` (the workers' spend watch), `pipeline:<name>[:hour]` (the intake). */
   setSpend(ceiling: string, spentUsd: number, limitUsd: number): void;
-  /** The provider breaker of an endpoint (its host), as this worker last read it. */
-  setProviderBreaker(endpoint: string, open: boolean): void;
+  /** The breaker of a service's endpoint (its host), as this worker last read it. */
+  setBreaker(service: "provider" | "s3", endpoint: string, open: boolean): void;
   /** A job parked because S3 could not be reached, at this step. */
   storageWait(step: "plan" | "submit" | "await" | "finalize"): void;
   alert(kind: string): void;
@@ -131,8 +131,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
       instruments.spendUsd?.set({ ceiling: label }, spentUsd);
       instruments.spendLimitUsd?.set({ ceiling: label }, limitUsd);
     },
-    setProviderBreaker: (endpoint, open) =>
-      instruments.providerBreakerOpen?.set({ endpoint: endpoints(endpoint) }, open ? 1 : 0),
+    setBreaker: (service, endpoint, open) =>
+      (service === "provider" ? instruments.providerBreakerOpen : instruments.storageBreakerOpen)?.set(
+        { endpoint: endpoints(endpoint) },
+        open ? 1 : 0,
+      ),
     storageWait: (step) => instruments.storageWaits?.inc({ step }),
     alert: (kind) => instruments.alerts?.inc({ kind }),
     jobsAdded(added, existing) {

@@ -210,6 +210,14 @@ export const METRICS = {
     labels: ["endpoint"],
     processes: ["worker"],
   },
+  storageBreakerOpen: {
+    name: "reframe_storage_breaker_open",
+    kind: "gauge",
+    unit: "boolean",
+    help: "1 while the S3 breaker of an endpoint is open (an outage: jobs that need S3 wait parked, one probe at a time), 0 while closed",
+    labels: ["endpoint"],
+    processes: ["worker"],
+  },
   storageWaits: {
     name: "reframe_storage_waits_total",
     kind: "counter",

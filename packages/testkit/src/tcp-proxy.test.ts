@@ -38,4 +38,22 @@ describe("the TCP proxy's outage", () => {
       echo.close();
     }
   });
+
+  it("a counting cut keeps listening, resets each new connection and records what it asked", async () => {
+    const echo = createServer((socket) => socket.on("data", (chunk) => socket.write(chunk)));
+    await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+    const proxy = await startTcpProxy({ targetPort: (echo.address() as AddressInfo).port });
+    try {
+      await proxy.cut({ counting: true });
+      expect(await exchange(proxy.port)).toBe("ECONNRESET");
+      expect(await exchange(proxy.port)).toBe("ECONNRESET");
+      expect(proxy.cutRequests()).toEqual(["ping", "ping"]);
+      await proxy.restore();
+      expect(await exchange(proxy.port)).toBe("ping");
+      expect(proxy.cutRequests()).toHaveLength(2);
+    } finally {
+      await proxy.close();
+      echo.close();
+    }
+  });
 });

@@ -12,9 +12,13 @@ export interface TcpProxy {
   silenceOpenConnections(): void;
   /**
    * An outage of the target: the open connections are reset and the port stops listening, so new
-   * connections are refused, until `restore` listens on the same port again.
+   * connections are refused, until `restore` listens on the same port again. With `{ counting: true }`
+   * the port keeps listening instead and resets each new connection once its first bytes came, so
+   * that what the clients asked during the outage can be told (`cutRequests`).
    */
-  cut(): Promise<void>;
+  cut(options?: { counting?: boolean }): Promise<void>;
+  /** The first line (an HTTP request line) of each connection reset by a counting cut. */
+  cutRequests(): string[];
   restore(): Promise<void>;
   /** Connections accepted so far. */
   connections(): number;
@@ -35,8 +39,24 @@ interface Pair {
 export async function startTcpProxy({ targetPort }: { targetPort: number }): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let accepted = 0;
+  let counting = false;
+  const cutRequests: string[] = [];
   const server: Server = createServer((client) => {
     accepted += 1;
+    if (counting) {
+      const reset = () => {
+        clearTimeout(timer);
+        if (!client.destroyed) client.resetAndDestroy();
+      };
+      // A client that says nothing is reset too, after a while.
+      const timer = setTimeout(reset, 1000);
+      client.once("data", (chunk) => {
+        cutRequests.push(chunk.toString("latin1").split("\r\n", 1)[0]!);
+        reset();
+      });
+      client.on("error", () => undefined);
+      return;
+    }
     const upstream = connect({ host: "127.0.0.1", port: targetPort });
     const pair: Pair = { client, upstream, silenced: false };
     pairs.add(pair);
@@ -86,12 +106,21 @@ export async function startTcpProxy({ targetPort }: { targetPort: number }): Pro
     silenceOpenConnections() {
       for (const pair of pairs) pair.silenced = true;
     },
-    async cut() {
+    async cut(options) {
+      if (options?.counting) {
+        counting = true;
+        dropAll(true);
+        return;
+      }
       const stopped = stopListening();
       dropAll(true);
       await stopped;
     },
-    restore: () => listen(port),
+    cutRequests: () => [...cutRequests],
+    async restore() {
+      if (counting) counting = false;
+      else await listen(port);
+    },
     connections: () => accepted,
     async close() {
       const stopped = stopListening();

@@ -1,7 +1,7 @@
 import {
   createSpendLedger,
-  describeProviderBreaker,
-  listProviderBreakers,
+  describeBreaker,
+  listBreakers,
   resumeQueue,
   spendPauseLifted,
 } from "@reframe/jobs";
@@ -40,9 +40,9 @@ reframe queue pause
 reframe queue resume
 
   counts   jobs by state (waiting, delayed = parked while the provider works, active, completed,
-           failed, …), whether the queue is paused, and the provider breaker of each endpoint (open
-           while the provider is down: jobs wait parked); --json: {paused, counts: {state: n},
-           providerBreakers: [{endpoint, open, failures, openedAt?, probes?, nextProbeAt?}]}
+           failed, …), whether the queue is paused, and the breaker of each provider and S3 endpoint
+           (open while it is down: jobs wait parked); --json: {paused, counts: {state: n}, breakers:
+           [{service: provider|s3, endpoint, open, failures, openedAt?, probes?, nextProbeAt?}]}
   pause    workers take no new job (parked jobs stay parked)
   resume   after a pause: the worker pauses the queue itself when the provider refuses the account
            (credits exhausted, a refused API key), and says so in its log; after the spend ceiling
@@ -67,13 +67,13 @@ reframe queue resume
       const [counts, paused, breakers] = await Promise.all([
         queue.getJobCounts(...STATES),
         queue.isPaused(),
-        listProviderBreakers(context.connection, { prefix: context.prefix }),
+        listBreakers(context.connection, { prefix: context.prefix }),
       ]);
       if (values.json) {
         writeJson(io, {
           paused,
           counts: Object.fromEntries(STATES.map((state) => [label(state), counts[state] ?? 0])),
-          providerBreakers: breakers,
+          breakers,
         });
         return EXIT_CODES.ok;
       }
@@ -81,7 +81,7 @@ reframe queue resume
       io.out.write(`outpaint queue: ${paused ? "paused (reframe queue resume)" : "running"}\n`);
       for (const state of STATES)
         io.out.write(`  ${label(state).padEnd(width)}  ${String(counts[state] ?? 0).padStart(7)}\n`);
-      for (const breaker of breakers) io.out.write(`${describeProviderBreaker(breaker, now)}\n`);
+      for (const breaker of breakers) io.out.write(`${describeBreaker(breaker, now)}\n`);
       return EXIT_CODES.ok;
     });
   },

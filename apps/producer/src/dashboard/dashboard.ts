@@ -4,9 +4,9 @@ import {
   alertEventSchema,
   type BatchStatus,
   type BatchStore,
-  describeProviderBreaker,
+  describeBreaker,
   listBatches,
-  listProviderBreakers,
+  listBreakers,
   readPauseState,
   resumeQueue,
   SAMPLED_STATES,
@@ -141,7 +141,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
           options.queue.getJobCounts(...SAMPLED_STATES),
           listBatches(options.redis, { prefix: options.prefix, limit: 30 }),
           alerts.getJobs(["waiting", "active", "completed", "failed", "delayed"], 0, 19),
-          listProviderBreakers(options.redis, { prefix: options.prefix }),
+          listBreakers(options.redis, { prefix: options.prefix }),
         ]);
         const statuses = (
           await Promise.all(listed.map((entry) => options.batches.status(entry.batchId)))
@@ -167,8 +167,9 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
               counts,
               pause,
               breakers: breakers.map((breaker) => ({
+                service: breaker.service,
                 open: breaker.open,
-                line: describeProviderBreaker(breaker, now()),
+                line: describeBreaker(breaker, now()),
               })),
             },
             statuses,

@@ -1,4 +1,4 @@
-import type { BatchStatus, PauseState } from "@reframe/jobs";
+import type { BatchStatus, BreakerService, PauseState } from "@reframe/jobs";
 import { escapeHtml as e } from "@reframe/report";
 
 /**
@@ -77,8 +77,8 @@ export interface QueueView {
   name: string;
   counts: Record<string, number>;
   pause: PauseState;
-  /** The provider breakers: one card each, red while open. */
-  breakers: { open: boolean; line: string }[];
+  /** The breakers (the provider's, S3's): one card each, red while open. */
+  breakers: { service: BreakerService; open: boolean; line: string }[];
 }
 
 export interface AlertView {
@@ -101,7 +101,7 @@ export function overviewPage(
   const breakers = queue.breakers
     .map(
       (breaker) =>
-        `<div class="card ${breaker.open ? "paused" : "running"}"><strong>Provider breaker ${breaker.open ? "open" : "closed"}</strong> — ${e(breaker.line)}</div>`,
+        `<div class="card ${breaker.open ? "paused" : "running"}"><strong>${breaker.service === "s3" ? "S3" : "Provider"} breaker ${breaker.open ? "open" : "closed"}</strong> — ${e(breaker.line)}</div>`,
     )
     .join("");
   const counts = Object.entries(queue.counts)

@@ -1,7 +1,7 @@
 --[[
-  The provider breaker of one endpoint, shared by every worker process (breaker.ts).
+  The breaker of one service endpoint (the provider, S3), shared by every worker process (breaker.ts).
 
-  KEYS[1]  the breaker ({prefix}:breaker:<host>), a hash:
+  KEYS[1]  the breaker ({prefix}:breaker:<service>:<host>), a hash:
              failures        outage failures in a row (a success resets them)
              firstFailureAt  when the first of them came (epoch ms): older than the window, they restart
              open            "1" while open
