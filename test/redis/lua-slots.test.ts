@@ -16,6 +16,7 @@ import {
   createRedisClient,
   DEFAULT_QUEUE_PREFIX,
   hashTagOf,
+  LeaderLock,
   type RedisClient,
   redisSettingsFromEnv,
   waitForRedisReady,
@@ -24,7 +25,7 @@ import { type LocalRedisCluster, startRedisCluster } from "@reframe/testkit";
 import { Worker } from "bullmq";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaderLock } from "../../apps/worker/src/leader-lock.ts";
+
 
 /**
  * On a Cluster, a Lua script may touch the keys of one slot only. Every script of reframe is run here

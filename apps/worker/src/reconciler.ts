@@ -3,7 +3,7 @@ import { connectionProblem, formatDelay } from "@reframe/reachability";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
-import type { LeaderLock } from "./leader-lock.ts";
+import type { LeaderLock } from "@reframe/redis";
 import { nextPollDelayMs } from "./poll-schedule.ts";
 
 export interface ReconcilerOptions {

@@ -22,6 +22,7 @@ import {
   assertNoEviction,
   createRedisClient,
   isRedisOutage,
+  LeaderLock,
   type RedisClient,
   type RedisSettings,
   reportRedisReconnects,
@@ -34,7 +35,6 @@ import type { Logger } from "@reframe/telemetry";
 import { type Queue, type Telemetry, Worker } from "bullmq";
 import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
-import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import type { ProviderBreaker } from "./provider-breaker.ts";

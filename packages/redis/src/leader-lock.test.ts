@@ -1,4 +1,4 @@
-import { createRedisClient, type RedisClient } from "@reframe/redis";
+import { createRedisClient, type RedisClient } from "./redis-client.ts";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaderLock } from "./leader-lock.ts";
