@@ -26,7 +26,6 @@ import { Worker } from "bullmq";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-
 /**
  * On a Cluster, a Lua script may touch the keys of one slot only. Every script of reframe is run here
  * through its real caller on a real three-master Cluster, and every script call is recorded (reframe's
