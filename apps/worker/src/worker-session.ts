@@ -3,7 +3,10 @@ import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots } from "@reframe/images";
 import {
+  Admitter,
   type AlertPublisher,
+  announceBatchCompleted,
+  createAdmission,
   createBatchStore,
   createOutpaintQueue,
   createProviderBreakerStore,
@@ -18,6 +21,7 @@ import {
   type QueueSampleData,
 } from "@reframe/jobs";
 import { createWrittenObjects } from "@reframe/pipelines";
+import { connectionProblem } from "@reframe/reachability";
 import {
   assertNoEviction,
   createRedisClient,
@@ -117,6 +121,23 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       })
     : undefined;
   reconciler?.start();
+  // Every worker runs one: a batch's lease makes one of them top its window up (admitter.ts).
+  const admitter = new Admitter({
+    redis: connection,
+    prefix: config.QUEUE_PREFIX,
+    admission: createAdmission(connection, {
+      queue: wiring.outpaintQueue,
+      store: deps.batches,
+      prefix: config.QUEUE_PREFIX,
+    }),
+    onClosed: async (batchId) => {
+      await announceBatchCompleted(deps.batches, batchId, deps.routes);
+    },
+    onError: (error) => {
+      if (!connectionProblem(error)) logger.warn({ err: error }, "admitting waiting batch jobs failed");
+    },
+  });
+  admitter.start();
   const spendWatch = startSpendWatch({
     ledger: wiring.spendLedger,
     queue: wiring.outpaintQueue,
@@ -157,7 +178,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       spendWatch.stop();
       await Promise.all([worker.close(), pipelineRuns?.close(), deliveries?.close()]);
       await shared.batcher.drain();
-      await reconciler?.stop();
+      await Promise.all([reconciler?.stop(), admitter.stop()]);
       await closeQueues();
       await connection.quit();
     },
@@ -169,6 +190,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         pipelineRuns?.close(true),
         deliveries?.close(true),
         reconciler?.stop(),
+        admitter.stop(),
         closeQueues(),
       ]);
     },

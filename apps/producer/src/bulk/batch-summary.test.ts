@@ -9,6 +9,7 @@ const status = (overrides: Partial<BatchStatus> = {}): BatchStatus => ({
   completed: 3,
   failed: 1,
   inFlight: 0,
+  waiting: 0,
   skipped: { done: 2, failed: 0, inFlight: 1 },
   failuresByReason: { sourceNotFound: 1 },
   costUsd: 0.5,
