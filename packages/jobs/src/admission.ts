@@ -39,6 +39,8 @@ export interface StreamWriter {
   write(jobs: readonly OutpaintJob[]): Promise<void>;
   /** Registers the stream (replacing one registered before); returns how many jobs wait. */
   commit(): Promise<{ jobs: number }>;
+  /** Drops what was written: nothing was registered. */
+  abort(): Promise<void>;
 }
 
 /** One admission pass over a batch. */
@@ -121,6 +123,10 @@ export function createAdmission(
             [batchId, streamId, jobs, window, STREAM_CHUNK_JOBS, retentionMs],
           );
           return { jobs };
+        },
+        async abort() {
+          buffer = [];
+          await redis.del(staging);
         },
       };
     },

@@ -21,6 +21,8 @@ export interface AdmitterOptions {
   /** After each admission pass that admitted something, or finished the batch. */
   onAdmitted?: (batchId: string, result: AdmitResult) => void;
   onError?: (error: unknown) => void;
+  /** Asked between slices of a pass besides stop() (a CLI's Ctrl-C). */
+  shouldStop?: () => boolean;
   tickMs?: number;
   leaseMs?: number;
 }
@@ -40,6 +42,7 @@ export class Admitter {
       tickMs: 500,
       leaseMs: ADMITTER_LEASE_MS,
       onError: () => undefined,
+      shouldStop: () => false,
       ...options,
     };
   }
@@ -67,9 +70,29 @@ export class Admitter {
     }, delayMs);
   }
 
+  /** Takes or renews the lease of its one batch (`batchId`) without admitting anything yet. */
+  async claim(): Promise<boolean> {
+    const { batchId } = this.options;
+    if (!batchId) throw new TypeError("claim() is for an admitter of one batch");
+    return this.lockOf(batchId).acquireOrRenew();
+  }
+
+  private lockOf(batchId: string): LeaderLock {
+    let lock = this.locks.get(batchId);
+    if (!lock) {
+      lock = new LeaderLock(
+        this.options.redis,
+        batchKeys(this.options.prefix, batchId).admitter,
+        this.options.leaseMs,
+      );
+      this.locks.set(batchId, lock);
+    }
+    return lock;
+  }
+
   /** One pass over the batches. Exposed for tests and for a caller that must hold the lease now. */
   async tick(): Promise<void> {
-    const { redis, admission, batchId } = this.options;
+    const { admission, batchId } = this.options;
     const batches = batchId ? [batchId] : await admission.waitingBatches();
     for (const [id, lock] of this.locks)
       if (!batches.includes(id)) {
@@ -78,13 +101,11 @@ export class Admitter {
       }
     for (const id of batches) {
       if (this.stopping) return;
-      let lock = this.locks.get(id);
-      if (!lock) {
-        lock = new LeaderLock(redis, batchKeys(this.options.prefix, id).admitter, this.options.leaseMs);
-        this.locks.set(id, lock);
-      }
+      const lock = this.lockOf(id);
       if (!(await lock.acquireOrRenew())) continue;
-      const result = await admission.admit(id, { shouldStop: () => this.stopping });
+      const result = await admission.admit(id, {
+        shouldStop: () => this.stopping || this.options.shouldStop(),
+      });
       if (!result) continue;
       if (result.admitted > 0 || result.finished) this.options.onAdmitted?.(id, result);
       if (result.closed) await this.options.onClosed?.(id);
