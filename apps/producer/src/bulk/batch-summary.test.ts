@@ -88,4 +88,11 @@ describe("summarizeBatch", () => {
     );
     expect(formatSummary(summary)).toMatch(/in flight\s+2/);
   });
+
+  it("counts the jobs still waiting for the window among the batch's jobs", async () => {
+    const admitting = status({ sealedAt: undefined, closedAt: undefined, inFlight: 2, waiting: 50 });
+    const text = formatSummary(await summarizeBatch(storeOf([]), admitting, 11_000));
+    expect(text).toMatch(/running \(admitting a window at a time\)/);
+    expect(text).toMatch(/jobs\s+54 \(4 admitted, 50 waiting for room in the window\)/);
+  });
 });
