@@ -23,7 +23,10 @@ function simulate(
     const count = Math.min(admissionRoom({ window, pending: pending.size, position, jobs }), slice);
     if (count === 0) return;
     const span = chunkSpan(position, count, chunk);
-    const read = stored.slice(span.first, span.last + 1).flat().slice(span.offset, span.offset + count);
+    const read = stored
+      .slice(span.first, span.last + 1)
+      .flat()
+      .slice(span.offset, span.offset + count);
     expect(read).toEqual(ids.slice(position, position + count));
     for (const id of read) {
       // enqueueMany: only a job missing from the queue is added and awaited.

@@ -92,9 +92,9 @@ export function summaryLines(summary: BatchSummary): { label: string; value: str
       ? "running (every job enqueued)"
       : status.waiting
         ? "running (admitting a window at a time)"
-      : status.info.kind === "bulk"
-        ? "open (still being enqueued, or interrupted: run the same bulk command again)"
-        : "open (more jobs may join it)";
+        : status.info.kind === "bulk"
+          ? "open (still being enqueued, or interrupted: run the same bulk command again)"
+          : "open (more jobs may join it)";
   const estimated = status.info.estimatedCostUsd;
   return [
     { label: "batch", value: `${status.batchId} (${status.info.kind}, ${state})` },
