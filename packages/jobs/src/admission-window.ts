@@ -11,7 +11,7 @@ export const DEFAULT_BULK_WINDOW = 10_000;
 /** A window larger than this is no window: admit everything at once instead. */
 export const MAX_BULK_WINDOW = 1_000_000;
 
-export const WINDOW_RULE = `must be an integer from 1 to ${MAX_BULK_WINDOW}`;
+const WINDOW_RULE = `must be an integer from 1 to ${MAX_BULK_WINDOW}`;
 
 export function checkWindow(window: number): number {
   if (!Number.isInteger(window) || window < 1 || window > MAX_BULK_WINDOW)

@@ -25,9 +25,9 @@ import type { OutpaintJob } from "./outpaint-job.ts";
  */
 
 /** Jobs per stored chunk: one deflate, one list element. */
-export const STREAM_CHUNK_JOBS = 1000;
+const STREAM_CHUNK_JOBS = 1000;
 
-export const ADMISSIONS_KEY = (prefix: string) => `${prefix}:admissions`;
+const ADMISSIONS_KEY = (prefix: string) => `${prefix}:admissions`;
 
 const REGISTER = luaScript(new URL("./lua/admission-register.lua", import.meta.url));
 const ADVANCE = luaScript(new URL("./lua/admission-advance.lua", import.meta.url));

@@ -27,7 +27,7 @@ export interface AdmitterOptions {
   leaseMs?: number;
 }
 
-export const ADMITTER_LEASE_MS = 10_000;
+const ADMITTER_LEASE_MS = 10_000;
 
 export class Admitter {
   private readonly options: Required<Omit<AdmitterOptions, "batchId" | "onClosed" | "onAdmitted">> &

@@ -1,20 +1,8 @@
 /** The output formats are the provider's (packages/runware); jobs name them in their schema. */
 export { OUTPUT_FORMATS } from "@reframe/runware";
-export {
-  type Admission,
-  type AdmitResult,
-  createAdmission,
-  STREAM_CHUNK_JOBS,
-  type StreamWriter,
-} from "./admission.ts";
-export {
-  admissionRoom,
-  checkWindow,
-  DEFAULT_BULK_WINDOW,
-  MAX_BULK_WINDOW,
-  WINDOW_RULE,
-} from "./admission-window.ts";
-export { ADMITTER_LEASE_MS, Admitter, type AdmitterOptions } from "./admitter.ts";
+export { type Admission, type AdmitResult, createAdmission, type StreamWriter } from "./admission.ts";
+export { DEFAULT_BULK_WINDOW, MAX_BULK_WINDOW } from "./admission-window.ts";
+export { Admitter, type AdmitterOptions } from "./admitter.ts";
 export {
   ALERT_KINDS,
   type AlertEvent,
