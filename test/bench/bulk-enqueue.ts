@@ -2,14 +2,16 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  createAdmission,
   createBatchStore,
   createOutpaintQueue,
+  MAX_BULK_WINDOW,
   OUTPAINT_JOB_NAME,
   type OutpaintJobInput,
   outpaintJobId,
   parseOutpaintJob,
 } from "@reframe/jobs";
-import { enqueuePlan, parseBulkRequest, planBulk } from "@reframe/producer";
+import { parseBulkRequest, planBulk, streamPlan } from "@reframe/producer";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import { startRedisServer } from "@reframe/testkit";
@@ -62,9 +64,12 @@ async function planAndEnqueue(
   });
   try {
     await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
-    const result = await enqueuePlan(request, plan, sources, { queue, store });
-    await store.seal(plan.batchId);
-    return { enqueued: result.added + result.existing, costUsd: plan.estimate?.costUsd ?? 0 };
+    // Registered, then admitted here in one window as large as the run.
+    const admission = createAdmission(redis, { queue, store, chunkSize: CHUNK, sliceJobs: 20 * CHUNK });
+    const context = { queue, redis, config: { QUEUE_PREFIX: DEFAULT_QUEUE_PREFIX } };
+    await streamPlan(request, plan, sources, context, admission, { window: MAX_BULK_WINDOW });
+    const result = await admission.admit(plan.batchId);
+    return { enqueued: result?.admitted ?? 0, costUsd: plan.estimate?.costUsd ?? 0 };
   } finally {
     await sources.close();
   }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
+  createAdmission,
   createBatchStore,
   createBreakerStore,
   createOutpaintQueue,
@@ -9,6 +10,7 @@ import {
   createTaskStore,
   enqueueMany,
   type OutpaintJobInput,
+  parseOutpaintJob,
   promoteJob,
 } from "@reframe/jobs";
 import { createPipelineStore, createUploadBudgets, parsePipelinesFile } from "@reframe/pipelines";
@@ -16,6 +18,7 @@ import {
   createRedisClient,
   DEFAULT_QUEUE_PREFIX,
   hashTagOf,
+  LeaderLock,
   type RedisClient,
   redisSettingsFromEnv,
   waitForRedisReady,
@@ -24,7 +27,6 @@ import { type LocalRedisCluster, startRedisCluster } from "@reframe/testkit";
 import { Worker } from "bullmq";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaderLock } from "../../apps/worker/src/leader-lock.ts";
 
 /**
  * On a Cluster, a Lua script may touch the keys of one slot only. Every script of reframe is run here
@@ -150,6 +152,14 @@ describe("every Lua script on a real Redis Cluster", () => {
       const { jobIds } = await enqueueMany(queue, [JOB], { batch: { store: batches, batchId: "b-1" } });
       await enqueueMany(queue, [JOB], { batch: { store: batches, batchId: "b-1" } });
       await batches.seal("b-1");
+      // Windowed admission: a stream registered, admitted (the position moved), the batch sealed.
+      const admission = createAdmission(client, { queue, store: batches, prefix });
+      await batches.open("b-2", { kind: "bulk", createdAt: Date.now() });
+      const stream = admission.writeStream("b-2", { window: 10 });
+      await stream.write([parseOutpaintJob({ ...JOB, labels: { batchId: "b-2" } })]);
+      await stream.commit();
+      expect(await admission.admit("b-2")).toMatchObject({ admitted: 1 });
+      expect(await admission.admit("b-2")).toMatchObject({ finished: true });
       const jobId = jobIds[0]!;
       // Worker side: the task store, the reconciler's lock, a park and a promote, the job's end.
       const taskUUID = "0b6c8a8e-2f0e-5c8e-9d3a-5a1f0c2e7b11";

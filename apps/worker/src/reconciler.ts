@@ -1,9 +1,9 @@
 import { jobTraceMetadata, promoteJob, type TaskStore, toOutcomeRecord } from "@reframe/jobs";
 import { connectionProblem, formatDelay } from "@reframe/reachability";
+import type { LeaderLock } from "@reframe/redis";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
 import type { Queue } from "bullmq";
-import type { LeaderLock } from "./leader-lock.ts";
 import { nextPollDelayMs } from "./poll-schedule.ts";
 
 export interface ReconcilerOptions {

@@ -3,7 +3,10 @@ import { sourceLimitsOf } from "@reframe/config";
 import type { GuardedFetch } from "@reframe/egress";
 import type { ImageSlots } from "@reframe/images";
 import {
+  Admitter,
   type AlertPublisher,
+  announceBatchCompleted,
+  createAdmission,
   createBatchStore,
   createBreakerStore,
   createOutpaintQueue,
@@ -18,10 +21,12 @@ import {
   type QueueSampleData,
 } from "@reframe/jobs";
 import { createWrittenObjects } from "@reframe/pipelines";
+import { connectionProblem } from "@reframe/reachability";
 import {
   assertNoEviction,
   createRedisClient,
   isRedisOutage,
+  LeaderLock,
   type RedisClient,
   type RedisSettings,
   reportRedisReconnects,
@@ -34,7 +39,6 @@ import type { Logger } from "@reframe/telemetry";
 import { type Queue, type Telemetry, Worker } from "bullmq";
 import { startDeliveries } from "./deliveries.ts";
 import { recordFinalFailure } from "./final-failure.ts";
-import { LeaderLock } from "./leader-lock.ts";
 import { createOutpaintProcessor } from "./outpaint-processor.ts";
 import { startPipelineRunWorker } from "./pipeline-run-worker.ts";
 import type { ProviderBreaker } from "./provider-breaker.ts";
@@ -120,6 +124,23 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       })
     : undefined;
   reconciler?.start();
+  // Every worker runs one: a batch's lease makes one of them top its window up (admitter.ts).
+  const admitter = new Admitter({
+    redis: connection,
+    prefix: config.QUEUE_PREFIX,
+    admission: createAdmission(connection, {
+      queue: wiring.outpaintQueue,
+      store: deps.batches,
+      prefix: config.QUEUE_PREFIX,
+    }),
+    onClosed: async (batchId) => {
+      await announceBatchCompleted(deps.batches, batchId, deps.routes);
+    },
+    onError: (error) => {
+      if (!connectionProblem(error)) logger.warn({ err: error }, "admitting waiting batch jobs failed");
+    },
+  });
+  admitter.start();
   const spendWatch = startSpendWatch({
     ledger: wiring.spendLedger,
     queue: wiring.outpaintQueue,
@@ -160,7 +181,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
       spendWatch.stop();
       await Promise.all([worker.close(), pipelineRuns?.close(), deliveries?.close()]);
       await shared.batcher.drain();
-      await reconciler?.stop();
+      await Promise.all([reconciler?.stop(), admitter.stop()]);
       await closeQueues();
       await connection.quit();
     },
@@ -172,6 +193,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         pipelineRuns?.close(true),
         deliveries?.close(true),
         reconciler?.stop(),
+        admitter.stop(),
         closeQueues(),
       ]);
     },

@@ -19,6 +19,9 @@ import { z } from "zod";
  *   batch:<id>:skipped   hash   job id -> reason
  *   batch:<id>:results   hash   job id -> how it ended (JSON, batchJobEndSchema)
  *   batch:<id>:failures  hash   reason code -> count
+ *   batch:<id>:admission hash   a job stream waiting for admission (admission.ts): streamId, jobs,
+ *                               position, window, chunk
+ *   batch:<id>:stream    list   the stream's jobs not yet admitted, compressed chunks
  *   batches              zset   batch id, scored by its creation time: the newest first for
  *                               `reframe batch list` (the newest BATCH_INDEX_SIZE are kept)
  * Every batch key expires BATCH_RETENTION_MS after the batch's last change; an expired batch leaves
@@ -88,6 +91,11 @@ export interface BatchStatus {
   failed: number;
   /** Awaited jobs that have not ended yet. */
   inFlight: number;
+  /**
+   * Jobs of the batch's stream not admitted yet (admission.ts): not in the queue and not in `total`
+   * (they join it, or are skipped, as the window admits them).
+   */
+  waiting: number;
   skipped: Record<SkipReason, number>;
   failuresByReason: Record<string, number>;
   costUsd: number;
@@ -134,6 +142,10 @@ export function batchKeys(prefix: string, batchId: string) {
     skipped: `${base}:skipped`,
     results: `${base}:results`,
     failures: `${base}:failures`,
+    /** Windowed admission (admission.ts): the stream's record, its chunks, and its admitter's lease. */
+    admission: `${base}:admission`,
+    stream: `${base}:stream`,
+    admitter: `${base}:admitter`,
   };
 }
 
@@ -207,12 +219,18 @@ export function createBatchStore(
 
     async status(batchId) {
       const keys = keysOf(batchId);
-      const [[, fields], [, failures], [, pending]] = (await redis
+      const [[, fields], [, failures], [, pending], [, [admitted, streamed]]] = (await redis
         .multi()
         .hgetall(keys.batch)
         .hgetall(keys.failures)
         .scard(keys.pending)
-        .exec()) as [[null, Record<string, string>], [null, Record<string, string>], [null, number]];
+        .hmget(keys.admission, "position", "jobs")
+        .exec()) as [
+        [null, Record<string, string>],
+        [null, Record<string, string>],
+        [null, number],
+        [null, (string | null)[]],
+      ];
       if (!fields.info) return undefined;
       const int = (name: string) => Number(fields[name] ?? 0);
       const optional = (name: string) => (fields[name] === undefined ? undefined : Number(fields[name]));
@@ -223,6 +241,7 @@ export function createBatchStore(
         completed: int("completed"),
         failed: int("failed"),
         inFlight: pending,
+        waiting: Number(streamed ?? 0) - Number(admitted ?? 0),
         skipped: Object.fromEntries(
           SKIP_REASONS.map((reason) => [reason, int(`skipped:${reason}`)]),
         ) as Record<SkipReason, number>,

@@ -1,5 +1,8 @@
 /** The output formats are the provider's (packages/runware); jobs name them in their schema. */
 export { OUTPUT_FORMATS } from "@reframe/runware";
+export { type Admission, type AdmitResult, createAdmission, type StreamWriter } from "./admission.ts";
+export { DEFAULT_BULK_WINDOW, MAX_BULK_WINDOW } from "./admission-window.ts";
+export { Admitter, type AdmitterOptions } from "./admitter.ts";
 export {
   ALERT_KINDS,
   type AlertEvent,

@@ -1,5 +1,6 @@
 export { assertNoEviction, type EvictionCheck, RedisConfigError } from "./eviction.ts";
 export { hashTagOf, inOneSlot, slotOf } from "./hash-slot.ts";
+export { LeaderLock } from "./leader-lock.ts";
 export { type LuaScript, luaScript, runScript } from "./lua-script.ts";
 export {
   checkRedisReachable,

@@ -9,6 +9,7 @@ const status = (overrides: Partial<BatchStatus> = {}): BatchStatus => ({
   completed: 3,
   failed: 1,
   inFlight: 0,
+  waiting: 0,
   skipped: { done: 2, failed: 0, inFlight: 1 },
   failuresByReason: { sourceNotFound: 1 },
   costUsd: 0.5,
@@ -86,5 +87,12 @@ describe("summarizeBatch", () => {
       /open \(still being enqueued, or interrupted: run the same bulk command again\)/,
     );
     expect(formatSummary(summary)).toMatch(/in flight\s+2/);
+  });
+
+  it("counts the jobs still waiting for the window among the batch's jobs", async () => {
+    const admitting = status({ sealedAt: undefined, closedAt: undefined, inFlight: 2, waiting: 50 });
+    const text = formatSummary(await summarizeBatch(storeOf([]), admitting, 11_000));
+    expect(text).toMatch(/running \(admitting a window at a time\)/);
+    expect(text).toMatch(/jobs\s+54 \(4 admitted, 50 waiting for room in the window\)/);
   });
 });

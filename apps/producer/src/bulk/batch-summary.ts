@@ -90,14 +90,21 @@ export function summaryLines(summary: BatchSummary): { label: string; value: str
     ? "closed"
     : status.sealedAt
       ? "running (every job enqueued)"
-      : status.info.kind === "bulk"
-        ? "open (still being enqueued, or interrupted: run the same bulk command again)"
-        : "open (more jobs may join it)";
+      : status.waiting
+        ? "running (admitting a window at a time)"
+        : status.info.kind === "bulk"
+          ? "open (still being enqueued, or interrupted: run the same bulk command again)"
+          : "open (more jobs may join it)";
   const estimated = status.info.estimatedCostUsd;
   return [
     { label: "batch", value: `${status.batchId} (${status.info.kind}, ${state})` },
     ...(status.info.description ? [{ label: "started by", value: status.info.description }] : []),
-    { label: "jobs", value: String(status.total) },
+    {
+      label: "jobs",
+      value: status.waiting
+        ? `${status.total + status.waiting} (${status.total} admitted, ${status.waiting} waiting for room in the window)`
+        : String(status.total),
+    },
     { label: "completed", value: String(status.completed) },
     {
       label: "failed",

@@ -1,14 +1,14 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createBatchStore, createOutpaintQueue } from "@reframe/jobs";
+import { createAdmission, createBatchStore, createOutpaintQueue } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planBulk } from "./bulk-plan.ts";
 import { parseBulkRequest } from "./bulk-request.ts";
-import { enqueuePlan } from "./bulk-run.ts";
+import { streamPlan } from "./bulk-run.ts";
 
 const server = useRedisServer();
 let directory: string;
@@ -28,8 +28,8 @@ const s3 = createS3Client({
   credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
 });
 
-describe("a streamed plan and its enqueue", () => {
-  it("count a job repeated chunks apart once, enqueue each once, and add nothing when run again", async () => {
+describe("a streamed plan and its stream", () => {
+  it("count a job repeated chunks apart once, admit each once, and add nothing when run again", async () => {
     const prefix = "{plan-test}";
     const redis = createRedisClient(server.url, { role: "worker" });
     const queue = createOutpaintQueue({ connection: redis, prefix });
@@ -64,11 +64,19 @@ describe("a streamed plan and its enqueue", () => {
       expect(await queue.getWaitingCount()).toBe(0);
 
       await store.open(first.plan.batchId, { kind: "bulk", createdAt: 1 });
-      const added = await enqueuePlan(request, first.plan, first.sources, { queue, store });
+      const admission = createAdmission(redis, { queue, store, prefix, chunkSize: 100 });
+      const context = { queue, redis, config: { QUEUE_PREFIX: prefix } };
+      const window = { window: 10_000 };
+      expect(await streamPlan(request, first.plan, first.sources, context, admission, window)).toEqual({
+        jobs: 2000,
+        stopped: false,
+      });
       await first.sources.close();
-      expect(added).toEqual({ added: 2000, existing: 0, stopped: false });
+      expect(await queue.getWaitingCount()).toBe(0);
+      expect((await store.status(first.plan.batchId))?.waiting).toBe(2000);
+      expect(await admission.admit(first.plan.batchId)).toMatchObject({ added: 2000, existing: 0 });
       expect(await queue.getWaitingCount()).toBe(2000);
-      expect((await store.status(first.plan.batchId))?.total).toBe(2000);
+      expect(await store.status(first.plan.batchId)).toMatchObject({ total: 2000, waiting: 0 });
 
       const again = await planBulk(request, deps);
       expect(again.plan).toMatchObject({
@@ -77,12 +85,13 @@ describe("a streamed plan and its enqueue", () => {
         toRun: 0,
         inFlightInBatch: 2000,
       });
-      expect(await enqueuePlan(request, again.plan, again.sources, { queue, store })).toEqual({
-        added: 0,
-        existing: 2000,
+      // Every job is the batch's and in the queue: the stream is empty, nothing waits.
+      expect(await streamPlan(request, again.plan, again.sources, context, admission, window)).toEqual({
+        jobs: 0,
         stopped: false,
       });
       await again.sources.close();
+      expect(await admission.admit(first.plan.batchId)).toBeUndefined();
       expect(await queue.getWaitingCount()).toBe(2000);
       expect((await store.status(first.plan.batchId))?.total).toBe(2000);
     } finally {

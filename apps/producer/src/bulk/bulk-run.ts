@@ -1,6 +1,17 @@
 import { sourceLimitsOf } from "@reframe/config";
-import { announceBatchCompleted, enqueueMany, type OutpaintJob, openRouteQueues } from "@reframe/jobs";
+import {
+  type Admission,
+  type AdmitResult,
+  Admitter,
+  announceBatchCompleted,
+  batchKeys,
+  createAdmission,
+  jobStates,
+  openRouteQueues,
+} from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import { scratchAreas } from "@reframe/storage";
+import type { Queue } from "bullmq";
 import type { BulkContext } from "./bulk-context.ts";
 import { type BulkPlan, jobChunks, planBulk } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
@@ -16,10 +27,13 @@ export const OVER_BUDGET_EXIT_CODE = 3;
 
 /**
  * `reframe bulk`: plan (list or parse, expand, look up, estimate: one streaming pass), print the
- * plan, stop there on a dry run or over the budget, then open the batch, enqueue in chunks (a second
- * pass over the same sources), seal it and follow it to its end with a summary and a report. Every
- * step is safe to repeat: the batch id comes from the request and job ids from the work, so running
- * the same command again adds only what is missing.
+ * plan, stop there on a dry run or over the budget, then open the batch and register its jobs as a
+ * stream (a second pass over the same sources), which is admitted to the queue a window at a time
+ * (BULK_WINDOW, @reframe/jobs admission.ts) and sealed after its last job. With --detach the command
+ * ends once the stream is registered and the workers admit it; otherwise it admits its own batch
+ * while it follows it to its end with a summary and a report. Every step is safe to repeat: the
+ * batch id comes from the request and job ids from the work, so running the same command again adds
+ * only what is missing.
  */
 export async function runBulk(
   request: BulkRequest,
@@ -66,17 +80,77 @@ async function runPlan(
     description: commandLine,
     ...(cost === undefined ? {} : { estimatedCostUsd: cost }),
   });
-  const enqueued = await enqueueChunks(request, plan, sources, context);
-  if (enqueued === "interrupted") return INTERRUPTED_EXIT_CODE;
-  await sealAndAnnounce(plan.batchId, context);
-  if (request.detach) {
-    context.out.write(`batch ${plan.batchId} runs on; follow it with: ${reattachHint(plan.batchId)}\n`);
-    return 0;
-  }
-  return finishBatch(context, plan.batchId, {
-    follow: true,
-    reportFile: request.reportFile ?? defaultReportFile(plan.batchId),
+  const admission = createAdmission(context.redis, {
+    queue: context.queue,
+    store: context.store,
+    prefix: context.config.QUEUE_PREFIX,
+    chunkSize: request.chunkSize,
   });
+  // Followed, the run admits its own batch: it holds the batch's lease from before the stream is
+  // registered, so the workers' admitters leave it alone until this process ends or lets go.
+  const own = request.detach ? undefined : ownAdmitter(plan.batchId, admission, context);
+  try {
+    await own?.admitter.claim();
+    const registered = await registerStream(request, plan, sources, context, admission);
+    if (registered === "interrupted") return INTERRUPTED_EXIT_CODE;
+    if (registered.jobs === 0) await sealAndAnnounce(plan.batchId, context);
+    if (!own) {
+      context.out.write(
+        `batch ${plan.batchId} runs on (the workers admit its jobs); follow it with: ${reattachHint(plan.batchId)}\n`,
+      );
+      return 0;
+    }
+    // The first window in the foreground (a run within the window is wholly enqueued here, as the
+    // line says), the rest while the batch is followed.
+    await own.admitFirstWindow();
+    return await finishBatch(context, plan.batchId, {
+      follow: true,
+      reportFile: request.reportFile ?? defaultReportFile(plan.batchId),
+    });
+  } finally {
+    await own?.admitter.stop();
+  }
+}
+
+/**
+ * An admitter of this run's batch only. Its first pass runs in the foreground with a progress line (a
+ * run within the window is wholly enqueued there, as before windows), the next ones while the batch
+ * is followed.
+ */
+function ownAdmitter(batchId: string, admission: Admission, context: BulkContext) {
+  const progress = createProgressLine({ stream: context.err, now: context.now });
+  const total = { added: 0, existing: 0 };
+  let last: AdmitResult | undefined;
+  let foreground = true;
+  const admitter = new Admitter({
+    redis: context.redis,
+    admission,
+    prefix: context.config.QUEUE_PREFIX,
+    batchId,
+    shouldStop: () => context.interrupt.requested,
+    onAdmitted: (_, result) => {
+      total.added += result.added;
+      total.existing += result.existing;
+      last = result;
+      if (foreground)
+        progress.update(`enqueued ${total.added} new of ${result.position}/${result.jobs} jobs`);
+    },
+    onClosed: () => announce(batchId, context),
+  });
+  return {
+    admitter,
+    async admitFirstWindow() {
+      await admitter.tick();
+      foreground = false;
+      if (last?.finished)
+        progress.done(`enqueued ${total.added} new jobs (${total.existing} already in the queue)`);
+      else if (last)
+        progress.done(
+          `enqueued ${total.added} new jobs of the first ${last.position}; ${last.jobs - last.position} wait for room in the window`,
+        );
+      admitter.start();
+    },
+  };
 }
 
 async function makePlan(request: BulkRequest, context: BulkContext) {
@@ -102,86 +176,85 @@ async function makePlan(request: BulkRequest, context: BulkContext) {
   return planned;
 }
 
-/** Distinct jobs handed to one enqueueMany call: its chunks' lookups travel with the adds before them. */
-const ENQUEUE_SLICE_CHUNKS = 20;
-
 /**
- * Every distinct job goes through enqueueMany, chunk by chunk: the missing ones are added and awaited,
- * the others are recorded as skipped with their state. Ctrl-C takes effect between chunks, so a
- * chunk is never half-registered by choice; a crash inside one is repaired by the next run (a job
- * registered but never added is still missing from the queue, so it is added then).
+ * The plan's jobs become the batch's stream (admission.ts), chunk by chunk; Ctrl-C takes effect
+ * between chunks and leaves nothing registered (the stream is registered whole or not at all).
  */
-async function enqueueChunks(
+async function registerStream(
   request: BulkRequest,
   plan: BulkPlan,
   sources: BulkSources,
   context: BulkContext,
-): Promise<"done" | "interrupted"> {
+  admission: Admission,
+): Promise<{ jobs: number } | "interrupted"> {
   const progress = createProgressLine({ stream: context.err, now: context.now });
   const startedAt = context.now();
-  const result = await enqueuePlan(request, plan, sources, context, {
+  const result = await streamPlan(request, plan, sources, context, admission, {
+    window: context.config.BULK_WINDOW,
     shouldStop: () => context.interrupt.requested,
-    onChunk: (added, done, total) => {
+    onChunk: (done) => {
       progress.update(
-        `enqueued ${added} new of ${done}/${total} jobs${rateAndEta(done, total - done, context.now() - startedAt)}`,
-        done / total,
+        `registered ${done}/${plan.jobs} jobs${rateAndEta(done, plan.jobs - done, context.now() - startedAt)}`,
+        done / plan.jobs,
       );
     },
   });
   if (result.stopped) {
-    progress.done(
-      `enqueued ${result.added} new jobs, looked at ${result.added + result.existing} of ${plan.jobs}`,
-    );
+    progress.done(`registered none of ${plan.jobs} jobs`);
     context.err.write(
       `interrupted: batch ${plan.batchId} is not sealed; run the same command again to resume it (it adds only what is missing)\n`,
     );
     return "interrupted";
   }
   await context.confirmWrites();
-  progress.done(`enqueued ${result.added} new jobs (${result.existing} already in the queue)`);
-  return "done";
+  progress.done(
+    `registered ${result.jobs} jobs; the queue holds at most ${context.config.BULK_WINDOW} of them at a time (BULK_WINDOW)`,
+  );
+  return { jobs: result.jobs };
 }
 
 /**
- * A plan's jobs into its batch: the plan's sources read again and expanded the same way (each
- * distinct job once), ENQUEUE_SLICE_CHUNKS chunks per enqueueMany call; stops between chunks when
- * asked. What `reframe bulk` does after its plan, and what the bulk benchmarks measure.
+ * A plan's jobs into its batch's stream: the plan's sources read again and expanded the same way
+ * (each distinct job once), less the jobs the batch already has in the queue (a run started again
+ * re-registers only what may still be missing: jobs that wait, and jobs registered in the batch whose
+ * add a crash cut short). Stops between chunks when asked; nothing waits for admission until the
+ * stream is committed whole. What `reframe bulk` does after its plan, and what the bulk benchmarks
+ * measure.
  */
-export async function enqueuePlan(
-  request: Pick<BulkRequest, "template" | "chunkSize">,
-  plan: Pick<BulkPlan, "batchId" | "jobs">,
+export async function streamPlan(
+  request: Pick<BulkRequest, "template">,
+  plan: Pick<BulkPlan, "batchId" | "existingBatch">,
   sources: Pick<BulkSources, "again">,
-  { queue, store }: Pick<BulkContext, "queue" | "store">,
-  options: {
-    shouldStop?: () => boolean;
-    onChunk?: (added: number, done: number, total: number) => void;
-  } = {},
-): Promise<{ added: number; existing: number; stopped: boolean }> {
-  const total = { added: 0, existing: 0, stopped: false };
-  let slice: OutpaintJob[] = [];
-  const flush = async () => {
-    const result = await enqueueMany(queue, slice, {
-      chunkSize: request.chunkSize,
-      batch: { store, batchId: plan.batchId },
-      ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
-      onProgress: (done, _total, added) =>
-        options.onChunk?.(total.added + added, total.added + total.existing + done, plan.jobs),
-    });
-    total.added += result.added;
-    total.existing += result.existing;
-    total.stopped = result.stopped;
-    slice = [];
-  };
+  { queue, redis, config }: { queue: Queue; redis: RedisClient; config: { QUEUE_PREFIX: string } },
+  admission: Admission,
+  options: { window: number; shouldStop?: () => boolean; onChunk?: (done: number) => void },
+): Promise<{ jobs: number; stopped: boolean }> {
+  const writer = admission.writeStream(plan.batchId, { window: options.window });
+  const members = batchKeys(config.QUEUE_PREFIX, plan.batchId).jobs;
+  // A batch new to Redis has no members: nothing to look up.
+  const resumed = (plan.existingBatch?.total ?? 0) > 0;
+  let done = 0;
   const seen = createSeenJobs();
   try {
     for await (const chunk of jobChunks(sources.again(), request.template, plan.batchId, seen)) {
-      for (const { job } of chunk.jobs) slice.push(job);
-      if (slice.length < request.chunkSize * ENQUEUE_SLICE_CHUNKS) continue;
-      await flush();
-      if (total.stopped) return total;
+      if (options.shouldStop?.()) {
+        await writer.abort();
+        return { jobs: 0, stopped: true };
+      }
+      let jobs = chunk.jobs;
+      if (resumed && jobs.length > 0) {
+        const ids = jobs.map(({ jobId }) => jobId);
+        const [member, states] = await Promise.all([
+          redis.smismember(members, ...ids),
+          jobStates(queue, ids),
+        ]);
+        jobs = jobs.filter((_, index) => member[index] !== 1 || states[index] === undefined);
+      }
+      await writer.write(jobs.map(({ job }) => job));
+      done += chunk.jobs.length;
+      options.onChunk?.(done);
     }
-    if (slice.length > 0) await flush();
-    return total;
+    return { jobs: (await writer.commit()).jobs, stopped: false };
   } finally {
     seen.close();
   }
@@ -189,7 +262,10 @@ export async function enqueuePlan(
 
 /** A batch with nothing pending closes when sealed; nobody else would announce it then. */
 async function sealAndAnnounce(batchId: string, context: BulkContext): Promise<void> {
-  if ((await context.store.seal(batchId)) !== "closed") return;
+  if ((await context.store.seal(batchId)) === "closed") await announce(batchId, context);
+}
+
+async function announce(batchId: string, context: BulkContext): Promise<void> {
   const routes = openRouteQueues({ connection: context.redis, prefix: context.config.QUEUE_PREFIX });
   try {
     await announceBatchCompleted(context.store, batchId, routes);

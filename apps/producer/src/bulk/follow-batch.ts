@@ -18,9 +18,10 @@ export interface FollowOptions {
 }
 
 /**
- * Polls a batch until none of its jobs is in flight, drawing completed, failed and in flight. A
- * batch is sealed before it is followed by `reframe bulk`; any other batch ends the follow when it
- * has nothing in flight (an API batch is never sealed).
+ * Polls a batch until none of its jobs is in flight or waiting for admission, drawing completed,
+ * failed, in flight and waiting. A batch is sealed before it is followed by `reframe bulk` (or
+ * sealed by its admitter after its last window); any other batch ends the follow when it has nothing
+ * in flight (an API batch is never sealed).
  */
 export async function followBatch(
   store: Pick<BatchStore, "status">,
@@ -44,13 +45,14 @@ export async function followBatch(
       throw new UsageError(`no batch ${batchId} (unknown, or expired 30 days after its last change)`);
     const ended = last.completed + last.failed;
     firstEnded ??= ended;
-    if (last.inFlight === 0) {
+    // Jobs waiting for the window are still to run: a windowed batch may have none in flight a moment.
+    if (last.inFlight === 0 && last.waiting === 0) {
       progress.done(line(last, ""));
       return { kind: "ended", status: last };
     }
     progress.update(
-      line(last, rateAndEta(ended - firstEnded, last.inFlight, now() - startedAt)),
-      last.total ? ended / last.total : undefined,
+      line(last, rateAndEta(ended - firstEnded, last.inFlight + last.waiting, now() - startedAt)),
+      last.total + last.waiting ? ended / (last.total + last.waiting) : undefined,
     );
     try {
       await sleep(pollMs, undefined, { signal });
@@ -63,6 +65,8 @@ export async function followBatch(
 
 function line(status: BatchStatus, rate: string): string {
   const ended = status.completed + status.failed;
-  const fraction = status.total ? ended / status.total : 1;
-  return `${bar(fraction)} ${ended}/${status.total}  completed ${status.completed}  failed ${status.failed}  in flight ${status.inFlight}${rate}`;
+  const jobs = status.total + status.waiting;
+  const fraction = jobs ? ended / jobs : 1;
+  const waiting = status.waiting ? `  waiting ${status.waiting}` : "";
+  return `${bar(fraction)} ${ended}/${jobs}  completed ${status.completed}  failed ${status.failed}  in flight ${status.inFlight}${waiting}${rate}`;
 }

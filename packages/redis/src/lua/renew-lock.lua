@@ -1,5 +1,5 @@
 --[[
-  Takes or keeps the reconciler's leadership.
+  Takes or keeps a leader lease (the reconciler's, a batch's admitter).
 
   KEYS[1]  the lock key
   ARGV[1]  this process's token (random per process)

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { luaScript, type RedisClient, runScript } from "@reframe/redis";
+import { luaScript, runScript } from "./lua-script.ts";
+import type { RedisClient } from "./redis-client.ts";
 
 const RENEW = luaScript(new URL("./lua/renew-lock.lua", import.meta.url));
 const RELEASE = luaScript(new URL("./lua/release-lock.lua", import.meta.url));

@@ -1,5 +1,5 @@
 --[[
-  Gives up the reconciler's leadership, if this process still holds it.
+  Gives up a leader lease, if this process still holds it.
 
   KEYS[1]  the lock key
   ARGV[1]  this process's token

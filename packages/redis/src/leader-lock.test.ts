@@ -1,7 +1,7 @@
-import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaderLock } from "./leader-lock.ts";
+import { createRedisClient, type RedisClient } from "./redis-client.ts";
 
 describe("LeaderLock", () => {
   let server: LocalRedis;
