@@ -1,6 +1,11 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, type LocalStackOptions, startLocalStack } from "@reframe/demo";
 import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
+import {
+  LOCAL_BUCKETS,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from "@reframe/local-stack";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import type { Queue } from "bullmq";

@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { isCopyPlan, OUTPAINT_LIMITS, planCanvas } from "@reframe/geometry";
 import { createBatchStore } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
 import {
   BATCH_COMPLETED_EVENT_TYPE,
@@ -16,6 +15,7 @@ import {
   probesWithin,
   readOutpaintResult,
 } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { readImageDimensions } from "@reframe/storage";
 import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@reframe/testkit";
 import { taskUUIDFor } from "@reframe/worker";

@@ -1,5 +1,5 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterAll, describe, expect, it } from "vitest";
 import { job, type PipelineClients, pipelineClients, uploadSource } from "../pipeline/pipeline-fixture.ts";
 import { reframe } from "../reframe-cli.ts";

@@ -1,5 +1,5 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput, outpaintJobDataSchema } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   job,

@@ -1,4 +1,3 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import {
   alertEventType,
   createBatchStore,
@@ -6,6 +5,7 @@ import {
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createRedisClient } from "@reframe/redis";
 import { type PrometheusSample, parsePrometheusText, sumSamples } from "@reframe/testkit";
 import { Queue } from "bullmq";

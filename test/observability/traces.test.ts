@@ -1,7 +1,7 @@
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { parseEnv } from "@reframe/config";
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE, createOutpaintQueue, jobTraceMetadata } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createApiServer } from "@reframe/producer";
 import { createRedisClient } from "@reframe/redis";
 import { createLogger, SPANS, startTracing, type Tracing } from "@reframe/telemetry";

@@ -1,5 +1,5 @@
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE, DELIVERY_QUEUE } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack } from "@reframe/demo";
 import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack } from "@reframe/local-stack";
 import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { Queue } from "bullmq";
 import sharp from "sharp";

@@ -1,6 +1,6 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, readOutpaintResult } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { readImageDimensions } from "@reframe/storage";
 import { REDIS_TOPOLOGIES } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

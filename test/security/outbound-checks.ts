@@ -1,5 +1,5 @@
-import { LOCAL_BUCKETS } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE } from "@reframe/jobs";
+import { LOCAL_BUCKETS } from "@reframe/local-stack";
 import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadSource } from "../pipeline/pipeline-fixture.ts";

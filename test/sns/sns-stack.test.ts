@@ -1,5 +1,5 @@
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { readOutpaintResult } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import {
   applyPipelines,
   createPipelineRunQueue,

@@ -2,11 +2,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createOutpaintQueue, enqueueMany, type OutpaintJobInput, readOutpaintResult } from "@reframe/jobs";
+import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { createRedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
-import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { type UploadedSample, uploadSampleScenes } from "./sample-scenes.ts";
 import { serve } from "./serve.ts";
 

@@ -1,5 +1,4 @@
 export { checkS3Reachable, createS3Client, type S3ClientSettings, s3Target } from "./client.ts";
-export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
 export {
   DEFAULT_KEY_TEMPLATE,
   KeyTemplateError,
