@@ -8,7 +8,7 @@ import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-
 import type { Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliEnvironment, planNumber, runCli } from "../bulk/bulk-fixture.ts";
-import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 
 /**
@@ -83,7 +83,7 @@ function plannedSize(displayed: { width: number; height: number }, spec: TargetS
 }
 
 let stack: LocalStack;
-let clients: PipelineClients;
+let clients: StackClients;
 let files: Awaited<ReturnType<typeof awkwardLibrary>>;
 let directory: string;
 
@@ -92,7 +92,7 @@ beforeAll(async () => {
     startLocalStack({ workers: 1, api: true, emulatorEnv: { EMULATOR_LATENCY_MS: "20-80" } }),
     awkwardLibrary(),
   ]);
-  clients = pipelineClients(stack);
+  clients = stackClients(stack);
   directory = await mkdtemp(join(tmpdir(), "reframe-awkward-"));
 }, 180_000);
 

@@ -21,7 +21,7 @@ import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@refr
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
-import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import {
   type BatchObservation,
   type ChaosReport,
@@ -133,7 +133,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     },
   });
-  const clients = pipelineClients(stack);
+  const clients = stackClients(stack);
   // The harness's own clients see Redis go away during the fault; they retry, nothing more.
   clients.connection.on("error", () => undefined);
   clients.queue.on("error", () => undefined);
@@ -376,7 +376,7 @@ export class ChaosActions {
  * for 10 s: the rest are lost), or the timeout. Returns when the last job finished, if they all did.
  */
 async function waitForDrain(
-  clients: PipelineClients,
+  clients: StackClients,
   total: number,
   settings: {
     timeoutMs: number;
@@ -415,7 +415,7 @@ async function waitForDrain(
 }
 
 async function observeJobs(
-  clients: PipelineClients,
+  clients: StackClients,
   jobIds: string[],
   planned: PlannedJob[],
 ): Promise<JobObservation[]> {
@@ -502,7 +502,7 @@ async function checkOutput(
 }
 
 async function observeBatch(
-  clients: PipelineClients,
+  clients: StackClients,
   batches: BatchStore,
   batchId: string,
 ): Promise<BatchObservation> {

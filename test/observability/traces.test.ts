@@ -10,7 +10,7 @@ import { startWebhookReceiver, webhooksConfigSchema } from "@reframe/webhooks";
 import { type RunningWorker, startOutpaintWorker, workerConfigSchema } from "@reframe/worker";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { job, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { job, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 
 /**
  * Traces with an in-memory exporter: the worker, the webhook receiver and the API run in this
