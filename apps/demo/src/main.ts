@@ -11,7 +11,7 @@ import { type UploadedSample, uploadSampleScenes } from "./sample-scenes.ts";
 import { serve } from "./serve.ts";
 
 /**
- * The quick-start demo: the whole pipeline on embedded defaults. Sample scenes go into the embedded
+ * The quick-start demo: the whole outpaint flow on embedded defaults. Sample scenes go into the embedded
  * S3, a batch of reformats is enqueued, the worker drives the emulator (async submit, webhook or
  * polling, uploadEndpoint into S3), and each output's key and size is printed and shown in a page.
  */
