@@ -1,4 +1,4 @@
-import type { ProviderError, TaskOutcome } from "@reframe/runware";
+import type { ProviderError, TaskAnswer } from "@reframe/runware";
 import { z } from "zod";
 
 /**
@@ -71,7 +71,7 @@ const GENERATION_FAILED = new Set(["provider", "timeout", "unknown"]);
  * provider took the task, so there anything short of a result or a terminal refusal is `later`:
  * sent again under the same taskUUID after a backoff, never redone as a new (paid) generation.
  */
-export function toOutcomeRecord(answer: TaskOutcome, via: OutcomeVia, receivedAt: number): OutcomeReading {
+export function toOutcomeRecord(answer: TaskAnswer, via: OutcomeVia, receivedAt: number): OutcomeReading {
   switch (answer.kind) {
     case "accepted":
     case "alreadyAccepted":
