@@ -1,4 +1,4 @@
-import { type OutcomeReading, toOutcomeRecord } from "@reframe/jobs";
+import { type AnswerReading, toOutcomeRecord } from "@reframe/jobs";
 import { answersOf, parseWebhookBody } from "@reframe/runware";
 
 /**
@@ -12,7 +12,7 @@ import { answersOf, parseWebhookBody } from "@reframe/runware";
  */
 
 export type DeliveryReading =
-  | { ok: true; reading: OutcomeReading }
+  | { ok: true; reading: AnswerReading }
   | { ok: false; error: "invalid-body" | "taskUUID mismatch"; reason: string };
 
 export function readDelivery(body: unknown, taskUUID: string, receivedAt: number): DeliveryReading {

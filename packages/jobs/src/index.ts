@@ -189,7 +189,7 @@ export {
   toMicroUsd,
 } from "./spend-ledger.ts";
 export {
-  type OutcomeReading,
+  type AnswerReading,
   storedResultSchema,
   type TaskOutcomeRecord,
   taskOutcomeRecordSchema,
