@@ -197,7 +197,7 @@ export {
 } from "./task-outcome.ts";
 export {
   createTaskStore,
-  type PromoteOutcome,
+  type PromoteResult,
   promoteJob,
   type TaskRegistration,
   type TaskStore,
