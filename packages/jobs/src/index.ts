@@ -44,7 +44,7 @@ export {
   batchJobEndSchema,
   batchKeys,
   createBatchStore,
-  type RecordEndOutcome,
+  type RecordEndResult,
   SKIP_REASONS,
   type SkipReason,
 } from "./batch-store.ts";
