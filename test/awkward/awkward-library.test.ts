@@ -22,21 +22,21 @@ import { reframe } from "../reframe-cli.ts";
 const TARGETS = ["16:9", "preset:instagram-story"] as const;
 type TargetSpec = (typeof TARGETS)[number];
 
-type Outcome =
+type ExpectedEnd =
   | { completed: true; prepared?: { conversions: string[]; animated?: boolean } }
   | { failed: string };
-const completed = (prepared?: { conversions: string[]; animated?: boolean }): Outcome => ({
+const completed = (prepared?: { conversions: string[]; animated?: boolean }): ExpectedEnd => ({
   completed: true,
   ...(prepared ? { prepared } : {}),
 });
-const failed = (code: string): Outcome => ({ failed: code });
+const failed = (code: string): ExpectedEnd => ({ failed: code });
 
 /**
  * What each file must become, for both targets (the expected size is planCanvas of what a viewer
  * sees). Mostly generated canvases are refused at plan by the generated-share guard (90% by default):
  * the panorama at both targets, the 120×90 GIF and the 32×32 icon as a 1080×1920 story.
  */
-const LIBRARY: Record<AwkwardFileName, Record<TargetSpec, Outcome>> = {
+const LIBRARY: Record<AwkwardFileName, Record<TargetSpec, ExpectedEnd>> = {
   "phone-rotated-6.jpg": both(completed({ conversions: ["EXIF orientation 6"] })),
   "phone-rotated-8.jpg": both(completed({ conversions: ["EXIF orientation 8"] })),
   "deep-16bit.png": both(completed({ conversions: ["16-bit"] })),
@@ -65,7 +65,7 @@ const LIBRARY: Record<AwkwardFileName, Record<TargetSpec, Outcome>> = {
   "bomb-40000.png": both(failed("sourceTooLarge")),
 };
 
-function both(outcome: Outcome): Record<TargetSpec, Outcome> {
+function both(outcome: ExpectedEnd): Record<TargetSpec, ExpectedEnd> {
   return { "16:9": outcome, "preset:instagram-story": outcome };
 }
 
