@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { OUTPAINT_LIMITS, parseTargetSpec, planCanvas, type Target } from "@reframe/geometry";
 import { type AwkwardFileName, awkwardLibrary } from "@reframe/images/testing";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import type { Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliEnvironment, planNumber, runCli } from "../bulk/bulk-fixture.ts";
-import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 
 /**
@@ -22,21 +22,21 @@ import { reframe } from "../reframe-cli.ts";
 const TARGETS = ["16:9", "preset:instagram-story"] as const;
 type TargetSpec = (typeof TARGETS)[number];
 
-type Outcome =
+type ExpectedEnd =
   | { completed: true; prepared?: { conversions: string[]; animated?: boolean } }
   | { failed: string };
-const completed = (prepared?: { conversions: string[]; animated?: boolean }): Outcome => ({
+const completed = (prepared?: { conversions: string[]; animated?: boolean }): ExpectedEnd => ({
   completed: true,
   ...(prepared ? { prepared } : {}),
 });
-const failed = (code: string): Outcome => ({ failed: code });
+const failed = (code: string): ExpectedEnd => ({ failed: code });
 
 /**
  * What each file must become, for both targets (the expected size is planCanvas of what a viewer
  * sees). Mostly generated canvases are refused at plan by the generated-share guard (90% by default):
  * the panorama at both targets, the 120×90 GIF and the 32×32 icon as a 1080×1920 story.
  */
-const LIBRARY: Record<AwkwardFileName, Record<TargetSpec, Outcome>> = {
+const LIBRARY: Record<AwkwardFileName, Record<TargetSpec, ExpectedEnd>> = {
   "phone-rotated-6.jpg": both(completed({ conversions: ["EXIF orientation 6"] })),
   "phone-rotated-8.jpg": both(completed({ conversions: ["EXIF orientation 8"] })),
   "deep-16bit.png": both(completed({ conversions: ["16-bit"] })),
@@ -65,7 +65,7 @@ const LIBRARY: Record<AwkwardFileName, Record<TargetSpec, Outcome>> = {
   "bomb-40000.png": both(failed("sourceTooLarge")),
 };
 
-function both(outcome: Outcome): Record<TargetSpec, Outcome> {
+function both(outcome: ExpectedEnd): Record<TargetSpec, ExpectedEnd> {
   return { "16:9": outcome, "preset:instagram-story": outcome };
 }
 
@@ -83,7 +83,7 @@ function plannedSize(displayed: { width: number; height: number }, spec: TargetS
 }
 
 let stack: LocalStack;
-let clients: PipelineClients;
+let clients: StackClients;
 let files: Awaited<ReturnType<typeof awkwardLibrary>>;
 let directory: string;
 
@@ -92,7 +92,7 @@ beforeAll(async () => {
     startLocalStack({ workers: 1, api: true, emulatorEnv: { EMULATOR_LATENCY_MS: "20-80" } }),
     awkwardLibrary(),
   ]);
-  clients = pipelineClients(stack);
+  clients = stackClients(stack);
   directory = await mkdtemp(join(tmpdir(), "reframe-awkward-"));
 }, 180_000);
 

@@ -1,7 +1,12 @@
 import { fileURLToPath } from "node:url";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, type LocalStackOptions, startLocalStack } from "@reframe/demo";
 import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
+import {
+  LOCAL_BUCKETS,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from "@reframe/local-stack";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import { type RunningProcess, startProcess } from "@reframe/testkit";

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import type { LocalStack } from "@reframe/demo";
+import type { LocalStack } from "@reframe/local-stack";
 import type { RedisClient } from "@reframe/redis";
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */

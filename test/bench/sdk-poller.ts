@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { LOCAL_BUCKETS } from "@reframe/demo";
+import { LOCAL_BUCKETS } from "@reframe/local-stack";
 import { createRunwareClient, type ImageInferenceTask, RUNWARE_OUTPAINTING_MODEL } from "@reframe/runware";
 import { createS3Client, presignOutputUpload, presignSourceDownload } from "@reframe/storage";
 import type { BenchStack } from "./bench-stack.ts";

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import type { LocalStack } from "@reframe/demo";
+import type { LocalStack } from "@reframe/local-stack";
 
 const CLI = fileURLToPath(new URL("../../apps/producer/src/cli.ts", import.meta.url));
 /** The CLI's Node flags, from its first line (`#!/usr/bin/env -S node --flag …`), as `./reframe` runs it. */

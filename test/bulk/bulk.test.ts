@@ -3,17 +3,17 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { isCopyPlan, OUTPAINT_LIMITS, planCanvas } from "@reframe/geometry";
 import { createBatchStore } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { DEFAULT_QUEUE_PREFIX } from "@reframe/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   emulatorCounters,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
+  stackClients,
   uploadSource,
-} from "../pipeline/pipeline-fixture.ts";
+} from "../outpaint-flow/stack-fixture.ts";
 import { cliEnvironment, planNumber, runCli, startCli, startRedisGate } from "./bulk-fixture.ts";
 
 /**
@@ -63,7 +63,7 @@ function expectedPlan(samples: Sample[]) {
 }
 
 let stack: LocalStack;
-let clients: PipelineClients;
+let clients: StackClients;
 let env: Record<string, string>;
 let reports: string;
 const samples = library();
@@ -92,7 +92,7 @@ async function batchKeyCount(): Promise<number> {
 
 beforeAll(async () => {
   stack = await startLocalStack({ workers: 1, emulatorEnv: { EMULATOR_LATENCY_MS: "50-200" } });
-  clients = pipelineClients(stack);
+  clients = stackClients(stack);
   env = cliEnvironment(stack);
   reports = await mkdtemp(join(tmpdir(), "reframe-bulk-"));
   await Promise.all(

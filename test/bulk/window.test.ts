@@ -1,15 +1,15 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { BATCH_COMPLETED_EVENT_TYPE, type BatchStatus, createBatchStore } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   emulatorCounters,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
+  stackClients,
   uploadSource,
-} from "../pipeline/pipeline-fixture.ts";
+} from "../outpaint-flow/stack-fixture.ts";
 import { cliEnvironment, planNumber, runCli, startCli } from "./bulk-fixture.ts";
 
 /**
@@ -23,13 +23,13 @@ const WINDOW = 10;
 const SOURCES = 60;
 
 let stack: LocalStack;
-let clients: PipelineClients;
+let clients: StackClients;
 let env: Record<string, string>;
 let directory: string;
 
 beforeAll(async () => {
   stack = await startLocalStack({ workers: 1, emulatorEnv: { EMULATOR_LATENCY_MS: "20-80" } });
-  clients = pipelineClients(stack);
+  clients = stackClients(stack);
   env = { ...cliEnvironment(stack), BULK_WINDOW: String(WINDOW) };
   directory = await mkdtemp(join(tmpdir(), "reframe-window-"));
   await Promise.all(

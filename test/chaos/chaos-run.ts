@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
 import {
   BATCH_COMPLETED_EVENT_TYPE,
@@ -16,12 +15,13 @@ import {
   probesWithin,
   readOutpaintResult,
 } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { readImageDimensions } from "@reframe/storage";
 import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@reframe/testkit";
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
-import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import {
   type BatchObservation,
   type ChaosReport,
@@ -142,7 +142,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     },
   });
-  const clients = pipelineClients(stack);
+  const clients = stackClients(stack);
   // The harness's own clients see Redis go away during the fault; they retry, nothing more.
   clients.connection.on("error", () => undefined);
   clients.queue.on("error", () => undefined);
@@ -462,7 +462,7 @@ export class ChaosActions {
  * for 10 s: the rest are lost), or the timeout. Returns when the last job finished, if they all did.
  */
 async function waitForDrain(
-  clients: PipelineClients,
+  clients: StackClients,
   total: number,
   settings: {
     timeoutMs: number;
@@ -501,7 +501,7 @@ async function waitForDrain(
 }
 
 async function observeJobs(
-  clients: PipelineClients,
+  clients: StackClients,
   jobIds: string[],
   planned: PlannedJob[],
 ): Promise<JobObservation[]> {
@@ -588,7 +588,7 @@ async function checkOutput(
 }
 
 async function observeBatch(
-  clients: PipelineClients,
+  clients: StackClients,
   batches: BatchStore,
   batchId: string,
 ): Promise<BatchObservation> {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE, DELIVERY_QUEUE, openRouteQueues, publishEvent } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { attemptsFromLog, createEndpointStore } from "@reframe/outbound";
 import {
   seededRandom,
@@ -11,7 +11,7 @@ import {
   type WebhookReceiver,
 } from "@reframe/testkit";
 import { type Job, Queue } from "bullmq";
-import { type PipelineClients, pipelineClients } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import { ChaosActions } from "./chaos-run.ts";
 
 /**
@@ -108,7 +108,7 @@ export async function runOutboundChaos(options: OutboundChaosOptions): Promise<O
   const steady = await startWebhookReceiver({ secrets: [], answer: answer(false) });
   const gone = await startWebhookReceiver({ secrets: [], answer: answer(true) });
   let stack: LocalStack | undefined;
-  let clients: PipelineClients | undefined;
+  let clients: StackClients | undefined;
   try {
     stack = await startLocalStack({
       workers: options.workers ?? 2,
@@ -124,7 +124,7 @@ export async function runOutboundChaos(options: OutboundChaosOptions): Promise<O
         WORKER_STALLED_INTERVAL_MS: "2500",
       },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     clients.connection.on("error", () => undefined);
     const endpoints = createEndpointStore(clients.connection);
     for (const [name, receiver] of [

@@ -1,7 +1,7 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterAll, describe, expect, it } from "vitest";
-import { job, type PipelineClients, pipelineClients, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { job, type StackClients, stackClients, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 import { formatReport, violations } from "./chaos-report.ts";
 import { runChaos } from "./chaos-run.ts";
@@ -49,7 +49,7 @@ describe("a provider outage, short", () => {
 
 describe("a provider outage longer than a job's deadline", () => {
   let stack: LocalStack | undefined;
-  let clients: PipelineClients | undefined;
+  let clients: StackClients | undefined;
   afterAll(async () => {
     await clients?.close();
     await stack?.stop();
@@ -59,7 +59,7 @@ describe("a provider outage longer than a job's deadline", () => {
     // Two submit attempts only: spent on the outage, the job would fail as submitAttemptsExhausted
     // before the breaker (5 failures) even opened.
     stack = await startLocalStack({ workers: 1, workerEnv: { TASK_MAX_SUBMIT_ATTEMPTS: "2" } });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     const outage = await fetch(`${stack.emulatorUrl}/admin/outage`, {
       method: "POST",
       body: JSON.stringify({ seconds: 600 }),

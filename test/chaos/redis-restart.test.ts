@@ -1,5 +1,5 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import {
   type LocalRedis,
   type LocalRedisSentinelGroup,
@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   job,
   jobStates,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
+  stackClients,
   uploadSource,
-} from "../pipeline/pipeline-fixture.ts";
+} from "../outpaint-flow/stack-fixture.ts";
 
 /**
  * Redis going away under a running worker, over a real redis-server with AOF. The worker reaches
@@ -28,7 +28,7 @@ describe("a worker across Redis restarts", () => {
   let redis: LocalRedis;
   let proxy: TcpProxy;
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   let worker: RunningProcess;
   beforeAll(async () => {
     redis = await startRedisServer({ appendOnly: true });
@@ -44,7 +44,7 @@ describe("a worker across Redis restarts", () => {
       WORKER_WATCHDOG_MS: "1000",
       WORKER_SILENT_AFTER_MS: "3000",
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     // The test's own clients see Redis go away too; they reconnect, nothing more.
     clients.connection.on("error", () => undefined);
     clients.queue.on("error", () => undefined);
@@ -96,7 +96,7 @@ describe("a worker across Redis restarts", () => {
 describe("a worker on a Sentinel group whose failover leaves its connections half-open", () => {
   let group: LocalRedisSentinelGroup;
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   let worker: RunningProcess;
   beforeAll(async () => {
     group = await startRedisSentinelGroup({ proxied: true });
@@ -110,7 +110,7 @@ describe("a worker on a Sentinel group whose failover leaves its connections hal
       WORKER_WATCHDOG_MS: "1000",
       WORKER_SILENT_AFTER_MS: "3000",
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     clients.connection.on("error", () => undefined);
     clients.queue.on("error", () => undefined);
     for (let i = 0; i < 4; i += 1) await uploadSource(clients.s3, `sentinel/${i}.jpg`);
@@ -140,7 +140,7 @@ describe("a worker on a Sentinel group whose failover leaves its connections hal
     await expect.poll(() => group.master(), { timeout: 30_000, interval: 250 }).not.toBe(first);
     // The test's own client was half-open too: a new one finds the new master.
     await clients.close();
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     const after = (
       await enqueueMany(
         clients.queue,

@@ -1,13 +1,13 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput, outpaintJobDataSchema } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   job,
   jobStates,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
+  stackClients,
   uploadSource,
-} from "../pipeline/pipeline-fixture.ts";
+} from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 
 /**
@@ -16,7 +16,7 @@ import { reframe } from "../reframe-cli.ts";
  * The short version of the issue's 10-minute S3 outage run (`pnpm test:chaos --s3-outage 10m`).
  */
 let stack: LocalStack | undefined;
-let clients: PipelineClients | undefined;
+let clients: StackClients | undefined;
 afterEach(async () => {
   await clients?.close();
   await stack?.stop();
@@ -28,7 +28,7 @@ const OUTAGE_MS = 20_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Jobs parked now for S3, by their saved step (plan, await, finalize). */
-async function waitingForS3(clients: PipelineClients): Promise<string[]> {
+async function waitingForS3(clients: StackClients): Promise<string[]> {
   const delayed = await clients.queue.getDelayed();
   return delayed.flatMap((found) => {
     const parsed = outpaintJobDataSchema.safeParse(found.data);
@@ -44,7 +44,7 @@ describe("an S3 outage in the middle of a run", () => {
       // Slow enough that the outage meets plans, generations (the provider's uploads) and output checks.
       emulatorEnv: { EMULATOR_LATENCY_MS: "1500-4000" },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     const keys = Array.from({ length: 16 }, (_, i) => `s3-outage/${i}.jpg`);
     for (const key of keys) await uploadSource(clients.s3, key);
     const inputs = keys.map((key) => job(key, "16:9"));
@@ -117,7 +117,7 @@ describe("an S3 outage in the middle of a run", () => {
 describe("an S3 outage longer than a job's deadline", () => {
   it("the job waits, then fails storageUnavailable on its first attempt, saying how long", async () => {
     stack = await startLocalStack({ workers: 1, s3Proxy: true });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     await uploadSource(clients.s3, "s3-outage/late.jpg");
     await stack.s3Proxy!.cut();
     const input = { ...job("s3-outage/late.jpg", "16:9"), options: { deadlineSeconds: 60 } };

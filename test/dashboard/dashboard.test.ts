@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack, uploadSampleScenes } from "@reframe/demo";
+import { uploadSampleScenes } from "@reframe/demo";
 import {
   createBatchStore,
   createBreakerStore,
@@ -9,6 +9,7 @@ import {
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createRedisClient } from "@reframe/redis";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,11 +1,6 @@
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import { createRunwareClient, ProviderError, type RunwareClient } from "@reframe/runware";
-import {
-  createS3Client,
-  type EmbeddedS3,
-  presignOutputUpload,
-  readImageDimensions,
-  startEmbeddedS3,
-} from "@reframe/storage";
+import { createS3Client, presignOutputUpload, readImageDimensions } from "@reframe/storage";
 import { freePort } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

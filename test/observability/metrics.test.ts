@@ -1,4 +1,3 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import {
   alertEventType,
   createBatchStore,
@@ -6,11 +5,12 @@ import {
   enqueueMany,
   type OutpaintJobInput,
 } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createRedisClient } from "@reframe/redis";
 import { type PrometheusSample, parsePrometheusText, sumSamples } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { job, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { job, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 
 /**
  * The demo stack (worker, webhook receiver, API: each with METRICS_PORT) after one batch: every

@@ -1,7 +1,7 @@
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { parseEnv } from "@reframe/config";
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE, createOutpaintQueue, jobTraceMetadata } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createApiServer } from "@reframe/producer";
 import { createRedisClient } from "@reframe/redis";
 import { createLogger, SPANS, startTracing, type Tracing } from "@reframe/telemetry";
@@ -10,7 +10,7 @@ import { startWebhookReceiver, webhooksConfigSchema } from "@reframe/webhooks";
 import { type RunningWorker, startOutpaintWorker, workerConfigSchema } from "@reframe/worker";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { job, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { job, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 
 /**
  * Traces with an in-memory exporter: the worker, the webhook receiver and the API run in this

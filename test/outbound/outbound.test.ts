@@ -1,9 +1,9 @@
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE, DELIVERY_QUEUE } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PipelineClients, pipelineClients, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 
 /**
@@ -14,7 +14,7 @@ import { reframe } from "../reframe-cli.ts";
 // Each CLI call is a process of its own, as a user runs it: give the file room on a busy machine.
 describe("outbound webhooks", { timeout: 180_000 }, () => {
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   let receiver: WebhookReceiver;
   let secret: string;
   let answer = 200;
@@ -25,7 +25,7 @@ describe("outbound webhooks", { timeout: 180_000 }, () => {
       emulatorEnv: { EMULATOR_LATENCY_MS: "50-150" },
       workerEnv: { DELIVERY_RETRY_SCHEDULE: "200ms,200ms,200ms" },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     deliveries = new Queue(DELIVERY_QUEUE, { connection: clients.connection, prefix: "{reframe}" });
     receiver = await startWebhookReceiver({ secrets: [], answer: () => ({ status: answer }) });
   });

@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, RUN_COMPLETED_EVENT_TYPE } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { BUDGET_EXCEEDED_EVENT_TYPE, createPipelineStore, pipelineSchema } from "@reframe/pipelines";
 import { readImageDimensions } from "@reframe/storage";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { job, type PipelineClients, pipelineClients, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { job, type StackClients, stackClients, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 
 /**
@@ -39,7 +39,7 @@ const LOOP = {
   triggers: [{ bucket: LOCAL_BUCKETS.sources, prefix: "drop/" }],
 };
 
-async function keysUnder(clients: PipelineClients, prefix: string): Promise<string[]> {
+async function keysUnder(clients: StackClients, prefix: string): Promise<string[]> {
   const listed = await clients.s3.send(
     new ListObjectsV2Command({ Bucket: LOCAL_BUCKETS.sources, Prefix: prefix }),
   );
@@ -48,7 +48,7 @@ async function keysUnder(clients: PipelineClients, prefix: string): Promise<stri
 
 describe("pipelines", () => {
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   let directory: string;
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), "reframe-pipelines-"));
@@ -57,7 +57,7 @@ describe("pipelines", () => {
       uploadTriggers: true,
       emulatorEnv: { EMULATOR_LATENCY_MS: "50-150" },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
   });
   afterAll(async () => {
     await clients?.close();

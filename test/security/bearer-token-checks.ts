@@ -1,4 +1,4 @@
-import { LOCAL_BUCKETS } from "@reframe/demo";
+import { LOCAL_BUCKETS } from "@reframe/local-stack";
 import { beforeAll, describe, expect, it } from "vitest";
 import { outpaintJob, type SecurityStack } from "./security-stack.ts";
 

@@ -1,8 +1,8 @@
-import { LOCAL_BUCKETS } from "@reframe/demo";
 import { COMPLETION_EVENT_TYPE } from "@reframe/jobs";
+import { LOCAL_BUCKETS } from "@reframe/local-stack";
 import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { uploadSource } from "../outpaint-flow/stack-fixture.ts";
 import { reframe } from "../reframe-cli.ts";
 import type { SecurityStack } from "./security-stack.ts";
 

@@ -1,9 +1,9 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS } from "@reframe/demo";
 import { enqueueMany, parseOutpaintJobData } from "@reframe/jobs";
+import { LOCAL_BUCKETS } from "@reframe/local-stack";
 import { presignOutputUpload } from "@reframe/storage";
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobStates, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { jobStates, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 import { outpaintJob, type SecurityStack } from "./security-stack.ts";
 import { expiryOf, submittedTasks } from "./submitted-tasks.ts";
 

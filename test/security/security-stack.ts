@@ -3,19 +3,19 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput, parseOutpaintJobData, taskStoreKeys } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createRunwareClient, type ImageInferenceResult, type RunwareClient } from "@reframe/runware";
 import { type LocalSns, startLocalSns } from "@reframe/testkit";
 import type { Job } from "bullmq";
 import sharp from "sharp";
 import { vi } from "vitest";
 import {
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
   setEmulatorFaults,
+  stackClients,
   uploadSource,
-} from "../pipeline/pipeline-fixture.ts";
+} from "../outpaint-flow/stack-fixture.ts";
 
 /**
  * One local stack for the whole security suite, every part a real process at debug log level:
@@ -31,7 +31,7 @@ export const WEBHOOKS_BODY_TIMEOUT_MS = 1000;
 
 export interface SecurityStack {
   stack: LocalStack;
-  clients: PipelineClients;
+  clients: StackClients;
   provider: RunwareClient;
   webhookSecret: string;
   /** The HTTP API process, with the S3 event intake and its own token. */
@@ -78,7 +78,7 @@ export async function startSecurityStack(): Promise<SecurityStack> {
       workerEnv: { SOURCE_URL_ALLOW_HOSTS: "127.0.0.1", POLL_FIRST_MS: "600000", JOB_RECHECK_MS: "600000" },
     });
     stoppers.push(() => stack.stop());
-    const clients = pipelineClients(stack);
+    const clients = stackClients(stack);
     stoppers.push(() => clients.close());
     const provider = createRunwareClient({ baseUrl: `${stack.emulatorUrl}/v1`, apiKey: stack.apiKey });
     stoppers.push(() => provider.close());

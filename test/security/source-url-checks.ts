@@ -1,6 +1,6 @@
 import { enqueueMany, JobValidationError } from "@reframe/jobs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobStates } from "../pipeline/pipeline-fixture.ts";
+import { jobStates } from "../outpaint-flow/stack-fixture.ts";
 import { outpaintJob, type SecurityStack } from "./security-stack.ts";
 
 /**

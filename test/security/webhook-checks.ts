@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { taskWebhookURL } from "@reframe/runware";
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobStates } from "../pipeline/pipeline-fixture.ts";
+import { jobStates } from "../outpaint-flow/stack-fixture.ts";
 import {
   jobState,
   type ParkedTask,

@@ -1,5 +1,5 @@
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { readOutpaintResult } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import {
   applyPipelines,
   createPipelineRunQueue,
@@ -7,7 +7,7 @@ import {
   parsePipelinesFile,
 } from "@reframe/pipelines";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PipelineClients, pipelineClients, uploadSource } from "../pipeline/pipeline-fixture.ts";
+import { type StackClients, stackClients, uploadSource } from "../outpaint-flow/stack-fixture.ts";
 
 /**
  * S3 → SNS → reframe over real processes, as `npm run demo -- --serve` runs it: the embedded S3's
@@ -17,7 +17,7 @@ import { type PipelineClients, pipelineClients, uploadSource } from "../pipeline
  */
 describe("S3 → SNS → reframe", () => {
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   beforeAll(async () => {
     stack = await startLocalStack({
       workers: 1,
@@ -26,7 +26,7 @@ describe("S3 → SNS → reframe", () => {
       uploadTriggers: "sns",
       emulatorEnv: { EMULATOR_LATENCY_MS: "50-150" },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     const runQueue = createPipelineRunQueue({ connection: clients.connection });
     await applyPipelines(
       parsePipelinesFile(`

@@ -1,8 +1,1 @@
-export {
-  LOCAL_BUCKETS,
-  type LocalStack,
-  type LocalStackOptions,
-  startLocalStack,
-  workerAllocatorEnv,
-} from "./local-stack.ts";
 export { renderSampleScene, SAMPLE_SCENES, type SampleScene, uploadSampleScenes } from "./sample-scenes.ts";

@@ -2,16 +2,16 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createOutpaintQueue, enqueueMany, type OutpaintJobInput, readOutpaintResult } from "@reframe/jobs";
+import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { createRedisClient } from "@reframe/redis";
 import type { Queue } from "bullmq";
 import { type DemoRow, writeDemoReport } from "./demo-report.ts";
-import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { type UploadedSample, uploadSampleScenes } from "./sample-scenes.ts";
 import { serve } from "./serve.ts";
 
 /**
- * The quick-start demo: the whole pipeline on embedded defaults. Sample scenes go into the embedded
+ * The quick-start demo: the whole outpaint flow on embedded defaults. Sample scenes go into the embedded
  * S3, a batch of reformats is enqueued, the worker drives the emulator (async submit, webhook or
  * polling, uploadEndpoint into S3), and each output's key and size is printed and shown in a page.
  */

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { LOCAL_BUCKETS } from "@reframe/local-stack";
 import { seededRandom } from "@reframe/testkit";
 import sharp from "sharp";
-import { LOCAL_BUCKETS } from "./local-stack.ts";
 
 /**
  * The demo's source images, drawn by the project (no third-party files, no licence to track):

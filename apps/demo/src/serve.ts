@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { createEndpointStore } from "@reframe/outbound";
 import {
   applyPipelines,
@@ -11,7 +12,6 @@ import {
 } from "@reframe/pipelines";
 import { createRedisClient, waitForRedisReady } from "@reframe/redis";
 import { startWebhookReceiver, type WebhookReceiver } from "@reframe/testkit";
-import { callerRedisEnv, LOCAL_BUCKETS, type LocalStack, startLocalStack } from "./local-stack.ts";
 import { uploadSampleScenes } from "./sample-scenes.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));

@@ -1,4 +1,5 @@
 import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import { createOutpaintQueue } from "@reframe/jobs";
 import {
   applyPipelines,
@@ -7,7 +8,7 @@ import {
   parsePipelinesFile,
 } from "@reframe/pipelines";
 import { createRedisClient, type RedisClient } from "@reframe/redis";
-import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
+import { createS3Client } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import { type LocalRedis, startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";

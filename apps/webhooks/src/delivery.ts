@@ -1,18 +1,18 @@
-import { type OutcomeReading, toOutcomeRecord } from "@reframe/jobs";
-import { outcomesOf, parseWebhookBody } from "@reframe/runware";
+import { type AnswerReading, toOutcomeRecord } from "@reframe/jobs";
+import { answersOf, parseWebhookBody } from "@reframe/runware";
 
 /**
  * What one webhook delivery means for its task. The provider POSTs the task's response as JSON, the
  * same envelope a poll answers with: `{ data: [result] }` when it finished, presumably
  * `{ errors: [error] }` when it failed (docs/provider-protocol.md §5), so it is read as a poll's answer
- * (runware's outcomesOf) and then by the one reading of any answer (jobs' toOutcomeRecord). Every item
+ * (runware's answersOf) and then by the one reading of any answer (jobs' toOutcomeRecord). Every item
  * must name the task of the URL: the token authenticates that task only, so a body about another
  * task is refused rather than stored under the wrong key. An error without a taskUUID is taken as the
  * URL's task (docs/provider-protocol.md §1.6: often omitted).
  */
 
 export type DeliveryReading =
-  | { ok: true; reading: OutcomeReading }
+  | { ok: true; reading: AnswerReading }
   | { ok: false; error: "invalid-body" | "taskUUID mismatch"; reason: string };
 
 export function readDelivery(body: unknown, taskUUID: string, receivedAt: number): DeliveryReading {
@@ -31,7 +31,7 @@ export function readDelivery(body: unknown, taskUUID: string, receivedAt: number
   }
   // One task, one result (numberResults: 1); a result beats an error sent in the same body.
   const envelope = { data: results, errors: errors.map((error) => ({ ...error, taskUUID })) };
-  const answer = outcomesOf([taskUUID], { status: 200, retryAfter: undefined, envelope }, "poll").get(
+  const answer = answersOf([taskUUID], { status: 200, retryAfter: undefined, envelope }, "poll").get(
     taskUUID,
   );
   if (!answer)

@@ -1,5 +1,5 @@
 import { type TaskOutcomeRecord, type TaskState, toOutcomeRecord } from "@reframe/jobs";
-import type { TaskOutcome } from "@reframe/runware";
+import type { TaskAnswer } from "@reframe/runware";
 import type { OutpaintDeps } from "./worker-deps.ts";
 
 /**
@@ -14,7 +14,7 @@ export async function pollTasksOnce(
   const merged = new Map(known);
   // The provider is down (the breaker is open): the job parks again without asking.
   if (deps.breaker?.openState()) return merged;
-  let answers: Map<string, TaskOutcome>;
+  let answers: Map<string, TaskAnswer>;
   try {
     answers = await deps.provider.getResponses(
       missing.filter((task) => task.confirmed).map((task) => task.taskUUID),

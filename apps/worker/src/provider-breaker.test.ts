@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createBreakerStore, DEFAULT_BREAKER_SETTINGS } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
-import { ProviderError, type RunwareClient, type TaskOutcome } from "@reframe/runware";
+import { ProviderError, type RunwareClient, type TaskAnswer } from "@reframe/runware";
 import { createLogger } from "@reframe/telemetry";
 import { useRedisServer } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ const logger = createLogger({ name: "provider-breaker-test", level: "silent" });
 /** A provider that is down (503) or up (taskNotFound for the probe's UUID), switched by the test. */
 function provider() {
   const state = { down: true, requests: [] as string[][] };
-  const answer = async (taskUUIDs: readonly string[]): Promise<Map<string, TaskOutcome>> => {
+  const answer = async (taskUUIDs: readonly string[]): Promise<Map<string, TaskAnswer>> => {
     state.requests.push([...taskUUIDs]);
     if (state.down) throw ProviderError.from({ status: 503, message: "down" });
     if (taskUUIDs.length > 0 && taskUUIDs[0] !== PROBE_TASK_UUID) return new Map();

@@ -1,16 +1,16 @@
-import type { ImageInferenceTask, TaskOutcome } from "@reframe/runware";
+import type { ImageInferenceTask, TaskAnswer } from "@reframe/runware";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SubmitBatcher, type SubmitTransport } from "./submit-batcher.ts";
 
 /** A transport fake: this tests the batching logic only; the real client is tested against the emulator. */
-function recordingTransport(answer?: (tasks: ImageInferenceTask[]) => Map<string, TaskOutcome>) {
+function recordingTransport(answer?: (tasks: ImageInferenceTask[]) => Map<string, TaskAnswer>) {
   const requests: ImageInferenceTask[][] = [];
   const transport: SubmitTransport = {
     async submit(tasks) {
       requests.push(tasks);
       if (answer) return answer(tasks);
       return new Map(
-        tasks.map((task) => [task.taskUUID, { kind: "accepted", taskUUID: task.taskUUID } as TaskOutcome]),
+        tasks.map((task) => [task.taskUUID, { kind: "accepted", taskUUID: task.taskUUID } as TaskAnswer]),
       );
     },
   };
@@ -46,7 +46,7 @@ describe("SubmitBatcher", () => {
         new Map(
           [...tasks]
             .reverse()
-            .map((t) => [t.taskUUID, { kind: "alreadyAccepted", taskUUID: t.taskUUID } as TaskOutcome]),
+            .map((t) => [t.taskUUID, { kind: "alreadyAccepted", taskUUID: t.taskUUID } as TaskAnswer]),
         ),
     );
     const batcher = new SubmitBatcher({ transport, windowMs: 5 });

@@ -1,7 +1,7 @@
-import type { ImageInferenceTask, TaskOutcome } from "@reframe/runware";
+import type { ImageInferenceTask, TaskAnswer } from "@reframe/runware";
 
 export interface SubmitTransport {
-  submit(tasks: ImageInferenceTask[], options?: { signal?: AbortSignal }): Promise<Map<string, TaskOutcome>>;
+  submit(tasks: ImageInferenceTask[], options?: { signal?: AbortSignal }): Promise<Map<string, TaskAnswer>>;
 }
 
 export interface SubmitBatcherOptions {
@@ -14,7 +14,7 @@ export interface SubmitBatcherOptions {
 
 interface Pending {
   task: ImageInferenceTask;
-  resolve(outcome: TaskOutcome): void;
+  resolve(outcome: TaskAnswer): void;
   reject(error: unknown): void;
 }
 
@@ -38,8 +38,8 @@ export class SubmitBatcher {
     this.maxBatch = options.maxBatch ?? 50;
   }
 
-  submit(task: ImageInferenceTask): Promise<TaskOutcome> {
-    return new Promise<TaskOutcome>((resolve, reject) => {
+  submit(task: ImageInferenceTask): Promise<TaskAnswer> {
+    return new Promise<TaskAnswer>((resolve, reject) => {
       this.pending.push({ task, resolve, reject });
       if (this.pending.length >= this.maxBatch) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.windowMs);

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type JobPlan, outpaintJobSchema, type TaskOutcomeRecord, type TaskState } from "@reframe/jobs";
-import { type ImageInferenceTask, outcomesOf } from "@reframe/runware";
+import { answersOf, type ImageInferenceTask } from "@reframe/runware";
 import { createS3Client, PresignDeadlineError } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import fc from "fast-check";
@@ -124,7 +124,7 @@ describe("sending a parked job's tasks", () => {
       ...(storage ? { s3: storage } : {}),
       batcher: {
         submit: async (providerTask: ImageInferenceTask) =>
-          outcomesOf([providerTask.taskUUID], { retryAfter: undefined, ...reply }, "submit").get(
+          answersOf([providerTask.taskUUID], { retryAfter: undefined, ...reply }, "submit").get(
             providerTask.taskUUID,
           )!,
       },

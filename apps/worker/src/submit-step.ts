@@ -5,7 +5,7 @@ import {
   isStorageTaskError,
   ProviderError,
   RUNWARE_OUTPAINTING_MODEL,
-  type TaskOutcome,
+  type TaskAnswer,
   taskWebhookURL,
 } from "@reframe/runware";
 import {
@@ -97,7 +97,7 @@ export async function sendTasks(
     // A request lost to a provider outage: its attempt is given back (step-machine.ts `sent`).
     if (result.status === "rejected" && isOutage(result.reason)) outage.push(task.taskUUID);
     // A request that failed as a whole answered each of its tasks with its error.
-    const answer: TaskOutcome =
+    const answer: TaskAnswer =
       result.status === "fulfilled"
         ? result.value
         : { kind: "failed", taskUUID: task.taskUUID, error: toProviderError(result.reason, task.taskUUID) };

@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /**
  * Social and marketing sizes as versioned data (the sizes platforms commonly publish, as of the version below). Platforms change
- * them silently, so users can override or add presets; the version goes into the pipeline version.
+ * them silently, so users can override or add presets; the version goes into the processing version.
  */
 export const PRESETS_VERSION = "2026-11";
 

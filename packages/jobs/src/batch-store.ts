@@ -104,7 +104,7 @@ export interface BatchStatus {
 }
 
 /** What recording a job's end did; "closed" means the caller announces the batch's completion. */
-export type RecordEndOutcome = "ignored" | "recorded" | "closed";
+export type RecordEndResult = "ignored" | "recorded" | "closed";
 
 export interface BatchStore {
   /** Creates the batch, or returns the one with this id unchanged (a resumed run). */
@@ -116,7 +116,7 @@ export interface BatchStore {
   ): Promise<{ awaited: number; skipped: number }>;
   /** The producer added every job: the batch closes when nothing is pending. */
   seal(batchId: string): Promise<"open" | "closed">;
-  recordEnd(batchId: string, jobId: string, end: BatchJobEndInput): Promise<RecordEndOutcome>;
+  recordEnd(batchId: string, jobId: string, end: BatchJobEndInput): Promise<RecordEndResult>;
   status(batchId: string): Promise<BatchStatus | undefined>;
   /** Every recorded end, in no particular order, a page at a time (HSCAN). */
   results(batchId: string): AsyncGenerator<[jobId: string, end: BatchJobEnd]>;

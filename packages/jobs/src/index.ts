@@ -47,7 +47,7 @@ export {
   batchJobEndSchema,
   batchKeys,
   createBatchStore,
-  type RecordEndOutcome,
+  type RecordEndResult,
   SKIP_REASONS,
   type SkipReason,
 } from "./batch-store.ts";
@@ -194,7 +194,7 @@ export {
   toMicroUsd,
 } from "./spend-ledger.ts";
 export {
-  type OutcomeReading,
+  type AnswerReading,
   storedResultSchema,
   type TaskOutcomeRecord,
   taskOutcomeRecordSchema,
@@ -202,7 +202,7 @@ export {
 } from "./task-outcome.ts";
 export {
   createTaskStore,
-  type PromoteOutcome,
+  type PromoteResult,
   promoteJob,
   type TaskRegistration,
   type TaskStore,

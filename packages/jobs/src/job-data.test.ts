@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { stepStateSchema } from "./job-data.ts";
+import { parseOutpaintJob } from "./enqueue.ts";
+import { parseOutpaintJobData, stepStateSchema } from "./job-data.ts";
+import { outpaintJobId } from "./outpaint-job.ts";
 
 const task = (variant: number) => ({
   variant,
@@ -79,5 +81,28 @@ describe("stepStateSchema", () => {
     expect(
       stepStateSchema.safeParse({ step: "await", plan: { width: "wide" }, tasks: [], enqueuedAt: 1 }).success,
     ).toBe(false);
+  });
+});
+
+describe("parseOutpaintJobData", () => {
+  const enqueued = {
+    source: { kind: "s3", bucket: "sources", key: "photos/cat.jpg", etag: "abc123" },
+    target: { kind: "ratio", ratio: "16:9" },
+    output: { bucket: "outputs" },
+  };
+
+  it("reads a job saved before the processing version's rename (pipelineVersion), with the same id", () => {
+    const saved = { ...parseOutpaintJob({ ...enqueued, processingVersion: "7" }), state: undefined };
+    const { processingVersion, ...before } = saved;
+    const { job } = parseOutpaintJobData({ ...before, pipelineVersion: processingVersion });
+    expect(job.processingVersion).toBe("7");
+    expect("pipelineVersion" in job).toBe(false);
+    expect(outpaintJobId(job)).toBe(outpaintJobId(parseOutpaintJob({ ...enqueued, processingVersion: "7" })));
+  });
+
+  it("keeps the new name when both are there, and still refuses a stray field", () => {
+    const saved = parseOutpaintJob({ ...enqueued, processingVersion: "3" });
+    expect(parseOutpaintJobData({ ...saved, pipelineVersion: "2" }).job.processingVersion).toBe("3");
+    expect(() => parseOutpaintJobData({ ...saved, pipelineVersions: "2" })).toThrow(/pipelineVersions/);
   });
 });

@@ -153,9 +153,22 @@ export function retryState(state: StepState | undefined, now: number): StepState
   return { ...initialState(now), tasks: state?.tasks ?? [] };
 }
 
-/** The job as enqueued plus the step machine's state; strict like the job: a stray field is an error. */
-export const outpaintJobDataSchema = outpaintJobSchema.extend({ state: stepStateSchema.optional() });
+/**
+ * The job as enqueued plus the step machine's state; strict like the job: a stray field is an error.
+ * Jobs saved before the processing version's rename carry it as `pipelineVersion`: read as
+ * `processingVersion`, so an upgrade does not fail the jobs waiting or in flight.
+ */
+export const outpaintJobDataSchema = z.preprocess(
+  upgradeSavedVersionName,
+  outpaintJobSchema.extend({ state: stepStateSchema.optional() }),
+);
 export type OutpaintJobData = z.output<typeof outpaintJobDataSchema>;
+
+function upgradeSavedVersionName(data: unknown): unknown {
+  if (!isRecord(data) || !("pipelineVersion" in data)) return data;
+  const { pipelineVersion, ...rest } = data;
+  return "processingVersion" in rest ? rest : { ...rest, processingVersion: pipelineVersion };
+}
 
 /**
  * Reads `job.data` into the job and its step state (absent until a worker saved one). Throws the

@@ -47,7 +47,7 @@ describe("outpaintJobSchema", () => {
     });
     expect(job.route).toEqual([]);
     expect(job.labels).toEqual({});
-    expect(job.pipelineVersion).toBe("1");
+    expect(job.processingVersion).toBe("1");
   });
 
   it("names the field and the rule when quality is out of range", () => {
@@ -197,7 +197,7 @@ describe("jobIdentityJson", () => {
           ttl: 600,
           watermark: { text: "ACME", displayPosition: "top-left" },
         },
-        pipelineVersion: "7",
+        processingVersion: "7",
       },
     ];
     for (const input of inputs) {
@@ -208,7 +208,8 @@ describe("jobIdentityJson", () => {
         output: job.output,
         options: job.options,
         route: [...job.route].sort(),
-        pipelineVersion: job.pipelineVersion,
+        // Under its first name: ids from before the rename stay the same.
+        pipelineVersion: job.processingVersion,
       };
       expect(jobIdentityJson(job)).toBe(canonicalJson(identity));
       expect(outpaintJobId(job)).toBe(

@@ -118,8 +118,11 @@ export const outpaintJobSchema = z.strictObject({
     .default([])
     .transform((names) => [...new Set(names)]),
   labels: labelsSchema.prefault({}),
-  /** Bumped when the way a job is carried out changes, so that old work is not mistaken for new. */
-  pipelineVersion: text(50).default("1"),
+  /**
+   * The job's processing version: bumped when the way a job is carried out changes, so that old work
+   * is not mistaken for new. Saved before its rename as `pipelineVersion` (job-data.ts reads both).
+   */
+  processingVersion: text(50).default("1"),
 });
 
 export type OutpaintJobInput = z.input<typeof outpaintJobSchema>;
@@ -160,12 +163,14 @@ function computeJobId(job: OutpaintJob): string {
 }
 
 /**
- * canonicalJson of {source identity, target, output, options, route (sorted), pipelineVersion},
+ * canonicalJson of {source identity, target, output, options, route (sorted), processing version},
  * written out in its key order so that the parts a run's jobs share (target, output, options) are
  * made canonical once: the same string as canonicalJson of the whole, at a fraction of the cost.
+ * The processing version is hashed under its first name, `pipelineVersion`, so that a job keeps the
+ * id it had before the rename: work enqueued again after an upgrade is still a duplicate.
  */
 export function jobIdentityJson(job: OutpaintJob): string {
-  return `{"options":${sharedCanonicalJson(job.options)},"output":${sharedCanonicalJson(job.output)},"pipelineVersion":${JSON.stringify(job.pipelineVersion)},"route":${canonicalJson([...job.route].sort())},"source":${canonicalJson(sourceIdentity(job.source))},"target":${sharedCanonicalJson(job.target)}}`;
+  return `{"options":${sharedCanonicalJson(job.options)},"output":${sharedCanonicalJson(job.output)},"pipelineVersion":${JSON.stringify(job.processingVersion)},"route":${canonicalJson([...job.route].sort())},"source":${canonicalJson(sourceIdentity(job.source))},"target":${sharedCanonicalJson(job.target)}}`;
 }
 
 /**

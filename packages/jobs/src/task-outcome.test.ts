@@ -1,4 +1,4 @@
-import { outcomesOf, ProviderError, type TaskOutcome } from "@reframe/runware";
+import { answersOf, ProviderError, type TaskAnswer } from "@reframe/runware";
 import { describe, expect, it } from "vitest";
 import { type OutcomeVia, RESULT_WITHOUT_IMAGE, toOutcomeRecord } from "./task-outcome.ts";
 
@@ -6,7 +6,7 @@ const A = "6f1d7a52-2f0e-5b9a-9d65-3c1f1b8b1a10";
 const B = "6f1d7a52-2f0e-5b9a-9d65-3c1f1b8b1a11";
 const AT = 1_700_000_000_000;
 
-/** The provider's answer about task A, read from a reply as the client reads it (runware outcomesOf). */
+/** The provider's answer about task A, read from a reply as the client reads it (runware answersOf). */
 function answerOf(
   envelope: {
     data?: unknown[];
@@ -18,16 +18,16 @@ function answerOf(
     mode = "poll",
   }: { status?: number; retryAfter?: string; mode?: "poll" | "submit" } = {},
   tasks: string[] = [A],
-): TaskOutcome {
+): TaskAnswer {
   const reply = {
     status,
     retryAfter,
     envelope: { data: envelope.data ?? [], errors: envelope.errors ?? [] },
   };
-  return outcomesOf(tasks, reply, mode).get(A)!;
+  return answersOf(tasks, reply, mode).get(A)!;
 }
 
-const read = (answer: TaskOutcome, via: OutcomeVia = "poll") => toOutcomeRecord(answer, via, AT);
+const read = (answer: TaskAnswer, via: OutcomeVia = "poll") => toOutcomeRecord(answer, via, AT);
 
 describe("toOutcomeRecord: the one reading of a provider answer", () => {
   it("stores a success with an image, whichever way it came", () => {

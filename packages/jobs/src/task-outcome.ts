@@ -1,4 +1,4 @@
-import type { ProviderError, TaskOutcome } from "@reframe/runware";
+import type { ProviderError, TaskAnswer } from "@reframe/runware";
 import { z } from "zod";
 
 /**
@@ -52,7 +52,7 @@ export const RESULT_WITHOUT_IMAGE = "resultWithoutImage";
  *   provider accepted it, is not failed by that, and a stored refusal would pause the queue again
  *   every time the job woke.
  */
-export type OutcomeReading =
+export type AnswerReading =
   | { kind: "store"; record: TaskOutcomeRecord }
   | { kind: "running" }
   | { kind: "later"; error: ProviderError }
@@ -71,7 +71,7 @@ const GENERATION_FAILED = new Set(["provider", "timeout", "unknown"]);
  * provider took the task, so there anything short of a result or a terminal refusal is `later`:
  * sent again under the same taskUUID after a backoff, never redone as a new (paid) generation.
  */
-export function toOutcomeRecord(answer: TaskOutcome, via: OutcomeVia, receivedAt: number): OutcomeReading {
+export function toOutcomeRecord(answer: TaskAnswer, via: OutcomeVia, receivedAt: number): AnswerReading {
   switch (answer.kind) {
     case "accepted":
     case "alreadyAccepted":
@@ -97,7 +97,7 @@ export function toOutcomeRecord(answer: TaskOutcome, via: OutcomeVia, receivedAt
   }
 }
 
-function readError(error: ProviderError, via: OutcomeVia, receivedAt: number): OutcomeReading {
+function readError(error: ProviderError, via: OutcomeVia, receivedAt: number): AnswerReading {
   switch (error.disposition) {
     case "accepted":
       return { kind: "running" };

@@ -136,14 +136,14 @@ export function createTaskStore(
   };
 }
 
-export type PromoteOutcome = "promoted" | "not-delayed" | "missing";
+export type PromoteResult = "promoted" | "not-delayed" | "missing";
 
 /**
  * Wakes a parked (delayed) job so a worker finalises it now. A delayed job holds no lock, so any
  * process may do this. A job that is waiting, active or finished is not an
  * error: it will read the stored outcome on its own next run.
  */
-export async function promoteJob(queue: Queue, jobId: string): Promise<PromoteOutcome> {
+export async function promoteJob(queue: Queue, jobId: string): Promise<PromoteResult> {
   const job = await Job.fromId(queue, jobId);
   if (!job) return "missing";
   try {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import {
   BATCH_COMPLETED_EVENT_TYPE,
   createBatchStore,
@@ -8,7 +9,7 @@ import {
   RUN_COMPLETED_EVENT_TYPE,
 } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
-import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
+import { createS3Client } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import sharp from "sharp";

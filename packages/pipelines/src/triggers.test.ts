@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import { createOutpaintQueue, openRouteQueues } from "@reframe/jobs";
 import { createRedisClient } from "@reframe/redis";
-import { type CreatedObject, createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
+import { type CreatedObject, createS3Client } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import { Queue } from "bullmq";
 import sharp from "sharp";

@@ -16,8 +16,12 @@ import {
   type ProviderErrorObject,
 } from "./schemas.ts";
 
-/** What the provider said about one task, matched by taskUUID (never by array position). */
-export type TaskOutcome =
+/**
+ * What the provider said about one task (an answer: accepted, completed, processing, failed),
+ * matched by taskUUID (never by array position). `@reframe/jobs` turns it into the task outcome it
+ * stores (`toOutcomeRecord`).
+ */
+export type TaskAnswer =
   | { kind: "accepted"; taskUUID: string }
   | { kind: "alreadyAccepted"; taskUUID: string }
   | { kind: "completed"; taskUUID: string; results: ImageInferenceResult[] }
@@ -30,10 +34,10 @@ export interface RequestOptions {
 }
 
 export interface RunwareClient {
-  /** Posts every task in one request; resolves with an outcome per taskUUID. */
-  submit(tasks: readonly ImageInferenceTask[], options?: RequestOptions): Promise<Map<string, TaskOutcome>>;
+  /** Posts every task in one request; resolves with an answer per taskUUID. */
+  submit(tasks: readonly ImageInferenceTask[], options?: RequestOptions): Promise<Map<string, TaskAnswer>>;
   /** Asks for many async tasks in one request. */
-  getResponses(taskUUIDs: readonly string[], options?: RequestOptions): Promise<Map<string, TaskOutcome>>;
+  getResponses(taskUUIDs: readonly string[], options?: RequestOptions): Promise<Map<string, TaskAnswer>>;
   close(): Promise<void>;
 }
 
@@ -105,7 +109,7 @@ export function createRunwareClient(options: RunwareClientOptions): RunwareClien
     async submit(tasks, requestOptions) {
       if (tasks.length === 0) return new Map();
       const reply = await post([...tasks], requestOptions);
-      return outcomesOf(
+      return answersOf(
         tasks.map((task) => task.taskUUID),
         reply,
         "submit",
@@ -117,7 +121,7 @@ export function createRunwareClient(options: RunwareClientOptions): RunwareClien
         taskUUIDs.map((taskUUID) => ({ taskType: "getResponse", taskUUID })),
         requestOptions,
       );
-      return outcomesOf([...taskUUIDs], reply, "poll");
+      return answersOf([...taskUUIDs], reply, "poll");
     },
     async close() {
       await agent.close();
@@ -132,15 +136,15 @@ interface Reply {
 }
 
 /**
- * Per-task outcomes from one reply. Errors naming a taskUUID belong to that task; an error without
+ * Per-task answers from one reply. Errors naming a taskUUID belong to that task; an error without
  * one belongs to every task the reply says nothing else about. A reply with no per-task answer at all
  * and a failing status (429, 5xx) is a failure of the whole request: it throws.
  */
-export function outcomesOf(
+export function answersOf(
   taskUUIDs: string[],
   reply: Reply,
   mode: "submit" | "poll",
-): Map<string, TaskOutcome> {
+): Map<string, TaskAnswer> {
   const wanted = new Set(taskUUIDs);
   const items = new Map<string, ImageInferenceResult[]>();
   for (const raw of reply.envelope.data) {
@@ -160,7 +164,7 @@ export function outcomesOf(
       throw errorFrom(first ?? { code: "", message: `the provider answered HTTP ${reply.status}` }, reply);
     }
   }
-  const outcomes = new Map<string, TaskOutcome>();
+  const outcomes = new Map<string, TaskAnswer>();
   for (const taskUUID of taskUUIDs) {
     const error = taskErrors.get(taskUUID) ?? generalErrors[0];
     const results = items.get(taskUUID);
@@ -177,7 +181,7 @@ function fromItems(
   results: ImageInferenceResult[],
   mode: "submit" | "poll",
   reply: Reply,
-): TaskOutcome {
+): TaskAnswer {
   const failed = results.find((item) => item.status === "error");
   if (failed) {
     return fromError(
@@ -206,7 +210,7 @@ function fromItems(
  * The error keeps a taskUUID only when it named this task: one without (or naming another task) was
  * about the whole request, a 429 or a 5xx, and says nothing about the task's generation.
  */
-function fromError(taskUUID: string, error: ProviderErrorObject, reply: Reply): TaskOutcome {
+function fromError(taskUUID: string, error: ProviderErrorObject, reply: Reply): TaskAnswer {
   const { taskUUID: named, ...rest } = error;
   const classified = errorFrom(named === taskUUID ? { ...rest, taskUUID } : rest, reply);
   if (classified.disposition === "accepted") return { kind: "alreadyAccepted", taskUUID };

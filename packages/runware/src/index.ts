@@ -1,12 +1,12 @@
 export {
+  answersOf,
   checkProviderReachable,
   createRunwareClient,
-  outcomesOf,
   providerTarget,
   type RequestOptions,
   type RunwareClient,
   type RunwareClientOptions,
-  type TaskOutcome,
+  type TaskAnswer,
 } from "./client.ts";
 export {
   CATEGORIES,

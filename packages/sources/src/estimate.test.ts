@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import { parseOutpaintJob } from "@reframe/jobs";
-import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
+import { createS3Client } from "@reframe/storage";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { estimateJob, estimateJobs, inspectSource, summarizeEstimates } from "./estimate.ts";

@@ -19,7 +19,7 @@ export interface JobTemplate {
   options?: OutpaintJobInput["options"];
   route?: string[];
   labels?: OutpaintJobInput["labels"];
-  pipelineVersion?: string;
+  processingVersion?: string;
 }
 
 /**
@@ -42,7 +42,7 @@ export function expandJobs(items: Iterable<SourceItem>, template: JobTemplate): 
         options: overrides.options ? { ...options, ...overrides.options } : options,
         route,
         labels,
-        ...(template.pipelineVersion ? { pipelineVersion: template.pipelineVersion } : {}),
+        ...(template.processingVersion ? { processingVersion: template.processingVersion } : {}),
       });
     }
   }

@@ -1,9 +1,9 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { startEmbeddedS3 } from "@reframe/embedded-s3";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { freePort } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { checkS3Reachable, createS3Client, s3Target } from "./client.ts";
-import { startEmbeddedS3 } from "./embedded-s3.ts";
 
 const settings = (endpoint: string, secretAccessKey = "reach-secret") => ({
   endpoint,

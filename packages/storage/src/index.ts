@@ -5,7 +5,6 @@ export {
   type S3ClientSettings,
   s3Target,
 } from "./client.ts";
-export { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
 export {
   DEFAULT_KEY_TEMPLATE,
   KeyTemplateError,

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
-import { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
 import { keyFilter, listObjects } from "./list-objects.ts";
 
 describe("listObjects over the embedded S3", () => {

@@ -1,11 +1,11 @@
 import { createServer } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { startEmbeddedS3 } from "@reframe/embedded-s3";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { freePort } from "@reframe/testkit";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
-import { startEmbeddedS3 } from "./embedded-s3.ts";
 import { asS3Unreachable, s3OutageNow, s3OutageOf } from "./s3-outage.ts";
 
 const settings = (endpoint: string) => ({

@@ -1,8 +1,9 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "./client.ts";
-import { type EmbeddedS3, startEmbeddedS3 } from "./embedded-s3.ts";
+import { parseS3Event } from "./s3-events.ts";
 import { readImageDimensions, readObjectRange, verifyOutputObject } from "./verify.ts";
 
 const image = (format: "png" | "jpeg") =>
@@ -20,7 +21,10 @@ describe("output verification over the embedded S3", () => {
       accessKeyId: "verify-key",
       secretAccessKey: "verify-secret",
     });
-    s3.onObjectCreated((event) => created.push(event.key));
+    s3.onNotification((notification) => {
+      const event = parseS3Event(notification);
+      if (event.ok) created.push(...event.objects.map((object) => object.key));
+    });
     client = createS3Client({
       endpoint: s3.endpoint,
       region: "us-east-1",

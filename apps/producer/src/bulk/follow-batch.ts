@@ -3,7 +3,7 @@ import type { BatchStatus, BatchStore } from "@reframe/jobs";
 import { UsageError } from "../cli/usage-error.ts";
 import { bar, type ProgressLine, rateAndEta } from "./progress-line.ts";
 
-export type FollowOutcome =
+export type FollowResult =
   | { kind: "ended"; status: BatchStatus }
   | { kind: "interrupted"; status: BatchStatus };
 
@@ -27,7 +27,7 @@ export async function followBatch(
   store: Pick<BatchStore, "status">,
   batchId: string,
   { progress, signal, pollMs = 500, giveUpAfterMs = 60_000, now = Date.now }: FollowOptions,
-): Promise<FollowOutcome> {
+): Promise<FollowResult> {
   const startedAt = now();
   let firstEnded: number | undefined;
   let last: BatchStatus | undefined;

@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
 import { createGuardedFetch, type GuardedFetch } from "@reframe/egress";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import { createOutpaintQueue } from "@reframe/jobs";
 import {
   applyPipelines,
@@ -9,7 +10,7 @@ import {
   parsePipelinesFile,
 } from "@reframe/pipelines";
 import { createRedisClient, type RedisClient } from "@reframe/redis";
-import { createS3Client, type EmbeddedS3, startEmbeddedS3 } from "@reframe/storage";
+import { createS3Client } from "@reframe/storage";
 import { createLogger } from "@reframe/telemetry";
 import {
   basicAuthorization,

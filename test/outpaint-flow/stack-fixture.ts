@@ -1,12 +1,12 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack } from "@reframe/demo";
 import { createOutpaintQueue, type OutpaintJobInput } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack } from "@reframe/local-stack";
 import { createRedisClient, type RedisClient } from "@reframe/redis";
 import { Queue } from "bullmq";
 import sharp from "sharp";
 
-/** Clients a pipeline test needs against a running local stack. */
-export interface PipelineClients {
+/** Clients a test needs against a running local stack. */
+export interface StackClients {
   s3: S3Client;
   connection: RedisClient;
   /** The stack's key prefix (QUEUE_PREFIX). */
@@ -16,7 +16,7 @@ export interface PipelineClients {
   close(): Promise<void>;
 }
 
-export function pipelineClients(stack: LocalStack): PipelineClients {
+export function stackClients(stack: LocalStack): StackClients {
   const s3 = stack.s3Client();
   const connection = createRedisClient(stack.redisSettings, { role: "worker" });
   const { prefix } = stack.redisSettings;

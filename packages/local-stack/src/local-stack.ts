@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { loadConfigOrExit } from "@reframe/config";
+import { type EmbeddedS3, startEmbeddedS3 } from "@reframe/embedded-s3";
 import {
   checkRedisReachable,
   type RedisSettings,
@@ -13,7 +14,7 @@ import {
   redisEnvSchema,
   redisSettingsFromEnv,
 } from "@reframe/redis";
-import { createS3Client, startEmbeddedS3 } from "@reframe/storage";
+import { createS3Client } from "@reframe/storage";
 import {
   basicAuthorization,
   freePort,
@@ -102,7 +103,7 @@ export interface LocalStackOptions {
   webhooksEnv?: Record<string, string>;
   /** Every process's log level; lines are captured (see `outputs()`), never printed. Readiness needs info. */
   logLevel?: "trace" | "debug" | "info";
-  /** Run the embedded S3 as its own process (benchmarks); `onObjectCreated` is then unavailable. */
+  /** Run the embedded S3 as its own process (benchmarks); `onNotification` is then unavailable. */
   s3Process?: boolean;
   /**
    * Use this Redis instead of starting one: its variables (REDIS_URL, or REDIS_SENTINELS and
@@ -173,7 +174,7 @@ export interface LocalStack {
   workerEnvironment: Record<string, string>;
   startWorker(extraEnv?: Record<string, string>): Promise<RunningProcess>;
   restartRedis(): Promise<void>;
-  onObjectCreated: Awaited<ReturnType<typeof startEmbeddedS3>>["onObjectCreated"];
+  onNotification: EmbeddedS3["onNotification"];
   /** Every process's captured output, for assertions on logs. */
   outputs(): string;
   stop(): Promise<void>;
@@ -390,7 +391,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       process: (name) => processes.find((p) => p.name === name),
       workerEnvironment,
       startWorker,
-      onObjectCreated: s3.onObjectCreated,
+      onNotification: s3.onNotification,
       async restartRedis() {
         if (redis?.kind !== "single")
           throw new Error("this stack did not start a single Redis node; it cannot restart it");
@@ -414,9 +415,7 @@ function stackS3Client(endpoint: string): S3Client {
 }
 
 /** The embedded S3 in a child process (embedded-s3-main.ts), with the same buckets and keys. */
-async function startS3Process(
-  processes: RunningProcess[],
-): Promise<Awaited<ReturnType<typeof startEmbeddedS3>>> {
+async function startS3Process(processes: RunningProcess[]): Promise<EmbeddedS3> {
   const port = await freePort();
   const child = await startProcess({
     name: "s3",
@@ -436,8 +435,8 @@ async function startS3Process(
     close: async () => {
       await child.stop("SIGTERM");
     },
-    onObjectCreated() {
-      throw new Error("onObjectCreated needs the embedded S3 in this process (s3Process: false)");
+    onNotification() {
+      throw new Error("onNotification needs the embedded S3 in this process (s3Process: false)");
     },
   };
 }

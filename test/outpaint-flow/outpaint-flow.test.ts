@@ -1,6 +1,6 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, readOutpaintResult } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { readImageDimensions } from "@reframe/storage";
 import { REDIS_TOPOLOGIES } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,16 +8,16 @@ import {
   emulatorCounters,
   job,
   jobStates,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
   setEmulatorFaults,
+  stackClients,
   uploadSource,
-} from "./pipeline-fixture.ts";
+} from "./stack-fixture.ts";
 
 const RATIOS = ["16:9", "1:1", "9:16", "3:1"] as const;
 const PLANNED = { "16:9": [114, 64], "1:1": [96, 96], "9:16": [96, 171], "3:1": [192, 64] } as const;
 
-async function runBatch(clients: PipelineClients, prefix: string, route: string) {
+async function runBatch(clients: StackClients, prefix: string, route: string) {
   const keys = [`${prefix}/a.jpg`, `${prefix}/b.jpg`];
   for (const key of keys) await uploadSource(clients.s3, key);
   const inputs = keys.flatMap((key) => RATIOS.map((ratio) => job(key, ratio, [route])));
@@ -29,7 +29,7 @@ async function runBatch(clients: PipelineClients, prefix: string, route: string)
 }
 
 /** Every completed job's objects exist with the planned size, and its route holds exactly one event. */
-async function expectOutputsAndEvents(clients: PipelineClients, jobIds: string[], route: string) {
+async function expectOutputsAndEvents(clients: StackClients, jobIds: string[], route: string) {
   const events = await clients.routeQueue(route).getJobs(["waiting", "active", "completed", "delayed"]);
   for (const jobId of jobIds) {
     const found = await clients.queue.getJob(jobId);
@@ -50,13 +50,13 @@ async function expectOutputsAndEvents(clients: PipelineClients, jobIds: string[]
 }
 
 /**
- * The same pipeline on each way reframe reaches Redis: one node, a Sentinel group (master, replica,
+ * The same outpaint flow on each way reframe reaches Redis: one node, a Sentinel group (master, replica,
  * three sentinels) and a Cluster of three masters. The 429 storm, long and not about Redis, runs on
  * the single node only.
  */
-describe.each(REDIS_TOPOLOGIES)("the pipeline with webhooks, on Redis %s", (topology) => {
+describe.each(REDIS_TOPOLOGIES)("the outpaint flow with webhooks, on Redis %s", (topology) => {
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   beforeAll(async () => {
     // The reconciler's first poll comes 2 s after a submit (30 s by default with webhooks), so
     // dropped webhooks are recovered quickly.
@@ -68,7 +68,7 @@ describe.each(REDIS_TOPOLOGIES)("the pipeline with webhooks, on Redis %s", (topo
       workerEnv: { POLL_FIRST_MS: "2000" },
       logLevel: "debug",
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
   });
   afterAll(async () => {
     await clients?.close();
@@ -147,7 +147,7 @@ describe.each(REDIS_TOPOLOGIES)("the pipeline with webhooks, on Redis %s", (topo
     expect(logs).not.toMatch(/X-Amz-Credential=(?!\[REDACTED\])[A-Za-z0-9]/i);
   });
 
-  it.runIf(topology === "single")("a 429 storm slows the pipeline and loses nothing", async () => {
+  it.runIf(topology === "single")("a 429 storm slows the outpaint flow and loses nothing", async () => {
     await setEmulatorFaults(stack, { rate429: 0.5 });
     try {
       const { jobIds } = await runBatch(clients, "storm", "done-storm");
@@ -158,12 +158,12 @@ describe.each(REDIS_TOPOLOGIES)("the pipeline with webhooks, on Redis %s", (topo
   });
 });
 
-describe("the pipeline without a webhook URL (polling only)", () => {
+describe("the outpaint flow without a webhook URL (polling only)", () => {
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   beforeAll(async () => {
     stack = await startLocalStack({ workers: 1, webhooks: false, workerEnv: { POLL_INTERVAL_MS: "300" } });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
   });
   afterAll(async () => {
     await clients?.close();

@@ -1,19 +1,19 @@
-import { type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany } from "@reframe/jobs";
+import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   emulatorCounters,
   job,
   jobStates,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
+  stackClients,
   uploadSource,
-} from "./pipeline-fixture.ts";
+} from "./stack-fixture.ts";
 
 /** Short locks so that a SIGKILLed worker's active jobs are recovered in seconds, not 30 s. */
 const FAST_RECOVERY = { WORKER_LOCK_DURATION_MS: "4000", WORKER_STALLED_INTERVAL_MS: "2000" };
 
-async function completionEvents(clients: PipelineClients, route: string): Promise<Map<string, number>> {
+async function completionEvents(clients: StackClients, route: string): Promise<Map<string, number>> {
   const events = await clients.routeQueue(route).getJobs(["waiting", "active", "completed", "delayed"]);
   const perJob = new Map<string, number>();
   for (const event of events) {
@@ -25,7 +25,7 @@ async function completionEvents(clients: PipelineClients, route: string): Promis
 
 describe("workers killed with SIGKILL mid-flight", () => {
   let stack: LocalStack | undefined;
-  let clients: PipelineClients | undefined;
+  let clients: StackClients | undefined;
   afterEach(async () => {
     await clients?.close();
     await stack?.stop();
@@ -38,7 +38,7 @@ describe("workers killed with SIGKILL mid-flight", () => {
       emulatorEnv: { EMULATOR_LATENCY_MS: "300-1500" },
       workerEnv: FAST_RECOVERY,
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     const keys = Array.from({ length: 20 }, (_, i) => `crash/${i}.jpg`);
     for (const key of keys) await uploadSource(clients.s3, key);
     const { jobIds } = await enqueueMany(
@@ -73,7 +73,7 @@ describe("workers killed with SIGKILL mid-flight", () => {
 
 describe("many jobs in flight", () => {
   let stack: LocalStack | undefined;
-  let clients: PipelineClients | undefined;
+  let clients: StackClients | undefined;
   afterEach(async () => {
     await clients?.close();
     await stack?.stop();
@@ -86,7 +86,7 @@ describe("many jobs in flight", () => {
       emulatorEnv: { EMULATOR_LATENCY_MS: "3000-5000" },
       workerEnv: { WORKER_CONCURRENCY: "10" },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
     const keys = Array.from({ length: 125 }, (_, i) => `load/${i}.jpg`);
     await Promise.all(keys.map((key) => uploadSource(clients!.s3, key)));
     const { jobIds } = await enqueueMany(

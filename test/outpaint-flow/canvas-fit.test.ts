@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliEnvironment, planNumber, runCli } from "../bulk/bulk-fixture.ts";
-import { emulatorCounters, jobStates, type PipelineClients, pipelineClients } from "./pipeline-fixture.ts";
+import { emulatorCounters, jobStates, type StackClients, stackClients } from "./stack-fixture.ts";
 
 /**
  * Canvases that fit, over real processes (Redis, the embedded S3, the emulator rendering, a worker,
@@ -29,13 +29,13 @@ function quadrants(side: number): Promise<Buffer> {
   return sharp(Buffer.from(svg)).flatten().png().toBuffer();
 }
 
-async function upload(clients: PipelineClients, key: string, body: Buffer): Promise<void> {
+async function upload(clients: StackClients, key: string, body: Buffer): Promise<void> {
   await clients.s3.send(
     new PutObjectCommand({ Bucket: LOCAL_BUCKETS.sources, Key: key, Body: body, ContentType: "image/png" }),
   );
 }
 
-async function download(clients: PipelineClients, bucket: string, key: string): Promise<Buffer> {
+async function download(clients: StackClients, bucket: string, key: string): Promise<Buffer> {
   const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await object.Body!.transformToByteArray());
 }
@@ -58,7 +58,7 @@ const story = (key: string, anchor?: "bottom"): OutpaintJobInput => ({
 });
 
 let stack: LocalStack;
-let clients: PipelineClients;
+let clients: StackClients;
 let photo: Buffer;
 let reports: string;
 
@@ -68,7 +68,7 @@ beforeAll(async () => {
     webhooks: true,
     emulatorEnv: { EMULATOR_LATENCY_MS: "50-150" },
   });
-  clients = pipelineClients(stack);
+  clients = stackClients(stack);
   photo = await quadrants(512);
   reports = await mkdtemp(join(tmpdir(), "reframe-fit-"));
 });

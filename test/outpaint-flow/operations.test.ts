@@ -1,6 +1,6 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/demo";
 import { createBatchStore, enqueueMany } from "@reframe/jobs";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reframe } from "../reframe-cli.ts";
@@ -8,21 +8,21 @@ import {
   emulatorCounters,
   job,
   jobStates,
-  type PipelineClients,
-  pipelineClients,
+  type StackClients,
+  stackClients,
   uploadSource,
-} from "./pipeline-fixture.ts";
+} from "./stack-fixture.ts";
 
-describe("operating the pipeline", () => {
+describe("operating the outpaint flow", () => {
   let stack: LocalStack;
-  let clients: PipelineClients;
+  let clients: StackClients;
   beforeAll(async () => {
     stack = await startLocalStack({
       workers: 1,
       webhooks: true,
       emulatorEnv: { EMULATOR_LATENCY_MS: "100-300" },
     });
-    clients = pipelineClients(stack);
+    clients = stackClients(stack);
   });
   afterAll(async () => {
     await clients?.close();

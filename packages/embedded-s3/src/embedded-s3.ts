@@ -6,15 +6,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { CreatedObject } from "./s3-events.ts";
 
 const require = createRequire(import.meta.url);
 type S3rverInstance = {
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
-  on(event: "event", listener: (event: S3rverEvent) => void): void;
+  on(event: "event", listener: (event: S3Notification) => void): void;
 };
-type S3rverEvent = {
+/**
+ * An S3 event notification, as S3 publishes it to SNS, SQS or a Lambda: `@reframe/storage`'s
+ * `parseS3Event` reads it, as it reads the real ones.
+ */
+export type S3Notification = {
   Records: {
     eventName: string;
     s3: {
@@ -32,9 +35,9 @@ type FilesystemStorePrototype = {
 };
 
 /**
- * s3rver and its dependencies add 11 MiB to the RSS of a process that imports @reframe/storage
- * (measured): they are loaded when a server starts, not on import, since the worker, the API and the
- * CLI import the package for its client and never start one.
+ * s3rver and its dependencies add 11 MiB to the RSS of a process that imports them (measured): they
+ * are loaded when a server starts, not on import, so a test that imports this package and starts no
+ * server does not carry them. No production process imports this package.
  */
 function s3rver() {
   return {
@@ -103,8 +106,11 @@ export interface EmbeddedS3 {
   endpoint: string;
   port: number;
   close(): Promise<void>;
-  /** Objects as they are created, already decoded: the same shape the HTTP event intake parses. */
-  onObjectCreated(listener: (object: CreatedObject) => void): () => void;
+  /**
+   * Each change's notification (objects created and removed), its keys URL-encoded as S3 writes
+   * them: what S3 publishes and the HTTP event intake parses.
+   */
+  onNotification(listener: (notification: S3Notification) => void): () => void;
 }
 
 /**
@@ -132,21 +138,10 @@ export async function startEmbeddedS3(options: {
     directory,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
-  const listeners = new Set<(object: CreatedObject) => void>();
+  const listeners = new Set<(notification: S3Notification) => void>();
   server.on("event", (event) => {
-    for (const record of event.Records) {
-      if (!record.eventName.startsWith("ObjectCreated")) continue;
-      const { object, bucket } = record.s3;
-      const created: CreatedObject = {
-        bucket: bucket.name,
-        key: object.key,
-        size: object.size,
-        eTag: object.eTag?.replace(/^"|"$/g, ""),
-        versionId: undefined,
-        sequencer: object.sequencer,
-      };
-      for (const listener of listeners) listener(created);
-    }
+    const notification = { Records: event.Records.map(asS3Writes) };
+    for (const listener of listeners) listener(notification);
   });
   const { port } = await server.run();
   const host = options.host ?? "127.0.0.1";
@@ -157,9 +152,15 @@ export async function startEmbeddedS3(options: {
       await server.close();
       if (!options.directory) await rm(directory, { recursive: true, force: true });
     },
-    onObjectCreated(listener) {
+    onNotification(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
   };
+}
+
+/** s3rver gives a record's key as stored; S3 URL-encodes it in form style ("red flower.jpg" as "red+flower.jpg"). */
+function asS3Writes(record: S3Notification["Records"][number]): S3Notification["Records"][number] {
+  const key = encodeURIComponent(record.s3.object.key).replaceAll("%2F", "/").replaceAll("%20", "+");
+  return { ...record, s3: { ...record.s3, object: { ...record.s3.object, key } } };
 }

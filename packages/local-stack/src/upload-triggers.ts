@@ -1,5 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DEFAULT_SOURCE_LIMITS } from "@reframe/config";
+import type { EmbeddedS3 } from "@reframe/embedded-s3";
 import { createOutpaintQueue, openRouteQueues } from "@reframe/jobs";
 import {
   type BudgetExceededEvent,
@@ -10,7 +11,7 @@ import {
   ingestCreatedObjects,
 } from "@reframe/pipelines";
 import { createRedisClient, type RedisSettings, waitForRedisReady } from "@reframe/redis";
-import type { CreatedObject, EmbeddedS3, S3Area } from "@reframe/storage";
+import { type CreatedObject, parseS3Event, type S3Area } from "@reframe/storage";
 
 export interface UploadWatch {
   /** Resolves once every object seen so far has been ingested. */
@@ -71,8 +72,14 @@ export async function watchEmbeddedUploads(
       }
     });
   };
-  const unsubscribe = s3.onObjectCreated((object) => {
-    waiting.push(object);
+  const unsubscribe = s3.onNotification((notification) => {
+    const event = parseS3Event(notification);
+    if (!event.ok) {
+      options.onError?.(new Error(`the embedded S3 sent an event reframe cannot read: ${event.reason}`));
+      return;
+    }
+    if (event.objects.length === 0) return;
+    waiting.push(...event.objects);
     timer ??= setTimeout(flush, 20);
   });
   const settled = async () => {

@@ -1,4 +1,4 @@
-import { startEmbeddedS3 } from "@reframe/storage";
+import { startEmbeddedS3 } from "@reframe/embedded-s3";
 
 /**
  * The embedded S3 as a process of its own (`LocalStackOptions.s3Process`): benchmarks give it its
