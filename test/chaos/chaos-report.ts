@@ -253,7 +253,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
  * Redis outage when that overlapped the job's latest generation (from its start to its deadline and
  * the grace). A generation started after the outage, or ended before it, gets nothing more.
  */
-export function stuckGrace(job: Pick<JobObservation, "deadline">, facts: ChaosFacts): number {
+function stuckGrace(job: Pick<JobObservation, "deadline">, facts: ChaosFacts): number {
   const outage = facts.redisOutage;
   if (!outage || job.deadline === undefined) return facts.stuckGraceMs;
   const from = job.deadline - facts.taskDeadlineMs;

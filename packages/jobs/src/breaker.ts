@@ -41,7 +41,7 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
 };
 
 /** The services reframe keeps a breaker for. */
-export const BREAKER_SERVICES = ["provider", "s3"] as const;
+const BREAKER_SERVICES = ["provider", "s3"] as const;
 export type BreakerService = (typeof BREAKER_SERVICES)[number];
 
 /** The service as a sentence names it. */
