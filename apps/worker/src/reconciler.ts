@@ -1,6 +1,6 @@
 import { jobTraceMetadata, promoteJob, type TaskStore, toOutcomeRecord } from "@reframe/jobs";
 import { PeriodicTask } from "@reframe/lifecycle";
-import { connectionProblem, formatDelay } from "@reframe/reachability";
+import { backoffMs, connectionProblem, formatDelay } from "@reframe/reachability";
 import type { LeaderLock } from "@reframe/redis";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
@@ -110,7 +110,7 @@ export class Reconciler {
       answers = await provider.getResponses(taskUUIDs);
     } catch (error) {
       this.failures += 1;
-      const backoff = Math.min(pollMaxIntervalMs, pollIntervalMs * 2 ** (this.failures - 1));
+      const backoff = backoffMs({ baseMs: pollIntervalMs, maxMs: pollMaxIntervalMs }, this.failures - 1);
       const wait = error instanceof ProviderError ? Math.max(error.retryAfterMs ?? 0, backoff) : backoff;
       this.pausedUntil = this.options.now() + wait;
       // One line per failed request, without a stack: the provider's answer or why it could not be reached.

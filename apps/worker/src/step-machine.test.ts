@@ -516,7 +516,7 @@ describe("the step machine: an S3 outage", () => {
   it("a job whose plan cannot reach S3 waits parked, saved with since when, and tries again", () => {
     const first = run(state("plan", []), unreachable, NOW, fixed(0));
     expect(first.state.storageOutage).toEqual({ since: NOW, waits: 1, problem: "connection refused" });
-    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + STORAGE_WAIT.minMs / 2 }]);
+    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + STORAGE_WAIT.baseMs / 2 }]);
     // The next wait is longer; since stays the first time the job found S3 out.
     const second = run(first.state, unreachable, NOW + 1_000, fixed(1));
     expect(second.state.storageOutage).toEqual({ since: NOW, waits: 2, problem: "connection refused" });
@@ -608,7 +608,7 @@ describe("the step machine: an S3 outage", () => {
         fc.integer({ min: 0, max: 1_200_000 }),
         (waits, random, waitedMs) => {
           const wait = storageWaitMs(waits, random);
-          const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.minMs * 2 ** waits);
+          const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.baseMs * 2 ** waits);
           expect(wait).toBeGreaterThanOrEqual(ceiling / 2);
           expect(wait).toBeLessThanOrEqual(ceiling);
           const from = state("plan", [], {

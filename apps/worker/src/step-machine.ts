@@ -1,5 +1,5 @@
 import type { FailureReason, JobPlan, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
-import { formatDelay } from "@reframe/reachability";
+import { backoffMs, formatDelay } from "@reframe/reachability";
 import { isStorageTaskError } from "@reframe/runware";
 import { DEADLINE_REDO, decideAwait } from "./decide-await.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
@@ -32,11 +32,10 @@ export interface MachineSettings {
  * the provider breaker's default probe schedule), each between half and all of it so that the jobs
  * an outage stopped together do not come back together.
  */
-export const STORAGE_WAIT = { minMs: 2000, maxMs: 60_000 } as const;
+export const STORAGE_WAIT = { baseMs: 2000, maxMs: 60_000, jitter: 0.5 } as const;
 
 export function storageWaitMs(waits: number, random: number): number {
-  const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.minMs * 2 ** waits);
-  return Math.round(ceiling / 2 + (random * ceiling) / 2);
+  return backoffMs(STORAGE_WAIT, waits, () => random);
 }
 
 export type StepEvent =
