@@ -13,7 +13,7 @@ export interface ReconcilerOptions {
   provider: Pick<RunwareClient, "getResponses">;
   queue: Queue;
   logger: Logger;
-  /** getResponse takes many taskUUIDs; 100 per request keeps bodies small (issue: "up to 100"). */
+  /** getResponse takes many taskUUIDs; 100 per request keeps bodies small. */
   batchSize?: number;
   /** Requests per tick at most, so a backlog drains over several ticks instead of in one burst. */
   maxRequestsPerTick?: number;
