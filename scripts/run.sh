@@ -33,12 +33,14 @@ case "$MODE" in
   # The worker's heap budget, as in the container image, Compose and Kubernetes (README: Running the parts).
   worker) exec node --max-semi-space-size=4 --max-old-space-size=384 apps/worker/src/main.ts "$@" ;;
   api) exec node apps/producer/src/api-main.ts "$@" ;;
-  # What CI keeps out: unused files, exports and dependencies (knip), import cycles (dpdm), and a
-  # second version of a package that must be single (scripts/single-copies.mjs).
+  # What CI keeps out: unused files, exports and dependencies (knip), import cycles (dpdm), a
+  # second version of a package that must be single (scripts/single-copies.mjs), and a test-only
+  # package reachable from a production process (scripts/production-imports.mjs).
   guards)
     pnpm exec knip --no-progress
     pnpm run --silent cycles
     node scripts/single-copies.mjs
+    node scripts/production-imports.mjs
     ;;
   setup) exit 0 ;;
   *)

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { OUTPAINT_LIMITS, parseTargetSpec, planCanvas, type Target } from "@reframe/geometry";
 import { type AwkwardFileName, awkwardLibrary } from "@reframe/images/testing";
+import { readOutpaintResult } from "@reframe/jobs";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import type { Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -156,9 +157,12 @@ function checkOutcomes(jobs: Job[], prefix: string): void {
     expect(job.failedReason, where).toBeFalsy();
     const file = files.find((candidate) => candidate.name === name)!;
     const size = plannedSize(file.displayed!, spec);
-    expect(job.returnvalue.variants[0], where).toMatchObject({ width: size.width, height: size.height });
+    expect(readOutpaintResult(job.returnvalue)!.variants[0], where).toMatchObject({
+      width: size.width,
+      height: size.height,
+    });
     if (expected.prepared) {
-      expect(job.returnvalue.preparedSource, where).toMatchObject({
+      expect(readOutpaintResult(job.returnvalue)!.preparedSource, where).toMatchObject({
         conversions: expected.prepared.conversions,
         animated: expected.prepared.animated ?? false,
       });

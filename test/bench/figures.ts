@@ -1,6 +1,6 @@
 /**
  * What a benchmark reports: one figure per measured quantity, its baseline measured in the same run,
- * the ratio between them, and the issue's target with whether it was met. `pnpm bench` prints them
+ * the ratio between them, and its target (README: Benchmarks) with whether it was met. `pnpm bench` prints them
  * as a table and writes them as JSON (out/bench/).
  */
 

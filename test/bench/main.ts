@@ -6,7 +6,7 @@ import { type BenchmarkResult, renderTable } from "./figures.ts";
 import { BENCHMARKS, type BenchmarkName, type BenchOptions } from "./registry.ts";
 
 /**
- * `pnpm bench [name…] [--scale 0.01] [--rows N] [--jobs N] [--out DIR]`: runs the benchmarks of issue 5 (all of
+ * `pnpm bench [name…] [--scale 0.01] [--rows N] [--jobs N] [--out DIR]`: runs the benchmarks (all of
  * them, or the ones named), prints a table and writes out/bench/bench-<time>.json (and latest.json).
  * `--scale` multiplies every size (jobs, rows): the smoke test runs the whole harness at a tiny scale.
  * `--rows` sets bulkMillion's manifest length outright, `--jobs` redisCeiling's measured jobs.

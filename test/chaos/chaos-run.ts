@@ -5,12 +5,14 @@ import { PROVIDER_LIMITS, planCanvas, type Target } from "@reframe/geometry";
 import {
   BATCH_COMPLETED_EVENT_TYPE,
   type BatchStore,
+  batchCompletedEventSchema,
   COMPLETION_EVENT_TYPE,
   createBatchStore,
   DEFAULT_BREAKER_SETTINGS,
   enqueueMany,
   FAILURE_EVENT_TYPE,
   type OutpaintJobInput,
+  outpaintEventSchema,
   parseOutpaintJobData,
   probesWithin,
   readOutpaintResult,
@@ -597,7 +599,7 @@ async function observeBatch(
     .routeQueue(BATCH_ROUTE)
     .getJobs(["waiting", "active", "completed", "failed", "delayed", "prioritized"]);
   const announcements = events.filter((event) => {
-    const data = event.data as { type: string; data: { batchId: string } };
+    const data = batchCompletedEventSchema.parse(event.data);
     return data.type === BATCH_COMPLETED_EVENT_TYPE && data.data.batchId === batchId;
   }).length;
   return { status, announcements };
@@ -607,14 +609,11 @@ async function eventsByJob(route: Queue): Promise<Map<string, EventsOfJob>> {
   const all = await route.getJobs(["waiting", "active", "completed", "failed", "delayed", "prioritized"]);
   const perJob = new Map<string, EventsOfJob>();
   for (const event of all) {
-    const data = event.data as {
-      type: string;
-      data: { jobId: string; variants?: { key: string; width: number; height: number; etag?: string }[] };
-    };
+    const data = outpaintEventSchema.parse(event.data);
     const entry = perJob.get(data.data.jobId) ?? { completed: 0, failed: 0, announced: new Map() };
     if (data.type === COMPLETION_EVENT_TYPE) {
       entry.completed += 1;
-      for (const variant of data.data.variants ?? []) entry.announced.set(variant.key, variant);
+      for (const variant of data.data.variants) entry.announced.set(variant.key, variant);
     } else if (data.type === FAILURE_EVENT_TYPE) entry.failed += 1;
     perJob.set(data.data.jobId, entry);
   }

@@ -7,7 +7,7 @@ import { runChaos } from "./chaos-run.ts";
  * SIGKILLs and Redis restart, and the same must-be-zero figures.
  */
 describe("the fault-injection run, short", () => {
-  it("200 jobs through SIGKILLed workers, a Redis restart and the issue's provider and webhook faults: nothing lost, duplicated, stuck or wrong", async () => {
+  it("200 jobs through SIGKILLed workers, a Redis restart and the emulator's provider and webhook faults: nothing lost, duplicated, stuck or wrong", async () => {
     const report = await runChaos({ jobs: 200, killEveryMs: { min: 2000, max: 4000 } });
     const table = formatReport(report);
     expect(violations(report), table).toEqual([]);

@@ -13,7 +13,7 @@ import { reframe } from "../reframe-cli.ts";
 /**
  * S3 going away under a running worker: the workers (and the provider's presigned URLs) reach the
  * embedded S3 through a TCP proxy that the test cuts, so every S3 request is refused as with S3 down.
- * The short version of the issue's 10-minute S3 outage run (`pnpm test:chaos --s3-outage 10m`).
+ * The short version of the 10-minute S3 outage run (`pnpm test:chaos --s3-outage 10m`).
  */
 let stack: LocalStack | undefined;
 let clients: StackClients | undefined;

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { enqueueMany, type OutpaintJobInput } from "@reframe/jobs";
+import { enqueueMany, type OutpaintJobInput, outpaintEventSchema, readOutpaintResult } from "@reframe/jobs";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,7 +100,11 @@ describe("canvases that fit", () => {
         exactSizeMet: true,
         variants: [{ width: 1080, height: 1920, contentType: "image/png" }],
       });
-      const output = await download(clients, LOCAL_BUCKETS.outputs, done!.returnvalue.variants[0].key);
+      const output = await download(
+        clients,
+        LOCAL_BUCKETS.outputs,
+        readOutpaintResult(done!.returnvalue)!.variants[0]!.key,
+      );
       expect(await sharp(output).metadata()).toMatchObject({ width: 1080, height: 1920 });
       // The source's pixels fill the width, from `top` down, 1080 rows: the story's middle for the
       // centre anchor, its bottom for the bottom anchor.
@@ -127,7 +131,7 @@ describe("canvases that fit", () => {
         for (const channel of [0, 1, 2])
           expect(Math.abs(found[channel]! - colour[channel]!)).toBeLessThanOrEqual(3);
       }
-      const event = events.find((e) => (e.data as { data: { jobId: string } }).data.jobId === jobIds[index]);
+      const event = events.find((e) => outpaintEventSchema.parse(e.data).data.jobId === jobIds[index]);
       expect(event?.data).toMatchObject({
         type: "reframe.outpaint.completed.v1",
         data: { sourceScale: 1080 / 512, generatedShare: 0.4375 },
@@ -150,7 +154,11 @@ describe("canvases that fit", () => {
       generatedShare: 0,
       variants: [{ width: 1080, height: 1920 }],
     });
-    const output = await download(clients, LOCAL_BUCKETS.outputs, done!.returnvalue.variants[0].key);
+    const output = await download(
+      clients,
+      LOCAL_BUCKETS.outputs,
+      readOutpaintResult(done!.returnvalue)!.variants[0]!.key,
+    );
     const expected = await sharp(small).resize(1080, 1920, { fit: "fill" }).png().toBuffer();
     expect(await meanDifference(sharp(output), sharp(expected))).toBeLessThan(2);
     expect((await emulatorCounters(stack)).totals.submits ?? 0).toBe(submitsBefore);

@@ -1,4 +1,4 @@
-import { enqueueMany } from "@reframe/jobs";
+import { enqueueMany, outpaintEventSchema } from "@reframe/jobs";
 import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -17,7 +17,7 @@ async function completionEvents(clients: StackClients, route: string): Promise<M
   const events = await clients.routeQueue(route).getJobs(["waiting", "active", "completed", "delayed"]);
   const perJob = new Map<string, number>();
   for (const event of events) {
-    const jobId = (event.data as { data: { jobId: string } }).data.jobId;
+    const jobId = outpaintEventSchema.parse(event.data).data.jobId;
     perJob.set(jobId, (perJob.get(jobId) ?? 0) + 1);
   }
   return perJob;

@@ -1,5 +1,5 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { createBatchStore, enqueueMany } from "@reframe/jobs";
+import { createBatchStore, enqueueMany, readOutpaintResult } from "@reframe/jobs";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -153,7 +153,7 @@ describe("operating the outpaint flow", () => {
     const { jobIds } = await enqueueMany(clients.queue, [job("exif/phone.jpg", "16:9")]);
     await expect.poll(() => jobStates(clients.queue, jobIds), { timeout: 30_000 }).toEqual({ completed: 1 });
     const done = await clients.queue.getJob(jobIds[0]!);
-    expect(done!.returnvalue.variants[0]).toMatchObject({ width: 171, height: 96 });
+    expect(readOutpaintResult(done!.returnvalue)!.variants[0]).toMatchObject({ width: 171, height: 96 });
   });
 
   it("a source already at the target completes as a copy, without a provider call or cost", async () => {

@@ -1,5 +1,5 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { enqueueMany, readOutpaintResult } from "@reframe/jobs";
+import { enqueueMany, outpaintEventSchema, readOutpaintResult } from "@reframe/jobs";
 import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { readImageDimensions } from "@reframe/storage";
 import { REDIS_TOPOLOGIES } from "@reframe/testkit";
@@ -43,7 +43,7 @@ async function expectOutputsAndEvents(clients: StackClients, jobIds: string[], r
       expect(dimensions).toMatchObject({ width: variant.width, height: variant.height });
       await clients.s3.send(new HeadObjectCommand({ Bucket: LOCAL_BUCKETS.outputs, Key: variant.key }));
     }
-    const forJob = events.filter((event) => (event.data as { data: { jobId: string } }).data.jobId === jobId);
+    const forJob = events.filter((event) => outpaintEventSchema.parse(event.data).data.jobId === jobId);
     expect(forJob, `completion events for ${jobId}`).toHaveLength(1);
     expect(forJob[0]!.data).toMatchObject({ specversion: "1.0", type: "reframe.outpaint.completed.v1" });
   }
@@ -129,7 +129,9 @@ describe.each(REDIS_TOPOLOGIES)("the outpaint flow with webhooks, on Redis %s", 
       const failed = await clients.queue.getJob(jobIds[0]!);
       expect(failed!.failedReason).toMatch(/^[a-zA-Z]+: /);
       const events = await clients.routeQueue("done-terminal").getJobs(["waiting"]);
-      expect(events.map((e) => (e.data as { type: string }).type)).toEqual(["reframe.outpaint.failed.v1"]);
+      expect(events.map((e) => outpaintEventSchema.parse(e.data).type)).toEqual([
+        "reframe.outpaint.failed.v1",
+      ]);
     } finally {
       await setEmulatorFaults(stack, { terminalErrorRate: 0 });
     }

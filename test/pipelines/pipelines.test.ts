@@ -14,7 +14,7 @@ import { reframe } from "../reframe-cli.ts";
 /**
  * Pipelines over real processes: the CLI applies a file to Redis, the worker process runs scheduled
  * runs, and the embedded S3's event stream feeds upload triggers, exactly as in `npm run demo -- --serve`.
- * Then the money guards: the issue's runaway loop, a trigger's daily ceiling, and the workers'
+ * Then the money guards: the runaway loop (outputs written where a trigger watches), a trigger's daily ceiling, and the workers'
  * SPEND_LIMIT_USD_PER_DAY (last: it replaces the stack's worker).
  */
 
@@ -161,7 +161,7 @@ describe("pipelines", () => {
     expect(fromUploads.every((job) => job.data.source.key === "incoming/red flower.jpg")).toBe(true);
   });
 
-  it("apply refuses the issue's loop file, naming the pipeline and the rule, and changes nothing", async () => {
+  it("apply refuses the runaway loop's file, naming the pipeline and the rule, and changes nothing", async () => {
     const result = await apply(`
 pipelines:
   rockets:

@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { outpaintEventSchema } from "@reframe/jobs";
 import { taskWebhookURL } from "@reframe/runware";
 import { beforeAll, describe, expect, it } from "vitest";
 import { jobStates } from "../outpaint-flow/stack-fixture.ts";
@@ -164,10 +165,8 @@ export function describeWebhookChecks(get: () => SecurityStack): void {
       expect(await storedOutcome(s, a.taskUUID)).toBeNull();
       expect((await emulatorTask(s, a.taskUUID)).submits).toBe(submits);
       const events = await route.getJobs(["waiting", "completed", "delayed", "active"]);
-      const forA = events.filter(
-        (event) => (event.data as { data: { jobId: string } }).data.jobId === a.jobId,
-      );
-      expect(forA.map((event) => (event.data as { type: string }).type)).toEqual([
+      const forA = events.filter((event) => outpaintEventSchema.parse(event.data).data.jobId === a.jobId);
+      expect(forA.map((event) => outpaintEventSchema.parse(event.data).type)).toEqual([
         "reframe.outpaint.completed.v1",
       ]);
       // b, refused so far, completes from its own genuine delivery.

@@ -199,7 +199,7 @@ async function planOrPark(
   deps: OutpaintDeps,
 ): Promise<StepEvent> {
   try {
-    return { kind: "planned", state: await planOrFail(job.id!, data, state, deps) };
+    return await planOrFail(job.id!, data, state, deps);
   } catch (error) {
     if (!(error instanceof ImageWorkBusyError)) throw error;
     await job.moveToDelayed(deps.now() + error.retryInMs, token);
@@ -212,7 +212,7 @@ async function planOrFail(
   data: OutpaintJob,
   state: StepState,
   deps: OutpaintDeps,
-): Promise<StepState> {
+): Promise<StepEvent> {
   try {
     return await withSpan(SPANS.plan, { [ATTRIBUTES.jobId]: jobId }, () =>
       planStep(jobId, data, state, deps),

@@ -27,6 +27,7 @@ import {
   sourceProblemOf,
 } from "@reframe/sources";
 import { KeyTemplateError, renderKeyTemplate, splitKey } from "@reframe/storage";
+import type { StepEvent } from "./step-machine.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
 import { imageWork } from "./worker-telemetry.ts";
@@ -55,12 +56,15 @@ export class PlanError extends Error {
   }
 }
 
+/** What the plan step found: the machine's `planned` event (step-machine.ts), which decides the step. */
+type PlannedEvent = Extract<StepEvent, { kind: "planned" }>;
+
 export async function planStep(
   jobId: string,
   job: OutpaintJob,
   state: StepState,
   deps: OutpaintDeps,
-): Promise<StepState> {
+): Promise<PlannedEvent> {
   const now = deps.now();
   // A job parked for want of a source slot comes back to this plan: its inspection is remembered
   // in this process (a few hundred bytes each) so that waiting costs no S3 reads.
@@ -87,7 +91,7 @@ export async function planStep(
     });
     if (!planned.ok) throw new PlanError(planned.reason, planned.message);
     const canvas = planned.plan;
-    if (isCopyPlan(canvas)) return await copyStep(jobId, job, state, canvas, local, deps);
+    if (isCopyPlan(canvas)) return await copyStep(jobId, job, canvas, local, deps);
     // A source the plan scales, up (a fit) or down (a fit, or the provider's limits), is resized here
     // with sharp (Lanczos) into the scratch area, and the provider reads that copy. Upscaling is not
     // sent to the provider as an upscale task: that would be a second paid task per job (the dry run
@@ -118,14 +122,7 @@ export async function planStep(
       submitAttempts: 0,
       deadline,
     }));
-    return {
-      ...state,
-      step: "submit",
-      plan,
-      tasks,
-      plannedAt: now,
-      ...(generation > 0 ? { firstGeneration: generation } : {}),
-    };
+    return { kind: "planned", plan, tasks, copied: false };
   } catch (error) {
     busy = error instanceof ImageWorkBusyError;
     if (busy) remember(deps.inspections, jobId, inspected);
@@ -319,11 +316,10 @@ function outputKey(job: OutpaintJob, plan: JobPlan, variant: number): string {
 async function copyStep(
   jobId: string,
   job: OutpaintJob,
-  state: StepState,
   canvas: CanvasPlan,
   local: LocalSource,
   deps: OutpaintDeps,
-): Promise<StepState> {
+): Promise<PlannedEvent> {
   if (job.options.watermark) {
     throw new PlanError(
       "already-at-target",
@@ -357,5 +353,5 @@ async function copyStep(
     submitAttempts: 0,
     deadline: now,
   };
-  return { ...state, step: "finalize", plan, tasks: [copy], plannedAt: now, submittedAt: now };
+  return { kind: "planned", plan, tasks: [copy], copied: true };
 }

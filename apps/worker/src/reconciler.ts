@@ -1,5 +1,6 @@
 import { jobTraceMetadata, promoteJob, type TaskStore, toOutcomeRecord } from "@reframe/jobs";
-import { connectionProblem, formatDelay } from "@reframe/reachability";
+import { PeriodicTask } from "@reframe/lifecycle";
+import { backoffMs, connectionProblem, formatDelay } from "@reframe/reachability";
 import type { LeaderLock } from "@reframe/redis";
 import { ProviderError, type RunwareClient } from "@reframe/runware";
 import { ATTRIBUTES, type Logger, linkFromJobMetadata, SPANS, type Span, withSpan } from "@reframe/telemetry";
@@ -12,7 +13,7 @@ export interface ReconcilerOptions {
   provider: Pick<RunwareClient, "getResponses">;
   queue: Queue;
   logger: Logger;
-  /** getResponse takes many taskUUIDs; 100 per request keeps bodies small (issue: "up to 100"). */
+  /** getResponse takes many taskUUIDs; 100 per request keeps bodies small. */
   batchSize?: number;
   /** Requests per tick at most, so a backlog drains over several ticks instead of in one burst. */
   maxRequestsPerTick?: number;
@@ -39,9 +40,7 @@ export class Reconciler {
     now: () => number;
     providerDown: () => boolean;
   };
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop: PeriodicTask;
   private pausedUntil = 0;
   /** getResponse requests in a row that failed: the wait before the next one doubles with each. */
   private failures = 0;
@@ -61,32 +60,24 @@ export class Reconciler {
       now: Date.now,
       ...options,
     };
+    this.loop = new PeriodicTask({
+      run: () => this.tick(),
+      intervalMs: this.options.tickMs,
+      onError: (error) => {
+        // Redis away is reported once per reconnection attempt by the connection's own report.
+        if (!connectionProblem(error)) this.options.logger.warn({ err: error }, "reconciler tick failed");
+      },
+    });
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
     if (this.isLeader) await this.options.lock.release().catch(() => undefined);
     this.isLeader = false;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((error: unknown) => {
-          // Redis away is reported once per reconnection attempt by the connection's own report.
-          if (connectionProblem(error)) return;
-          this.options.logger.warn({ err: error }, "reconciler tick failed");
-        })
-        .finally(() => this.schedule(this.options.tickMs));
-    }, delayMs);
   }
 
   /** One pass: keep or take leadership, then poll the due tasks. Exposed for tests. */
@@ -97,7 +88,7 @@ export class Reconciler {
     const due = await this.options.taskStore.duePending(this.options.now(), batchSize * maxRequestsPerTick);
     // A failed request (pausedUntil) or an outage seen meanwhile ends the pass: the rest wait.
     const goOn = () =>
-      !this.stopped && this.options.now() >= this.pausedUntil && !this.options.providerDown();
+      !this.loop.stopping && this.options.now() >= this.pausedUntil && !this.options.providerDown();
     for (let start = 0; start < due.length && goOn(); start += batchSize) {
       const batch = due.slice(start, start + batchSize);
       // Each poll starts a trace of its own: the loop outlives every job it serves.
@@ -119,7 +110,7 @@ export class Reconciler {
       answers = await provider.getResponses(taskUUIDs);
     } catch (error) {
       this.failures += 1;
-      const backoff = Math.min(pollMaxIntervalMs, pollIntervalMs * 2 ** (this.failures - 1));
+      const backoff = backoffMs({ baseMs: pollIntervalMs, maxMs: pollMaxIntervalMs }, this.failures - 1);
       const wait = error instanceof ProviderError ? Math.max(error.retryAfterMs ?? 0, backoff) : backoff;
       this.pausedUntil = this.options.now() + wait;
       // One line per failed request, without a stack: the provider's answer or why it could not be reached.

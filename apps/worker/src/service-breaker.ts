@@ -8,6 +8,7 @@ import {
   DEFAULT_BREAKER_SETTINGS,
   publishAlert,
 } from "@reframe/jobs";
+import { PeriodicTask } from "@reframe/lifecycle";
 import { connectionProblem, formatDelay } from "@reframe/reachability";
 import type { Logger } from "@reframe/telemetry";
 import type { WorkerMetrics } from "./worker-telemetry.ts";
@@ -58,9 +59,7 @@ export class ServiceBreaker {
   private store: BreakerStore | undefined;
   private alerts: AlertPublisher | undefined;
   private state: BreakerState;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: PeriodicTask;
   /** The last outage this process saw (a job's failure or a probe's): what a waiting job says. */
   private lastProblem = "unavailable";
 
@@ -69,6 +68,14 @@ export class ServiceBreaker {
     this.endpoint = options.endpoint;
     this.options = { tickMs: 500, now: Date.now, ...options };
     this.state = { service: options.service, endpoint: options.endpoint, open: false, failures: 0 };
+    this.loop = new PeriodicTask({
+      run: () => this.tick(),
+      intervalMs: this.options.tickMs,
+      onError: (error) => {
+        if (!connectionProblem(error))
+          this.options.logger.warn({ err: error, service: this.service }, "breaker check failed");
+      },
+    });
   }
 
   private get name(): string {
@@ -82,14 +89,11 @@ export class ServiceBreaker {
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** The breaker as last read, with the last outage seen: undefined while closed. */
@@ -160,18 +164,6 @@ export class ServiceBreaker {
         { service: this.service, endpoint: this.endpoint, openForMs: now - closedOpenSince },
         `${this.name} answers again after ${formatDelay(now - closedOpenSince)}; its breaker closed and the waiting jobs go on`,
       );
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((error: unknown) => {
-          if (!connectionProblem(error))
-            this.options.logger.warn({ err: error, service: this.service }, "breaker check failed");
-        })
-        .finally(() => this.schedule(this.options.tickMs));
-    }, delayMs);
   }
 
   /** Reads the shared state; sends the probe when it is due and this process took the lease. Exposed for tests. */

@@ -1,3 +1,4 @@
+import { PeriodicTask } from "@reframe/lifecycle";
 import { connectionProblem } from "@reframe/reachability";
 import type { Logger } from "@reframe/telemetry";
 
@@ -44,9 +45,7 @@ export interface SilenceWatchdogOptions {
 export class SilenceWatchdog {
   private readonly options: SilenceWatchdogOptions & { pingTimeoutMs: number; now: () => number };
   private suspectSince: { at: number; taken: number; reason: string } | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: PeriodicTask;
 
   constructor(options: SilenceWatchdogOptions) {
     this.options = {
@@ -54,31 +53,24 @@ export class SilenceWatchdog {
       now: Date.now,
       ...options,
     };
+    this.loop = new PeriodicTask({
+      run: () => this.check(),
+      intervalMs: this.options.intervalMs,
+      firstDelayMs: this.options.intervalMs,
+      unref: true,
+      onError: (error) => {
+        // Redis away is reported once per reconnection attempt by the connection's own report.
+        if (!connectionProblem(error)) this.options.logger.warn({ err: error }, "watchdog check failed");
+      },
+    });
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.checking;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.checking = this.check()
-        .catch((error: unknown) => {
-          // Redis away is reported once per reconnection attempt by the connection's own report.
-          if (connectionProblem(error)) return;
-          this.options.logger.warn({ err: error }, "watchdog check failed");
-        })
-        .finally(() => this.schedule());
-    }, this.options.intervalMs);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   /** One look; recreates the worker when it has been silent long enough. Exposed for tests. */

@@ -1,4 +1,4 @@
-import type { StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
+import type { JobPlan, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -58,6 +58,29 @@ const lost = (code = "taskNotFound"): TaskOutcomeRecord => ({
   via: "poll",
 });
 
+const PLAN: JobPlan = {
+  margins: { top: 420, right: 0, bottom: 420, left: 0 },
+  output: { width: 1080, height: 1920 },
+  scaledSource: { width: 1080, height: 1080 },
+  sourceScale: 1,
+  generatedShare: 0.4375,
+  costUsd: 0.2,
+  exactSizeMet: true,
+  requested: null,
+  notes: [],
+  sourceRef: { kind: "s3", bucket: "in", key: "a.png" },
+  targetLabel: "1080x1920",
+  contentType: "image/png",
+};
+const unsent = (variant: number, generation = 0) =>
+  task(variant, { generation, confirmed: false, submitAttempts: 0, submittedAt: undefined });
+const planned = (tasks: TaskState[], copied = false): StepEvent => ({
+  kind: "planned",
+  plan: PLAN,
+  tasks,
+  copied,
+});
+
 const woke = (outcomes: [string, TaskOutcomeRecord][] = [], polled = false): StepEvent => ({
   kind: "woke",
   outcomes: new Map(outcomes),
@@ -68,21 +91,41 @@ const run = (from: StepState, event: StepEvent, now = NOW, settings = SETTINGS) 
 const kinds = (effects: Effect[]) => effects.map((effect) => effect.kind);
 
 describe("the step machine: plan", () => {
-  it("a plan goes to submit without saving (the park saves it before the POST)", () => {
-    const planned = state("submit", [
-      task(0, { confirmed: false, submitAttempts: 0, submittedAt: undefined }),
-    ]);
-    expect(run(state("plan", []), { kind: "planned", state: planned })).toEqual({
-      state: planned,
-      effects: [],
+  it("a plan is saved at submit before anything is sent", () => {
+    const tasks = [unsent(0), unsent(1)];
+    const fresh = state("plan", [], { submittedAt: undefined });
+    expect(run(fresh, planned(tasks))).toEqual({
+      state: { ...fresh, step: "submit", plan: PLAN, tasks, plannedAt: NOW },
+      effects: [{ kind: "save" }],
     });
   });
 
+  it("the plan saved at submit is sent when the job goes on (in the same pass, or after a crash)", () => {
+    const atSubmit = run(state("plan", [], { submittedAt: undefined }), planned([unsent(0)])).state;
+    const next = run(atSubmit, woke(), NOW + 1_000);
+    expect(next.state.step).toBe("await");
+    expect(next.state.plan).toEqual(PLAN);
+    expect(next.effects).toEqual([
+      { kind: "send", tasks: next.state.tasks, until: NOW + 1_000 + SETTINGS.recheckMs },
+    ]);
+  });
+
   it("a copy is saved at finalize and finalized", () => {
-    const copy = state("finalize", [task(0, { taskUUID: `copy-${JOB}` })]);
-    const next = run(state("plan", []), { kind: "planned", state: copy });
-    expect(next.state).toBe(copy);
+    const copy = task(0, { taskUUID: `copy-${JOB}`, deadline: NOW });
+    const next = run(state("plan", [], { submittedAt: undefined }), planned([copy], true));
+    expect(next.state).toMatchObject({ step: "finalize", plan: PLAN, tasks: [copy], submittedAt: NOW });
     expect(kinds(next.effects)).toEqual(["save", "finalize"]);
+  });
+
+  it("a failed job planned again records the generation its new tasks start at", () => {
+    const retried = state("plan", [task(0, { generation: 1 })]);
+    const next = run(retried, planned([unsent(0, 2)]));
+    expect(next.state.firstGeneration).toBe(2);
+    expect(next.state.tasks).toEqual([unsent(0, 2)]);
+  });
+
+  it("only a job at its plan step takes a plan", () => {
+    expect(() => run(state("await", [task(0)]), planned([unsent(0)]))).toThrow(/await step/);
   });
 });
 
@@ -473,7 +516,7 @@ describe("the step machine: an S3 outage", () => {
   it("a job whose plan cannot reach S3 waits parked, saved with since when, and tries again", () => {
     const first = run(state("plan", []), unreachable, NOW, fixed(0));
     expect(first.state.storageOutage).toEqual({ since: NOW, waits: 1, problem: "connection refused" });
-    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + STORAGE_WAIT.minMs / 2 }]);
+    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + STORAGE_WAIT.baseMs / 2 }]);
     // The next wait is longer; since stays the first time the job found S3 out.
     const second = run(first.state, unreachable, NOW + 1_000, fixed(1));
     expect(second.state.storageOutage).toEqual({ since: NOW, waits: 2, problem: "connection refused" });
@@ -498,12 +541,10 @@ describe("the step machine: an S3 outage", () => {
 
   it("once the plan is made, the wait is forgotten: a later outage starts anew", () => {
     const waited = { since: NOW - 30_000, waits: 4, problem: "answered 503" };
-    const planned = state("submit", [task(0, { confirmed: false, submitAttempts: 0 })], {
-      storageOutage: waited,
-    });
-    const next = run(state("plan", [], { storageOutage: waited }), { kind: "planned", state: planned });
+    const tasks = [task(0, { confirmed: false, submitAttempts: 0 })];
+    const next = run(state("plan", [], { storageOutage: waited }), planned(tasks));
     expect(next.state.storageOutage).toBeUndefined();
-    expect(next.state.tasks).toEqual(planned.tasks);
+    expect(next.state.tasks).toEqual(tasks);
   });
 
   it("a finalize that cannot check the outputs waits the same way, the outputs still to be checked", () => {
@@ -567,7 +608,7 @@ describe("the step machine: an S3 outage", () => {
         fc.integer({ min: 0, max: 1_200_000 }),
         (waits, random, waitedMs) => {
           const wait = storageWaitMs(waits, random);
-          const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.minMs * 2 ** waits);
+          const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.baseMs * 2 ** waits);
           expect(wait).toBeGreaterThanOrEqual(ceiling / 2);
           expect(wait).toBeLessThanOrEqual(ceiling);
           const from = state("plan", [], {

@@ -1,5 +1,5 @@
-import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
-import { formatDelay } from "@reframe/reachability";
+import type { FailureReason, JobPlan, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
+import { backoffMs, formatDelay } from "@reframe/reachability";
 import { isStorageTaskError } from "@reframe/runware";
 import { DEADLINE_REDO, decideAwait } from "./decide-await.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
@@ -8,8 +8,10 @@ import { taskUUIDFor } from "./task-uuid.ts";
  * The outpaint step machine as one pure function: from the saved state and what just happened, the
  * next state and what the processor must do (outpaint-processor.ts runs the effects; it decides
  * nothing). Every step change is made here. The steps are the states saved in `job.data.state`
- * (packages/jobs job-data.ts): plan → submit → await → finalize; `submit` is the plan's state until the
- * park saves `await`.
+ * (packages/jobs job-data.ts): plan → submit → await → finalize. A plan is saved at `submit` before
+ * anything is sent, so a worker that dies between its plan and its POST resumes at `submit` with the
+ * plan made; the park saves `await` before the POST. Only `finalize` reached from `await` is not
+ * saved: a retried finalize re-reads the same stored outcomes and decides the same.
  */
 
 export interface MachineSettings {
@@ -30,16 +32,18 @@ export interface MachineSettings {
  * the provider breaker's default probe schedule), each between half and all of it so that the jobs
  * an outage stopped together do not come back together.
  */
-export const STORAGE_WAIT = { minMs: 2000, maxMs: 60_000 } as const;
+export const STORAGE_WAIT = { baseMs: 2000, maxMs: 60_000, jitter: 0.5 } as const;
 
 export function storageWaitMs(waits: number, random: number): number {
-  const ceiling = Math.min(STORAGE_WAIT.maxMs, STORAGE_WAIT.minMs * 2 ** waits);
-  return Math.round(ceiling / 2 + (random * ceiling) / 2);
+  return backoffMs(STORAGE_WAIT, waits, () => random);
 }
 
 export type StepEvent =
-  /** The plan step made a plan: tasks to send (step submit) or a copy already written (step finalize). */
-  | { kind: "planned"; state: StepState }
+  /**
+   * The plan step made a plan: its tasks to send (step submit), or, `copied`, the one copy it already
+   * wrote without a provider call (step finalize).
+   */
+  | { kind: "planned"; plan: JobPlan; tasks: TaskState[]; copied: boolean }
   /**
    * The job runs (again): the outcomes stored for its tasks; `polled` once it asked the provider
    * itself; `outage` while the provider breaker is open (provider-breaker.ts): since when, and when
@@ -121,14 +125,8 @@ export function transition(
   settings: MachineSettings,
 ): Transition {
   switch (event.kind) {
-    case "planned": {
-      // Past the plan: a wait for S3 at it is over.
-      const planned = withoutStorageOutage(event.state);
-      // A copy is saved: it is not redone for free. A plan is saved by the park, before its POST.
-      if (planned.step === "finalize")
-        return { state: planned, effects: [{ kind: "save" }, { kind: "finalize" }] };
-      return { state: planned, effects: [] };
-    }
+    case "planned":
+      return planned(state, event, now);
     case "woke":
       return woke(jobId, state, event, now, settings);
     case "sent":
@@ -138,6 +136,33 @@ export function transition(
     default:
       throw new Error(`unknown event ${JSON.stringify(event satisfies never)}`);
   }
+}
+
+function planned(
+  state: StepState,
+  { plan, tasks, copied }: Extract<StepEvent, { kind: "planned" }>,
+  now: number,
+): Transition {
+  if (state.step !== "plan") throw new Error(`a job at its ${state.step} step does not plan`);
+  // Past the plan: a wait for S3 at it is over.
+  const first = Math.min(...tasks.map((task) => task.generation));
+  const made: StepState = {
+    ...withoutStorageOutage(state),
+    plan,
+    tasks,
+    plannedAt: now,
+    // A failed job retried is planned again after its earlier generations (plan-step.ts).
+    ...(first > 0 ? { firstGeneration: first } : {}),
+  };
+  // A copy is saved: it is not redone for free.
+  if (copied)
+    return {
+      state: { ...made, step: "finalize", submittedAt: now },
+      effects: [{ kind: "save" }, { kind: "finalize" }],
+    };
+  // Saved before anything is sent: a crash before the POST resumes here, without planning again. The
+  // job goes on in this pass: it wakes at submit and sends.
+  return { state: { ...made, step: "submit" }, effects: [{ kind: "save" }] };
 }
 
 function woke(

@@ -1,4 +1,5 @@
 import { type JobPlan, type OutpaintJob, type TaskState, toOutcomeRecord } from "@reframe/jobs";
+import { backoffMs } from "@reframe/reachability";
 import {
   type ImageInferenceTask,
   isOutage,
@@ -153,6 +154,5 @@ function toProviderError(reason: unknown, taskUUID: string): ProviderError {
 /** Exponential from 1 s, capped at 60 s, with full jitter; never earlier than Retry-After. */
 function submitBackoffMs(tasks: TaskState[], retryAfterMs: number): number {
   const attempts = Math.max(1, ...tasks.map((task) => task.submitAttempts));
-  const exponential = Math.min(60_000, 1000 * 2 ** (attempts - 1));
-  return Math.max(retryAfterMs, Math.round(exponential * (0.5 + Math.random() * 0.5)));
+  return Math.max(retryAfterMs, backoffMs({ baseMs: 1000, maxMs: 60_000, jitter: 0.5 }, attempts - 1));
 }

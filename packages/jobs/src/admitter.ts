@@ -1,3 +1,4 @@
+import { PeriodicTask } from "@reframe/lifecycle";
 import { LeaderLock, type RedisClient } from "@reframe/redis";
 import type { Admission, AdmitResult } from "./admission.ts";
 import { batchKeys } from "./batch-store.ts";
@@ -33,9 +34,7 @@ export class Admitter {
   private readonly options: Required<Omit<AdmitterOptions, "batchId" | "onClosed" | "onAdmitted">> &
     Pick<AdmitterOptions, "batchId" | "onClosed" | "onAdmitted">;
   private readonly locks = new Map<string, LeaderLock>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopping = false;
+  private readonly loop: PeriodicTask;
 
   constructor(options: AdmitterOptions) {
     this.options = {
@@ -45,29 +44,22 @@ export class Admitter {
       shouldStop: () => false,
       ...options,
     };
+    this.loop = new PeriodicTask({
+      run: () => this.tick(),
+      intervalMs: this.options.tickMs,
+      onError: this.options.onError,
+    });
   }
 
   start(): void {
-    this.stopping = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Stops after the pass under way and gives up the leases it holds: another admitter goes on at once. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
     await Promise.all([...this.locks.values()].map((lock) => lock.release().catch(() => undefined)));
     this.locks.clear();
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopping) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((error: unknown) => this.options.onError(error))
-        .finally(() => this.schedule(this.options.tickMs));
-    }, delayMs);
   }
 
   /** Takes or renews the lease of its one batch (`batchId`) without admitting anything yet. */
@@ -100,11 +92,11 @@ export class Admitter {
         await lock.release();
       }
     for (const id of batches) {
-      if (this.stopping) return;
+      if (this.loop.stopping) return;
       const lock = this.lockOf(id);
       if (!(await lock.acquireOrRenew())) continue;
       const result = await admission.admit(id, {
-        shouldStop: () => this.stopping || this.options.shouldStop(),
+        shouldStop: () => this.loop.stopping || this.options.shouldStop(),
       });
       if (!result) continue;
       if (result.admitted > 0 || result.finished) this.options.onAdmitted?.(id, result);
@@ -113,7 +105,7 @@ export class Admitter {
         this.locks.delete(id);
         await lock.release();
         // A CLI's admitter has nothing left to do once its batch is wholly admitted.
-        if (batchId) this.stopping = true;
+        if (batchId) void this.loop.stop();
       }
     }
   }

@@ -1,4 +1,4 @@
-import { formatDelay } from "@reframe/reachability";
+import { backoffMs, formatDelay } from "@reframe/reachability";
 import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@reframe/redis";
 
 /**
@@ -92,7 +92,7 @@ export function nextProbeDelayMs(
   failedProbes: number,
   settings: Pick<BreakerSettings, "probeMinMs" | "probeMaxMs">,
 ) {
-  return Math.floor(Math.min(settings.probeMaxMs, settings.probeMinMs * 2 ** failedProbes));
+  return backoffMs({ baseMs: settings.probeMinMs, maxMs: settings.probeMaxMs }, failedProbes);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { backoffMs } from "@reframe/reachability";
 import { DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
 import { type DefaultJobOptions, Queue, type Telemetry } from "bullmq";
 import { OUTPAINT_QUEUE } from "./names.ts";
@@ -75,8 +76,11 @@ export function providerBackoffDelay(
   err?: unknown,
   random: () => number = Math.random,
 ): number {
-  const exponential = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attemptsMade - 1));
-  const jittered = Math.floor(random() * exponential);
+  const jittered = backoffMs(
+    { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_CAP_MS, jitter: 1 },
+    attemptsMade - 1,
+    random,
+  );
   const retryAfterMs = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   return typeof retryAfterMs === "number" && Number.isFinite(retryAfterMs) && retryAfterMs > 0
     ? Math.max(Math.ceil(retryAfterMs), jittered)

@@ -191,7 +191,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): Worker<Deli
     },
   });
   worker.on("failed", (job, error) => {
-    if (job && (error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1)))
+    if (job && (error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)))
       options.logger.warn(
         {
           deliveryId: job.id,

@@ -127,7 +127,7 @@ pipelines:
     ]);
   });
 
-  it("refuses the issue's loop: a prefix the key template does not use, outputs next to the uploads", () => {
+  it("refuses the runaway loop met on a real library: a prefix the key template does not use, outputs next to the uploads", () => {
     const text = `
 pipelines:
   rockets:

@@ -1,4 +1,5 @@
 import {
+  backoffMs,
   connectionProblem,
   formatDelay,
   type ServiceTarget,
@@ -115,7 +116,7 @@ export function redisError(redis: RedisClient, error: unknown): unknown {
  * per 2 s per process.
  */
 export function redisReconnectDelay(attempt: number): number {
-  return Math.min(2_000, 100 * 2 ** Math.max(0, attempt - 1));
+  return backoffMs({ baseMs: 100, maxMs: 2_000 }, attempt - 1);
 }
 
 export interface ReconnectLog {

@@ -60,7 +60,7 @@ describe("outputAreaOf", () => {
     expect(area("{prefix}{name}", "")).toBe("");
   });
 
-  it("is the whole bucket when the template starts with a per-source field (the issue's loop)", () => {
+  it("is the whole bucket when the template starts with a per-source field (the runaway loop met on a real library)", () => {
     expect(area("{dir}{name}-{target}.{ext}", "out/")).toBe("");
     expect(area("{name}/{prefix}{target}", "out/")).toBe("");
   });
