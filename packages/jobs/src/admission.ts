@@ -154,7 +154,11 @@ export function createAdmission(
         if (state.position >= state.jobs) {
           // Sealed only now, after the last job: a batch whose pending set empties between two
           // windows must not close. Sealing twice, announcing twice: each once (batch-store.ts).
-          const closed = (await store.seal(batchId)) === "closed";
+          // A run started again may have registered a new stream since the record was read: then
+          // nothing is sealed, and the next round admits that stream.
+          const sealed = await store.seal(batchId, { admitted: streamId });
+          if (sealed === "superseded") continue;
+          const closed = sealed === "closed";
           await runScript(redis, DONE, [keys.admission, index], [batchId, streamId]);
           return { ...total, position: state.position, jobs: state.jobs, finished: true, closed };
         }

@@ -226,11 +226,21 @@ describe("jobIdentityJson of any source", () => {
     fc.assert(
       fc.property(
         fc.record(
-          { key: text, etag: text, versionId: text, sequencer: text, route: fc.shuffledSubarray(["b", "a", "webhook:dam", "cdn-purge"]) },
+          {
+            key: text,
+            etag: text,
+            versionId: text,
+            sequencer: text,
+            route: fc.shuffledSubarray(["b", "a", "webhook:dam", "cdn-purge"]),
+          },
           { requiredKeys: ["key", "route"] },
         ),
         ({ key, route, ...rest }) => {
-          const job = parseOutpaintJob({ ...minimal, source: { kind: "s3", bucket: "src", key, ...rest }, route });
+          const job = parseOutpaintJob({
+            ...minimal,
+            source: { kind: "s3", bucket: "src", key, ...rest },
+            route,
+          });
           const identity = {
             source: sourceIdentity(job.source),
             target: job.target,
