@@ -17,9 +17,9 @@ import { type OutpaintJob, outpaintJobId } from "./outpaint-job.ts";
  * (jobs of one run differ in their source and little else, so a job takes tens of bytes), in a list
  * whose head is the chunk that holds the position; passed chunks are dropped. A chunk holds the jobs
  * as the producer validated them, with their ids, so admitting one costs little more than adding it
- * (encodeChunk). It lives next to the
- * batch it feeds (same prefix, same Cluster slot), so registering it, moving its position and
- * reading the batch's pending count are atomic, and a worker needs nothing but the Redis it has.
+ * (encodeChunk). It lives next to the batch it feeds (same prefix, same Cluster slot), so
+ * registering it, moving its position and reading the batch's pending count are atomic, and a worker
+ * needs nothing but the Redis it has.
  *
  * Every step is safe to repeat: admission goes through addToBatch with the batch, so a job admitted
  * twice (a crash between adding jobs and moving the position, or two admitters racing) is added once
