@@ -176,7 +176,7 @@ const ROW_FIELDS = Object.keys(rowSchema.shape) as (keyof typeof rowSchema.shape
 /**
  * rowSchema, field by field: its fields are independent, and a manifest's columns repeat a few values
  * (sizes, targets, overrides), so each distinct cell of a column is parsed once while it repeats
- * (a whole-row parse was a quarter of a million-row plan's time). Undefined when the record is no
+ * (a whole-row parse was an eighth of a manifest plan's CPU). Undefined when the record is no
  * plain object, holds an object cell, or a cell fails: the whole row is parsed then, for its issues.
  * Unknown columns are left out (nothing reads them).
  */
