@@ -154,8 +154,9 @@ describe("reframe bulk over a prefix of 200 objects", () => {
   it("a run killed inside a chunk, run again, adds only what is missing and ends with a summary and a report", async () => {
     const gate = await startRedisGate(stack.redisUrl!);
     try {
-      // Each job added to the queue names the queue's marker key once. Held at the 30th: chunk 1
-      // (25 jobs) is in, chunk 2 is registered in the batch but only partly in the queue.
+      // Each job added to the queue names the queue's marker key once. Held at the 30th: the window's
+      // jobs joined the batch before any was added (addToBatch), chunk 1 (25 jobs) is in the queue,
+      // chunk 2 only partly.
       const holding = gate.holdAt(`${DEFAULT_QUEUE_PREFIX}:outpaint:marker`, 30);
       const first = startCli(
         args("--exclude", "drafts/**"),
@@ -172,7 +173,7 @@ describe("reframe bulk over a prefix of 200 objects", () => {
     const inQueue = await queueTotal();
     expect(inQueue).toBeGreaterThan(0);
     expect(interrupted.total).toBeGreaterThan(inQueue);
-    expect(interrupted.total).toBeLessThan(200);
+    expect(inQueue).toBeLessThan(200);
     expect(interrupted.sealedAt).toBeUndefined();
 
     const report = join(reports, "run", "index.html");

@@ -4,8 +4,8 @@ import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@r
 import type { Queue } from "bullmq";
 import { admissionRoom, checkWindow, chunkSpan, chunksPassed } from "./admission-window.ts";
 import { BATCH_RETENTION_MS, type BatchStore, batchKeys } from "./batch-store.ts";
-import { enqueueMany } from "./enqueue.ts";
-import type { OutpaintJob } from "./outpaint-job.ts";
+import { addToBatch, type IdentifiedJob, parseOutpaintJob } from "./enqueue.ts";
+import { type OutpaintJob, outpaintJobId } from "./outpaint-job.ts";
 
 /**
  * Windowed admission: a batch's jobs wait as a compact stream in Redis, and only a window of them at
@@ -15,11 +15,13 @@ import type { OutpaintJob } from "./outpaint-job.ts";
  *
  * The stream is stored in Redis rather than in S3: chunks of STREAM_CHUNK_JOBS jobs as deflated JSON
  * (jobs of one run differ in their source and little else, so a job takes tens of bytes), in a list
- * whose head is the chunk that holds the position; passed chunks are dropped. It lives next to the
- * batch it feeds (same prefix, same Cluster slot), so registering it, moving its position and
- * reading the batch's pending count are atomic, and a worker needs nothing but the Redis it has.
+ * whose head is the chunk that holds the position; passed chunks are dropped. A chunk holds the jobs
+ * as the producer validated them, with their ids, so admitting one costs little more than adding it
+ * (encodeChunk). It lives next to the batch it feeds (same prefix, same Cluster slot), so
+ * registering it, moving its position and reading the batch's pending count are atomic, and a worker
+ * needs nothing but the Redis it has.
  *
- * Every step is safe to repeat: admission goes through enqueueMany with the batch, so a job admitted
+ * Every step is safe to repeat: admission goes through addToBatch with the batch, so a job admitted
  * twice (a crash between adding jobs and moving the position, or two admitters racing) is added once
  * and counted once; the position moves by compare and set (lua/admission-advance.lua).
  */
@@ -81,7 +83,7 @@ export function createAdmission(
     queue: Queue;
     store: BatchStore;
     prefix?: string;
-    /** Jobs per enqueue round trip (enqueueMany's chunkSize). */
+    /** Jobs per enqueue round trip (one state lookup, one batch join, one addBulk). */
     chunkSize?: number;
     /** Jobs read and enqueued per position move: bounds an admitter's memory whatever the window. */
     sliceJobs?: number;
@@ -95,7 +97,7 @@ export function createAdmission(
       const keys = batchKeys(prefix, batchId);
       const streamId = randomUUID();
       const staging = `${keys.stream}:${streamId}`;
-      let buffer: OutpaintJob[] = [];
+      let buffer: IdentifiedJob[] = [];
       let jobs = 0;
       const flush = async () => {
         if (buffer.length === 0) return;
@@ -109,7 +111,7 @@ export function createAdmission(
               throw new TypeError(
                 `a job of batch ${job.labels.batchId ?? "(none)"} in the stream of ${batchId}`,
               );
-            buffer.push(job);
+            buffer.push([outpaintJobId(job), job]);
             jobs += 1;
             if (buffer.length === STREAM_CHUNK_JOBS) await flush();
           }
@@ -152,7 +154,11 @@ export function createAdmission(
         if (state.position >= state.jobs) {
           // Sealed only now, after the last job: a batch whose pending set empties between two
           // windows must not close. Sealing twice, announcing twice: each once (batch-store.ts).
-          const closed = (await store.seal(batchId)) === "closed";
+          // A run started again may have registered a new stream since the record was read: then
+          // nothing is sealed, and the next round admits that stream.
+          const sealed = await store.seal(batchId, { admitted: streamId });
+          if (sealed === "superseded") continue;
+          const closed = sealed === "closed";
           await runScript(redis, DONE, [keys.admission, index], [batchId, streamId]);
           return { ...total, position: state.position, jobs: state.jobs, finished: true, closed };
         }
@@ -164,7 +170,7 @@ export function createAdmission(
         const slice = stored.flatMap(decodeChunk).slice(span.offset, span.offset + count);
         if (slice.length < count)
           throw new Error(`batch ${batchId}: its stream is shorter than its record says`);
-        const result = await enqueueMany(queue, slice, { chunkSize, batch: { store, batchId } });
+        const result = await addToBatch(queue, slice, { chunkSize, batch: { store, batchId } });
         const to = state.position + count;
         await runScript(
           redis,
@@ -184,10 +190,45 @@ export function createAdmission(
   };
 }
 
-function encodeChunk(jobs: readonly OutpaintJob[]): Buffer {
-  return deflateRawSync(JSON.stringify(jobs));
+/**
+ * A chunk as stored: its job ids, and its jobs as the fields they share (`templates`: every field but
+ * the source, each distinct set once) and a row per job of [template index, source]. The jobs were
+ * validated and their ids computed when they were written (`write` takes parsed jobs only), so
+ * admission neither validates nor hashes them again; a row is a fraction of a job's JSON to inflate
+ * and parse.
+ */
+interface StoredChunk {
+  ids: string[];
+  templates: Omit<OutpaintJob, "source">[];
+  rows: [template: number, source: OutpaintJob["source"]][];
 }
 
-function decodeChunk(chunk: Buffer): OutpaintJob[] {
-  return JSON.parse(inflateRawSync(chunk).toString("utf8")) as OutpaintJob[];
+function encodeChunk(jobs: readonly IdentifiedJob[]): Buffer {
+  const chunk: StoredChunk = { ids: [], templates: [], rows: [] };
+  const templates = new Map<string, number>();
+  for (const [jobId, { source, ...template }] of jobs) {
+    const key = JSON.stringify(template);
+    let index = templates.get(key);
+    if (index === undefined) {
+      index = chunk.templates.push(template) - 1;
+      templates.set(key, index);
+    }
+    chunk.ids.push(jobId);
+    chunk.rows.push([index, source]);
+  }
+  return deflateRawSync(JSON.stringify(chunk));
+}
+
+function decodeChunk(stored: Buffer): IdentifiedJob[] {
+  const chunk = JSON.parse(inflateRawSync(stored).toString("utf8")) as StoredChunk | unknown[];
+  // A stream registered before chunks carried ids (a plain array of jobs): validated and hashed here.
+  if (Array.isArray(chunk))
+    return chunk.map((input) => {
+      const job = parseOutpaintJob(input);
+      return [outpaintJobId(job), job];
+    });
+  return chunk.rows.map(([template, source], index) => [
+    chunk.ids[index]!,
+    { ...chunk.templates[template]!, source } as OutpaintJob,
+  ]);
 }

@@ -114,8 +114,12 @@ export interface BatchStore {
     batchId: string,
     jobs: { awaited: readonly string[]; skipped: readonly { jobId: string; reason: SkipReason }[] },
   ): Promise<{ awaited: number; skipped: number }>;
-  /** The producer added every job: the batch closes when nothing is pending. */
-  seal(batchId: string): Promise<"open" | "closed">;
+  /**
+   * The producer added every job: the batch closes when nothing is pending. An admitter names the
+   * stream it wholly admitted (`admitted`): "superseded" when the batch's admission record names
+   * another stream by then (a run started again), and nothing is sealed.
+   */
+  seal(batchId: string, options?: { admitted?: string }): Promise<"open" | "closed" | "superseded">;
   recordEnd(batchId: string, jobId: string, end: BatchJobEndInput): Promise<RecordEndResult>;
   status(batchId: string): Promise<BatchStatus | undefined>;
   /** Every recorded end, in no particular order, a page at a time (HSCAN). */
@@ -191,10 +195,15 @@ export function createBatchStore(
       return { awaited: added, skipped: skippedNow };
     },
 
-    async seal(batchId) {
+    async seal(batchId, { admitted } = {}) {
       const keys = keysOf(batchId);
-      const code = await runScript(redis, BATCH_SEAL, [keys.batch, keys.pending], [now()]);
-      return code === 2 ? "closed" : "open";
+      const code = await runScript(
+        redis,
+        BATCH_SEAL,
+        admitted === undefined ? [keys.batch, keys.pending] : [keys.batch, keys.pending, keys.admission],
+        admitted === undefined ? [now()] : [now(), admitted],
+      );
+      return code === 2 ? "closed" : code === 1 ? "open" : "superseded";
     },
 
     async recordEnd(batchId, jobId, input) {

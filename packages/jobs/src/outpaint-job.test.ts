@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseOutpaintJob } from "./enqueue.ts";
 import { formatIssuePath, JobValidationError } from "./errors.ts";
@@ -216,6 +217,42 @@ describe("jobIdentityJson", () => {
         `op-${createHash("sha256").update(canonicalJson(identity)).digest("hex")}`,
       );
     }
+  });
+});
+
+describe("jobIdentityJson of any source", () => {
+  it("is canonicalJson of the identity, whichever of etag, versionId and sequencer the source has", () => {
+    const text = fc.string({ minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            key: text,
+            etag: text,
+            versionId: text,
+            sequencer: text,
+            route: fc.shuffledSubarray(["b", "a", "webhook:dam", "cdn-purge"]),
+          },
+          { requiredKeys: ["key", "route"] },
+        ),
+        ({ key, route, ...rest }) => {
+          const job = parseOutpaintJob({
+            ...minimal,
+            source: { kind: "s3", bucket: "src", key, ...rest },
+            route,
+          });
+          const identity = {
+            source: sourceIdentity(job.source),
+            target: job.target,
+            output: job.output,
+            options: job.options,
+            route: [...job.route].sort(),
+            pipelineVersion: job.processingVersion,
+          };
+          expect(jobIdentityJson(job)).toBe(canonicalJson(identity));
+        },
+      ),
+    );
   });
 });
 

@@ -170,7 +170,7 @@ function computeJobId(job: OutpaintJob): string {
  * id it had before the rename: work enqueued again after an upgrade is still a duplicate.
  */
 export function jobIdentityJson(job: OutpaintJob): string {
-  return `{"options":${sharedCanonicalJson(job.options)},"output":${sharedCanonicalJson(job.output)},"pipelineVersion":${JSON.stringify(job.processingVersion)},"route":${canonicalJson([...job.route].sort())},"source":${canonicalJson(sourceIdentity(job.source))},"target":${sharedCanonicalJson(job.target)}}`;
+  return `{"options":${sharedCanonicalJson(job.options)},"output":${sharedCanonicalJson(job.output)},"pipelineVersion":${JSON.stringify(job.processingVersion)},"route":${sortedRouteJson(job.route)},"source":${sourceIdentityJson(job.source)},"target":${sharedCanonicalJson(job.target)}}`;
 }
 
 /**
@@ -192,6 +192,32 @@ function sharedCanonicalJson(value: object): string {
   }
   canonicalByObject.set(value, canonical);
   return canonical;
+}
+
+const routeJson = new WeakMap<readonly string[], string>();
+
+/** canonicalJson of the route sorted, once per route array (a run's jobs share theirs). */
+function sortedRouteJson(route: readonly string[]): string {
+  let json = routeJson.get(route);
+  if (json === undefined) {
+    json = canonicalJson([...route].sort());
+    routeJson.set(route, json);
+  }
+  return json;
+}
+
+/**
+ * canonicalJson(sourceIdentity(source)) written out directly (its keys in sorted order: bucket, etag,
+ * key, sequencer, versionId; url): every job's own part of its id, so built without an object.
+ */
+function sourceIdentityJson(source: OutpaintSource): string {
+  if (source.kind === "url") return `{"url":${JSON.stringify(new URL(source.url).href)}}`;
+  const bucket = `{"bucket":${JSON.stringify(source.bucket)}`;
+  const key = `"key":${JSON.stringify(source.key)}`;
+  if (source.etag) return `${bucket},"etag":${JSON.stringify(source.etag)},${key}}`;
+  if (source.versionId) return `${bucket},${key},"versionId":${JSON.stringify(source.versionId)}}`;
+  if (source.sequencer) return `${bucket},${key},"sequencer":${JSON.stringify(source.sequencer)}}`;
+  return `${bucket},${key}}`;
 }
 
 export function sourceIdentity(source: OutpaintSource): Record<string, string> {

@@ -79,6 +79,40 @@ describe("parseManifest", () => {
     expect(error.message).toMatch(/^m\.csv: 5 bad rows\n {2}line 2: quality must be at least 20/);
   });
 
+  it("reads a column's repeated cells as it reads them once, and still names a bad cell among them", () => {
+    const rows = Array.from(
+      { length: 5000 },
+      (_, i) => `k${i}.jpg,${800 + (i % 3)},600,16:9|1:1,${i % 2 ? 90 : ""}`,
+    );
+    const header = "key,width,height,targets,quality";
+    const items = parseManifest([header, ...rows].join("\n"), {
+      name: "m.csv",
+      format: "csv",
+      defaultBucket: "lib",
+    });
+    expect(items).toHaveLength(5000);
+    // Rows far into the file (their cells remembered) read as each row alone does.
+    for (const i of [0, 1, 2, 4998, 4999]) {
+      const [single] = parseManifest([header, rows[i]].join("\n"), {
+        name: "m.csv",
+        format: "csv",
+        defaultBucket: "lib",
+      });
+      expect({ ...items[i], origin: "" }).toEqual({ ...single, origin: "" });
+    }
+    expect(items[4999]!.source).toEqual({
+      kind: "s3",
+      bucket: "lib",
+      key: "k4999.jpg",
+      width: 801,
+      height: 600,
+    });
+    const bad = [header, ...rows.slice(0, 4500), "z.jpg,0,600,16:9,90", ...rows.slice(4500)].join("\n");
+    expect(() => parseManifest(bad, { name: "m.csv", format: "csv", defaultBucket: "lib" })).toThrow(
+      /line 4502: width must be at least 1/,
+    );
+  });
+
   it("reads a row's canvas policy, the generated share as 0.95 or 95%, and names a bad one", () => {
     const csv = [
       "key,fit,maxUpscale,maxGeneratedShare",

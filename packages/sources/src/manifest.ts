@@ -142,13 +142,15 @@ function manifestRows({ name, defaultBucket }: ManifestOptions) {
     if (issues.length < KEPT_ISSUES) issues.push(issue);
   };
   const targetSpecs = new Map<string, ReturnType<typeof parseTargetSpec>>();
+  const parseRow = rowParser();
   return {
     item({ line, record, error }: ManifestRecord): SourceItem | undefined {
       if (error) {
         report({ line, field: "(row)", rule: error });
         return undefined;
       }
-      const parsed = rowSchema.safeParse(record);
+      const fast = parseRow(record);
+      const parsed = fast ? { success: true as const, data: fast } : rowSchema.safeParse(record);
       if (!parsed.success) {
         for (const issue of parsed.error.issues)
           report({ line, field: issue.path.join(".") || "(row)", rule: issue.message });
@@ -164,6 +166,41 @@ function manifestRows({ name, defaultBucket }: ManifestOptions) {
     finish(): void {
       if (count > 0) throw new ManifestError(name, issues, count);
     },
+  };
+}
+
+/** Distinct cells of one column remembered with their parsed value; past it the column starts over. */
+const ROW_MEMO_CELLS = 4096;
+const ROW_FIELDS = Object.keys(rowSchema.shape) as (keyof typeof rowSchema.shape)[];
+
+/**
+ * rowSchema, field by field: its fields are independent, and a manifest's columns repeat a few values
+ * (sizes, targets, overrides), so each distinct cell of a column is parsed once while it repeats
+ * (a whole-row parse was an eighth of a manifest plan's CPU). Undefined when the record is no
+ * plain object, holds an object cell, or a cell fails: the whole row is parsed then, for its issues.
+ * Unknown columns are left out (nothing reads them).
+ */
+function rowParser(): (record: unknown) => Row | undefined {
+  const memos = new Map(ROW_FIELDS.map((field) => [field, new Map<unknown, { value: unknown }>()]));
+  return (record) => {
+    if (typeof record !== "object" || record === null || Array.isArray(record)) return undefined;
+    const cells = record as Record<string, unknown>;
+    const row: Record<string, unknown> = {};
+    for (const field of ROW_FIELDS) {
+      const raw = cells[field];
+      if (typeof raw === "object" && raw !== null) return undefined;
+      const memo = memos.get(field)!;
+      let parsed = memo.get(raw);
+      if (parsed === undefined) {
+        const result = rowSchema.shape[field].safeParse(raw);
+        if (!result.success) return undefined;
+        if (memo.size >= ROW_MEMO_CELLS) memo.clear();
+        parsed = { value: result.data };
+        memo.set(raw, parsed);
+      }
+      if (parsed.value !== undefined) row[field] = parsed.value;
+    }
+    return row as Row;
   };
 }
 

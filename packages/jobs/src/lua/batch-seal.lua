@@ -4,11 +4,22 @@
 
   KEYS[1]  the batch's hash         ({prefix}:batch:<id>)
   KEYS[2]  the pending set          ({prefix}:batch:<id>:pending)
+  KEYS[3]  optional: the admission record ({prefix}:batch:<id>:admission), for an admitter's seal
 
   ARGV[1]  now (epoch ms)
+  ARGV[2]  with KEYS[3]: the stream id the admitter wholly admitted
 
-  Returns 2 when the batch is closed (now or before: the caller announces, idempotently), else 1.
+  Returns 2 when the batch is closed (now or before: the caller announces, idempotently), 1 when it
+  is sealed and jobs are pending, 0 when nothing was done because the admission record names another
+  stream or one not wholly admitted: a run started again registered its jobs after the admitter read
+  the record, and sealing now would close the batch before they are admitted.
 ]]
+if KEYS[3] then
+  local record = redis.call("HMGET", KEYS[3], "streamId", "position", "jobs")
+  if record[1] ~= false and (record[1] ~= ARGV[2] or record[2] ~= record[3]) then
+    return 0
+  end
+end
 redis.call("HSETNX", KEYS[1], "sealedAt", ARGV[1])
 if redis.call("SCARD", KEYS[2]) == 0 then
   redis.call("HSETNX", KEYS[1], "closedAt", ARGV[1])
