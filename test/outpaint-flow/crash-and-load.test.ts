@@ -105,7 +105,9 @@ describe("many jobs in flight", () => {
         { timeout: 180_000, interval: 200 },
       )
       .toEqual({ finished: 500, failed: 0 });
-    // With 10 slots, only parked (delayed) jobs let hundreds wait on the provider at once.
-    expect(peakParked).toBeGreaterThan(300);
+    // With 10 slots, only parked (delayed) jobs let ten times as many wait on the provider at once.
+    // How many more depends on how fast one worker submits: over 300 on a quiet machine, 215–260 at a
+    // load average of 30 on 2 cores, so the bound is the one that holds slots or not.
+    expect(peakParked).toBeGreaterThan(10 * 10);
   }, 300_000);
 });
