@@ -1,4 +1,5 @@
-export { type PlannedOutputs } from "./planned-outputs.ts";
+export { type PlannedOutputs, startPlannedOutputs } from "./planned-outputs.ts";
+export { runEnvFields } from "./run-config.ts";
 export { RunInputError } from "./run-input-error.ts";
 export {
   type BudgetRefusal,
@@ -9,5 +10,5 @@ export {
   type RunRequest,
   skippedJobs,
 } from "./run-plan.ts";
-export { type RunSourceSpec, type RunSources, openSources } from "./run-sources.ts";
+export { openSources, type RunSourceSpec, type RunSources } from "./run-sources.ts";
 export { runAdmission, runAdmitter, type StartDeps, startRun, streamPlan } from "./run-start.ts";

@@ -40,8 +40,8 @@ import { createSeenJobs, type SeenJobs } from "./seen-jobs.ts";
 export interface RunRequest {
   /** The batch the run's jobs join: a bulk run's derived id, a pipeline run's run id. */
   batchId: string;
-  /** What every job asks for; its labels name the batch and who made the run. */
-  template: JobTemplate & { labels: { batchId: string } };
+  /** What every job asks for; its labels name the batch (`batchId`) and who made the run. */
+  template: JobTemplate;
   /** Estimate the jobs to run (reads each source's header when its size is not known). */
   estimate: boolean;
 }
