@@ -41,7 +41,7 @@ type BulkSourceSpec =
   | { kind: "manifest"; path: string; format: ManifestFormat; sourceBucket?: string };
 
 /** What every job of the run shares (a manifest row may override targets, anchor, output and mode). */
-export interface BulkTemplate {
+interface BulkTemplate {
   targets: Target[];
   anchor?: Anchor;
   /** After the job schema's defaults, so spelling out a default derives the same batch id. */
