@@ -11,4 +11,4 @@ export {
   skippedJobs,
 } from "./run-plan.ts";
 export { openSources, type RunSourceSpec, type RunSources } from "./run-sources.ts";
-export { runAdmission, runAdmitter, type StartDeps, startRun, streamPlan } from "./run-start.ts";
+export { runAdmitter, type StartDeps, startRun, streamPlan } from "./run-start.ts";

@@ -37,7 +37,7 @@ export interface StartDeps {
   chunkSize?: number;
 }
 
-export function runAdmission(deps: StartDeps): Admission {
+function runAdmission(deps: StartDeps): Admission {
   return createAdmission(deps.redis, {
     queue: deps.queue,
     store: deps.store,

@@ -30,9 +30,9 @@ export const OVER_BUDGET_EXIT_CODE = 3;
  * then start the run: open the batch and register its jobs as a stream (a second pass over the same
  * sources), which is admitted to the queue a window at a time (BULK_WINDOW) and sealed after its last
  * job. With --detach the command ends once the stream is registered and the workers admit it;
- * otherwise it admits its own batch while it follows it to its end with a summary and a report. Every step is safe to repeat: the
- * batch id comes from the request and job ids from the work, so running the same command again adds
- * only what is missing.
+ * otherwise it admits its own batch while it follows it to its end with a summary and a report.
+ * Every step is safe to repeat: the batch id comes from the request and job ids from the work, so
+ * running the same command again adds only what is missing.
  */
 export async function runBulk(
   request: BulkRequest,
