@@ -46,12 +46,7 @@ async function plan(request: RunRequest, manifest: string, deps: Parameters<type
     { kind: "manifest", path: manifest, format: "csv" },
     { s3, neverSources: [] },
   );
-  try {
-    return { plan: await planRun(request, sources, deps), sources };
-  } catch (error) {
-    await sources.close();
-    throw error;
-  }
+  return { plan: await planRun(request, sources, deps), sources };
 }
 
 describe("a streamed plan and its stream", () => {

@@ -105,89 +105,95 @@ export interface PlanDeps {
 const PLAN_CHUNK = 1000;
 
 /**
- * The plan of a run over its sources (their first read; the caller opens and closes them). Throws a
- * RunInputError naming every bad row or job once the whole input was read: nothing is written before.
+ * The plan of a run over its sources (their first read; the caller opens them, and closes them after
+ * the run's start). Throws a RunInputError naming every bad row or job once the whole input was read:
+ * nothing is written before, and the sources are closed.
  */
 export async function planRun(request: RunRequest, sources: RunSources, deps: PlanDeps): Promise<RunPlan> {
-  const { batchId } = request;
-  const existingBatch = await deps.store.status(batchId);
-  const counts = { sources: 0, jobs: 0, duplicates: 0, done: 0, failedBefore: 0, inFlight: 0 };
-  let inFlightInBatch = 0;
-  let toRun = 0;
-  const tally = request.estimate ? startEstimateTally() : undefined;
-  const planned = request.estimate ? startPlannedOutputs() : undefined;
-
-  const finish = async (chunk: JobChunk, lookup: ReturnType<typeof jobStates>) => {
-    const states = await lookup;
-    const missing: OutpaintJob[] = [];
-    const inFlight: string[] = [];
-    chunk.jobs.forEach(({ jobId, job }, index) => {
-      const state = states[index];
-      if (state === undefined) missing.push(job);
-      else if (state === "completed") counts.done += 1;
-      else if (state === "failed") counts.failedBefore += 1;
-      else inFlight.push(jobId);
-    });
-    counts.inFlight += inFlight.length;
-    toRun += missing.length;
-    if (inFlight.length > 0)
-      inFlightInBatch += (await deps.store.awaits(batchId, inFlight)).filter(Boolean).length;
-    if (tally && planned) {
-      const estimates = await estimateJobs(missing, {
-        dimensionsOf: (source) => {
-          deps.signal?.throwIfAborted();
-          return inspectSource(source, {
-            s3: deps.s3,
-            sourceFetch: deps.sourceFetch,
-            limits: deps.sourceLimits,
-          });
-        },
-      });
-      estimates.forEach((estimate, index) => {
-        tally.add(estimate);
-        planned.add(missing[index]!, estimate);
-      });
-    }
-    counts.sources += chunk.sources;
-    counts.jobs += chunk.jobs.length;
-    counts.duplicates += chunk.repeats;
-    deps.onProgress?.({ sources: counts.sources, jobs: counts.jobs, fraction: sources.fraction() });
-  };
-
-  // Each chunk's lookup goes out as soon as it is expanded, and the next chunk is read and expanded
-  // while it travels; chunks are finished one after the other, in order.
-  let previous: Promise<void> = Promise.resolve();
-  const seen = createSeenJobs();
   try {
-    for await (const chunk of jobChunks(sources.items(), request.template, seen)) {
-      deps.signal?.throwIfAborted();
-      const lookup = jobStates(
-        deps.queue,
-        chunk.jobs.map(({ jobId }) => jobId),
-      );
-      lookup.catch(() => undefined); // awaited in finish; this only keeps it from being "unhandled"
+    const { batchId } = request;
+    const existingBatch = await deps.store.status(batchId);
+    const counts = { sources: 0, jobs: 0, duplicates: 0, done: 0, failedBefore: 0, inFlight: 0 };
+    let inFlightInBatch = 0;
+    let toRun = 0;
+    const tally = request.estimate ? startEstimateTally() : undefined;
+    const planned = request.estimate ? startPlannedOutputs() : undefined;
+
+    const finish = async (chunk: JobChunk, lookup: ReturnType<typeof jobStates>) => {
+      const states = await lookup;
+      const missing: OutpaintJob[] = [];
+      const inFlight: string[] = [];
+      chunk.jobs.forEach(({ jobId, job }, index) => {
+        const state = states[index];
+        if (state === undefined) missing.push(job);
+        else if (state === "completed") counts.done += 1;
+        else if (state === "failed") counts.failedBefore += 1;
+        else inFlight.push(jobId);
+      });
+      counts.inFlight += inFlight.length;
+      toRun += missing.length;
+      if (inFlight.length > 0)
+        inFlightInBatch += (await deps.store.awaits(batchId, inFlight)).filter(Boolean).length;
+      if (tally && planned) {
+        const estimates = await estimateJobs(missing, {
+          dimensionsOf: (source) => {
+            deps.signal?.throwIfAborted();
+            return inspectSource(source, {
+              s3: deps.s3,
+              sourceFetch: deps.sourceFetch,
+              limits: deps.sourceLimits,
+            });
+          },
+        });
+        estimates.forEach((estimate, index) => {
+          tally.add(estimate);
+          planned.add(missing[index]!, estimate);
+        });
+      }
+      counts.sources += chunk.sources;
+      counts.jobs += chunk.jobs.length;
+      counts.duplicates += chunk.repeats;
+      deps.onProgress?.({ sources: counts.sources, jobs: counts.jobs, fraction: sources.fraction() });
+    };
+
+    // Each chunk's lookup goes out as soon as it is expanded, and the next chunk is read and expanded
+    // while it travels; chunks are finished one after the other, in order.
+    let previous: Promise<void> = Promise.resolve();
+    const seen = createSeenJobs();
+    try {
+      for await (const chunk of jobChunks(sources.items(), request.template, seen)) {
+        deps.signal?.throwIfAborted();
+        const lookup = jobStates(
+          deps.queue,
+          chunk.jobs.map(({ jobId }) => jobId),
+        );
+        lookup.catch(() => undefined); // awaited in finish; this only keeps it from being "unhandled"
+        await previous;
+        previous = finish(chunk, lookup);
+        previous.catch(() => undefined);
+      }
       await previous;
-      previous = finish(chunk, lookup);
-      previous.catch(() => undefined);
+    } finally {
+      seen.close();
     }
-    await previous;
-  } finally {
-    seen.close();
+    return {
+      batchId,
+      existingBatch,
+      sources: counts.sources,
+      jobs: counts.jobs,
+      duplicates: counts.duplicates,
+      done: counts.done,
+      failedBefore: counts.failedBefore,
+      inFlightInBatch,
+      inFlightElsewhere: counts.inFlight - inFlightInBatch,
+      toRun,
+      estimate: tally?.summary(),
+      planned: planned?.result(),
+    };
+  } catch (error) {
+    await sources.close();
+    throw error;
   }
-  return {
-    batchId,
-    existingBatch,
-    sources: counts.sources,
-    jobs: counts.jobs,
-    duplicates: counts.duplicates,
-    done: counts.done,
-    failedBefore: counts.failedBefore,
-    inFlightInBatch,
-    inFlightElsewhere: counts.inFlight - inFlightInBatch,
-    toRun,
-    estimate: tally?.summary(),
-    planned: planned?.result(),
-  };
 }
 
 export interface JobChunk {

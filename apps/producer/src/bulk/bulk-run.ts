@@ -160,29 +160,24 @@ async function makePlan(request: BulkRequest, context: BulkContext): Promise<Pla
     ],
     signal: context.interrupt.signal,
   });
-  try {
-    const run = runRequestOf(request, sources.manifestSha256);
-    const progress = createProgressLine({ stream: context.err, now: context.now });
-    const startedAt = context.now();
-    let last = "";
-    const plan = await planRun(run, sources, {
-      s3: context.s3,
-      queue: context.queue,
-      store: context.store,
-      sourceFetch: context.sourceFetch,
-      sourceLimits: sourceLimitsOf(context.config),
-      signal: context.interrupt.signal,
-      onProgress: ({ sources: read, jobs, fraction }) => {
-        last = `planned ${jobs} jobs from ${read} sources`;
-        progress.update(`${last}${rateAndEta(read, 0, context.now() - startedAt)}`, fraction);
-      },
-    });
-    if (last) progress.done(last);
-    return { run, plan, sources };
-  } catch (error) {
-    await sources.close();
-    throw error;
-  }
+  const run = runRequestOf(request, sources.manifestSha256);
+  const progress = createProgressLine({ stream: context.err, now: context.now });
+  const startedAt = context.now();
+  let last = "";
+  const plan = await planRun(run, sources, {
+    s3: context.s3,
+    queue: context.queue,
+    store: context.store,
+    sourceFetch: context.sourceFetch,
+    sourceLimits: sourceLimitsOf(context.config),
+    signal: context.interrupt.signal,
+    onProgress: ({ sources: read, jobs, fraction }) => {
+      last = `planned ${jobs} jobs from ${read} sources`;
+      progress.update(`${last}${rateAndEta(read, 0, context.now() - startedAt)}`, fraction);
+    },
+  });
+  if (last) progress.done(last);
+  return { run, plan, sources };
 }
 
 /**
