@@ -11,8 +11,9 @@ import {
   outpaintJobId,
   parseOutpaintJob,
 } from "@reframe/jobs";
-import { parseBulkRequest, planBulk, streamPlan } from "@reframe/producer";
+import { parseBulkRequest, runRequestOf } from "@reframe/producer";
 import { createRedisClient, DEFAULT_QUEUE_PREFIX, type RedisClient } from "@reframe/redis";
+import { openSources, planRun, streamPlan } from "@reframe/runs";
 import { createS3Client } from "@reframe/storage";
 import { startRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
@@ -52,22 +53,20 @@ async function planAndEnqueue(
     {},
   );
   const store = createBatchStore(redis, { prefix: DEFAULT_QUEUE_PREFIX });
-  const { plan, sources } = await planBulk(request, {
-    s3: UNUSED_S3,
-    queue,
-    redis,
-    store,
-    queuePrefix: DEFAULT_QUEUE_PREFIX,
-    sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
-    scratch: [],
-    sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
-  });
+  const sources = await openSources(request.sources, { s3: UNUSED_S3, neverSources: [] });
+  const run = runRequestOf(request, sources.manifestSha256);
   try {
+    const plan = await planRun(run, sources, {
+      s3: UNUSED_S3,
+      queue,
+      store,
+      sourceFetch: () => Promise.reject(new Error("a manifest with sizes needs no fetch")),
+      sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
+    });
     await store.open(plan.batchId, { kind: "bulk", createdAt: Date.now(), route: request.template.route });
     // Registered, then admitted here in one window as large as the run.
     const admission = createAdmission(redis, { queue, store, chunkSize: CHUNK, sliceJobs: 20 * CHUNK });
-    const context = { queue, redis, config: { QUEUE_PREFIX: DEFAULT_QUEUE_PREFIX } };
-    await streamPlan(request, plan, sources, context, admission, { window: MAX_BULK_WINDOW });
+    await streamPlan(run, plan, sources, { queue, store }, admission, { window: MAX_BULK_WINDOW });
     const result = await admission.admit(plan.batchId);
     return { enqueued: result?.admitted ?? 0, costUsd: plan.estimate?.costUsd ?? 0 };
   } finally {

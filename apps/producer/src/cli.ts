@@ -73,11 +73,12 @@ async function failure(
   const { EXIT_CODES } = await import("./cli/cli-command.ts");
   const { ConfigError } = await import("@reframe/config");
   const { WriteNotConfirmedError } = await import("@reframe/redis");
+  const { RunInputError } = await import("@reframe/runs");
   if (error instanceof WriteNotConfirmedError) return { message: error.message, code: EXIT_CODES.failed };
   if (error instanceof TracingConfigError) return { message: error.message, code: EXIT_CODES.usage };
   if (error instanceof ServiceUnreachableError)
     return { message: error.message, code: EXIT_CODES.unreachable };
-  if (error instanceof UsageError || error instanceof ConfigError)
+  if (error instanceof UsageError || error instanceof ConfigError || error instanceof RunInputError)
     return { message: error.message, code: EXIT_CODES.usage };
   if (error instanceof Error && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS_")) {
     const name = argv[0];

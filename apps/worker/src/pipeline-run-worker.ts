@@ -34,6 +34,8 @@ export interface PipelineRunWorkerOptions {
   /** The worker's egress guard, for URL sources' headers. */
   sourceFetch: GuardedFetch["fetch"];
   sourceLimits: SourceLimits;
+  /** BULK_WINDOW: jobs of a run in the queue at a time. */
+  window: number;
   logger: Logger;
   /** A run refused over its budget is an alert as well as an event to the pipeline's route. */
   alerts?: AlertPublisher;
@@ -41,8 +43,9 @@ export interface PipelineRunWorkerOptions {
 
 /**
  * Runs pipelines: each job of the pipeline-runs queue (a schedule's tick, or `reframe pipelines run`)
- * is expanded into outpaint jobs by executeRun. One run at a time per process: a run is listing and
- * enqueueing, bound by S3 and Redis, and the outpaint jobs it adds are the real work.
+ * planned and started by executeRun (the run engine, @reframe/runs), its jobs admitted a window at a
+ * time. One run at a time per process: a run is listing and registering, bound by S3 and Redis, and
+ * the outpaint jobs it adds are the real work.
  */
 export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worker {
   const store = createPipelineStore(options.connection, { prefix: options.prefix });
@@ -52,7 +55,11 @@ export function startPipelineRunWorker(options: PipelineRunWorkerOptions): Worke
       const data = pipelineRunDataSchema.parse(job.data);
       const runId = data.runId ?? runIdOf(data.pipeline, dueAt(job));
       try {
-        const record = await executeRun(data.pipeline, runId, data.trigger, { ...options, store });
+        const record = await executeRun(data.pipeline, runId, data.trigger, {
+          ...options,
+          redis: options.connection,
+          store,
+        });
         options.logger.info(
           { pipeline: data.pipeline, runId, state: record.state, jobs: record.jobs, added: record.added },
           record.state === "refused" ? `pipeline run refused: ${record.reason}` : "pipeline run enqueued",

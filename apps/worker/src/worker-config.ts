@@ -9,6 +9,7 @@ import {
 import { DEFAULT_ALERTS_ROUTE, DEFAULT_BREAKER_SETTINGS, routeEntrySchema } from "@reframe/jobs";
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "@reframe/outbound";
 import { checkRedisEnv, redisEnvFields } from "@reframe/redis";
+import { runEnvFields } from "@reframe/runs";
 import { LOG_FORMATS, LOG_LEVELS } from "@reframe/telemetry";
 import { z } from "zod";
 
@@ -80,6 +81,8 @@ export const workerConfigSchema = z
     POLL_MAX_INTERVAL_MS: envField.int({ min: 100, max: 3_600_000, default: 10_000 }),
     RECONCILER: envField.boolean(true),
     PIPELINE_RUNS: envField.boolean(true),
+    /** A pipeline run's window, as `reframe bulk`'s. */
+    ...runEnvFields,
     // Off by default: a ceiling is a business decision; pipelines' upload triggers have their own.
     SPEND_LIMIT_USD_PER_DAY: envField.decimal({ min: 0.01 }),
     // Outbound webhooks: deliveries run on their own queue and slots (packages/outbound).

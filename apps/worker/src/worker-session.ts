@@ -159,6 +159,7 @@ export async function openWorkerSession(shared: SessionShared): Promise<WorkerSe
         scratch: scratchAreas({ bucket: config.SCRATCH_BUCKET, prefix: config.SCRATCH_PREFIX }),
         sourceFetch: shared.sourceFetch,
         sourceLimits: sourceLimitsOf(config),
+        window: config.BULK_WINDOW,
         logger,
         ...(deps.alerts ? { alerts: deps.alerts } : {}),
       })

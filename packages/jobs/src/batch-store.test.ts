@@ -100,6 +100,9 @@ describe("batch store", () => {
       completed: 0,
       skipped: { done: 1, failed: 0, inFlight: 0 },
     });
+    // Awaited ones are members; a skipped job is not, nor is a stranger.
+    expect(await store.awaits("b1", ["j1", "j9", "j3", "x"])).toEqual([true, false, true, false]);
+    expect(await store.awaits("b1", [])).toEqual([]);
   });
 
   it("records each job's end once, with cost and failures by reason, and ignores strangers", async () => {

@@ -114,6 +114,8 @@ export interface BatchStore {
     batchId: string,
     jobs: { awaited: readonly string[]; skipped: readonly { jobId: string; reason: SkipReason }[] },
   ): Promise<{ awaited: number; skipped: number }>;
+  /** Whether the batch awaits (or awaited) each job: one flag per id, in order. */
+  awaits(batchId: string, jobIds: readonly string[]): Promise<boolean[]>;
   /**
    * The producer added every job: the batch closes when nothing is pending. An admitter names the
    * stream it wholly admitted (`admitted`): "superseded" when the batch's admission record names
@@ -193,6 +195,12 @@ export function createBatchStore(
         [retentionMs, awaited.length, ...awaited, ...skipped.flatMap((entry) => [entry.jobId, entry.reason])],
       )) as [number, number];
       return { awaited: added, skipped: skippedNow };
+    },
+
+    async awaits(batchId, jobIds) {
+      if (jobIds.length === 0) return [];
+      const flags = await redis.smismember(keysOf(batchId).jobs, ...jobIds);
+      return flags.map((flag) => flag === 1);
     },
 
     async seal(batchId, { admitted } = {}) {

@@ -86,6 +86,8 @@ pipelines:
       store,
       batches,
       outpaintQueue,
+      redis: connection,
+      prefix,
       s3: client,
       routes,
       sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
@@ -142,6 +144,20 @@ describe("executeRun", () => {
     expect(retried).toMatchObject({ added: 0 });
     expect(await f.batches.status("nightly-r1")).toMatchObject({ total: 2 });
     expect((await f.store.runs("nightly")).length).toBe(1);
+  });
+
+  it("admits a window of the run at a time: the rest waits in the batch's stream, not in the queue", async () => {
+    const f = await fixture();
+    for (const name of ["a", "b", "c"]) await put(`${f.area}${name}.png`, await png(300, 100));
+    const run = await executeRun("nightly", "nightly-r1", "manual", { ...f.deps, window: 2 });
+    expect(run).toMatchObject({ state: "enqueued", sources: 3, jobs: 6, added: 6, skipped: 0 });
+    expect(await f.outpaintQueue.count()).toBe(2);
+    expect(await f.batches.status("nightly-r1")).toMatchObject({
+      total: 2,
+      inFlight: 2,
+      waiting: 4,
+      sealedAt: undefined,
+    });
   });
 
   it("a run estimated over its budget is refused: nothing enqueued, an event to the route", async () => {

@@ -1,25 +1,19 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { GuardedFetch } from "@reframe/egress";
+import { type BatchStore, DEFAULT_BULK_WINDOW, publishEvent, type RouteQueues } from "@reframe/jobs";
+import type { RedisClient } from "@reframe/redis";
 import {
-  announceBatchCompleted,
-  type BatchStore,
-  enqueueMany,
-  jobStatesInChunks,
-  type OutpaintJob,
-  outpaintJobId,
-  parseOutpaintJobs,
-  publishEvent,
-  type RouteQueues,
-} from "@reframe/jobs";
-import {
-  estimateJobs,
-  expandJobs,
-  inspectSource,
-  prefixItems,
-  type SourceItem,
-  type SourceLimits,
-  summarizeEstimates,
-} from "@reframe/sources";
+  budgetRefusal,
+  openSources,
+  planRun,
+  RunInputError,
+  type RunRequest,
+  runAdmitter,
+  type StartDeps,
+  skippedJobs,
+  startRun,
+} from "@reframe/runs";
+import type { SourceLimits } from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
 import { jobTemplateOf, neverSourceAreas } from "./job-template.ts";
@@ -30,6 +24,9 @@ export interface RunDeps {
   store: PipelineStore;
   batches: BatchStore;
   outpaintQueue: Queue;
+  redis: RedisClient;
+  /** QUEUE_PREFIX. */
+  prefix: string;
   s3: S3Client;
   /** Where the run-refused event goes (publishEvent). */
   routes: Pick<RouteQueues, "queue" | "deliveries">;
@@ -39,12 +36,14 @@ export interface RunDeps {
   sourceFetch?: GuardedFetch["fetch"];
   /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: a budget's estimate leaves out what the worker will refuse. */
   sourceLimits: SourceLimits;
+  /** Jobs of a run in the queue at a time (BULK_WINDOW); the rest wait in the run's stream. */
+  window?: number;
   now?: () => number;
 }
 
 /** The run cannot be carried out as defined: retrying will not help. */
 export class RunDefinitionError extends Error {
-  readonly code: "pipelineNotFound" | "pipelineWithoutSource";
+  readonly code: "pipelineNotFound" | "pipelineWithoutSource" | "invalidJobs";
   constructor(code: RunDefinitionError["code"], message: string) {
     super(message);
     this.name = "RunDefinitionError";
@@ -53,12 +52,13 @@ export class RunDefinitionError extends Error {
 }
 
 /**
- * One run of a pipeline: list its source, expand every object × target into jobs, and enqueue the
- * ones not already in the queue (unchanged objects have the same job id as last night, so they are
- * skipped) into a batch named by the run id. With a budget, the jobs to add are estimated first and
- * the run is refused, with an event to the route, when they would cost more. The batch's
- * completion (announced by whoever ends its last job) is the run-completed event. Running the same
- * run id again (a retry after a crash) resumes it and adds nothing twice.
+ * One run of a pipeline, a worker job over the run engine (@reframe/runs): plan its source (list,
+ * expand every object × target into jobs, look each up: unchanged objects have the same job id as
+ * last night, so they are skipped), and with a budget estimate the jobs to add and refuse the run,
+ * with an event to the route, when they would cost more. Otherwise start it as a batch named by the
+ * run id, its jobs admitted a window at a time: the first window here, the rest by the workers'
+ * admitters. The batch's completion (announced by whoever ends its last job) is the run-completed
+ * event. Running the same run id again (a retry after a crash) resumes it and adds nothing twice.
  */
 export async function executeRun(
   pipeline: string,
@@ -77,66 +77,76 @@ export async function executeRun(
     );
   }
   const startedAt = now();
-  const items: SourceItem[] = [];
-  for await (const item of prefixItems(deps.s3, definition.source, {
-    neverSources: neverSourceAreas(await deps.store.all(), deps.scratch ?? []),
-  }))
-    items.push(item);
-  const jobs = parseOutpaintJobs(expandJobs(items, jobTemplateOf(pipeline, definition, { batchId: runId })));
-  const record: RunRecord = {
-    runId,
-    pipeline,
-    trigger,
-    startedAt,
-    state: "enqueued",
-    sources: items.length,
-    jobs: jobs.length,
-  };
   const maxCostUsd = definition.budget?.maxCostUsd;
-  if (maxCostUsd !== undefined) {
-    const toAdd = await missingJobs(deps.outpaintQueue, jobs);
-    const estimate = summarizeEstimates(
-      await estimateJobs(toAdd, {
-        dimensionsOf: (source) =>
-          inspectSource(source, { s3: deps.s3, sourceFetch: deps.sourceFetch, limits: deps.sourceLimits }),
-      }),
-    );
-    record.estimatedCostUsd = estimate.costUsd;
-    if (estimate.costUsd > maxCostUsd) {
-      const event = makeRunRefusedEvent({
-        pipeline,
-        runId,
-        jobsToRun: toAdd.length,
-        estimatedCostUsd: estimate.costUsd,
-        maxCostUsd,
-        time: now(),
-      });
+  const request: RunRequest = {
+    batchId: runId,
+    template: jobTemplateOf(pipeline, definition, { batchId: runId }),
+    // Reading every source's header costs a request each: only a budget needs the estimate.
+    estimate: maxCostUsd !== undefined,
+  };
+  const sources = await openSources(
+    { kind: "prefix", ...definition.source },
+    { s3: deps.s3, neverSources: neverSourceAreas(await deps.store.all(), deps.scratch ?? []) },
+  );
+  try {
+    const plan = await planRun(request, sources, {
+      s3: deps.s3,
+      queue: deps.outpaintQueue,
+      store: deps.batches,
+      ...(deps.sourceFetch ? { sourceFetch: deps.sourceFetch } : {}),
+      sourceLimits: deps.sourceLimits,
+    });
+    const record: RunRecord = {
+      runId,
+      pipeline,
+      trigger,
+      startedAt,
+      state: "enqueued",
+      sources: plan.sources,
+      jobs: plan.jobs,
+      ...(plan.estimate ? { estimatedCostUsd: plan.estimate.costUsd } : {}),
+    };
+    const refusal = budgetRefusal(plan, maxCostUsd);
+    if (refusal) {
+      const event = makeRunRefusedEvent({ pipeline, runId, ...refusal, time: now() });
       await publishEvent(deps.routes, definition.route, event);
       const refused: RunRecord = { ...record, state: "refused", reason: event.data.reason.message };
       await deps.store.recordRun(refused);
       return refused;
     }
+    const start: StartDeps = {
+      queue: deps.outpaintQueue,
+      redis: deps.redis,
+      store: deps.batches,
+      prefix: deps.prefix,
+      routes: deps.routes,
+      window: deps.window ?? DEFAULT_BULK_WINDOW,
+    };
+    // The run admits its first window itself, holding the batch's lease from before its stream is
+    // registered; then it lets go and the workers' admitters top the window up.
+    const admitter = runAdmitter(runId, start);
+    try {
+      await admitter.claim();
+      await startRun(request, plan, sources, start, {
+        info: {
+          kind: "pipeline-run",
+          createdAt: startedAt,
+          route: definition.route,
+          pipeline,
+          description: `${trigger} run of ${pipeline}`,
+        },
+      });
+      await admitter.tick();
+    } finally {
+      await admitter.stop();
+    }
+    const enqueued: RunRecord = { ...record, added: plan.toRun, skipped: skippedJobs(plan) };
+    await deps.store.recordRun(enqueued);
+    return enqueued;
+  } catch (error) {
+    if (error instanceof RunInputError) throw new RunDefinitionError("invalidJobs", error.message);
+    throw error;
+  } finally {
+    await sources.close();
   }
-  await deps.batches.open(runId, {
-    kind: "pipeline-run",
-    createdAt: startedAt,
-    route: definition.route,
-    pipeline,
-    description: `${trigger} run of ${pipeline}`,
-    ...(record.estimatedCostUsd === undefined ? {} : { estimatedCostUsd: record.estimatedCostUsd }),
-  });
-  await deps.store.recordRun(record);
-  const result = await enqueueMany(deps.outpaintQueue, jobs, {
-    batch: { store: deps.batches, batchId: runId },
-  });
-  if ((await deps.batches.seal(runId)) === "closed")
-    await announceBatchCompleted(deps.batches, runId, deps.routes);
-  const enqueued: RunRecord = { ...record, added: result.added, skipped: result.existing };
-  await deps.store.recordRun(enqueued);
-  return enqueued;
-}
-
-async function missingJobs(queue: Queue, jobs: readonly OutpaintJob[]): Promise<OutpaintJob[]> {
-  const states = await jobStatesInChunks(queue, jobs.map(outpaintJobId));
-  return jobs.filter((_, index) => states[index] === undefined);
 }

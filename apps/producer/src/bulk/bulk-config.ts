@@ -1,6 +1,6 @@
 import { envField, s3EnvFields, scratchEnvFields, sourceLimitEnvFields } from "@reframe/config";
-import { DEFAULT_BULK_WINDOW, MAX_BULK_WINDOW } from "@reframe/jobs";
 import { checkRedisEnv } from "@reframe/redis";
+import { runEnvFields } from "@reframe/runs";
 import { z } from "zod";
 import { producerEnvFields } from "../producer-config.ts";
 
@@ -16,8 +16,7 @@ export const bulkConfigSchema = z
     ...scratchEnvFields,
     SOURCE_URL_ALLOW_HOSTS: envField.list([]),
     ...sourceLimitEnvFields,
-    /** Jobs of a bulk run in the queue at a time (admission.ts); the rest wait in the batch's stream. */
-    BULK_WINDOW: envField.int({ min: 1, max: MAX_BULK_WINDOW, default: DEFAULT_BULK_WINDOW }),
+    ...runEnvFields,
   })
   .superRefine(checkRedisEnv);
 export type BulkConfig = z.output<typeof bulkConfigSchema>;

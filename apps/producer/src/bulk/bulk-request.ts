@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Anchor, Target } from "@reframe/geometry";
 import { canonicalJson, type OutpaintJob } from "@reframe/jobs";
+import type { RunRequest } from "@reframe/runs";
 import { type ManifestFormat, manifestFormatOf } from "@reframe/sources";
 import { UsageError } from "../cli/usage-error.ts";
 import { anchorOf, JOB_FLAGS, jobFromFlags, outputBucketOf, targetOf } from "../job-flags.ts";
@@ -40,7 +41,7 @@ type BulkSourceSpec =
   | { kind: "manifest"; path: string; format: ManifestFormat; sourceBucket?: string };
 
 /** What every job of the run shares (a manifest row may override targets, anchor, output and mode). */
-export interface BulkTemplate {
+interface BulkTemplate {
   targets: Target[];
   anchor?: Anchor;
   /** After the job schema's defaults, so spelling out a default derives the same batch id. */
@@ -176,4 +177,14 @@ export function deriveBatchId(request: BulkRequest, manifestSha256?: string): st
     route: [...template.route].sort(),
   };
   return `bulk-${createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 12)}`;
+}
+
+/** What the run engine is asked for: the request's jobs, in its batch (given, or derived). */
+export function runRequestOf(request: BulkRequest, manifestSha256: string | undefined): RunRequest {
+  const batchId = request.batchId ?? deriveBatchId(request, manifestSha256);
+  return {
+    batchId,
+    template: { ...request.template, labels: { batchId, requester: "bulk" } },
+    estimate: request.estimate,
+  };
 }

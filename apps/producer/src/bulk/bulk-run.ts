@@ -1,46 +1,45 @@
 import { sourceLimitsOf } from "@reframe/config";
+import { type AdmitResult, openRouteQueues } from "@reframe/jobs";
 import {
-  type Admission,
-  type AdmitResult,
-  Admitter,
-  announceBatchCompleted,
-  batchKeys,
-  createAdmission,
-  jobStates,
-  openRouteQueues,
-} from "@reframe/jobs";
-import type { RedisClient } from "@reframe/redis";
+  budgetRefusal,
+  openSources,
+  planRun,
+  type RunPlan,
+  type RunRequest,
+  type RunSources,
+  runAdmitter,
+  type StartDeps,
+  startRun,
+} from "@reframe/runs";
+import { outputAreasOf } from "@reframe/sources";
 import { scratchAreas } from "@reframe/storage";
-import type { Queue } from "bullmq";
+import { UsageError } from "../cli/usage-error.ts";
 import type { BulkContext } from "./bulk-context.ts";
-import { type BulkPlan, jobChunks, planBulk } from "./bulk-plan.ts";
-import type { BulkRequest } from "./bulk-request.ts";
-import type { BulkSources } from "./bulk-sources.ts";
+import { type BulkRequest, runRequestOf } from "./bulk-request.ts";
 import { defaultReportFile, finishBatch, reattachHint } from "./finish-batch.ts";
 import { INTERRUPTED_EXIT_CODE, isInterruption } from "./interrupt.ts";
 import { formatPlan, formatUsd } from "./plan-text.ts";
 import { createProgressLine, rateAndEta } from "./progress-line.ts";
-import { createSeenJobs } from "./seen-jobs.ts";
 
 /** The budget was below the estimate: nothing was enqueued. */
 export const OVER_BUDGET_EXIT_CODE = 3;
 
 /**
- * `reframe bulk`: plan (list or parse, expand, look up, estimate: one streaming pass), print the
- * plan, stop there on a dry run or over the budget, then open the batch and register its jobs as a
- * stream (a second pass over the same sources), which is admitted to the queue a window at a time
- * (BULK_WINDOW, @reframe/jobs admission.ts) and sealed after its last job. With --detach the command
- * ends once the stream is registered and the workers admit it; otherwise it admits its own batch
- * while it follows it to its end with a summary and a report. Every step is safe to repeat: the
- * batch id comes from the request and job ids from the work, so running the same command again adds
- * only what is missing.
+ * `reframe bulk`: a command line over the run engine (@reframe/runs). Plan (list or parse, expand,
+ * look up, estimate: one streaming pass), print the plan, stop there on a dry run or over the budget,
+ * then start the run: open the batch and register its jobs as a stream (a second pass over the same
+ * sources), which is admitted to the queue a window at a time (BULK_WINDOW) and sealed after its last
+ * job. With --detach the command ends once the stream is registered and the workers admit it;
+ * otherwise it admits its own batch while it follows it to its end with a summary and a report.
+ * Every step is safe to repeat: the batch id comes from the request and job ids from the work, so
+ * running the same command again adds only what is missing.
  */
 export async function runBulk(
   request: BulkRequest,
   context: BulkContext,
   commandLine: string,
 ): Promise<number> {
-  let planned: Awaited<ReturnType<typeof makePlan>>;
+  let planned: Planned;
   try {
     planned = await makePlan(request, context);
   } catch (error) {
@@ -59,41 +58,37 @@ async function runPlan(
   request: BulkRequest,
   context: BulkContext,
   commandLine: string,
-  { plan, sources }: { plan: BulkPlan; sources: BulkSources },
+  { run, plan, sources }: Planned,
 ): Promise<number> {
   context.out.write(`${formatPlan(plan, request)}\n`);
   if (request.dryRun) {
     context.out.write("dry run: nothing was enqueued\n");
     return 0;
   }
-  const cost = plan.estimate?.costUsd;
-  if (request.maxCostUsd !== undefined && cost !== undefined && cost > request.maxCostUsd) {
+  const refusal = budgetRefusal(plan, request.maxCostUsd);
+  if (refusal) {
     context.err.write(
-      `refused: the estimated cost ${formatUsd(cost)} of ${plan.toRun} jobs to run is over the budget of ${formatUsd(request.maxCostUsd)} (--max-cost); nothing was enqueued\n`,
+      `refused: the estimated cost ${formatUsd(refusal.estimatedCostUsd)} of ${refusal.jobsToRun} jobs to run is over the budget of ${formatUsd(refusal.maxCostUsd)} (--max-cost); nothing was enqueued\n`,
     );
     return OVER_BUDGET_EXIT_CODE;
   }
-  await context.store.open(plan.batchId, {
-    kind: "bulk",
-    createdAt: context.now(),
-    route: request.template.route,
-    description: commandLine,
-    ...(cost === undefined ? {} : { estimatedCostUsd: cost }),
-  });
-  const admission = createAdmission(context.redis, {
+  const routes = openRouteQueues({ connection: context.redis, prefix: context.config.QUEUE_PREFIX });
+  const deps: StartDeps = {
     queue: context.queue,
+    redis: context.redis,
     store: context.store,
     prefix: context.config.QUEUE_PREFIX,
+    routes,
+    window: context.config.BULK_WINDOW,
     chunkSize: request.chunkSize,
-  });
+  };
   // Followed, the run admits its own batch: it holds the batch's lease from before the stream is
   // registered, so the workers' admitters leave it alone until this process ends or lets go.
-  const own = request.detach ? undefined : ownAdmitter(plan.batchId, admission, context);
+  const own = request.detach ? undefined : ownAdmitter(plan.batchId, deps, context);
   try {
     await own?.admitter.claim();
-    const registered = await registerStream(request, plan, sources, context, admission);
+    const registered = await registerStream(run, plan, sources, context, deps, commandLine);
     if (registered === "interrupted") return INTERRUPTED_EXIT_CODE;
-    if (registered.jobs === 0) await sealAndAnnounce(plan.batchId, context);
     if (!own) {
       context.out.write(
         `batch ${plan.batchId} runs on (the workers admit its jobs); follow it with: ${reattachHint(plan.batchId)}\n`,
@@ -109,6 +104,7 @@ async function runPlan(
     });
   } finally {
     await own?.admitter.stop();
+    await routes.close();
   }
 }
 
@@ -117,25 +113,20 @@ async function runPlan(
  * run within the window is wholly enqueued there, as before windows), the next ones while the batch
  * is followed.
  */
-function ownAdmitter(batchId: string, admission: Admission, context: BulkContext) {
+function ownAdmitter(batchId: string, deps: StartDeps, context: BulkContext) {
   const progress = createProgressLine({ stream: context.err, now: context.now });
   const total = { added: 0, existing: 0 };
   let last: AdmitResult | undefined;
   let foreground = true;
-  const admitter = new Admitter({
-    redis: context.redis,
-    admission,
-    prefix: context.config.QUEUE_PREFIX,
-    batchId,
+  const admitter = runAdmitter(batchId, deps, {
     shouldStop: () => context.interrupt.requested,
-    onAdmitted: (_, result) => {
+    onAdmitted: (result) => {
       total.added += result.added;
       total.existing += result.existing;
       last = result;
       if (foreground)
         progress.update(`enqueued ${total.added} new of ${result.position}/${result.jobs} jobs`);
     },
-    onClosed: () => announce(batchId, context),
   });
   return {
     admitter,
@@ -153,44 +144,78 @@ function ownAdmitter(batchId: string, admission: Admission, context: BulkContext
   };
 }
 
-async function makePlan(request: BulkRequest, context: BulkContext) {
+interface Planned {
+  run: RunRequest;
+  plan: RunPlan;
+  /** Read again to register the jobs; closed by runBulk. */
+  sources: RunSources;
+}
+
+async function makePlan(request: BulkRequest, context: BulkContext): Promise<Planned> {
+  const sources = await openSources(request.sources, {
+    s3: context.s3,
+    neverSources: [
+      ...ownOutputAreas(request),
+      ...scratchAreas({ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }),
+    ],
+    signal: context.interrupt.signal,
+  });
+  const run = runRequestOf(request, sources.manifestSha256);
   const progress = createProgressLine({ stream: context.err, now: context.now });
   const startedAt = context.now();
   let last = "";
-  const planned = await planBulk(request, {
+  const plan = await planRun(run, sources, {
     s3: context.s3,
     queue: context.queue,
-    redis: context.redis,
     store: context.store,
-    queuePrefix: context.config.QUEUE_PREFIX,
     sourceFetch: context.sourceFetch,
-    scratch: scratchAreas({ bucket: context.config.SCRATCH_BUCKET, prefix: context.config.SCRATCH_PREFIX }),
     sourceLimits: sourceLimitsOf(context.config),
     signal: context.interrupt.signal,
-    onProgress: ({ sources, jobs, fraction }) => {
-      last = `planned ${jobs} jobs from ${sources} sources`;
-      progress.update(`${last}${rateAndEta(sources, 0, context.now() - startedAt)}`, fraction);
+    onProgress: ({ sources: read, jobs, fraction }) => {
+      last = `planned ${jobs} jobs from ${read} sources`;
+      progress.update(`${last}${rateAndEta(read, 0, context.now() - startedAt)}`, fraction);
     },
   });
   if (last) progress.done(last);
-  return planned;
+  return { run, plan, sources };
 }
 
 /**
- * The plan's jobs become the batch's stream (admission.ts), chunk by chunk; Ctrl-C takes effect
- * between chunks and leaves nothing registered (the stream is registered whole or not at all).
+ * Where this run writes (storage's outputAreaOf, as for pipelines): a listing leaves it out. Outputs
+ * written at the root of the listed bucket would be among the sources wherever they land: refused.
+ */
+function ownOutputAreas(request: BulkRequest) {
+  const own = outputAreasOf(request.template);
+  const { sources } = request;
+  if (sources.kind === "prefix" && own.some((area) => area.bucket === sources.bucket && area.prefix === ""))
+    throw new UsageError(
+      `outputs would be written among the sources of s3://${sources.bucket}/: give --prefix, a --bucket of their own, or a --key-template that starts with a fixed folder`,
+    );
+  return own;
+}
+
+/**
+ * The run started: its batch opened and the plan's jobs registered as its stream, chunk by chunk;
+ * Ctrl-C takes effect between chunks and leaves nothing registered (the stream is registered whole
+ * or not at all).
  */
 async function registerStream(
-  request: BulkRequest,
-  plan: BulkPlan,
-  sources: BulkSources,
+  run: RunRequest,
+  plan: RunPlan,
+  sources: RunSources,
   context: BulkContext,
-  admission: Admission,
+  deps: StartDeps,
+  commandLine: string,
 ): Promise<{ jobs: number } | "interrupted"> {
   const progress = createProgressLine({ stream: context.err, now: context.now });
   const startedAt = context.now();
-  const result = await streamPlan(request, plan, sources, context, admission, {
-    window: context.config.BULK_WINDOW,
+  const result = await startRun(run, plan, sources, deps, {
+    info: {
+      kind: "bulk",
+      createdAt: context.now(),
+      route: run.template.route ?? [],
+      description: commandLine,
+    },
     shouldStop: () => context.interrupt.requested,
     onChunk: (done) => {
       progress.update(
@@ -211,65 +236,4 @@ async function registerStream(
     `registered ${result.jobs} jobs; the queue holds at most ${context.config.BULK_WINDOW} of them at a time (BULK_WINDOW)`,
   );
   return { jobs: result.jobs };
-}
-
-/**
- * A plan's jobs into its batch's stream: the plan's sources read again and expanded the same way
- * (each distinct job once), less the jobs the batch already has in the queue (a run started again
- * re-registers only what may still be missing: jobs that wait, and jobs registered in the batch whose
- * add a crash cut short). Stops between chunks when asked; nothing waits for admission until the
- * stream is committed whole. What `reframe bulk` does after its plan, and what the bulk benchmarks
- * measure.
- */
-export async function streamPlan(
-  request: Pick<BulkRequest, "template">,
-  plan: Pick<BulkPlan, "batchId" | "existingBatch">,
-  sources: Pick<BulkSources, "again">,
-  { queue, redis, config }: { queue: Queue; redis: RedisClient; config: { QUEUE_PREFIX: string } },
-  admission: Admission,
-  options: { window: number; shouldStop?: () => boolean; onChunk?: (done: number) => void },
-): Promise<{ jobs: number; stopped: boolean }> {
-  const writer = admission.writeStream(plan.batchId, { window: options.window });
-  const members = batchKeys(config.QUEUE_PREFIX, plan.batchId).jobs;
-  // A batch new to Redis has no members: nothing to look up.
-  const resumed = (plan.existingBatch?.total ?? 0) > 0;
-  let done = 0;
-  const seen = createSeenJobs();
-  try {
-    for await (const chunk of jobChunks(sources.again(), request.template, plan.batchId, seen)) {
-      if (options.shouldStop?.()) {
-        await writer.abort();
-        return { jobs: 0, stopped: true };
-      }
-      let jobs = chunk.jobs;
-      if (resumed && jobs.length > 0) {
-        const ids = jobs.map(({ jobId }) => jobId);
-        const [member, states] = await Promise.all([
-          redis.smismember(members, ...ids),
-          jobStates(queue, ids),
-        ]);
-        jobs = jobs.filter((_, index) => member[index] !== 1 || states[index] === undefined);
-      }
-      await writer.write(jobs.map(({ job }) => job));
-      done += chunk.jobs.length;
-      options.onChunk?.(done);
-    }
-    return { jobs: (await writer.commit()).jobs, stopped: false };
-  } finally {
-    seen.close();
-  }
-}
-
-/** A batch with nothing pending closes when sealed; nobody else would announce it then. */
-async function sealAndAnnounce(batchId: string, context: BulkContext): Promise<void> {
-  if ((await context.store.seal(batchId)) === "closed") await announce(batchId, context);
-}
-
-async function announce(batchId: string, context: BulkContext): Promise<void> {
-  const routes = openRouteQueues({ connection: context.redis, prefix: context.config.QUEUE_PREFIX });
-  try {
-    await announceBatchCompleted(context.store, batchId, routes);
-  } finally {
-    await routes.close();
-  }
 }

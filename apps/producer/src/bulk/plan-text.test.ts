@@ -1,17 +1,16 @@
 import { parseOutpaintJob } from "@reframe/jobs";
+import { type RunPlan, startPlannedOutputs } from "@reframe/runs";
 import { estimateJob, summarizeEstimates } from "@reframe/sources";
 import { describe, expect, it } from "vitest";
-import type { BulkPlan } from "./bulk-plan.ts";
 import { parseBulkRequest } from "./bulk-request.ts";
 import { formatPlan } from "./plan-text.ts";
-import { startPlannedOutputs } from "./planned-outputs.ts";
 
 const request = parseBulkRequest(
   { source: "s3://library/photos/", target: ["preset:instagram-story"], "dry-run": true },
   { OUTPUT_BUCKET: "outputs" },
 );
 
-function planOf(sizes: [number, number][]): BulkPlan {
+function planOf(sizes: [number, number][]): RunPlan {
   const toRun = sizes.map(([width, height], index) => {
     const job = parseOutpaintJob({
       source: { kind: "s3", bucket: "library", key: `photos/${index}-${width}x${height}.jpg` },

@@ -1,9 +1,8 @@
 import { DEFAULT_MAX_UPSCALE, formatScale, formatShare, targetLabel } from "@reframe/geometry";
 import type { OutpaintJob } from "@reframe/jobs";
+import type { PlannedOutputs, RunPlan } from "@reframe/runs";
 import { type JobEstimate, sourceLabel } from "@reframe/sources";
-import type { BulkPlan } from "./bulk-plan.ts";
 import type { BulkRequest } from "./bulk-request.ts";
-import type { PlannedOutputs } from "./planned-outputs.ts";
 
 const row = (label: string, value: string | number, note = "") =>
   `  ${label.padEnd(22)}${String(value).padStart(8)}${note ? `   ${note}` : ""}`;
@@ -23,7 +22,7 @@ function sourcesNote(request: BulkRequest): string {
 }
 
 /** The plan as people read it; every count on its own line, so a script can pick one with a regex. */
-export function formatPlan(plan: BulkPlan, request: BulkRequest): string {
+export function formatPlan(plan: RunPlan, request: BulkRequest): string {
   const batch = plan.existingBatch;
   const targets = request.template.targets.length;
   const expansion =

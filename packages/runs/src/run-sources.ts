@@ -7,18 +7,29 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ManifestError, outputAreasOf, prefixItems, readManifest, type SourceItem } from "@reframe/sources";
+import {
+  ManifestError,
+  type ManifestFormat,
+  type PrefixSource,
+  prefixItems,
+  readManifest,
+  type SourceItem,
+} from "@reframe/sources";
 import type { S3Area } from "@reframe/storage";
-import { UsageError } from "../cli/usage-error.ts";
-import type { BulkRequest } from "./bulk-request.ts";
+import { RunInputError } from "./run-input-error.ts";
+
+/** Where a run's sources come from: a listing of a prefix, or a manifest file. */
+export type RunSourceSpec =
+  | ({ kind: "prefix" } & PrefixSource)
+  | { kind: "manifest"; path: string; format: ManifestFormat; sourceBucket?: string };
 
 /**
- * A bulk run's sources, read twice as streams: once to plan, once to enqueue. A manifest is read from
+ * A run's sources, read twice as streams: once to plan, once to enqueue. A manifest is read from
  * its file both times (refused the second time if it changed in between); a listing is spooled to a
  * temporary file as it is listed, so the run enqueues exactly the objects it planned and estimated,
  * whatever lands under the prefix meanwhile. Neither is ever held in memory.
  */
-export interface BulkSources {
+export interface RunSources {
   /** The manifest's SHA-256 (it derives the batch id); absent for a listing. */
   manifestSha256: string | undefined;
   /** The first read, for the plan. Call once. */
@@ -33,27 +44,27 @@ export interface BulkSources {
 
 export interface SourceDeps {
   s3: S3Client;
-  /** The scratch area: a listing leaves it out, with the run's own output areas. */
-  scratch: S3Area[];
+  /**
+   * Areas a listing leaves out: where this run and its kind write (their output areas, storage's
+   * outputAreaOf) and the scratch area, so a run over a bucket it also writes to never takes its own
+   * outputs for sources.
+   */
+  neverSources: readonly S3Area[];
   signal?: AbortSignal;
 }
 
-export async function openSources(request: BulkRequest, deps: SourceDeps): Promise<BulkSources> {
-  return request.sources.kind === "manifest"
-    ? await openManifest(request.sources)
-    : await openListing(request, deps);
+export async function openSources(spec: RunSourceSpec, deps: SourceDeps): Promise<RunSources> {
+  return spec.kind === "manifest" ? await openManifest(spec) : await openListing(spec, deps);
 }
 
-async function openManifest(
-  sources: Extract<BulkRequest["sources"], { kind: "manifest" }>,
-): Promise<BulkSources> {
+async function openManifest(sources: Extract<RunSourceSpec, { kind: "manifest" }>): Promise<RunSources> {
   const { path } = sources;
   const fileState = async () => {
     try {
       const { size, mtimeMs } = await stat(path);
       return { size, mtimeMs };
     } catch (error) {
-      throw new UsageError(`--manifest ${path}: ${(error as Error).message}`);
+      throw new RunInputError(`--manifest ${path}: ${(error as Error).message}`);
     }
   };
   const planned = await fileState();
@@ -69,7 +80,7 @@ async function openManifest(
         ...(sources.sourceBucket ? { defaultBucket: sources.sourceBucket } : {}),
       });
     } catch (error) {
-      if (error instanceof ManifestError) throw new UsageError(error.message);
+      if (error instanceof ManifestError) throw new RunInputError(error.message);
       throw error;
     } finally {
       reading.destroy();
@@ -81,7 +92,7 @@ async function openManifest(
     async *again() {
       const now = await fileState();
       if (now.size !== planned.size || now.mtimeMs !== planned.mtimeMs)
-        throw new UsageError(
+        throw new RunInputError(
           `--manifest ${path} changed while the run was planned; run the command again to plan what it holds now`,
         );
       yield* read();
@@ -91,15 +102,7 @@ async function openManifest(
   };
 }
 
-async function openListing(request: BulkRequest, deps: SourceDeps): Promise<BulkSources> {
-  const sources = request.sources as Extract<BulkRequest["sources"], { kind: "prefix" }>;
-  // Where this run writes (storage's outputAreaOf, as for pipelines): a listing leaves it out, so a
-  // run over a bucket it also writes to never takes its own outputs for sources.
-  const own = outputAreasOf(request.template);
-  if (own.some((area) => area.bucket === sources.bucket && area.prefix === ""))
-    throw new UsageError(
-      `outputs would be written among the sources of s3://${sources.bucket}/: give --prefix, a --bucket of their own, or a --key-template that starts with a fixed folder`,
-    );
+async function openListing(sources: PrefixSource, deps: SourceDeps): Promise<RunSources> {
   const directory = await mkdtemp(join(tmpdir(), "reframe-bulk-"));
   const spool = join(directory, "sources.jsonl");
   return {
@@ -108,7 +111,7 @@ async function openListing(request: BulkRequest, deps: SourceDeps): Promise<Bulk
       const out = createWriteStream(spool);
       try {
         for await (const item of prefixItems(deps.s3, sources, {
-          neverSources: [...own, ...deps.scratch],
+          neverSources: deps.neverSources,
           ...(deps.signal ? { signal: deps.signal } : {}),
         })) {
           if (!out.write(`${JSON.stringify(item)}\n`)) await once(out, "drain");

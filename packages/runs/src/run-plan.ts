@@ -3,7 +3,6 @@ import type { GuardedFetch } from "@reframe/egress";
 import {
   type BatchStatus,
   type BatchStore,
-  batchKeys,
   formatIssuePath,
   JobValidationError,
   jobStates,
@@ -11,34 +10,43 @@ import {
   outpaintJobId,
   parseOutpaintJobs,
 } from "@reframe/jobs";
-import type { RedisClient } from "@reframe/redis";
 import {
   type EstimateSummary,
   estimateJobs,
   expandJobs,
   inspectSource,
+  type JobTemplate,
   type SourceItem,
   type SourceLimits,
   startEstimateTally,
 } from "@reframe/sources";
-import type { S3Area } from "@reframe/storage";
 import type { Queue } from "bullmq";
-import { UsageError } from "../cli/usage-error.ts";
-import { type BulkRequest, type BulkTemplate, deriveBatchId } from "./bulk-request.ts";
-import { type BulkSources, openSources } from "./bulk-sources.ts";
 import { type PlannedOutputs, startPlannedOutputs } from "./planned-outputs.ts";
+import { RunInputError } from "./run-input-error.ts";
+import type { RunSources } from "./run-sources.ts";
 import { createSeenJobs, type SeenJobs } from "./seen-jobs.ts";
 
 /**
- * What a bulk run would do, computed without writing anything, as one streaming pass: the sources
+ * What a run would do, computed without writing anything, as one streaming pass: the sources
  * listed or read chunk by chunk, one job per source and target, where each job already stands in the
  * queue, and the estimate of the jobs that would be added. Only counts and a bounded sample of
  * outputs are kept, so a plan of ten million rows takes the memory of one of a thousand (and 8 bytes
- * a job to count repeats once, seen-jobs.ts). The dry run prints it; the real run then reads the same
- * sources again (BulkSources.again) and enqueues what is missing, chunk by chunk.
+ * a job to count repeats once, seen-jobs.ts). `reframe bulk` prints it and a pipeline run records it;
+ * then both read the same sources again (RunSources.again) and register what is missing for
+ * admission, chunk by chunk (run-start.ts).
  */
 
-export interface BulkPlan {
+/** What a run asks for, whoever drives it. */
+export interface RunRequest {
+  /** The batch the run's jobs join: a bulk run's derived id, a pipeline run's run id. */
+  batchId: string;
+  /** What every job asks for; its labels name the batch (`batchId`) and who made the run. */
+  template: JobTemplate;
+  /** Estimate the jobs to run (reads each source's header when its size is not known). */
+  estimate: boolean;
+}
+
+export interface RunPlan {
   batchId: string;
   /** The batch as it stands when the same run was started before. */
   existingBatch: BatchStatus | undefined;
@@ -52,21 +60,40 @@ export interface BulkPlan {
   inFlightElsewhere: number;
   /** Jobs missing from the queue: the ones a run adds. */
   toRun: number;
-  /** Of the jobs to run; absent with --no-estimate. */
+  /** Of the jobs to run; absent without `estimate`. */
   estimate: EstimateSummary | undefined;
-  /** The outputs the plan lists (a bounded sample of the jobs to run); absent with --no-estimate. */
+  /** The outputs the plan lists (a bounded sample of the jobs to run); absent without `estimate`. */
   planned: PlannedOutputs | undefined;
+}
+
+/** Jobs of the plan that are in the queue already (done, failed before, or in flight): not added. */
+export function skippedJobs(plan: RunPlan): number {
+  return plan.done + plan.failedBefore + plan.inFlightInBatch + plan.inFlightElsewhere;
+}
+
+/** A plan whose estimate is over the budget: nothing may be written. */
+export interface BudgetRefusal {
+  jobsToRun: number;
+  estimatedCostUsd: number;
+  maxCostUsd: number;
+}
+
+/**
+ * The one budget rule of runs: refused when the estimate of the jobs to run is over the ceiling. A
+ * plan without an estimate, or a run without a ceiling, is never refused here.
+ */
+export function budgetRefusal(plan: RunPlan, maxCostUsd: number | undefined): BudgetRefusal | undefined {
+  const cost = plan.estimate?.costUsd;
+  if (maxCostUsd === undefined || cost === undefined || cost <= maxCostUsd) return undefined;
+  return { jobsToRun: plan.toRun, estimatedCostUsd: cost, maxCostUsd };
 }
 
 export interface PlanDeps {
   s3: S3Client;
   queue: Queue;
-  redis: RedisClient;
   store: BatchStore;
-  queuePrefix: string;
-  sourceFetch: GuardedFetch["fetch"];
-  /** The scratch area: a listing leaves it out, with the run's own output areas. */
-  scratch: S3Area[];
+  /** Reads URL sources' headers through the caller's egress guard (its allow-list). */
+  sourceFetch?: GuardedFetch["fetch"];
   /** MAX_SOURCE_PIXELS and MAX_SOURCE_BYTES: the estimate refuses what the worker will refuse. */
   sourceLimits: SourceLimits;
   /** After each chunk: sources read and distinct jobs planned so far, and the share read when known. */
@@ -78,23 +105,19 @@ export interface PlanDeps {
 const PLAN_CHUNK = 1000;
 
 /**
- * The plan, and the sources to read again for the enqueue (close them when done). Throws a
- * UsageError naming every bad row or job once the whole input was read: nothing is written before.
+ * The plan of a run over its sources (their first read; the caller opens them, and closes them after
+ * the run's start). Throws a RunInputError naming every bad row or job once the whole input was read:
+ * nothing is written before, and the sources are closed.
  */
-export async function planBulk(
-  request: BulkRequest,
-  deps: PlanDeps,
-): Promise<{ plan: BulkPlan; sources: BulkSources }> {
-  const sources = await openSources(request, deps);
+export async function planRun(request: RunRequest, sources: RunSources, deps: PlanDeps): Promise<RunPlan> {
   try {
-    const batchId = request.batchId ?? deriveBatchId(request, sources.manifestSha256);
+    const { batchId } = request;
     const existingBatch = await deps.store.status(batchId);
     const counts = { sources: 0, jobs: 0, duplicates: 0, done: 0, failedBefore: 0, inFlight: 0 };
     let inFlightInBatch = 0;
     let toRun = 0;
     const tally = request.estimate ? startEstimateTally() : undefined;
     const planned = request.estimate ? startPlannedOutputs() : undefined;
-    const batchJobs = batchKeys(deps.queuePrefix, batchId).jobs;
 
     const finish = async (chunk: JobChunk, lookup: ReturnType<typeof jobStates>) => {
       const states = await lookup;
@@ -110,9 +133,7 @@ export async function planBulk(
       counts.inFlight += inFlight.length;
       toRun += missing.length;
       if (inFlight.length > 0)
-        inFlightInBatch += (await deps.redis.smismember(batchJobs, ...inFlight)).filter(
-          (flag) => flag === 1,
-        ).length;
+        inFlightInBatch += (await deps.store.awaits(batchId, inFlight)).filter(Boolean).length;
       if (tally && planned) {
         const estimates = await estimateJobs(missing, {
           dimensionsOf: (source) => {
@@ -140,7 +161,7 @@ export async function planBulk(
     let previous: Promise<void> = Promise.resolve();
     const seen = createSeenJobs();
     try {
-      for await (const chunk of jobChunks(sources.items(), request.template, batchId, seen)) {
+      for await (const chunk of jobChunks(sources.items(), request.template, seen)) {
         deps.signal?.throwIfAborted();
         const lookup = jobStates(
           deps.queue,
@@ -155,7 +176,7 @@ export async function planBulk(
     } finally {
       seen.close();
     }
-    const plan: BulkPlan = {
+    return {
       batchId,
       existingBatch,
       sources: counts.sources,
@@ -169,7 +190,6 @@ export async function planBulk(
       estimate: tally?.summary(),
       planned: planned?.result(),
     };
-    return { plan, sources };
   } catch (error) {
     await sources.close();
     throw error;
@@ -191,16 +211,14 @@ const SHOWN_INVALID = 20;
 /**
  * Sources → validated jobs with their ids, about PLAN_CHUNK at a time (a source's jobs stay in one
  * chunk), each distinct job once (`seen`). Every invalid job is counted and the first ones named with
- * the manifest line or object they came from, in one UsageError after the last chunk; a source with
+ * the manifest line or object they came from, in one RunInputError after the last chunk; a source with
  * no targets stops the run at once. The plan and the enqueue read the same sources through this.
  */
 export async function* jobChunks(
   items: AsyncIterable<SourceItem>,
-  template: BulkTemplate,
-  batchId: string,
+  jobTemplate: JobTemplate,
   seen: SeenJobs,
 ): AsyncGenerator<JobChunk> {
-  const jobTemplate = { ...template, labels: { batchId, requester: "bulk" } };
   const invalid = { count: 0, shown: [] as string[] };
   let buffer: { items: number; inputs: ReturnType<typeof expandJobs>; origins: string[] } = {
     items: 0,
@@ -222,7 +240,7 @@ export async function* jobChunks(
   for await (const item of items) {
     const jobs = expandJobs([item], jobTemplate);
     if (jobs.length === 0)
-      throw new UsageError(`${item.origin}: no targets (give --target or a targets column)`);
+      throw new RunInputError(`${item.origin}: no targets (give --target or a targets column)`);
     buffer.items += 1;
     for (const job of jobs) {
       buffer.inputs.push(job);
@@ -233,7 +251,7 @@ export async function* jobChunks(
   if (buffer.items > 0) yield take();
   if (invalid.count > 0) {
     const more = invalid.count > SHOWN_INVALID ? [`  … and ${invalid.count - SHOWN_INVALID} more`] : [];
-    throw new UsageError([`${invalid.count} invalid jobs:`, ...invalid.shown, ...more].join("\n"));
+    throw new RunInputError([`${invalid.count} invalid jobs:`, ...invalid.shown, ...more].join("\n"));
   }
 }
 

@@ -6,9 +6,9 @@ import { createRedisClient } from "@reframe/redis";
 import { createS3Client } from "@reframe/storage";
 import { useRedisServer } from "@reframe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planBulk } from "./bulk-plan.ts";
-import { parseBulkRequest } from "./bulk-request.ts";
-import { streamPlan } from "./bulk-run.ts";
+import { planRun, type RunRequest } from "./run-plan.ts";
+import { openSources } from "./run-sources.ts";
+import { streamPlan } from "./run-start.ts";
 
 const server = useRedisServer();
 let directory: string;
@@ -28,6 +28,27 @@ const s3 = createS3Client({
   credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
 });
 
+/** What `reframe bulk --manifest FILE --target 1:1 --bucket outputs` asks for. */
+function manifestRun(batchId: string): RunRequest {
+  return {
+    batchId,
+    template: {
+      targets: [{ kind: "ratio", ratio: "1:1" }],
+      output: { bucket: "outputs" },
+      labels: { batchId, requester: "bulk" },
+    },
+    estimate: true,
+  };
+}
+
+async function plan(request: RunRequest, manifest: string, deps: Parameters<typeof planRun>[2]) {
+  const sources = await openSources(
+    { kind: "manifest", path: manifest, format: "csv" },
+    { s3, neverSources: [] },
+  );
+  return { plan: await planRun(request, sources, deps), sources };
+}
+
 describe("a streamed plan and its stream", () => {
   it("count a job repeated chunks apart once, admit each once, and add nothing when run again", async () => {
     const prefix = "{plan-test}";
@@ -42,21 +63,15 @@ describe("a streamed plan and its stream", () => {
       );
       const manifest = join(directory, "rows.csv");
       await writeFile(manifest, ["bucket,key,width,height", ...rows].join("\n"));
-      const request = parseBulkRequest(
-        { manifest, target: ["1:1"], bucket: "outputs", "chunk-size": "100" },
-        {},
-      );
+      const request = manifestRun("bulk-plan-test");
       const deps = {
         s3,
         queue,
-        redis,
         store,
-        queuePrefix: prefix,
         sourceFetch: () => Promise.reject(new Error("no URL sources here")),
-        scratch: [],
         sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
       };
-      const first = await planBulk(request, deps);
+      const first = await plan(request, manifest, deps);
       expect(first.plan).toMatchObject({ sources: 2500, jobs: 2000, duplicates: 500, toRun: 2000, done: 0 });
       expect(first.plan.estimate?.jobs).toBe(2000);
       expect(first.plan.planned?.total).toBe(2000);
@@ -65,7 +80,7 @@ describe("a streamed plan and its stream", () => {
 
       await store.open(first.plan.batchId, { kind: "bulk", createdAt: 1 });
       const admission = createAdmission(redis, { queue, store, prefix, chunkSize: 100 });
-      const context = { queue, redis, config: { QUEUE_PREFIX: prefix } };
+      const context = { queue, store };
       const window = { window: 10_000 };
       expect(await streamPlan(request, first.plan, first.sources, context, admission, window)).toEqual({
         jobs: 2000,
@@ -78,7 +93,7 @@ describe("a streamed plan and its stream", () => {
       expect(await queue.getWaitingCount()).toBe(2000);
       expect(await store.status(first.plan.batchId)).toMatchObject({ total: 2000, waiting: 0 });
 
-      const again = await planBulk(request, deps);
+      const again = await plan(request, manifest, deps);
       expect(again.plan).toMatchObject({
         batchId: first.plan.batchId,
         jobs: 2000,
@@ -109,16 +124,12 @@ describe("a streamed plan and its stream", () => {
       );
       const manifest = join(directory, "bad.csv");
       await writeFile(manifest, ["bucket,key,width,height", ...rows].join("\n"));
-      const request = parseBulkRequest({ manifest, target: ["1:1"], bucket: "outputs" }, {});
       await expect(
-        planBulk(request, {
+        plan(manifestRun("bulk-plan-bad"), manifest, {
           s3,
           queue,
-          redis,
           store: createBatchStore(redis, { prefix: "{plan-bad}" }),
-          queuePrefix: "{plan-bad}",
           sourceFetch: () => Promise.reject(new Error("no URL sources here")),
-          scratch: [],
           sourceLimits: { maxPixels: 100_000_000, maxBytes: 200_000_000 },
         }),
       ).rejects.toThrow(/1 bad row\n {2}line 1402: width must be at least 1/);
