@@ -54,7 +54,7 @@ function s3rver() {
   };
 }
 
-let storeFixed = false;
+let s3rverFixed = false;
 let temporaryFiles = 0;
 
 /**
@@ -71,8 +71,8 @@ let temporaryFiles = 0;
  *   cost 2,000 file reads, and a loaded run's embedded S3 fell behind them until it answered nothing.
  */
 function fixS3rver(): void {
-  if (storeFixed) return;
-  storeFixed = true;
+  if (s3rverFixed) return;
+  s3rverFixed = true;
   const { FilesystemStore, bucketController } = s3rver();
   const getBucket = bucketController.getBucket;
   // The route has already checked that the bucket exists (NoSuchBucket, 404, otherwise).
