@@ -201,6 +201,8 @@ describe("the provider outage figures", () => {
     expect(formatReport(report)).toMatch(
       /provider requests during the 180 s outage \(submits, polls\) +\| 12 \(3, 9\) +\| ≤ 119/,
     );
+    // Whether a job could wait the outage out depends on its deadline: the table says which it had.
+    expect(formatReport(report)).toContain("each job's deadlineSeconds: 60\n");
   });
 
   it("catch a job failed for the outage, requests past the bound, and an outage that never came", () => {

@@ -147,6 +147,8 @@ export interface ChaosReport {
   drainMs: number | undefined;
   redisOutage?: RedisOutage | null;
   stuckGraceMs: number;
+  /** Every job's deadlineSeconds, in ms (an outage run's decides whether its jobs may wait it out). */
+  taskDeadlineMs: number;
   providerOutage?: ProviderOutageFacts & { failedForOutage: number };
   s3Outage?: S3OutageFacts & { failedForOutage: number };
 }
@@ -234,6 +236,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     drainMs: facts.drainMs,
     ...(facts.redisOutage === undefined ? {} : { redisOutage: facts.redisOutage }),
     stuckGraceMs: facts.stuckGraceMs,
+    taskDeadlineMs: facts.taskDeadlineMs,
     ...(facts.providerOutage
       ? {
           providerOutage: {
@@ -440,6 +443,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
     `generations redone with no injected fault to explain it (no result by the task's deadline, a task lost): ${report.unexplainedRedos}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
+    `each job's deadlineSeconds: ${report.taskDeadlineMs / 1000}`,
     "",
     ...table,
   ];

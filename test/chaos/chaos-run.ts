@@ -55,6 +55,12 @@ export interface ChaosOptions {
   redisFailAt?: number;
   /** Seeds the emulator's faults and the harness's choices. */
   seed?: number;
+  /**
+   * Every job's `deadlineSeconds`. By default the shortest (60) for the fault-injection run; for an
+   * outage run 15 minutes (the default), or the outage and 10 minutes more when that is longer: a job
+   * that should wait out an outage is given a deadline past it (README: Provider outages).
+   */
+  deadlineSeconds?: number;
   /** Give up waiting for the drain after this long. */
   drainTimeoutMs?: number;
   /** Where every process's output goes (written after the run), for a post-mortem. */
@@ -154,15 +160,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const batches = createBatchStore(clients.connection, { prefix: clients.prefix });
     const outage = options.providerOutage;
     const s3Outage = options.s3Outage;
-    // An outage run waits out the outage: the jobs' deadline is the default (15 min), or the outage
-    // and 10 minutes more when it is longer, never the shortest.
-    const outageMs = outage?.durationMs ?? s3Outage?.durationMs;
     const deadlineSeconds =
-      outageMs !== undefined
-        ? Math.min(86_400, Math.max(900, Math.ceil(outageMs / 1000) + 600))
-        : DEADLINE_SECONDS;
+      options.deadlineSeconds ?? defaultDeadlineSeconds(outage?.durationMs ?? s3Outage?.durationMs);
     const planned = await prepareJobs(clients.s3, options.jobs, batchId, deadlineSeconds);
-    progress(`seed ${seed}: ${planned.length} jobs, sources uploaded; enqueueing`);
+    progress(
+      `seed ${seed}: ${planned.length} jobs (deadlineSeconds ${deadlineSeconds}), sources uploaded; enqueueing`,
+    );
     const startedAt = Date.now();
     await batches.open(batchId, { kind: "bulk", createdAt: startedAt, route: [BATCH_ROUTE] });
     const { jobIds } = await enqueueMany(
@@ -278,6 +281,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     await stack.stop();
   }
+}
+
+/**
+ * An outage run waits out the outage: the jobs' deadline is the default (15 min), or the outage and
+ * 10 minutes more when it is longer, never the shortest. The fault-injection run's is the shortest.
+ */
+function defaultDeadlineSeconds(outageMs: number | undefined): number {
+  if (outageMs === undefined) return DEADLINE_SECONDS;
+  return Math.min(86_400, Math.max(900, Math.ceil(outageMs / 1000) + 600));
 }
 
 /**

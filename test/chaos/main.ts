@@ -11,6 +11,8 @@ import { formatOutboundReport, outboundViolations, runOutboundChaos } from "./ou
  * `pnpm test:chaos --provider-outage 3m [--jobs 200]`: instead, the provider answers every request 503
  * for that long in the middle of the run (no job may fail for it; requests bounded by the probes);
  * `pnpm test:chaos --s3-outage 10m [--jobs 300]`: instead, S3 is out for that long (likewise);
+ * `--deadline-s N` sets the jobs' `deadlineSeconds` (an outage run's default: 15 minutes, or the
+ * outage and 10 minutes more when that is longer; the fault-injection run's: 60);
  * `pnpm test:chaos --outbound [--events 2000] [--seed N]`: the outbound webhooks' run. Each prints
  * its table and exits 1 when any must-be-zero figure is not zero (2 when the run could not be made).
  */
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     redis: { type: "string", default: "single" },
     "provider-outage": { type: "string" },
     "s3-outage": { type: "string" },
+    "deadline-s": { type: "string" },
   },
 });
 const durationOf = (flag: "provider-outage" | "s3-outage") => {
@@ -49,6 +52,16 @@ if (!REDIS_TOPOLOGIES.includes(topology)) {
 const jobs = Number(values.jobs);
 if (!Number.isInteger(jobs) || jobs < 1) {
   console.error(`--jobs must be a whole number of jobs, got ${values.jobs}`);
+  process.exit(2);
+}
+const deadlineSeconds = values["deadline-s"] === undefined ? undefined : Number(values["deadline-s"]);
+if (
+  deadlineSeconds !== undefined &&
+  !(Number.isInteger(deadlineSeconds) && deadlineSeconds >= 60 && deadlineSeconds <= 86_400)
+) {
+  console.error(
+    `--deadline-s must be a whole number of seconds from 60 to 86400 (a job's deadlineSeconds), got ${values["deadline-s"]}`,
+  );
   process.exit(2);
 }
 const seed = values.seed === undefined ? undefined : Number(values.seed);
@@ -95,6 +108,7 @@ try {
     jobs,
     redisTopology: topology,
     ...(seed === undefined ? {} : { seed }),
+    ...(deadlineSeconds === undefined ? {} : { deadlineSeconds }),
     ...(outageMs === undefined ? {} : { providerOutage: { durationMs: outageMs } }),
     ...(s3OutageMs === undefined ? {} : { s3Outage: { durationMs: s3OutageMs } }),
     drainTimeoutMs: Number(values["drain-timeout-s"]) * 1000,

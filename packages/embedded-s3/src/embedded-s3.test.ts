@@ -1,4 +1,5 @@
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { createRequire } from "node:module";
+import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedS3, type S3Notification, startEmbeddedS3 } from "./embedded-s3.ts";
 
@@ -28,5 +29,43 @@ describe("the embedded S3's notifications", () => {
       ["ObjectRemoved:Delete", "notify", "a+dir/red+flower%2B1.jpg"],
     ]);
     expect(records[0]?.s3.object.size).toBe(1);
+  });
+});
+
+describe("the embedded S3's HeadBucket", () => {
+  const credentials = { accessKeyId: "head-key", secretAccessKey: "head-secret" };
+  let s3: EmbeddedS3;
+  let client: S3Client;
+  beforeAll(async () => {
+    s3 = await startEmbeddedS3({ buckets: ["head"], ...credentials });
+    client = new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+  });
+  afterAll(async () => {
+    client.destroy();
+    await s3.close();
+  });
+
+  it("answers from the bucket alone, without listing its objects, and 404 for a missing bucket", async () => {
+    // s3rver's store, as the server uses it: count its listings.
+    const store = createRequire(import.meta.url)("@20minutes/s3rver/lib/stores/filesystem.js").prototype as {
+      listObjects: (...args: unknown[]) => Promise<unknown>;
+    };
+    const listObjects = store.listObjects;
+    let listings = 0;
+    store.listObjects = function counted(...args) {
+      listings += 1;
+      return listObjects.apply(this, args);
+    };
+    try {
+      await client.send(new PutObjectCommand({ Bucket: "head", Key: "a.jpg", Body: "x" }));
+      const head = await client.send(new HeadBucketCommand({ Bucket: "head" }));
+      expect(head.$metadata.httpStatusCode).toBe(200);
+      await expect(client.send(new HeadBucketCommand({ Bucket: "absent" }))).rejects.toMatchObject({
+        $metadata: { httpStatusCode: 404 },
+      });
+      expect(listings).toBe(0);
+    } finally {
+      store.listObjects = listObjects;
+    }
   });
 });

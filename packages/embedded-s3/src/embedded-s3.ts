@@ -48,25 +48,38 @@ function s3rver() {
     FilesystemStore: require("@20minutes/s3rver/lib/stores/filesystem.js") as {
       prototype: FilesystemStorePrototype;
     },
+    bucketController: require("@20minutes/s3rver/lib/controllers/bucket.js") as {
+      getBucket(context: { method: string; status: number; body: unknown }): Promise<void>;
+    },
   };
 }
 
-let storeFixed = false;
+let s3rverFixed = false;
 let temporaryFiles = 0;
 
 /**
- * Two places where s3rver is not S3, fixed on its store once:
+ * Three places where s3rver is not S3, fixed once:
  * - A ranged GET of an empty object is answered `Content-Range: bytes 0-0/0` with a length of 1 and
  *   no byte: the client waits forever. S3 answers 416 InvalidRange (no first byte to send), which
  *   s3rver's controller produces when the stored object has a range and no content.
  * - A PUT writes straight into the object's file, and answers before a buffer body is on disk: a GET
  *   meanwhile (the webhook of that very upload, or a retried PUT's reader) sees an empty or partial
  *   object. S3 objects appear whole: the body goes to a temporary file, renamed once complete.
+ * - A HeadBucket is routed as a GET of the bucket, which lists up to 1,000 objects reading two files
+ *   each, then drops the listing (HEAD has no body). S3 answers it from the bucket alone. The workers'
+ *   storage check and S3 breaker probes are HeadBuckets: with a thousand outputs in the bucket each
+ *   cost 2,000 file reads, and a loaded run's embedded S3 fell behind them until it answered nothing.
  */
-function fixFilesystemStore(): void {
-  if (storeFixed) return;
-  storeFixed = true;
-  const { FilesystemStore } = s3rver();
+function fixS3rver(): void {
+  if (s3rverFixed) return;
+  s3rverFixed = true;
+  const { FilesystemStore, bucketController } = s3rver();
+  const getBucket = bucketController.getBucket;
+  // The route has already checked that the bucket exists (NoSuchBucket, 404, otherwise).
+  bucketController.getBucket = async function headBucketWithoutListing(context) {
+    if (context.method !== "HEAD") return await getBucket.call(this, context);
+    context.status = 200;
+  };
   const getObject = FilesystemStore.prototype.getObject;
   FilesystemStore.prototype.getObject = async function getObjectOrInvalidRange(bucket, key, options) {
     const object = await getObject.call(this, bucket, key, options);
@@ -127,7 +140,7 @@ export async function startEmbeddedS3(options: {
   secretAccessKey: string;
   silent?: boolean;
 }): Promise<EmbeddedS3> {
-  fixFilesystemStore();
+  fixS3rver();
   const { S3rver, AWSAccount } = s3rver();
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), "reframe-s3-")));
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(options.accessKeyId, options.secretAccessKey);

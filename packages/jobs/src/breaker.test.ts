@@ -159,8 +159,10 @@ describe("the probe schedule", () => {
     );
   });
 
-  it("allows 7 probes in a 3-minute outage at the defaults", () => {
+  it("allows 7 probes in a 3-minute outage and 34 in a 30-minute one at the defaults", () => {
     expect(probesWithin(180_000, settings)).toBe(7);
+    // At 2, 6, 14, 30 and 62 s, then every 60 s up to 1742 s (28 more), and one under way at the end.
+    expect(probesWithin(1_800_000, settings)).toBe(34);
   });
 });
 
