@@ -102,4 +102,26 @@ describe("the worker's provider breaker", () => {
     expect(gauge.at(-1)).toBe(false);
     expect(gauge).toContain(true);
   });
+
+  it("stays open when a request sent before the outage is answered late; the probe still decides", async () => {
+    const now = { at: 1_700_000_000_000 };
+    const { make } = setup(now);
+    const { client, state } = provider();
+    let answerLate: (answers: Map<string, TaskAnswer>) => void = () => undefined;
+    const slow: Pick<RunwareClient, "getResponses"> = {
+      getResponses: () => new Promise((resolve) => (answerLate = resolve)),
+    };
+    const a = make(client);
+    const late = a.guard(slow).getResponses(["sent-before"]);
+    now.at += 100;
+    for (let i = 0; i < 5; i += 1) await expect(a.guard(client).getResponses(["t"])).rejects.toThrow();
+    expect(a.openState()?.openedAt).toBe(now.at);
+    answerLate(new Map());
+    await late;
+    expect(a.openState()?.openedAt).toBe(now.at);
+    now.at += 2000;
+    state.down = false;
+    await a.tick();
+    expect(a.openState()).toBeUndefined();
+  });
 });

@@ -115,13 +115,14 @@ export class ServiceBreaker {
 
   /** Sends one of a job's requests and counts its outcome for the breaker. */
   async observe<R>(send: () => Promise<R>): Promise<R> {
+    const sentAt = this.options.now();
     try {
       const answer = await send();
-      await this.answered();
+      await this.answered(sentAt);
       return answer;
     } catch (error) {
       const problem = this.options.outageOf(error);
-      if (problem === undefined) await this.answered();
+      if (problem === undefined) await this.answered(sentAt);
       else await this.failed(problem);
       throw error;
     }
@@ -149,14 +150,22 @@ export class ServiceBreaker {
   }
 
   /** Only a breaker that counted failures or is open needs the answer: most requests cost no Redis call. */
-  private async answered(): Promise<void> {
+  private async answered(sentAt: number): Promise<void> {
     if (!this.store || (!this.state.open && this.state.failures === 0)) return;
-    await this.close(this.store);
+    await this.close(this.store, sentAt);
   }
 
-  private async close(store: BreakerStore): Promise<void> {
+  /** `sentAt`: when the answered request went (a probe's answer closes it whenever it was sent). */
+  private async close(store: BreakerStore, sentAt?: number): Promise<void> {
     const now = this.options.now();
-    const { closedOpenSince } = await store.recordSuccess(now).catch(() => ({ closedOpenSince: undefined }));
+    const { closedOpenSince, stillOpen } = await store
+      .recordSuccess(now, sentAt)
+      .catch(() => ({ closedOpenSince: undefined, stillOpen: undefined }));
+    if (stillOpen) {
+      // The breaker opened while this request was on its way: it stays open until a probe answers.
+      await this.refresh();
+      return;
+    }
     this.state = { service: this.service, endpoint: this.endpoint, open: false, failures: 0 };
     this.options.metrics?.setBreaker(this.service, this.endpoint, false);
     if (closedOpenSince !== undefined)

@@ -87,6 +87,17 @@ describe("the provider breaker (Redis)", () => {
     expect(await a.recordProbeFailure(now + 10)).toBeUndefined();
   });
 
+  it("stays open on a late answer to a request sent before it opened; an answer to one sent after closes it", async () => {
+    const { store } = setup();
+    const breaker = store();
+    for (let i = 0; i < 5; i += 1) await breaker.recordFailure(T0);
+    expect(await breaker.recordSuccess(T0 + 1600, T0 - 30_000)).toEqual({ stillOpen: true });
+    expect(await breaker.recordSuccess(T0 + 1600, T0 - 1)).toEqual({ stillOpen: true });
+    expect((await breaker.state()).open).toBe(true);
+    expect(await breaker.recordSuccess(T0 + 2500, T0 + 2000)).toEqual({ closedOpenSince: T0 });
+    expect((await breaker.state()).open).toBe(false);
+  });
+
   it("gives the probe to another worker when the one holding it died (the lease runs out)", async () => {
     const { store } = setup({ ...DEFAULT_BREAKER_SETTINGS, probeLeaseMs: 5000 });
     const [a, b] = [store(), store()];

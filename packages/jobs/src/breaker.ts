@@ -11,7 +11,8 @@ import { DEFAULT_QUEUE_PREFIX, luaScript, type RedisClient, runScript } from "@r
  *           within `windowMs` open it
  *   open    no job sends to the service (the provider: no submit, no poll; S3: no step that needs
  *           it); one probe at a time (a lease), the first `probeMinMs` after it opened, then doubling
- *           per failed probe up to `probeMaxMs`; any answer closes it
+ *           per failed probe up to `probeMaxMs`; any answer closes it, except one to a request
+ *           sent before it opened
  *
  * The state is a hash at `{prefix}:breaker:<service>:<host>`: the braced prefix keeps it in
  * reframe's Cluster slot.
@@ -66,8 +67,12 @@ export interface BreakerStore {
   readonly settings: BreakerSettings;
   /** Counts an outage failure; `opened` when this one opened the breaker. */
   recordFailure(now: number): Promise<{ open: boolean; opened: boolean }>;
-  /** The service answered: resets the count; `closedOpenSince` when this answer closed it. */
-  recordSuccess(now: number): Promise<{ closedOpenSince?: number }>;
+  /**
+   * The service answered a request sent at `sentAt` (a probe leaves it out): resets the count;
+   * `closedOpenSince` when this answer closed it. An answer to a request sent before the breaker
+   * opened leaves it open (`stillOpen`): it came late, not from a service that is back.
+   */
+  recordSuccess(now: number, sentAt?: number): Promise<{ closedOpenSince?: number; stillOpen?: true }>;
   /** Takes the probe lease when the breaker is open, a probe is due and none is under way. */
   acquireProbe(now: number): Promise<boolean>;
   /** The probe found the service still down: the next one waits longer. Returns its time. */
@@ -132,8 +137,9 @@ export function createBreakerStore(
       ])) as [number, number];
       return { open: open === 1, opened: opened === 1 };
     },
-    async recordSuccess(now) {
-      const [closed, openedAt] = (await run(["success", now])) as [number, number];
+    async recordSuccess(now, sentAt) {
+      const [closed, openedAt] = (await run(["success", now, sentAt ?? 0])) as [number, number];
+      if (closed === 2) return { stillOpen: true };
       return closed === 1 ? { closedOpenSince: openedAt } : {};
     },
     async acquireProbe(now) {

@@ -14,12 +14,14 @@
   ARGV[1]  the operation: failure | success | probe | probeFailed
   ARGV[2]  now (epoch ms)
   failure:     ARGV[3] threshold, ARGV[4] window ms, ARGV[5] probe min ms
+  success:     ARGV[3] when the answered request was sent (epoch ms; 0 for a probe)
   probe:       ARGV[3] lease ms
   probeFailed: ARGV[3] probe min ms, ARGV[4] probe max ms
 
   Returns
     failure      {open, opened}: 1 when open after it, and 1 when this failure opened it
-    success      {closed, openedAt}: closed 1 when this success closed an open breaker
+    success      {closed, openedAt}: closed 1 when this success closed an open breaker, 2 when it
+                 left it open because the request was sent before it opened
     probe        1 when the caller holds the probe lease (open, due, and no probe under way)
     probeFailed  the next probe's time, or 0 when the breaker is not open
 ]]
@@ -46,6 +48,11 @@ if op == "failure" then
 elseif op == "success" then
   if open then
     local openedAt = num("openedAt")
+    -- A late answer to a request sent before the outage began says nothing of the service now:
+    -- closing on it would let every job's first request through again (the bound of an outage's
+    -- requests assumes one opening). The next probe decides.
+    local sentAt = tonumber(ARGV[3] or "0") or 0
+    if sentAt > 0 and sentAt < openedAt then return {2, openedAt} end
     redis.call("DEL", KEYS[1])
     return {1, openedAt}
   end
