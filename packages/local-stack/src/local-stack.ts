@@ -62,7 +62,7 @@ const WORKER_HEAP_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=384"
  * threshold rises to 32 MiB after the first such free, and the worker's RSS then grows with every
  * large decode, as sharp's documentation warns). Not jemalloc, which sharp's documentation suggests:
  * every 64 KiB socket read of a download then cost three times the CPU (Debian's libjemalloc2, any
- * decay setting), a fifth of the worker's CPU in `pnpm bench images`, for the same peak RSS
+ * decay setting): a tenth to a fifth of the worker's CPU in `pnpm bench images`, at the same peak RSS
  * (README, Benchmarks; docs/source-images.md).
  */
 export function workerAllocatorEnv(): Record<string, string> {
