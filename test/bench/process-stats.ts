@@ -67,8 +67,16 @@ export function processPid(stack: LocalStack, name: string): number {
   return found.pid;
 }
 
-/** BENCH_CPU_PROF=DIR: the worker writes a V8 CPU profile there when it stops (to find what costs). */
+/**
+ * What the benchmarked worker is started with besides the stack's own settings, to find what costs:
+ * BENCH_CPU_PROF=DIR, a V8 CPU profile written there when it stops; BENCH_WORKER_ENV='{"NAME":"value"}',
+ * variables over the stack's (an allocator setting against another, with LD_PRELOAD and MALLOC_*).
+ */
 export function profilerEnv(): Record<string, string> {
   const directory = process.env.BENCH_CPU_PROF;
-  return directory ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${directory}` } : {};
+  const extra = process.env.BENCH_WORKER_ENV;
+  return {
+    ...(directory ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${directory}` } : {}),
+    ...(extra ? (JSON.parse(extra) as Record<string, string>) : {}),
+  };
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,23 +55,20 @@ export const LOCAL_BUCKETS = {
  */
 const WORKER_HEAP_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=384"];
 
-const JEMALLOC = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/libjemalloc.so.2`;
-
 /**
- * The worker's memory allocator, as in the container image: glibc's malloc keeps up to 8 arenas per
- * core for the threads that decode images and returns freed pages late, so a worker's RSS grows with
- * every large decode; sharp's documentation recommends jemalloc for this reason. jemalloc when the
- * machine has Debian's libjemalloc2 (redis-server brings it), else glibc limited to two arenas.
- * `pnpm bench images` measured each (README, Benchmarks).
+ * The worker's memory allocator, as in the container image: glibc's malloc with two arenas (it keeps
+ * up to 8 per core for the threads that decode images) and blocks of 128 KiB and more mapped on
+ * their own, so that libvips' large buffers go back to the system when freed (glibc's default
+ * threshold rises to 32 MiB after the first such free, and the worker's RSS then grows with every
+ * large decode, as sharp's documentation warns). Not jemalloc, which sharp's documentation suggests:
+ * every 64 KiB socket read of a download then cost three times the CPU (Debian's libjemalloc2, any
+ * decay setting): a tenth to a fifth of the worker's CPU in `pnpm bench images`, at the same peak RSS
+ * (README, Benchmarks; docs/source-images.md).
  */
 export function workerAllocatorEnv(): Record<string, string> {
-  return existsSync(JEMALLOC)
-    ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: JEMALLOC_CONF }
-    : { MALLOC_ARENA_MAX: "2" };
+  return { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_TRIM_THRESHOLD_: "131072" };
 }
 
-/** Return freed pages after a second instead of ten, from a background thread. */
-const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
 const S3_CREDENTIALS = { accessKeyId: "reframe-local", secretAccessKey: "reframe-local-secret" };
 const API_KEY = "local-dev-key";
 
