@@ -31,7 +31,10 @@ case "$MODE" in
   emulator) exec node apps/emulator/src/main.ts "$@" ;;
   webhooks) exec node apps/webhooks/src/main.ts "$@" ;;
   # The worker's heap budget, as in the container image, Compose and Kubernetes (README: Running the parts).
-  worker) exec node --max-semi-space-size=4 --max-old-space-size=384 apps/worker/src/main.ts "$@" ;;
+  # And glibc's allocator settings of the image (docs/source-images.md), unless the caller set them.
+  worker) exec env MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}" \
+    MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}" \
+    node --max-semi-space-size=4 --max-old-space-size=384 apps/worker/src/main.ts "$@" ;;
   api) exec node apps/producer/src/api-main.ts "$@" ;;
   # What CI keeps out: unused files, exports and dependencies (knip), import cycles (dpdm), a
   # second version of a package that must be single (scripts/single-copies.mjs), and a test-only
