@@ -182,14 +182,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (outage!.whileDown) looked = delay(2000).then(() => outage!.whileDown!(stack));
     };
     let looked: Promise<void> | undefined;
-    let s3Down: { from: number; until?: number; over: Promise<void> } | undefined;
+    let s3Down:
+      | { from: number; until?: number; over: Promise<void>; submits: { from: number; until?: number } }
+      | undefined;
     const startS3Outage = async () => {
       await stack.s3Proxy!.cut({ counting: true });
       const from = Date.now();
+      const submits = { from: await providerSubmits(stack.emulatorUrl) };
       progress(`S3 outage: every connection to S3 reset for ${s3Outage!.durationMs / 1000} s`);
       s3Down = {
         from,
+        submits,
         over: delay(s3Outage!.durationMs).then(async () => {
+          submits.until = await providerSubmits(stack.emulatorUrl);
           await stack.s3Proxy!.restore();
           s3Down!.until = Date.now();
           progress("S3 is back");
@@ -247,6 +252,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               started: s3Down !== undefined,
               ...s3RequestsOf(stack.s3Proxy!.cutRequests()),
               bound: s3OutageRequestBound(stack.workers.length, s3Outage.durationMs),
+              submits: (s3Down?.submits.until ?? 0) - (s3Down?.submits.from ?? 0),
+              submitBound: stack.workers.length * WORKER_CONCURRENCY,
             },
           }
         : {}),
@@ -286,6 +293,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 function outageRequestBound(workers: number, durationMs: number): number {
   const { threshold } = DEFAULT_BREAKER_SETTINGS;
   return workers * (WORKER_CONCURRENCY + 1 + threshold) + probesWithin(durationMs, DEFAULT_BREAKER_SETTINGS);
+}
+
+/** The tasks the provider (the emulator) has received so far. */
+async function providerSubmits(emulatorUrl: string): Promise<number> {
+  const response = await fetch(`${emulatorUrl}/admin/counters`);
+  return ((await response.json()) as { totals: { submits: number } }).totals.submits;
 }
 
 /**
