@@ -188,7 +188,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const startS3Outage = async () => {
       await stack.s3Proxy!.cut({ counting: true });
       const from = Date.now();
-      const submits = { from: await providerSubmits(stack.emulatorUrl) };
+      const submits: { from: number; until?: number } = { from: await providerSubmits(stack.emulatorUrl) };
       progress(`S3 outage: every connection to S3 reset for ${s3Outage!.durationMs / 1000} s`);
       s3Down = {
         from,
