@@ -81,7 +81,7 @@ export type StepEvent =
     };
 
 /** A service's breaker is open (service-breaker.ts): since when, and when to look again. */
-export interface BreakerOutage {
+interface BreakerOutage {
   openedAt: number;
   resumeAt: number;
 }
