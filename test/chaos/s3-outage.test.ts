@@ -1,4 +1,10 @@
-import { enqueueMany, type OutpaintJobInput, outpaintJobDataSchema } from "@reframe/jobs";
+import {
+  alertEventType,
+  DEFAULT_ALERTS_ROUTE,
+  enqueueMany,
+  type OutpaintJobInput,
+  outpaintJobDataSchema,
+} from "@reframe/jobs";
 import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -143,6 +149,17 @@ describe("an S3 outage in the middle of a run", () => {
     expect(shown.text).toMatch(
       /S3 at 127\.0\.0\.1:\d+ is unavailable for \d+(\.\d)? s \(breaker open since /,
     );
+    // The worker whose failure opened S3's breaker raised the alert, once, on the alerts route.
+    const alerts = await clients
+      .routeQueue(DEFAULT_ALERTS_ROUTE[0])
+      .getJobs(["waiting", "active", "completed", "failed", "delayed"]);
+    const storageAlerts = alerts.filter((alert) => alert.name === alertEventType("storageOutage"));
+    expect(storageAlerts.map((alert) => alert.data)).toEqual([
+      expect.objectContaining({
+        subject: `127.0.0.1:${stack.s3Proxy!.port}`,
+        data: expect.objectContaining({ kind: "storageOutage", severity: "critical" }),
+      }),
+    ]);
     // Closed again once S3 answered, on every worker's gauge.
     expect(metrics).toMatch(/^reframe_storage_breaker_open\{endpoint="127\.0\.0\.1:\d+"\} 0$/m);
     // No BullMQ retry: each job finished on its first attempt.
