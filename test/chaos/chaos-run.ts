@@ -21,7 +21,7 @@ import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@refr
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
-import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
+import { providerSubmits, type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import {
   type BatchObservation,
   type ChaosReport,
@@ -293,12 +293,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 function outageRequestBound(workers: number, durationMs: number): number {
   const { threshold } = DEFAULT_BREAKER_SETTINGS;
   return workers * (WORKER_CONCURRENCY + 1 + threshold) + probesWithin(durationMs, DEFAULT_BREAKER_SETTINGS);
-}
-
-/** The tasks the provider (the emulator) has received so far. */
-async function providerSubmits(emulatorUrl: string): Promise<number> {
-  const response = await fetch(`${emulatorUrl}/admin/counters`);
-  return ((await response.json()) as { totals: { submits: number } }).totals.submits;
 }
 
 /**

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   job,
   jobStates,
+  providerSubmits,
   type StackClients,
   stackClients,
   uploadSource,
@@ -32,14 +33,6 @@ afterEach(async () => {
 
 const OUTAGE_MS = 20_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The provider's count of imageInference tasks received (the emulator's counters). */
-async function providerSubmits(stack: LocalStack): Promise<number> {
-  const counters = (await (await fetch(`${stack.emulatorUrl}/admin/counters`)).json()) as {
-    totals: { submits: number };
-  };
-  return counters.totals.submits;
-}
 
 /** Whether the worker's gauge says S3's breaker is open. */
 async function storageBreakerOpen(stack: LocalStack): Promise<boolean> {
@@ -81,7 +74,7 @@ describe("an S3 outage in the middle of a run", () => {
       .toBeGreaterThan(0);
     await stack.s3Proxy!.cut();
     const cutAt = Date.now();
-    const submitsAtCut = await providerSubmits(stack);
+    const submitsAtCut = await providerSubmits(stack.emulatorUrl);
     // Submitted while S3 is down (their plans need no S3), then planned while it is down (their
     // header reads cannot be made).
     const submitting = await enqueueMany(clients.queue, inputs.slice(16));
@@ -95,7 +88,7 @@ describe("an S3 outage in the middle of a run", () => {
     while (Date.now() - cutAt < OUTAGE_MS) {
       if (openSeenAt === undefined && (await storageBreakerOpen(stack))) openSeenAt = Date.now();
       if (openSeenAt !== undefined && !submitsWhileOpen && Date.now() - openSeenAt > 2_000)
-        submitsWhileOpen = { from: await providerSubmits(stack) };
+        submitsWhileOpen = { from: await providerSubmits(stack.emulatorUrl) };
       for (const step of await waitingForS3(clients)) seen.add(step);
       // S3's breaker, as an operator sees it, once the jobs' failures have opened it.
       if (Date.now() - cutAt > 10_000 && !shown.json) {
@@ -107,7 +100,7 @@ describe("an S3 outage in the middle of a run", () => {
       await sleep(500);
     }
     if (submitsWhileOpen && (await storageBreakerOpen(stack)))
-      submitsWhileOpen.until = await providerSubmits(stack);
+      submitsWhileOpen.until = await providerSubmits(stack.emulatorUrl);
     await stack.s3Proxy!.restore();
     const jobIds = [...before.jobIds, ...submitting.jobIds, ...during.jobIds];
     await expect
