@@ -223,3 +223,39 @@ describe("the provider outage figures", () => {
     ]);
   });
 });
+
+describe("the S3 outage figures", () => {
+  const outage = {
+    durationMs: 600_000,
+    started: true,
+    requests: 63,
+    providerRequests: 40,
+    bound: 372,
+    submits: 12,
+    submitBound: 100,
+  };
+  it("pass when no job failed for the outage and the workers' requests and submits stay within their bounds", () => {
+    const report = computeReport({ ...facts([job("a")]), s3Outage: outage });
+    expect(violations(report)).toEqual([]);
+    expect(formatReport(report)).toMatch(/tasks sent to the provider during it +\| 12 +\| ≤ 100/);
+  });
+
+  it("catch a job failed for the outage, requests and submits past their bounds, and an outage that never came", () => {
+    const failed = job("b", {
+      state: "failed",
+      failureCode: "storageUnavailable",
+      events: { completed: 0, failed: 1 },
+    });
+    const report = computeReport({
+      ...facts([job("a"), failed]),
+      s3Outage: { ...outage, started: false, requests: 400, submits: 101 },
+    });
+    expect(violations(report)).toEqual([
+      "failures not matching the injected terminal errors",
+      "the S3 outage never started",
+      "1 jobs failed for the S3 outage",
+      "400 S3 requests by the workers during the outage, above the bound of 372",
+      "101 tasks sent to the provider during the S3 outage, above the bound of 100",
+    ]);
+  });
+});

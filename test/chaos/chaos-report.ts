@@ -99,6 +99,12 @@ interface S3OutageFacts {
   /** The provider's, through presigned URLs (generations under way as S3 went). */
   providerRequests: number;
   bound: number;
+  /**
+   * Tasks sent to the provider during the outage: only before S3's breaker opened (and before each
+   * worker read that it is open), at most one per job slot (`submitBound`); none while it is open.
+   */
+  submits: number;
+  submitBound: number;
 }
 
 interface ProviderOutageFacts {
@@ -364,6 +370,10 @@ export function violations(report: ChaosReport): string[] {
       found.push(
         `${s3.requests} S3 requests by the workers during the outage, above the bound of ${s3.bound}`,
       );
+    if (s3.submits > s3.submitBound)
+      found.push(
+        `${s3.submits} tasks sent to the provider during the S3 outage, above the bound of ${s3.submitBound}`,
+      );
   }
   return found;
 }
@@ -423,6 +433,7 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
       String(s3.requests),
       `≤ ${s3.bound}`,
     ]);
+    rows.push(["tasks sent to the provider during it", String(s3.submits), `≤ ${s3.submitBound}`]);
     rows.push(["S3 requests by the provider (presigned) during it", String(s3.providerRequests), ""]);
   }
   rows.push([

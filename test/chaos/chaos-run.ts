@@ -23,7 +23,7 @@ import { type RedisTopologyKind, type RunningProcess, seededRandom } from "@refr
 import { taskUUIDFor } from "@reframe/worker";
 import type { Job, Queue } from "bullmq";
 import sharp from "sharp";
-import { type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
+import { providerSubmits, type StackClients, stackClients } from "../outpaint-flow/stack-fixture.ts";
 import {
   type BatchObservation,
   type ChaosReport,
@@ -187,14 +187,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (outage!.whileDown) looked = delay(2000).then(() => outage!.whileDown!(stack));
     };
     let looked: Promise<void> | undefined;
-    let s3Down: { from: number; until?: number; over: Promise<void> } | undefined;
+    let s3Down:
+      | { from: number; until?: number; over: Promise<void>; submits: { from: number; until?: number } }
+      | undefined;
     const startS3Outage = async () => {
       await stack.s3Proxy!.cut({ counting: true });
       const from = Date.now();
+      const submits: { from: number; until?: number } = { from: await providerSubmits(stack.emulatorUrl) };
       progress(`S3 outage: every connection to S3 reset for ${s3Outage!.durationMs / 1000} s`);
       s3Down = {
         from,
+        submits,
         over: delay(s3Outage!.durationMs).then(async () => {
+          submits.until = await providerSubmits(stack.emulatorUrl);
           await stack.s3Proxy!.restore();
           s3Down!.until = Date.now();
           progress("S3 is back");
@@ -252,6 +257,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               started: s3Down !== undefined,
               ...s3RequestsOf(stack.s3Proxy!.cutRequests()),
               bound: s3OutageRequestBound(stack.workers.length, s3Outage.durationMs),
+              submits: (s3Down?.submits.until ?? 0) - (s3Down?.submits.from ?? 0),
+              submitBound: stack.workers.length * WORKER_CONCURRENCY,
             },
           }
         : {}),

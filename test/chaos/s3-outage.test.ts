@@ -1,9 +1,16 @@
-import { enqueueMany, type OutpaintJobInput, outpaintJobDataSchema } from "@reframe/jobs";
+import {
+  alertEventType,
+  DEFAULT_ALERTS_ROUTE,
+  enqueueMany,
+  type OutpaintJobInput,
+  outpaintJobDataSchema,
+} from "@reframe/jobs";
 import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   job,
   jobStates,
+  providerSubmits,
   type StackClients,
   stackClients,
   uploadSource,
@@ -27,6 +34,12 @@ afterEach(async () => {
 const OUTAGE_MS = 20_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Whether the worker's gauge says S3's breaker is open. */
+async function storageBreakerOpen(stack: LocalStack): Promise<boolean> {
+  const metrics = await (await fetch(stack.metricsUrls.get("worker-1")!)).text();
+  return /^reframe_storage_breaker_open\{endpoint="[^"]+"\} 1$/m.test(metrics);
+}
+
 /** Jobs parked now for S3, by their saved step (plan, await, finalize). */
 async function waitingForS3(clients: StackClients): Promise<string[]> {
   const delayed = await clients.queue.getDelayed();
@@ -37,7 +50,7 @@ async function waitingForS3(clients: StackClients): Promise<string[]> {
 }
 
 describe("an S3 outage in the middle of a run", () => {
-  it("16 jobs through a 20 s outage: they wait parked, none fails, no attempt is spent", async () => {
+  it("20 jobs through a 20 s outage: they wait parked, none fails, no attempt is spent, nothing is submitted while S3's breaker is open", async () => {
     stack = await startLocalStack({
       workers: 1,
       s3Proxy: true,
@@ -45,9 +58,13 @@ describe("an S3 outage in the middle of a run", () => {
       emulatorEnv: { EMULATOR_LATENCY_MS: "1500-4000" },
     });
     clients = stackClients(stack);
-    const keys = Array.from({ length: 16 }, (_, i) => `s3-outage/${i}.jpg`);
+    const keys = Array.from({ length: 20 }, (_, i) => `s3-outage/${i}.jpg`);
     for (const key of keys) await uploadSource(clients.s3, key);
     const inputs = keys.map((key) => job(key, "16:9"));
+    // Four sources of known size (96 × 64, sent as they are): planned without S3, so they reach their
+    // submit while S3 is down; the provider cannot fetch them, and they must not be sent again until
+    // S3's breaker has closed.
+    for (const input of inputs.slice(16)) Object.assign(input.source, { width: 96, height: 64 });
     const before = await enqueueMany(clients.queue, inputs.slice(0, 8));
     await expect
       .poll(async () => (await jobStates(clients!.queue, before.jobIds)).completed ?? 0, {
@@ -57,11 +74,21 @@ describe("an S3 outage in the middle of a run", () => {
       .toBeGreaterThan(0);
     await stack.s3Proxy!.cut();
     const cutAt = Date.now();
-    // Planned while S3 is down: their header reads cannot be made.
-    const during = await enqueueMany(clients.queue, inputs.slice(8));
+    const submitsAtCut = await providerSubmits(stack.emulatorUrl);
+    // Submitted while S3 is down (their plans need no S3), then planned while it is down (their
+    // header reads cannot be made).
+    const submitting = await enqueueMany(clients.queue, inputs.slice(16));
+    const during = await enqueueMany(clients.queue, inputs.slice(8, 16));
     const seen = new Set<string>();
     const shown: { json?: { breakers: unknown[] }; text?: string } = {};
+    // The provider's submits from a little after S3's breaker was seen open (a worker reads it within
+    // its 500 ms tick; a request already on its way still arrives) until just before S3 is back.
+    let openSeenAt: number | undefined;
+    let submitsWhileOpen: { from: number; until?: number } | undefined;
     while (Date.now() - cutAt < OUTAGE_MS) {
+      if (openSeenAt === undefined && (await storageBreakerOpen(stack))) openSeenAt = Date.now();
+      if (openSeenAt !== undefined && !submitsWhileOpen && Date.now() - openSeenAt > 2_000)
+        submitsWhileOpen = { from: await providerSubmits(stack.emulatorUrl) };
       for (const step of await waitingForS3(clients)) seen.add(step);
       // S3's breaker, as an operator sees it, once the jobs' failures have opened it.
       if (Date.now() - cutAt > 10_000 && !shown.json) {
@@ -72,8 +99,10 @@ describe("an S3 outage in the middle of a run", () => {
       }
       await sleep(500);
     }
+    if (submitsWhileOpen && (await storageBreakerOpen(stack)))
+      submitsWhileOpen.until = await providerSubmits(stack.emulatorUrl);
     await stack.s3Proxy!.restore();
-    const jobIds = [...before.jobIds, ...during.jobIds];
+    const jobIds = [...before.jobIds, ...submitting.jobIds, ...during.jobIds];
     await expect
       .poll(
         async () => {
@@ -82,10 +111,16 @@ describe("an S3 outage in the middle of a run", () => {
         },
         { timeout: 180_000, interval: 1000 },
       )
-      .toBe(16);
+      .toBe(20);
     const states = await jobStates(clients.queue, jobIds);
     const failed = await clients.queue.getFailed();
-    expect(states, failed.map((found) => found.failedReason).join("\n")).toEqual({ completed: 16 });
+    expect(states, failed.map((found) => found.failedReason).join("\n")).toEqual({ completed: 20 });
+    // No task went to the provider while S3's breaker was open: it could fetch no source.
+    console.info(
+      `provider submits: ${submitsAtCut} when S3 went, ${JSON.stringify(submitsWhileOpen)} while its breaker was open`,
+    );
+    expect(submitsWhileOpen?.until).toBeDefined();
+    expect(submitsWhileOpen?.until).toBe(submitsWhileOpen?.from);
     // Jobs waited for S3 at their plan, at least: the 8 enqueued during the outage; the worker counted
     // each wait, by step.
     expect([...seen]).toContain("plan");
@@ -107,6 +142,17 @@ describe("an S3 outage in the middle of a run", () => {
     expect(shown.text).toMatch(
       /S3 at 127\.0\.0\.1:\d+ is unavailable for \d+(\.\d)? s \(breaker open since /,
     );
+    // The worker whose failure opened S3's breaker raised the alert, once, on the alerts route.
+    const alerts = await clients
+      .routeQueue(DEFAULT_ALERTS_ROUTE[0])
+      .getJobs(["waiting", "active", "completed", "failed", "delayed"]);
+    const storageAlerts = alerts.filter((alert) => alert.name === alertEventType("storageOutage"));
+    expect(storageAlerts.map((alert) => alert.data)).toEqual([
+      expect.objectContaining({
+        subject: `127.0.0.1:${stack.s3Proxy!.port}`,
+        data: expect.objectContaining({ kind: "storageOutage", severity: "critical" }),
+      }),
+    ]);
     // Closed again once S3 answered, on every worker's gauge.
     expect(metrics).toMatch(/^reframe_storage_breaker_open\{endpoint="127\.0\.0\.1:\d+"\} 0$/m);
     // No BullMQ retry: each job finished on its first attempt.

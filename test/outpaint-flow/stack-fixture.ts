@@ -89,3 +89,9 @@ export async function setEmulatorFaults(stack: LocalStack, faults: Record<string
   });
   if (!response.ok) throw new Error(`setting faults answered ${response.status}: ${await response.text()}`);
 }
+
+/** The tasks the provider (the emulator) has received so far: its count of submitted tasks. */
+export async function providerSubmits(emulatorUrl: string): Promise<number> {
+  const response = await fetch(`${emulatorUrl}/admin/counters`);
+  return ((await response.json()) as { totals: { submits: number } }).totals.submits;
+}

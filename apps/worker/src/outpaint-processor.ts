@@ -19,6 +19,7 @@ import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { finalizeStep, recordFailure } from "./finalize-step.ts";
 import { ImageWorkBusyError, PlanError, planStep } from "./plan-step.ts";
 import { pollTasksOnce } from "./poll-once.ts";
+import type { ServiceBreaker } from "./service-breaker.ts";
 import { type Effect, type MachineSettings, type StepEvent, transition } from "./step-machine.ts";
 import { buildProviderTask, sendTasks } from "./submit-step.ts";
 import type { OutpaintDeps } from "./worker-deps.ts";
@@ -50,7 +51,7 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     for (;;) {
       const known = event.kind === "woke" ? event.outcomes : new Map<string, TaskOutcomeRecord>();
       const next = transition(job.id!, state, event, deps.now(), settings);
-      if (event.kind === "storageUnreachable" && next.effects.some((effect) => effect.kind === "park"))
+      if (next.effects.some((effect) => effect.kind === "park" && effect.waitingFor === "s3"))
         deps.metrics?.storageWait(state.step);
       state = next.state;
       let following: StepEvent | undefined;
@@ -73,12 +74,28 @@ async function wokeEvent(state: StepState, deps: OutpaintDeps): Promise<StepEven
   return withOutage({ kind: "woke", outcomes, polled: false }, deps);
 }
 
-/** A `woke` event carries the provider breaker's state: while it is open, nothing is sent. */
+/**
+ * A `woke` event carries the state of the provider's breaker and of S3's: while either is open,
+ * nothing is sent to the provider.
+ */
 function withOutage(event: Extract<StepEvent, { kind: "woke" }>, deps: OutpaintDeps): StepEvent {
-  const open = deps.breaker?.openState();
-  if (!open) return event;
-  const resumeAt = deps.breaker!.parkUntil(deps.now(), Number.POSITIVE_INFINITY);
-  return { ...event, outage: { openedAt: open.openedAt, resumeAt } };
+  const provider = deps.breaker?.openState();
+  const storage = deps.storageBreaker?.openState();
+  const resumeAt = (breaker: Pick<ServiceBreaker, "parkUntil">) =>
+    breaker.parkUntil(deps.now(), Number.POSITIVE_INFINITY);
+  return {
+    ...event,
+    ...(provider ? { outage: { openedAt: provider.openedAt, resumeAt: resumeAt(deps.breaker!) } } : {}),
+    ...(storage
+      ? {
+          storageBreaker: {
+            openedAt: storage.openedAt,
+            resumeAt: resumeAt(deps.storageBreaker!),
+            problem: storage.problem,
+          },
+        }
+      : {}),
+  };
 }
 
 /**

@@ -108,7 +108,8 @@ describe("the worker's provider breaker", () => {
     const { make } = setup(now);
     const { client, state } = provider();
     let answerLate: (answers: Map<string, TaskAnswer>) => void = () => undefined;
-    const slow: Pick<RunwareClient, "getResponses"> = {
+    const slow: Pick<RunwareClient, "submit" | "getResponses"> = {
+      ...client,
       getResponses: () => new Promise((resolve) => (answerLate = resolve)),
     };
     const a = make(client);

@@ -403,8 +403,10 @@ describe("the step machine: finalize", () => {
   });
 });
 
+const outage = { openedAt: NOW - 90_000, resumeAt: NOW + 4_000 };
+const s3Open = { openedAt: NOW - 90_000, resumeAt: NOW + 7_000, problem: "connection refused" };
+
 describe("the step machine: a provider outage (the breaker is open)", () => {
-  const outage = { openedAt: NOW - 90_000, resumeAt: NOW + 4_000 };
   const wokeInOutage = (outcomes: [string, TaskOutcomeRecord][] = []): StepEvent => ({
     kind: "woke",
     outcomes: new Map(outcomes),
@@ -416,7 +418,7 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
     const fresh = state("submit", [task(0, { confirmed: false, submitAttempts: 0, submittedAt: undefined })]);
     const next = run(fresh, wokeInOutage());
     expect(next.state).toBe(fresh);
-    expect(next.effects).toEqual([{ kind: "park", until: outage.resumeAt }]);
+    expect(next.effects).toEqual([{ kind: "park", until: outage.resumeAt, waitingFor: "provider" }]);
   });
 
   it("a variant to redo keeps its generation while the provider is down", () => {
@@ -428,7 +430,9 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
 
   it("parks no later than the tasks' deadline, and fails providerUnavailable once it passed", () => {
     const soon = state("submit", [task(0, { confirmed: false, submitAttempts: 0, deadline: NOW + 1_000 })]);
-    expect(run(soon, wokeInOutage()).effects).toEqual([{ kind: "park", until: NOW + 1_000 }]);
+    expect(run(soon, wokeInOutage()).effects).toEqual([
+      { kind: "park", until: NOW + 1_000, waitingFor: "provider" },
+    ]);
     const late = run(soon, wokeInOutage(), NOW + 1_000);
     expect(late.effects).toEqual([
       {
@@ -467,20 +471,21 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
     expect(kinds(next.effects)).toEqual(["save", "delay", "leave"]);
   });
 
-  it("property: while the breaker is open nothing is sent and no attempt or generation is spent", () => {
+  it("property: while a breaker (the provider's, S3's, both) is open nothing is sent and nothing is spent", () => {
     fc.assert(
       fc.property(
+        fc.constantFrom("provider", "s3", "both"),
         fc.array(
           fc.record({
             confirmed: fc.boolean(),
             submitAttempts: fc.integer({ min: 0, max: 4 }),
             generation: fc.integer({ min: 0, max: 2 }),
             deadlineIn: fc.integer({ min: -10_000, max: 600_000 }),
-            answer: fc.constantFrom("none", "success", "lost", "error"),
+            answer: fc.constantFrom("none", "success", "lost", "error", "uploadFailed"),
           }),
           { minLength: 1, maxLength: 4 },
         ),
-        (specs) => {
+        (open, specs) => {
           const tasks = specs.map((spec, variant) =>
             task(variant, {
               confirmed: spec.confirmed,
@@ -495,9 +500,16 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
             if (spec.answer === "success") outcomes.push([uuid, success()]);
             if (spec.answer === "lost") outcomes.push([uuid, lost()]);
             if (spec.answer === "error") outcomes.push([uuid, error("invalidSeed")]);
+            if (spec.answer === "uploadFailed") outcomes.push([uuid, error("uploadFailed")]);
           }
           const from = state("await", tasks);
-          const next = run(from, wokeInOutage(outcomes));
+          const next = run(from, {
+            kind: "woke",
+            outcomes: new Map(outcomes),
+            polled: true,
+            ...(open === "s3" ? {} : { outage }),
+            ...(open === "provider" ? {} : { storageBreaker: s3Open }),
+          });
           expect(kinds(next.effects)).not.toContain("send");
           for (const [index, after] of next.state.tasks.entries()) {
             expect(after.submitAttempts).toBe(tasks[index]!.submitAttempts);
@@ -509,6 +521,82 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
   });
 });
 
+describe("the step machine: S3's breaker is open at a submit", () => {
+  const wokeWhileS3Open = (
+    outcomes: [string, TaskOutcomeRecord][] = [],
+  ): Extract<StepEvent, { kind: "woke" }> => ({
+    kind: "woke",
+    outcomes: new Map(outcomes),
+    polled: true,
+    storageBreaker: s3Open,
+  });
+  const fresh = state("submit", [task(0, { confirmed: false, submitAttempts: 0, submittedAt: undefined })]);
+
+  it("a job that would send parks until just after S3's next probe, spending no attempt", () => {
+    const next = run(fresh, wokeWhileS3Open());
+    expect(next.state).toBe(fresh);
+    expect(next.effects).toEqual([{ kind: "park", until: s3Open.resumeAt, waitingFor: "s3" }]);
+    // Once S3's breaker closed, the same job sends, its first attempt counted.
+    const closed = run(fresh, woke(), NOW + 7_000);
+    expect(kinds(closed.effects)).toEqual(["send"]);
+    expect(closed.state.tasks[0]!.submitAttempts).toBe(1);
+  });
+
+  it("a task given back after the provider met S3's outage is not sent again while it lasts", () => {
+    const givenBack = state("await", [task(0, { confirmed: false, submitAttempts: 0 })]);
+    expect(run(givenBack, wokeWhileS3Open()).effects).toEqual([
+      { kind: "park", until: s3Open.resumeAt, waitingFor: "s3" },
+    ]);
+  });
+
+  it("a variant to redo keeps its generation; a failed upload still asks S3 first", () => {
+    const errored = state("await", [task(0)]);
+    const uuid = errored.tasks[0]!.taskUUID;
+    const redo = run(errored, wokeWhileS3Open([[uuid, lost()]]));
+    expect(redo.state.tasks[0]!.generation).toBe(0);
+    expect(redo.effects).toEqual([{ kind: "park", until: s3Open.resumeAt, waitingFor: "s3" }]);
+    expect(run(errored, wokeWhileS3Open([[uuid, error("uploadFailed")]])).effects).toEqual([
+      { kind: "checkStorage" },
+    ]);
+  });
+
+  it("parks no later than the tasks' deadline, and fails storageUnavailable once it passed", () => {
+    const soon = state("submit", [task(0, { confirmed: false, submitAttempts: 0, deadline: NOW + 1_000 })]);
+    expect(run(soon, wokeWhileS3Open()).effects).toEqual([
+      { kind: "park", until: NOW + 1_000, waitingFor: "s3" },
+    ]);
+    expect(run(soon, wokeWhileS3Open(), NOW + 1_000).effects).toEqual([
+      {
+        kind: "fail",
+        reason: {
+          code: "storageUnavailable",
+          disposition: "retryable",
+          message: `S3 has been unavailable for 91 s (since ${new Date(s3Open.openedAt).toISOString()}; connection refused) and the job's deadline (deadlineSeconds 600) passed while it waited`,
+        },
+      },
+    ]);
+  });
+
+  it("a job waiting on its tasks still polls, parks on its recheck and finalizes", () => {
+    const waiting = state("await", [task(0)]);
+    expect(run(waiting, { ...wokeWhileS3Open(), polled: false }).effects).toEqual([
+      { kind: "poll", tasks: waiting.tasks },
+    ]);
+    expect(run(waiting, wokeWhileS3Open()).effects).toEqual([
+      { kind: "park", until: NOW + SETTINGS.recheckMs },
+    ]);
+    const done = run(waiting, wokeWhileS3Open([[waiting.tasks[0]!.taskUUID, success()]]));
+    expect(kinds(done.effects)).toEqual(["finalize"]);
+  });
+
+  it("with the provider's breaker open too, the provider's outage is the one waited on", () => {
+    const both: StepEvent = { ...wokeWhileS3Open(), outage };
+    expect(run(fresh, both).effects).toEqual([
+      { kind: "park", until: outage.resumeAt, waitingFor: "provider" },
+    ]);
+  });
+});
+
 describe("the step machine: an S3 outage", () => {
   const unreachable: StepEvent = { kind: "storageUnreachable", problem: "connection refused" };
   const fixed = (random: number): MachineSettings => ({ ...SETTINGS, random: () => random });
@@ -516,25 +604,34 @@ describe("the step machine: an S3 outage", () => {
   it("a job whose plan cannot reach S3 waits parked, saved with since when, and tries again", () => {
     const first = run(state("plan", []), unreachable, NOW, fixed(0));
     expect(first.state.storageOutage).toEqual({ since: NOW, waits: 1, problem: "connection refused" });
-    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + STORAGE_WAIT.baseMs / 2 }]);
+    expect(first.effects).toEqual([
+      { kind: "save" },
+      { kind: "park", until: NOW + STORAGE_WAIT.baseMs / 2, waitingFor: "s3" },
+    ]);
     // The next wait is longer; since stays the first time the job found S3 out.
     const second = run(first.state, unreachable, NOW + 1_000, fixed(1));
     expect(second.state.storageOutage).toEqual({ since: NOW, waits: 2, problem: "connection refused" });
-    expect(second.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + 1_000 + 4_000 }]);
+    expect(second.effects).toEqual([
+      { kind: "save" },
+      { kind: "park", until: NOW + 1_000 + 4_000, waitingFor: "s3" },
+    ]);
   });
 
   it("while S3's breaker is open, waits until just after its next probe, not its own backoff", () => {
     const breakerOpen: StepEvent = { ...unreachable, resumeAt: NOW + 45_000 };
     const first = run(state("plan", []), breakerOpen, NOW, fixed(0));
     expect(first.state.storageOutage).toEqual({ since: NOW, waits: 1, problem: "connection refused" });
-    expect(first.effects).toEqual([{ kind: "save" }, { kind: "park", until: NOW + 45_000 }]);
+    expect(first.effects).toEqual([
+      { kind: "save" },
+      { kind: "park", until: NOW + 45_000, waitingFor: "s3" },
+    ]);
     // Never past the job's own deadline, and then it fails as for any wait for S3.
     const late = state("finalize", [task(0)], {
       storageOutage: { since: NOW - SETTINGS.taskDeadlineMs + 1_000, waits: 3, problem: "timed out" },
     });
     expect(run(late, breakerOpen, NOW).effects).toEqual([
       { kind: "save" },
-      { kind: "park", until: NOW + 1_000 },
+      { kind: "park", until: NOW + 1_000, waitingFor: "s3" },
     ]);
     expect(kinds(run(late, breakerOpen, NOW + 1_000).effects)).toEqual(["fail"]);
   });
@@ -562,7 +659,7 @@ describe("the step machine: an S3 outage", () => {
     });
     expect(run(waiting, unreachable, NOW, fixed(1)).effects).toEqual([
       { kind: "save" },
-      { kind: "park", until: NOW + 1_000 },
+      { kind: "park", until: NOW + 1_000, waitingFor: "s3" },
     ]);
     expect(run(waiting, unreachable, NOW + 1_000).effects).toEqual([
       {
@@ -620,7 +717,7 @@ describe("the step machine: an S3 outage", () => {
           else
             expect(next.effects).toEqual([
               { kind: "save" },
-              { kind: "park", until: Math.min(deadline, NOW + wait) },
+              { kind: "park", until: Math.min(deadline, NOW + wait), waitingFor: "s3" },
             ]);
         },
       ),

@@ -46,14 +46,20 @@ export type StepEvent =
   | { kind: "planned"; plan: JobPlan; tasks: TaskState[]; copied: boolean }
   /**
    * The job runs (again): the outcomes stored for its tasks; `polled` once it asked the provider
-   * itself; `outage` while the provider breaker is open (provider-breaker.ts): since when, and when
-   * the job should look again (just after the next probe).
+   * itself; `outage` while the provider breaker is open (provider-breaker.ts) and `storageBreaker`
+   * while S3's is (storage-breaker.ts): since when, and when the job should look again (just after
+   * the next probe).
    */
   | {
       kind: "woke";
       outcomes: ReadonlyMap<string, TaskOutcomeRecord>;
       polled: boolean;
-      outage?: ProviderOutage;
+      outage?: BreakerOutage;
+      /**
+       * S3's breaker is open: nothing is sent to the provider either, which could neither fetch the
+       * source nor upload the output through its presigned URLs.
+       */
+      storageBreaker?: BreakerOutage & { problem: string };
       /** S3 answered the `checkStorage` just made: the provider's storage errors are its own. */
       storageChecked?: boolean;
     }
@@ -78,7 +84,8 @@ export type StepEvent =
       outage: readonly string[];
     };
 
-interface ProviderOutage {
+/** A service's breaker is open (service-breaker.ts): since when, and when to look again. */
+interface BreakerOutage {
   openedAt: number;
   resumeAt: number;
 }
@@ -88,8 +95,11 @@ export type Effect =
   | { kind: "save" }
   /** Ask the provider about these tasks once; the answers come back as a `woke` event with polled. */
   | { kind: "poll"; tasks: TaskState[] }
-  /** Park the job (delayed) until then, and leave. */
-  | { kind: "park"; until: number }
+  /**
+   * Park the job (delayed) until then, and leave; `waitingFor` the service whose outage it waits
+   * out, when it is one (S3's waits are counted, reframe_storage_waits_total).
+   */
+  | { kind: "park"; until: number; waitingFor?: "provider" | "s3" }
   /**
    * Park first, then POST: check the spend ceiling, record the keys, presign, save `state`, register
    * the tasks, park until `until`, send; the answer comes back as a `sent` event.
@@ -168,7 +178,7 @@ function planned(
 function woke(
   jobId: string,
   state: StepState,
-  { outcomes, polled, outage, storageChecked }: Extract<StepEvent, { kind: "woke" }>,
+  { outcomes, polled, outage, storageBreaker, storageChecked }: Extract<StepEvent, { kind: "woke" }>,
   now: number,
   settings: MachineSettings,
 ): Transition {
@@ -202,16 +212,15 @@ function woke(
       // generations on uploads that cannot land.
       if (!storageChecked && decision.reasons.some(isStorageTaskError))
         return { state, effects: [{ kind: "checkStorage" }] };
-      if (outage) {
-        const redo = new Set(decision.variants);
-        return waitOutOutage(
-          state,
-          outage,
-          state.tasks.filter((task) => redo.has(task.variant)),
-          now,
-          settings,
-        );
-      }
+      const redo = new Set(decision.variants);
+      const held = holdForBreaker(
+        state,
+        { outage, storageBreaker },
+        state.tasks.filter((task) => redo.has(task.variant)),
+        now,
+        settings,
+      );
+      if (held) return held;
       const next = nextGenerations(
         jobId,
         withoutStorageOutage(state),
@@ -222,8 +231,10 @@ function woke(
       return submit(next, unconfirmed(next), now, settings);
     }
     case "submit":
-      if (outage) return waitOutOutage(state, outage, unconfirmed(state), now, settings);
-      return submit(state, unconfirmed(state), now, settings);
+      return (
+        holdForBreaker(state, { outage, storageBreaker }, unconfirmed(state), now, settings) ??
+        submit(state, unconfirmed(state), now, settings)
+      );
     case "wait": {
       // Woken with nothing stored: the delay ran out. Ask the provider once before parking again.
       if (!polled) return { state, effects: [{ kind: "poll", tasks: decision.missing }] };
@@ -239,27 +250,37 @@ function woke(
 }
 
 /**
- * The provider breaker is open: nothing is sent and no attempt or generation is spent. The job waits
- * parked until just after the next probe, and fails only when its own deadline (that of the tasks it
- * would send) has passed, saying how long the provider has been unavailable.
+ * A breaker is open, the provider's or S3's: nothing is sent (the provider could not fetch the source
+ * or upload the output while S3 is out) and no attempt or generation is spent. The job waits parked
+ * until just after the next probe, and fails only when its own deadline (that of the tasks it would
+ * send) has passed, saying which service has been unavailable and for how long. Undefined when both
+ * are closed.
  */
-function waitOutOutage(
+function holdForBreaker(
   state: StepState,
-  outage: ProviderOutage,
+  { outage, storageBreaker }: Pick<Extract<StepEvent, { kind: "woke" }>, "outage" | "storageBreaker">,
   toSend: TaskState[],
   now: number,
   settings: MachineSettings,
-): Transition {
+): Transition | undefined {
+  if (!outage && !storageBreaker) return undefined;
   const deadline = Math.min(...toSend.map((task) => task.deadline));
   if (now >= deadline) {
-    const reason: FailureReason = {
-      code: "providerUnavailable",
-      message: `the provider has been unavailable for ${formatDelay(now - outage.openedAt)} (since ${new Date(outage.openedAt).toISOString()}) and the job's deadline (deadlineSeconds ${settings.taskDeadlineMs / 1000}) passed while it waited`,
-      disposition: "retryable",
-    };
+    const reason: FailureReason = outage
+      ? {
+          code: "providerUnavailable",
+          message: `the provider has been unavailable for ${formatDelay(now - outage.openedAt)} (since ${new Date(outage.openedAt).toISOString()}) and the job's deadline (deadlineSeconds ${settings.taskDeadlineMs / 1000}) passed while it waited`,
+          disposition: "retryable",
+        }
+      : storageUnavailable(storageBreaker!.openedAt, storageBreaker!.problem, now, settings);
     return { state, effects: [{ kind: "fail", reason }] };
   }
-  return { state, effects: [{ kind: "park", until: Math.min(deadline, Math.max(now, outage.resumeAt)) }] };
+  const resumeAt = (outage ?? storageBreaker)!.resumeAt;
+  const waitingFor = outage ? "provider" : "s3";
+  return {
+    state,
+    effects: [{ kind: "park", until: Math.min(deadline, Math.max(now, resumeAt)), waitingFor }],
+  };
 }
 
 /**
@@ -278,21 +299,29 @@ function waitForStorage(
   const since = state.storageOutage?.since ?? now;
   const waits = state.storageOutage?.waits ?? 0;
   const deadline = since + settings.taskDeadlineMs;
-  if (now >= deadline) {
-    const reason: FailureReason = {
-      code: "storageUnavailable",
-      message: `S3 has been unavailable for ${formatDelay(now - since)} (since ${new Date(since).toISOString()}; ${problem}) and the job's deadline (deadlineSeconds ${Math.round(settings.taskDeadlineMs / 1000)}) passed while it waited`,
-      disposition: "retryable",
-    };
-    return { state, effects: [{ kind: "fail", reason }] };
-  }
+  if (now >= deadline)
+    return { state, effects: [{ kind: "fail", reason: storageUnavailable(since, problem, now, settings) }] };
   const wait =
     resumeAt === undefined
       ? storageWaitMs(waits, (settings.random ?? Math.random)())
       : Math.max(0, resumeAt - now);
   return {
     state: { ...state, storageOutage: { since, waits: waits + 1, problem } },
-    effects: [{ kind: "save" }, { kind: "park", until: Math.min(deadline, now + wait) }],
+    effects: [{ kind: "save" }, { kind: "park", until: Math.min(deadline, now + wait), waitingFor: "s3" }],
+  };
+}
+
+/** A job's deadline passed while it waited for S3, out since `since`. */
+function storageUnavailable(
+  since: number,
+  problem: string,
+  now: number,
+  settings: MachineSettings,
+): FailureReason {
+  return {
+    code: "storageUnavailable",
+    message: `S3 has been unavailable for ${formatDelay(now - since)} (since ${new Date(since).toISOString()}; ${problem}) and the job's deadline (deadlineSeconds ${Math.round(settings.taskDeadlineMs / 1000)}) passed while it waited`,
+    disposition: "retryable",
   };
 }
 

@@ -42,7 +42,7 @@ async function s3Server() {
 }
 
 describe("the worker's S3 breaker", () => {
-  it("opens on the jobs' outage failures, probes once per due time across workers with a HeadBucket, and closes at the first answer", async () => {
+  it("opens on the jobs' outage failures, alerts once, probes once per due time across workers with a HeadBucket, and closes at the first answer", async () => {
     const now = { at: 1_700_000_000_000 };
     const redis = createRedisClient(server.url, { role: "worker" });
     server.closers.push(() => redis.quit());
@@ -51,11 +51,16 @@ describe("the worker's S3 breaker", () => {
     });
     const s3 = await s3Server();
     const gauge: boolean[] = [];
+    const alerts: string[] = [];
     const make = () => {
       const breaker = new StorageBreaker({
         endpoint: "127.0.0.1",
         probeClient: s3.client(),
-        logger,
+        // With no alerts route the alert is logged: the worker whose failure opened it raises it.
+        logger: {
+          ...logger,
+          error: (object: { alert?: string }) => void alerts.push(object.alert ?? ""),
+        } as never,
         metrics: { setBreaker: (service, _endpoint, open) => void gauge.push(service === "s3" && open) },
         now: () => now.at,
       });
@@ -72,6 +77,8 @@ describe("the worker's S3 breaker", () => {
     await b.breaker.tick();
     expect(b.breaker.openState()?.openedAt).toBe(now.at);
     expect(gauge).toContain(true);
+    await get(b);
+    expect(alerts).toEqual(["storageOutage"]);
 
     s3.state.requests = [];
     await Promise.all([a.breaker.tick(), b.breaker.tick()]);

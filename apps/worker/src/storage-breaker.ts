@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { storageOutageAlert } from "@reframe/jobs";
 import { connectionProblem } from "@reframe/reachability";
 import { s3OutageNow, s3OutageOf } from "@reframe/storage";
 import { type BreakerProcessOptions, ServiceBreaker } from "./service-breaker.ts";
@@ -10,10 +11,10 @@ export interface StorageBreakerOptions extends BreakerProcessOptions {
 
 /**
  * S3's breaker (service-breaker.ts): outage failures of the jobs' S3 requests (`s3OutageOf`) open
- * it; while it is open the jobs that need S3 wait parked until just after the next probe, asking S3
- * nothing, and one worker at a time probes with a HeadBucket of the bucket a job last used (any
- * answer, a 404 or a 403 too, says S3 is back). The Prometheus rule ReframeStorageUnavailable pages
- * on it; no alert event, as for S3 the worker's waits already say it.
+ * it; while it is open the jobs that need S3, and those that would send to the provider (which
+ * could not fetch the source or upload the output), wait parked until just after the next probe, and
+ * one worker at a time probes with a HeadBucket of the bucket a job last used (any answer, a 404 or
+ * a 403 too, says S3 is back). Opening it raises the storageOutage alert.
  */
 export class StorageBreaker extends ServiceBreaker {
   private bucket = "reframe";
@@ -23,7 +24,8 @@ export class StorageBreaker extends ServiceBreaker {
       ...options,
       service: "s3",
       outageOf: s3OutageOfRequest,
-      whileOpen: "no job sends S3 a request (they wait parked)",
+      openedAlert: storageOutageAlert,
+      whileOpen: "no job sends S3 or the provider a request (they wait parked)",
       probe: () => s3OutageNow(probeClient, this.bucket),
     });
   }

@@ -13,6 +13,7 @@ import { publishEvent, type RouteQueues } from "./route-publisher.ts";
  *   pipelineRunRefused  a pipeline run was refused over its budget: nothing was enqueued
  *   endpointDisabled    an outbound webhook endpoint was disabled (410 Gone, or failing too long)
  *   providerOutage      the provider breaker opened: jobs wait parked until the provider answers again
+ *   storageOutage       S3's breaker opened: jobs wait parked until S3 answers again
  *
  * Each alert's id is derived from what it is about, so raising the same alert twice (two workers
  * pausing the queue at once, a retried job closing a batch again) adds it once.
@@ -25,6 +26,7 @@ export const ALERT_KINDS = [
   "pipelineRunRefused",
   "endpointDisabled",
   "providerOutage",
+  "storageOutage",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -35,6 +37,7 @@ const TYPE_NAMES: Record<AlertKind, string> = {
   pipelineRunRefused: "pipeline-run-refused",
   endpointDisabled: "endpoint-disabled",
   providerOutage: "provider-outage",
+  storageOutage: "storage-outage",
 };
 
 export const alertEventType = (kind: AlertKind) => `reframe.alert.${TYPE_NAMES[kind]}.v1`;
@@ -86,6 +89,7 @@ const SEVERITY: Record<AlertKind, "critical" | "warning"> = {
   pipelineRunRefused: "warning",
   endpointDisabled: "critical",
   providerOutage: "critical",
+  storageOutage: "critical",
 };
 
 export function makeAlertEvent(alert: AlertInput, time: number): AlertEvent {
@@ -231,6 +235,21 @@ export function providerOutageAlert(input: {
     kind: "providerOutage",
     subject: input.endpoint,
     message: `the provider at ${input.endpoint} is unavailable (${input.failures} outage failures in a row): no job submits or polls, jobs wait parked and fail only at their own deadline; the breaker closes when a probe is answered`,
+    dedupeKey: `${input.endpoint}\n${input.openedAt}`,
+    details: { endpoint: input.endpoint, failures: input.failures, openedAt: input.openedAt },
+  };
+}
+
+/** S3's breaker opened: no job asks S3 or sends to the provider, jobs wait parked, one probe checks for its return. */
+export function storageOutageAlert(input: {
+  endpoint: string;
+  failures: number;
+  openedAt: number;
+}): AlertInput {
+  return {
+    kind: "storageOutage",
+    subject: input.endpoint,
+    message: `S3 at ${input.endpoint} is unavailable (${input.failures} outage failures in a row): no job asks S3 or sends to the provider (which could not fetch the source or upload the output), jobs wait parked and fail only at their own deadline; the breaker closes when a probe is answered`,
     dedupeKey: `${input.endpoint}\n${input.openedAt}`,
     details: { endpoint: input.endpoint, failures: input.failures, openedAt: input.openedAt },
   };

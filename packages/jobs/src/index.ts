@@ -20,6 +20,7 @@ export {
   publishAlert,
   queuePausedAlert,
   spendCeilingAlert,
+  storageOutageAlert,
 } from "./alerts.ts";
 export {
   announceBatchCompleted,

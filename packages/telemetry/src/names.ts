@@ -222,7 +222,7 @@ export const METRICS = {
     name: "reframe_storage_waits_total",
     kind: "counter",
     unit: "jobs",
-    help: "Times a job parked because S3 could not be reached (no connection, 5xx), by the step it waits at (plan, await, finalize)",
+    help: "Times a job parked because S3 could not be reached (no connection, 5xx), by the step it waits at (plan, submit, await, finalize)",
     labels: ["step"],
     processes: ["worker"],
   },
