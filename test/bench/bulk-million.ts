@@ -32,7 +32,8 @@ export const BULK_MILLION_FIGURES = [
 
 /** The targets on this machine's two cores. */
 const PLAN_ROWS_PER_SECOND = 50_000;
-const PLAN_PEAK_RSS_BYTES = 400 * 1024 * 1024;
+/** The 400 MB (decimal: 381.5 MiB), as the images benchmark reads its 320 MB. */
+const PLAN_PEAK_RSS_BYTES = 400_000_000;
 const ADMIT_RATIO_TO_RAW = 0.9;
 const REDIS_PEAK_BYTES = 1024 * 1024 * 1024;
 const CHUNK = 500;
