@@ -3,7 +3,7 @@ import {
   COMPLETION_EVENT_TYPE,
   createBatchStore,
   createOutpaintQueue,
-  enqueueOutpaint,
+  enqueueMany,
   FAILURE_EVENT_TYPE,
   initialState,
   OUTPAINT_JOB_NAME,
@@ -73,7 +73,7 @@ function setup() {
 describe("a job that ends failed records its failure event, whoever failed it", () => {
   it("a job BullMQ fails for stalling too often (its worker died holding it) gets a stalledTooOften event", async () => {
     const { queue, worker, failureEvents, input } = setup();
-    const { jobId } = await enqueueOutpaint(queue, input);
+    const jobId = (await enqueueMany(queue, [input])).jobIds[0]!;
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
       release = resolve;

@@ -3,7 +3,7 @@ import { createRedisClient } from "@reframe/redis";
 import { useRedisServer } from "@reframe/testkit";
 import type { Queue } from "bullmq";
 import { describe, expect, it, vi } from "vitest";
-import { enqueueMany, enqueueOutpaint, parseOutpaintJobs } from "./enqueue.ts";
+import { enqueueMany, parseOutpaintJobs } from "./enqueue.ts";
 import { formatIssuePath, JobValidationError } from "./errors.ts";
 import { type OutpaintJobInput, outpaintJobSchema } from "./outpaint-job.ts";
 import { createOutpaintQueue } from "./queues.ts";
@@ -31,35 +31,37 @@ function input(n: number): OutpaintJobInput {
   };
 }
 
-describe("enqueueOutpaint", () => {
-  it("adds the job once: the same work enqueued again reports added false", async () => {
+describe("enqueueMany, one job", () => {
+  it("adds the job once: the same work enqueued again reports it as existing", async () => {
     const queue = freshQueue();
-    const first = await enqueueOutpaint(queue, input(1));
-    const second = await enqueueOutpaint(queue, { ...input(1), labels: { batchId: "b2" } });
-    expect(first.added).toBe(true);
-    expect(second).toEqual({ jobId: first.jobId, added: false });
+    const first = await enqueueMany(queue, [input(1)]);
+    const second = await enqueueMany(queue, [{ ...input(1), labels: { batchId: "b2" } }]);
+    expect(first.added).toBe(1);
+    expect(second).toMatchObject({ jobIds: first.jobIds, added: 0, existing: 1 });
     expect(await queue.getJobCounts("wait", "delayed")).toEqual({ wait: 1, delayed: 0 });
-    const job = await queue.getJob(first.jobId);
+    const job = await queue.getJob(first.jobIds[0]!);
     expect(job?.name).toBe("outpaint");
     expect(job?.data).toMatchObject({ labels: { batchId: "b1" }, options: { variants: 1 } });
   });
 
   it("refuses invalid input with a JobValidationError naming the field and adds nothing", async () => {
     const queue = freshQueue();
-    const error = await enqueueOutpaint(queue, {
-      ...input(1),
-      output: { bucket: "outputs", format: "GIF" },
-    } as never).catch((caught: unknown) => caught);
+    const error = await enqueueMany(queue, [
+      {
+        ...input(1),
+        output: { bucket: "outputs", format: "GIF" },
+      } as never,
+    ]).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(JobValidationError);
     expect((error as JobValidationError).issues).toEqual([
-      { path: ["output", "format"], rule: "must be one of JPG, PNG, WEBP" },
+      { path: ["inputs", 0, "output", "format"], rule: "must be one of JPG, PNG, WEBP" },
     ]);
     expect(await queue.count()).toBe(0);
   });
 
   it("honours delay", async () => {
     const queue = freshQueue();
-    await enqueueOutpaint(queue, input(1), { delay: 60_000 });
+    await enqueueMany(queue, [input(1)], { delay: 60_000 });
     expect(await queue.getJobCounts("wait", "delayed")).toEqual({ wait: 0, delayed: 1 });
   });
 });
@@ -123,7 +125,7 @@ describe("enqueueMany", () => {
 
   it("counts work already in the queue as existing", async () => {
     const queue = freshQueue();
-    await enqueueOutpaint(queue, input(2));
+    await enqueueMany(queue, [input(2)]);
     expect(await enqueueMany(queue, [input(1), input(2), input(3)])).toMatchObject({
       added: 2,
       existing: 1,

@@ -20,11 +20,6 @@ export interface EnqueueOptions {
   delay?: number;
 }
 
-export interface EnqueueResult {
-  jobId: string;
-  added: boolean;
-}
-
 /** Where a job already in the queue stands. */
 export type ExistingState = "inFlight" | "completed" | "failed";
 
@@ -124,15 +119,6 @@ function parseByField(input: unknown, seen: Map<string, Map<unknown, unknown>>):
   }
   parsedJobs.add(job);
   return job as OutpaintJob;
-}
-
-export async function enqueueOutpaint(
-  queue: Queue,
-  input: OutpaintJobInput,
-  opts: EnqueueOptions = {},
-): Promise<EnqueueResult> {
-  const result = await enqueueMany(queue, [parseOutpaintJob(input)], opts);
-  return { jobId: result.jobIds[0]!, added: result.added === 1 };
 }
 
 /**
