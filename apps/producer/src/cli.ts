@@ -1,8 +1,13 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50
 // The Node flags above are the CLI's (scripts/run.sh and the test fixtures run it with them): a young
 // generation of at most 8 MB a half. Node sizes it from the machine's memory, and with its default a
 // streamed `reframe bulk` plan (fast to allocate, little kept) peaked about 100 MB higher on 24 GB;
 // 8 MB rather than 16 took another 22 MB off a 200,000-row dry run's peak for the same CPU time.
+// And an old generation that grows by half its live size between full collections instead of V8's
+// adaptive factor (up to 4×): the plan's live set is small (about 50 MB) but its promoted garbage
+// filled about 150 MB before each collection. A million-row dry run peaked at 256 MiB instead of
+// 398 MiB at the same 58,000 rows/s (`npm run bench -- bulkMillion`); --optimize-for-size took it
+// to 189 MiB but halved the rate.
 import { readFileSync } from "node:fs";
 import { ServiceUnreachableError } from "@reframe/reachability";
 import { SPANS, startTracing, type Tracing, TracingConfigError, withSpan } from "@reframe/telemetry";
