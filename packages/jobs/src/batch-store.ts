@@ -208,8 +208,8 @@ export function createBatchStore(
       const code = await runScript(
         redis,
         BATCH_SEAL,
-        admitted === undefined ? [keys.batch, keys.pending] : [keys.batch, keys.pending, keys.admission],
-        admitted === undefined ? [now()] : [now(), admitted],
+        [keys.batch, keys.pending, keys.admission],
+        [now(), admitted ?? ""],
       );
       return code === 2 ? "closed" : code === 1 ? "open" : "superseded";
     },
