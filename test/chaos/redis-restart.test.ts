@@ -43,6 +43,11 @@ describe("a worker across Redis restarts", () => {
       POLL_FIRST_MS: "1000",
       WORKER_WATCHDOG_MS: "1000",
       WORKER_SILENT_AFTER_MS: "3000",
+      // A job whose lock renewal or step save was cut by the restart stays active until its lock runs
+      // out and the stall check hands it back (not lost: it completes then). With the 30 s defaults
+      // that can outlast the poll below; with these it comes back within about 10 s.
+      WORKER_LOCK_DURATION_MS: "5000",
+      WORKER_STALLED_INTERVAL_MS: "5000",
     });
     clients = stackClients(stack);
     // The test's own clients see Redis go away too; they reconnect, nothing more.
