@@ -203,15 +203,7 @@ describe("jobIdentityJson", () => {
     ];
     for (const input of inputs) {
       const job = parseOutpaintJob(input);
-      const identity = {
-        source: sourceIdentity(job.source),
-        target: job.target,
-        output: job.output,
-        options: job.options,
-        route: [...job.route].sort(),
-        // Under its first name: ids from before the rename stay the same.
-        pipelineVersion: job.processingVersion,
-      };
+      const identity = identityOf(job);
       expect(jobIdentityJson(job)).toBe(canonicalJson(identity));
       expect(outpaintJobId(job)).toBe(
         `op-${createHash("sha256").update(canonicalJson(identity)).digest("hex")}`,
@@ -241,14 +233,7 @@ describe("jobIdentityJson of any source", () => {
             source: { kind: "s3", bucket: "src", key, ...rest },
             route,
           });
-          const identity = {
-            source: sourceIdentity(job.source),
-            target: job.target,
-            output: job.output,
-            options: job.options,
-            route: [...job.route].sort(),
-            pipelineVersion: job.processingVersion,
-          };
+          const identity = identityOf(job);
           expect(jobIdentityJson(job)).toBe(canonicalJson(identity));
         },
       ),
@@ -263,3 +248,16 @@ describe("canonicalJson", () => {
     );
   });
 });
+
+/** A job's identity as the id hashes it, built the slow way (canonicalJson) to check the fast one. */
+function identityOf(job: ReturnType<typeof parseOutpaintJob>) {
+  return {
+    source: sourceIdentity(job.source),
+    target: job.target,
+    output: job.output,
+    options: job.options,
+    route: [...job.route].sort(),
+    // Under its first name: ids from before the rename stay the same.
+    pipelineVersion: job.processingVersion,
+  };
+}
