@@ -210,10 +210,26 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             definition.schedule ? runQueue.getJobScheduler(schedulerIdOf(name)) : undefined,
             pipelines.runs(name, 20),
           ]);
+          // A run's batch, read once for both its spend today and its progress.
+          const statuses = new Map<string, Promise<BatchStatus | undefined>>();
+          const batchOf = (runId: string) => {
+            let status = statuses.get(runId);
+            if (!status) {
+              status = options.batches.status(runId).catch(() => undefined);
+              statuses.set(runId, status);
+            }
+            return status;
+          };
           let spentTodayUsd = 0;
           for (const run of runs.filter((r) => new Date(r.startedAt).toISOString().slice(0, 10) === today)) {
-            spentTodayUsd += (await options.batches.status(run.runId).catch(() => undefined))?.costUsd ?? 0;
+            spentTodayUsd += (await batchOf(run.runId))?.costUsd ?? 0;
           }
+          const lastRuns = await Promise.all(
+            runs.slice(0, 3).map(async (run) => ({
+              ...run,
+              batch: run.state === "enqueued" ? await batchOf(run.runId) : undefined,
+            })),
+          );
           views.push({
             name,
             schedule: definition.schedule
@@ -224,7 +240,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             budgetPerRunUsd: definition.budget?.maxCostUsd,
             spentTodayUsd,
             dailyLimitUsd: options.spendLimitUsdPerDay,
-            lastRuns: runs.slice(0, 3),
+            lastRuns,
           });
         }
         return reply.type("text/html").send(pipelinesPage(context(request), views));

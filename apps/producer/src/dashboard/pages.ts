@@ -73,6 +73,12 @@ function progressBar(status: Pick<BatchStatus, "total" | "completed" | "failed">
   return `<span class="bar" title="${status.completed} completed, ${status.failed} failed of ${status.total}"><span class="f" style="width:${failed.toFixed(1)}%"></span><span style="width:${done.toFixed(1)}%;margin-left:${failed.toFixed(1)}%"></span></span>`;
 }
 
+/** Where a batch is: still taking jobs (a bulk or pipeline run not yet sealed), running, or ended. */
+function batchState(batch: Pick<BatchStatus, "closedAt" | "sealedAt" | "info">): string {
+  if (batch.closedAt) return "ended";
+  return batch.sealedAt || batch.info.kind === "api" || batch.info.kind === "cli" ? "running" : "adding jobs";
+}
+
 export interface QueueView {
   name: string;
   counts: Record<string, number>;
@@ -116,7 +122,7 @@ export function overviewPage(
 <td>${progressBar(batch)} <span class="muted">${batch.completed + batch.failed}/${batch.total}</span></td>
 <td class="num">${batch.completed}</td><td class="num ${batch.failed ? "failed" : ""}">${batch.failed}</td><td class="num">${batch.inFlight}</td>
 <td class="num">${usd(batch.costUsd)} <span class="muted">/ ${usd(batch.info.estimatedCostUsd)}</span></td>
-<td>${batch.closedAt ? "ended" : batch.sealedAt || batch.info.kind === "api" || batch.info.kind === "cli" ? "running" : "adding jobs"}</td></tr>`,
+<td>${batchState(batch)}</td></tr>`,
     )
     .join("\n");
   const alertRows = alerts
@@ -197,7 +203,27 @@ export interface PipelineView {
   budgetPerRunUsd: number | undefined;
   spentTodayUsd: number;
   dailyLimitUsd: number | undefined;
-  lastRuns: { runId: string; state: string; startedAt: number; reason?: string | undefined }[];
+  lastRuns: RunView[];
+}
+
+/**
+ * A pipeline run: its record says whether it was refused or its jobs enqueued; how far those jobs
+ * are is its batch's (absent when the batch has expired).
+ */
+interface RunView {
+  runId: string;
+  state: "enqueued" | "refused";
+  startedAt: number;
+  reason?: string | undefined;
+  batch?: BatchStatus | undefined;
+}
+
+function runProgress(run: RunView): string {
+  if (run.state === "refused") return `refused <span class="failed">${e(run.reason ?? "")}</span>`;
+  const batch = run.batch;
+  if (!batch) return "enqueued";
+  const failed = batch.failed ? `, <span class="failed">${batch.failed} failed</span>` : "";
+  return `${batchState(batch)} <span class="muted">${batch.completed + batch.failed}/${batch.total}</span>${failed}`;
 }
 
 export function pipelinesPage(context: PageContext, pipelines: PipelineView[]): string {
@@ -212,7 +238,7 @@ export function pipelinesPage(context: PageContext, pipelines: PipelineView[]): 
 <td>${p.lastRuns
         .map(
           (run) =>
-            `<a href="${context.base}/batches/${encodeURIComponent(run.runId)}">${e(run.runId)}</a> ${e(run.state)}${run.reason ? ` <span class="failed">${e(run.reason)}</span>` : ""}`,
+            `<a href="${context.base}/batches/${encodeURIComponent(run.runId)}">${e(run.runId)}</a> ${runProgress(run)}`,
         )
         .join("<br>")}</td></tr>`,
     )
