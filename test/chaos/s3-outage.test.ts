@@ -4,6 +4,8 @@ import {
   enqueueMany,
   type OutpaintJobInput,
   outpaintJobDataSchema,
+  parseOutpaintJobData,
+  readOutpaintResult,
 } from "@reframe/jobs";
 import { type LocalStack, startLocalStack } from "@reframe/local-stack";
 import { afterEach, describe, expect, it } from "vitest";
@@ -157,6 +159,21 @@ describe("an S3 outage in the middle of a run", () => {
     expect(metrics).toMatch(/^reframe_storage_breaker_open\{endpoint="127\.0\.0\.1:\d+"\} 0$/m);
     // No BullMQ retry: each job finished on its first attempt.
     for (const jobId of jobIds) expect((await clients.queue.getJob(jobId))?.attemptsMade, jobId).toBe(1);
+    // The generations the provider failed for the outage (uploads it could not make while S3 was
+    // found out) were given back: saved in each job's state, and counted in its result.
+    let givenBack = 0;
+    for (const jobId of jobIds) {
+      const done = await clients.queue.getJob(jobId);
+      const saved = parseOutpaintJobData(done?.data).state?.outageGenerations ?? [];
+      expect(readOutpaintResult(done?.returnvalue)?.outageGenerations, jobId).toBe(
+        saved.length > 0 ? saved.length : undefined,
+      );
+      givenBack += saved.length;
+    }
+    console.info(`generations given back for the outage: ${givenBack}`);
+    // A wait at await is the job's check after the provider's failed upload finding S3 out: that
+    // generation was then given back.
+    expect(givenBack > 0).toBe((waits.await ?? 0) > 0);
   }, 300_000);
 });
 

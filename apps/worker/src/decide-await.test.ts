@@ -147,4 +147,46 @@ describe("decideAwait", () => {
       reason: { code: "insufficientCredits" },
     });
   });
+
+  describe("a generation failed for our storage while S3 was out (TASK_MAX_OUTAGE_GENERATIONS 2)", () => {
+    const last = () => state([task({ generation: 2 })]);
+    const failed = (code = "uploadFailed") => new Map([["t0", error(code)]]);
+    const allowance = (storage: "out" | "answering" | "unasked") => ({ maxOutageGenerations: 2, storage });
+
+    it("is given back when S3 was found out, even at the last counted generation", () => {
+      expect(decideAwait(last(), failed(), NOW, 3, allowance("out"))).toEqual({
+        kind: "resubmit",
+        variants: [0],
+        reasons: ["uploadFailed"],
+        outage: [0],
+      });
+    });
+
+    it("is counted when S3 answered, and ends the job at the last generation", () => {
+      expect(decideAwait(last(), failed("downloadFailed"), NOW, 3, allowance("answering"))).toMatchObject({
+        kind: "fail",
+        reason: { code: "downloadFailed" },
+      });
+    });
+
+    it("is not final before S3 was asked (the machine asks it first)", () => {
+      expect(decideAwait(last(), failed(), NOW, 3, allowance("unasked"))).toEqual({
+        kind: "resubmit",
+        variants: [0],
+        reasons: ["uploadFailed"],
+      });
+    });
+
+    it("is counted once the variant's outage generations are used, or for a failure of the provider's own", () => {
+      const used = {
+        ...state([task({ generation: 4 })]),
+        outageGenerations: [
+          { variant: 0, generation: 0 },
+          { variant: 0, generation: 1 },
+        ],
+      };
+      expect(decideAwait(used, failed(), NOW, 3, allowance("out")).kind).toBe("fail");
+      expect(decideAwait(last(), failed("inferenceError"), NOW, 3, allowance("out")).kind).toBe("fail");
+    });
+  });
 });

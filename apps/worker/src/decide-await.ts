@@ -1,15 +1,37 @@
 import type { FailureReason, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
-import { classifyProviderError } from "@reframe/runware";
+import { classifyProviderError, isStorageTaskError } from "@reframe/runware";
 
 export type AwaitDecision =
   | { kind: "finalize" }
   | { kind: "fail"; reason: FailureReason }
-  /** New generations for these variants (their last task was lost, expired or failed). */
-  | { kind: "resubmit"; variants: number[]; reasons: string[] }
+  /**
+   * New generations for these variants (their last task was lost, expired or failed). `outage`: the
+   * variants among them whose failed generation is given back (it met an S3 outage: see
+   * StorageSeen), present when there is one.
+   */
+  | { kind: "resubmit"; variants: number[]; reasons: string[]; outage?: number[] }
   /** Some tasks were never acknowledged by the provider: submit them (same taskUUIDs). */
   | { kind: "submit" }
   /** Tasks still running: these have no outcome yet. */
   | { kind: "wait"; missing: TaskState[] };
+
+/**
+ * What the job knows of S3 as it decides: `out` (its own check after the provider's failed upload or
+ * download found S3 out, or S3's breaker is open), `answering` (its check just now was answered), or
+ * `unasked`.
+ */
+export type StorageSeen = "out" | "answering" | "unasked";
+
+/**
+ * A generation that the provider failed for our storage (`isStorageTaskError`: uploadFailed,
+ * downloadFailed) while S3 was out is given back: it does not count against `maxGenerations`, up to
+ * `maxOutageGenerations` per variant (the provider may still charge for it, so these have their own
+ * cap).
+ */
+export interface OutageAllowance {
+  maxOutageGenerations: number;
+  storage: StorageSeen;
+}
 
 /**
  * What a parked job does when it runs again, from its tasks and the outcomes stored for them.
@@ -21,9 +43,11 @@ export function decideAwait(
   outcomes: ReadonlyMap<string, TaskOutcomeRecord>,
   now: number,
   maxGenerations: number,
+  allowance: OutageAllowance = { maxOutageGenerations: 0, storage: "unasked" },
 ): AwaitDecision {
   const resubmit: number[] = [];
   const reasons: string[] = [];
+  const outage: number[] = [];
   const missing: TaskState[] = [];
   let unconfirmed = false;
   for (const task of state.tasks) {
@@ -32,13 +56,25 @@ export function decideAwait(
     if (verdict.kind === "done") continue;
     if (verdict.kind === "fail") return { kind: "fail", reason: verdict.reason };
     if (verdict.kind === "redo") {
-      // Counted from the plan's first generation: a retried job has its full share again.
-      if (task.generation + 1 - (state.firstGeneration ?? 0) >= maxGenerations) {
+      const givenBack = outageGenerationsOf(state, task.variant);
+      const mayGiveBack = isStorageTaskError(verdict.code) && givenBack < allowance.maxOutageGenerations;
+      if (mayGiveBack && allowance.storage === "out") {
+        resubmit.push(task.variant);
+        reasons.push(verdict.code);
+        outage.push(task.variant);
+        continue;
+      }
+      // Counted from the plan's first generation: a retried job has its full share again. At the
+      // last one, a failure for our storage is not final before S3 was asked (the machine asks it
+      // before any redo for such a failure): it may be given back.
+      const counted = task.generation + 1 - (state.firstGeneration ?? 0) - givenBack;
+      if (counted >= maxGenerations && !(mayGiveBack && allowance.storage === "unasked")) {
+        const outages = givenBack > 0 ? `, and ${givenBack} given back for an S3 outage` : "";
         return {
           kind: "fail",
           reason: {
             code: verdict.code,
-            message: `${verdict.message} (after ${maxGenerations} generations of variant ${task.variant})`,
+            message: `${verdict.message} (after ${maxGenerations} generations of variant ${task.variant}${outages})`,
             disposition: "retryable",
           },
         };
@@ -50,10 +86,22 @@ export function decideAwait(
     if (!task.confirmed) unconfirmed = true;
     missing.push(task);
   }
-  if (resubmit.length > 0) return { kind: "resubmit", variants: resubmit, reasons };
+  if (resubmit.length > 0)
+    return { kind: "resubmit", variants: resubmit, reasons, ...(outage.length > 0 ? { outage } : {}) };
   if (unconfirmed) return { kind: "submit" };
   if (missing.length > 0) return { kind: "wait", missing };
   return { kind: "finalize" };
+}
+
+/**
+ * The generations of a variant given back for an S3 outage since the plan's first generation (a
+ * retried job has its full share again).
+ */
+function outageGenerationsOf(state: StepState, variant: number): number {
+  const first = state.firstGeneration ?? 0;
+  return (state.outageGenerations ?? []).filter(
+    (given) => given.variant === variant && given.generation >= first,
+  ).length;
 }
 
 /** The code of a task redone (or, at its last generation, failed) for having no result by its deadline. */

@@ -78,6 +78,7 @@ export async function finalizeStep(
     sourceScale: plan.sourceScale,
     generatedShare: plan.generatedShare,
     ...(plan.preparedSource ? { preparedSource: plan.preparedSource } : {}),
+    ...(state.outageGenerations?.length ? { outageGenerations: state.outageGenerations.length } : {}),
     timings: {
       enqueuedAt: state.enqueuedAt,
       submittedAt,

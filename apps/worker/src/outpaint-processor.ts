@@ -37,6 +37,7 @@ export function createOutpaintProcessor(deps: OutpaintDeps) {
     const context: StepContext = { job, token, data, deps };
     const settings: MachineSettings = {
       maxGenerations: deps.settings.maxGenerations,
+      maxOutageGenerations: deps.settings.maxOutageGenerations,
       maxSubmitAttempts: deps.settings.maxSubmitAttempts,
       recheckMs: deps.settings.recheckMs,
       taskDeadlineMs: data.options.deadlineSeconds * 1000,

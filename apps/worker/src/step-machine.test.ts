@@ -15,6 +15,7 @@ const JOB = "op-machine";
 const NOW = 1_800_000_000_000;
 const SETTINGS: MachineSettings = {
   maxGenerations: 3,
+  maxOutageGenerations: 2,
   maxSubmitAttempts: 5,
   recheckMs: 30_000,
   taskDeadlineMs: 600_000,
@@ -295,8 +296,8 @@ describe("the step machine: await", () => {
 
   it("fails the job once a variant has used its generations, counted from the plan's first", () => {
     const last = task(0, { generation: 2 });
-    expect(run(state("await", [last]), woke([[last.taskUUID, error("uploadFailed")]])).effects).toEqual([
-      { kind: "fail", reason: expect.objectContaining({ code: "uploadFailed", disposition: "retryable" }) },
+    expect(run(state("await", [last]), woke([[last.taskUUID, error("inferenceError")]])).effects).toEqual([
+      { kind: "fail", reason: expect.objectContaining({ code: "inferenceError", disposition: "retryable" }) },
     ]);
     const retried = state("await", [last], { firstGeneration: 2 });
     expect(kinds(run(retried, woke([[last.taskUUID, error("inferenceError")]])).effects)).toEqual(["send"]);
@@ -419,6 +420,17 @@ describe("the step machine: a provider outage (the breaker is open)", () => {
     const next = run(fresh, wokeInOutage());
     expect(next.state).toBe(fresh);
     expect(next.effects).toEqual([{ kind: "park", until: outage.resumeAt, waitingFor: "provider" }]);
+  });
+
+  it("a variant whose upload failed parks on the provider's breaker without asking S3, and asks S3 once it could send", () => {
+    const failed = state("await", [task(0)]);
+    const outcomes: [string, TaskOutcomeRecord][] = [[failed.tasks[0]!.taskUUID, error("uploadFailed")]];
+    for (const storageBreaker of [undefined, s3Open]) {
+      const next = run(failed, { ...wokeInOutage(outcomes), ...(storageBreaker ? { storageBreaker } : {}) });
+      expect(next.state).toBe(failed);
+      expect(next.effects).toEqual([{ kind: "park", until: outage.resumeAt, waitingFor: "provider" }]);
+    }
+    expect(run(failed, woke(outcomes, true)).effects).toEqual([{ kind: "checkStorage" }]);
   });
 
   it("a variant to redo keeps its generation while the provider is down", () => {
@@ -695,6 +707,127 @@ describe("the step machine: an S3 outage", () => {
     expect(kinds(run(failed, woke([[failed.tasks[0]!.taskUUID, error("inferenceError")]])).effects)).toEqual([
       "send",
     ]);
+  });
+
+  describe("a generation the provider failed while S3 was out is given back", () => {
+    const failedAt = (generation: number, extra: Partial<StepState> = {}) =>
+      state("await", [task(0, { generation })], extra);
+    const outcomesOf = (from: StepState, code = "uploadFailed"): [string, TaskOutcomeRecord][] => [
+      [from.tasks[0]!.taskUUID, error(code)],
+    ];
+    const answered = (from: StepState, code?: string): StepEvent => ({
+      kind: "woke",
+      outcomes: new Map(outcomesOf(from, code)),
+      polled: false,
+      storageChecked: true,
+    });
+    // The job's own check found S3 out: it waited, saved with since when; now S3 answers again.
+    const afterWait = (from: StepState) => run(from, unreachable, NOW, fixed(0)).state;
+
+    it("S3 found out: the redone generation is not counted, and which one is saved", () => {
+      const waited = afterWait(failedAt(2));
+      const redo = run(waited, answered(waited));
+      expect(kinds(redo.effects)).toEqual(["send"]);
+      expect(redo.state.tasks[0]!.generation).toBe(3);
+      expect(redo.state.outageGenerations).toEqual([{ variant: 0, generation: 2 }]);
+      expect(redo.state.storageOutage).toBeUndefined();
+      // The same generation failing for the provider's own reasons afterwards is counted as before:
+      // generations 0, 1 and 3 are the three of TASK_MAX_GENERATIONS.
+      const third = { ...redo.state, step: "await" as const };
+      expect(run(third, answered(third, "inferenceError")).effects).toEqual([
+        {
+          kind: "fail",
+          reason: expect.objectContaining({
+            code: "inferenceError",
+            message: "inferenceError (after 3 generations of variant 0, and 1 given back for an S3 outage)",
+          }),
+        },
+      ]);
+    });
+
+    it("S3's breaker open counts as S3 found out", () => {
+      const last = failedAt(2);
+      const open = run(last, {
+        kind: "woke",
+        outcomes: new Map(outcomesOf(last)),
+        polled: false,
+        storageBreaker: s3Open,
+      });
+      expect(open.effects).toEqual([{ kind: "checkStorage" }]);
+      // The check meets the open breaker and waits (as the processor feeds it), saved; once S3 is back,
+      // the generation is given back.
+      const waited = run(last, { ...unreachable, resumeAt: s3Open.resumeAt }).state;
+      const redo = run(waited, answered(waited));
+      expect(redo.state.outageGenerations).toEqual([{ variant: 0, generation: 2 }]);
+      expect(kinds(redo.effects)).toEqual(["send"]);
+    });
+
+    it("S3 answering: the generation is counted as before, and the last one fails the job", () => {
+      const middle = failedAt(1);
+      const redo = run(middle, answered(middle));
+      expect(redo.state.tasks[0]!.generation).toBe(2);
+      expect(redo.state.outageGenerations).toBeUndefined();
+      const last = failedAt(2);
+      expect(run(last, answered(last)).effects).toEqual([
+        { kind: "fail", reason: expect.objectContaining({ code: "uploadFailed", disposition: "retryable" }) },
+      ]);
+    });
+
+    it("once TASK_MAX_OUTAGE_GENERATIONS are given back, a generation that meets S3 out is counted", () => {
+      const given = [
+        { variant: 0, generation: 1 },
+        { variant: 0, generation: 2 },
+      ];
+      const waited = afterWait(failedAt(4, { outageGenerations: given }));
+      expect(run(waited, answered(waited)).effects).toEqual([
+        {
+          kind: "fail",
+          reason: expect.objectContaining({
+            message: "uploadFailed (after 3 generations of variant 0, and 2 given back for an S3 outage)",
+          }),
+        },
+      ]);
+      // Under the cap the same wait gives it back.
+      const under = afterWait(failedAt(3, { outageGenerations: given.slice(0, 1) }));
+      expect(run(under, answered(under)).state.outageGenerations).toEqual([
+        ...given.slice(0, 1),
+        { variant: 0, generation: 3 },
+      ]);
+      // With none allowed (TASK_MAX_OUTAGE_GENERATIONS 0) nothing is given back.
+      const none = { ...SETTINGS, maxOutageGenerations: 0 };
+      const last = failedAt(2);
+      expect(run(last, woke(outcomesOf(last)), NOW, none).effects).toEqual([
+        { kind: "fail", reason: expect.objectContaining({ code: "uploadFailed" }) },
+      ]);
+      expect(run(afterWait(last), answered(last), NOW, none).effects).toEqual([
+        { kind: "fail", reason: expect.objectContaining({ code: "uploadFailed" }) },
+      ]);
+    });
+
+    it("a given-back generation counts only for its variant, and only since the plan's first generation", () => {
+      const tasks = [task(0, { generation: 2 }), task(1, { generation: 2 })];
+      const from = state("await", tasks, { outageGenerations: [{ variant: 1, generation: 0 }] });
+      const failedBoth: StepEvent = {
+        kind: "woke",
+        outcomes: new Map(
+          tasks.map((t): [string, TaskOutcomeRecord] => [t.taskUUID, error("inferenceError")]),
+        ),
+        polled: false,
+      };
+      // Variant 0 has used its three; variant 1 had one given back and has one left.
+      expect(run(from, failedBoth).effects).toEqual([
+        { kind: "fail", reason: expect.objectContaining({ message: expect.stringContaining("variant 0") }) },
+      ]);
+      const retried = state("await", [task(0, { generation: 4 })], {
+        firstGeneration: 3,
+        outageGenerations: [
+          { variant: 0, generation: 0 },
+          { variant: 0, generation: 1 },
+        ],
+      });
+      const waited = afterWait(retried);
+      expect(run(waited, answered(waited)).state.outageGenerations).toHaveLength(3);
+    });
   });
 
   it("property: the waits grow from 2 s to 60 s with jitter, and never pass the deadline", () => {

@@ -1,7 +1,7 @@
 import type { FailureReason, JobPlan, StepState, TaskOutcomeRecord, TaskState } from "@reframe/jobs";
 import { backoffMs, formatDelay } from "@reframe/reachability";
 import { isStorageTaskError } from "@reframe/runware";
-import { DEADLINE_REDO, decideAwait } from "./decide-await.ts";
+import { DEADLINE_REDO, decideAwait, type StorageSeen } from "./decide-await.ts";
 import { taskUUIDFor } from "./task-uuid.ts";
 
 /**
@@ -17,6 +17,11 @@ import { taskUUIDFor } from "./task-uuid.ts";
 export interface MachineSettings {
   /** How many generations a variant may go through. */
   maxGenerations: number;
+  /**
+   * Generations of a variant given back at most, besides maxGenerations: those the provider failed
+   * for our storage (uploadFailed, downloadFailed) while S3 was found out.
+   */
+  maxOutageGenerations: number;
   /** Submit attempts for a task the provider never acknowledged, before the job fails. */
   maxSubmitAttempts: number;
   /** A parked job wakes by itself after this long. */
@@ -187,7 +192,10 @@ function woke(
   // A fresh plan decides "submit" here too; going through the decision means a task whose deadline
   // passed before it could be sent (retries, an outage) is redone, not sent with presigned URLs that
   // already expired.
-  const decision = decideAwait(state, outcomes, now, settings.maxGenerations);
+  const decision = decideAwait(state, outcomes, now, settings.maxGenerations, {
+    maxOutageGenerations: settings.maxOutageGenerations,
+    storage: storageSeen(state, storageBreaker, storageChecked),
+  });
   // A task the provider acknowledged that has nothing stored by its deadline may have finished with
   // its webhook lost (dropped, or refused while Redis failed over) before the reconciler came round
   // to it: the job asks the provider once before redoing it, or failing for it, so that a finished
@@ -208,22 +216,20 @@ function woke(
     case "fail":
       return { state, effects: [{ kind: "fail", reason: decision.reason }] };
     case "resubmit": {
+      const redo = new Set(decision.variants);
+      const toRedo = state.tasks.filter((task) => redo.has(task.variant));
+      // While the provider's breaker is open nothing can be sent anyway: the job parks on it and
+      // asks S3 nothing; it asks S3 only once it could send.
+      if (outage) return holdForBreaker(state, { outage }, toRedo, now, settings)!;
       // The provider could not reach S3: if S3 is out, the job waits for it instead of spending
-      // generations on uploads that cannot land.
+      // generations on uploads that cannot land (and the generation that met it is given back).
       if (!storageChecked && decision.reasons.some(isStorageTaskError))
         return { state, effects: [{ kind: "checkStorage" }] };
-      const redo = new Set(decision.variants);
-      const held = holdForBreaker(
-        state,
-        { outage, storageBreaker },
-        state.tasks.filter((task) => redo.has(task.variant)),
-        now,
-        settings,
-      );
+      const held = holdForBreaker(state, { storageBreaker }, toRedo, now, settings);
       if (held) return held;
       const next = nextGenerations(
         jobId,
-        withoutStorageOutage(state),
+        withoutStorageOutage(givenBack(state, decision.outage ?? [])),
         decision.variants,
         now,
         settings.taskDeadlineMs,
@@ -247,6 +253,30 @@ function woke(
     default:
       throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
   }
+}
+
+/**
+ * What the job knows of S3 as it decides (decide-await.ts): out when its own check found it out (the
+ * wait saved in its state: only that check waits for S3 at submit and await) or S3's breaker is
+ * open; answering when its check just now was answered.
+ */
+function storageSeen(
+  state: StepState,
+  storageBreaker: unknown,
+  storageChecked: boolean | undefined,
+): StorageSeen {
+  if (state.storageOutage || storageBreaker) return "out";
+  return storageChecked ? "answering" : "unasked";
+}
+
+/** Records the failed generations of these variants as given back (an S3 outage met them). */
+function givenBack(state: StepState, variants: readonly number[]): StepState {
+  if (variants.length === 0) return state;
+  const outage = new Set(variants);
+  const given = state.tasks
+    .filter((task) => outage.has(task.variant))
+    .map((task) => ({ variant: task.variant, generation: task.generation }));
+  return { ...state, outageGenerations: [...(state.outageGenerations ?? []), ...given] };
 }
 
 /**

@@ -74,6 +74,8 @@ export const workerConfigSchema = z
     SUBMIT_WINDOW_MS: envField.int({ min: 0, max: 1000, default: 20 }),
     SUBMIT_MAX_BATCH: envField.int({ min: 1, max: 500, default: 50 }),
     TASK_MAX_GENERATIONS: envField.int({ min: 1, max: 10, default: 3 }),
+    // Generations given back for an S3 outage (their own cap: the provider may charge for them).
+    TASK_MAX_OUTAGE_GENERATIONS: envField.int({ min: 0, max: 10, default: 2 }),
     TASK_MAX_SUBMIT_ATTEMPTS: envField.int({ min: 1, max: 100, default: 12 }),
     JOB_RECHECK_MS: envField.int({ min: 100, max: 3_600_000, default: 60_000 }),
     POLL_FIRST_MS: envField.int({ min: 100, max: 3_600_000 }).optional(),

@@ -15,6 +15,8 @@ import type { WorkerMetrics } from "./worker-telemetry.ts";
 interface WorkerSettings {
   /** How many generations a variant may go through (taskNotFound, expiry, provider failure). */
   maxGenerations: number;
+  /** Generations a variant may have given back for an S3 outage, besides maxGenerations. */
+  maxOutageGenerations: number;
   /** A parked job wakes by itself after this long, even with no webhook and no reconciler. */
   recheckMs: number;
   /** First reconciler poll after a submit; long with webhooks (they usually arrive first). */

@@ -371,6 +371,7 @@ function wireDeps(shared: SessionShared, connection: RedisClient) {
     storageBreaker: shared.storageBreaker,
     settings: {
       maxGenerations: config.TASK_MAX_GENERATIONS,
+      maxOutageGenerations: config.TASK_MAX_OUTAGE_GENERATIONS,
       recheckMs: config.JOB_RECHECK_MS,
       // With webhooks the reconciler is a safety net: it waits long enough for them to arrive.
       firstPollMs: config.POLL_FIRST_MS ?? (shared.webhook ? 30_000 : config.POLL_INTERVAL_MS),

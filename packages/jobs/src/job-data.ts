@@ -100,6 +100,15 @@ export const stepStateSchema = z.preprocess(
     storageOutage: z
       .object({ since: z.number(), waits: z.number().int().min(0), problem: z.string() })
       .optional(),
+    /**
+     * Generations given back (step-machine.ts): the provider failed them for our storage
+     * (uploadFailed, downloadFailed) while S3 was found out, so they do not count against
+     * TASK_MAX_GENERATIONS, up to TASK_MAX_OUTAGE_GENERATIONS per variant. Saved with the redo, so a
+     * job that runs again decides the same.
+     */
+    outageGenerations: z
+      .array(z.object({ variant: z.number().int().min(0), generation: z.number().int().min(0) }))
+      .optional(),
   }),
 );
 export type StepState = z.output<typeof stepStateSchema>;

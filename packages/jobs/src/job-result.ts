@@ -64,6 +64,12 @@ export const outpaintResultSchema = z.object({
    * it was animated (its first frame was used); absent when the provider read the original.
    */
   preparedSource: preparedSourceSchema.optional(),
+  /**
+   * Generations the provider failed for our storage while S3 was out, given back: not counted
+   * against TASK_MAX_GENERATIONS, though the provider may have charged them (job-data.ts
+   * `outageGenerations`). Absent when none.
+   */
+  outageGenerations: z.int().min(1).optional(),
   timings: outpaintTimingsSchema,
 });
 export type OutpaintResult = z.output<typeof outpaintResultSchema>;
