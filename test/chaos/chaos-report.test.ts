@@ -154,6 +154,43 @@ describe("the fault-injection run's figures", () => {
     expect(report.unexplainedRedos).toBe(2);
     expect(formatReport(report)).toContain("generations redone with no injected fault to explain it");
   });
+
+  it("a generation given back for an S3 outage is redone for the outage, not unexplained; the job may use five", () => {
+    const taskUUIDs = ["y-g0", "y-g1", "y-g2", "y-g3", "y-g4"];
+    const started = { accepted: 1 };
+    const upload = { accepted: 1, uploadFaults: 1 };
+    // Generations 0 and 1 met the outage (given back); 2, 3 and 4 each got an injected upload fault.
+    const exhausted = job("y", {
+      state: "failed",
+      failureCode: "uploadFailed",
+      events: { completed: 0, failed: 1 },
+      outputs: [],
+      taskUUIDs,
+      outageGenerations: [0, 1],
+    });
+    const report = computeReport(
+      facts([exhausted], {
+        "y-g0": started,
+        "y-g1": started,
+        "y-g2": upload,
+        "y-g3": upload,
+        "y-g4": upload,
+      }),
+    );
+    expect(report.mustBeZero.failuresNotInjected).toEqual([]);
+    expect(report).toMatchObject({ outageRedos: 2, unexplainedRedos: 0 });
+    // Without the record of what was given back, the same two redos have nothing to explain them.
+    const unrecorded = computeReport(
+      facts([{ ...exhausted, outageGenerations: [] }], {
+        "y-g0": started,
+        "y-g1": started,
+        "y-g2": upload,
+        "y-g3": upload,
+        "y-g4": upload,
+      }),
+    );
+    expect(unrecorded).toMatchObject({ outageRedos: 0, unexplainedRedos: 2 });
+  });
 });
 
 describe("the Redis outage's part in the stuck judgement", () => {

@@ -13,6 +13,11 @@ export interface JobObservation {
   failureCode?: string;
   /** Every taskUUID the job could have used (all generations of all variants). */
   taskUUIDs: string[];
+  /**
+   * Indexes (into taskUUIDs) of the generations the job gave back for an S3 outage (its step state's
+   * outageGenerations): redone because the outage ended them, not for want of a result.
+   */
+  outageGenerations?: number[];
   /** The job's current deadline (its latest task's), epoch ms, once planned. */
   deadline?: number;
   /** When the job finished, epoch ms. */
@@ -143,6 +148,8 @@ export interface ChaosReport {
    * or one the provider lost. Not a defect by itself, but what spends a job's few generations.
    */
   unexplainedRedos: number;
+  /** Generations redone because an S3 outage ended them (given back: TASK_MAX_OUTAGE_GENERATIONS). */
+  outageRedos: number;
   /** Jobs that ran again after their worker died holding them, and the most stalls of one job. */
   stalledJobs: number;
   maxStalls: number;
@@ -176,6 +183,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
   let stalledJobs = 0;
   let maxStalls = 0;
   let unexplainedRedos = 0;
+  let outageRedos = 0;
   for (const job of facts.jobs) {
     if (job.stalls > 0) stalledJobs += 1;
     maxStalls = Math.max(maxStalls, job.stalls);
@@ -190,6 +198,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     const failed = job.state === "failed" ? (job.failureCode ?? "unknown") : undefined;
     const used = generationsOf(job, facts);
     unexplainedRedos += used.unexplainedRedos;
+    outageRedos += used.outageRedos;
     if ((failed !== undefined || expected === "contentPolicyViolation") && failed !== expected) {
       mustBeZero.failuresNotInjected.push(
         `${job.jobId} (${failed ?? job.state}, injected ${expected ?? "none"}; ${used.started} generations started, ${used.uploadFaults} with an injected upload fault)`,
@@ -233,6 +242,7 @@ export function computeReport(facts: ChaosFacts): ChaosReport {
     conflicts,
     generations,
     unexplainedRedos,
+    outageRedos,
     stalledJobs,
     maxStalls,
     injected: facts.injected,
@@ -316,21 +326,24 @@ function expectedFailure(job: JobObservation, facts: ChaosFacts): string | undef
 }
 
 /**
- * The job's generations the provider started, those its upload fault ended, and those redone (a
- * later one started) with no upload fault to explain it.
+ * The job's generations the provider started, those its upload fault ended, those redone (a later one
+ * started) because an S3 outage ended them (given back), and those redone with neither to explain it.
  */
 function generationsOf(
   job: JobObservation,
   facts: ChaosFacts,
-): { started: number; uploadFaults: number; unexplainedRedos: number } {
+): { started: number; uploadFaults: number; outageRedos: number; unexplainedRedos: number } {
   const counters = job.taskUUIDs.map((taskUUID) => facts.tasks[taskUUID]);
   const started = counters.map((task) => (task?.accepted ?? 0) > 0);
   const faulted = counters.map((task) => (task?.uploadFaults ?? 0) > 0);
+  const outage = new Set(job.outageGenerations ?? []);
   const last = started.lastIndexOf(true);
+  const redone = started.map((yes, i) => yes && i < last);
   return {
     started: started.filter(Boolean).length,
     uploadFaults: faulted.filter(Boolean).length,
-    unexplainedRedos: started.filter((yes, i) => yes && i < last && !faulted[i]).length,
+    outageRedos: redone.filter((yes, i) => yes && outage.has(i)).length,
+    unexplainedRedos: redone.filter((yes, i) => yes && !faulted[i] && !outage.has(i)).length,
   };
 }
 
@@ -452,7 +465,12 @@ export function formatReport(report: ChaosReport, { detail = 5 }: { detail?: num
   const lines = [
     `injected: ${injected}; ${outage ? `provider outage of ${(outage.durationMs / 1000).toFixed(0)} s` : s3 ? `S3 outage of ${(s3.durationMs / 1000).toFixed(0)} s` : `workers SIGKILLed ×${report.workerKills}; ${report.redisFault} ×${report.redisFaults}`}`,
     `provider generations: ${report.generations} for ${report.jobs} jobs (a failed upload is redone as a new generation); re-sent taskUUIDs answered conflictTaskUUID (not duplicates): ${report.conflicts}`,
-    `generations redone with no injected fault to explain it (no result by the task's deadline, a task lost): ${report.unexplainedRedos}`,
+    ...(s3
+      ? [
+          `generations redone because the S3 outage ended them (given back, not counted against TASK_MAX_GENERATIONS): ${report.outageRedos}`,
+        ]
+      : []),
+    `generations redone with no injected fault${s3 ? " or the outage" : ""} to explain it (no result by the task's deadline, a task lost): ${report.unexplainedRedos}`,
     `jobs run again after their worker died holding them: ${report.stalledJobs} (at most ${report.maxStalls} times one job)`,
     `each job's deadlineSeconds: ${report.taskDeadlineMs / 1000}`,
     "",

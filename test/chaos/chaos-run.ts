@@ -110,6 +110,8 @@ const WORKER_ENV = {
 };
 const EMULATOR_ENV = { EMULATOR_TIMEOUT_DELAY_MS: "15000" };
 const MAX_GENERATIONS = 3;
+/** Generations given back for an S3 outage at most, besides MAX_GENERATIONS (the worker's default). */
+const MAX_OUTAGE_GENERATIONS = 2;
 /** Slots per worker, written out: the outage's request bound counts them. */
 const WORKER_CONCURRENCY = 50;
 /** The shortest deadline a job may ask for: a task with no result after it is redone. */
@@ -147,6 +149,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workerEnv: {
       ...WORKER_ENV,
       TASK_MAX_GENERATIONS: String(MAX_GENERATIONS),
+      TASK_MAX_OUTAGE_GENERATIONS: String(MAX_OUTAGE_GENERATIONS),
       WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     },
   });
@@ -549,13 +552,14 @@ async function observeJob(
   planned: PlannedJob,
   events: EventsOfJob = { completed: 0, failed: 0, announced: new Map() },
 ): Promise<JobObservation> {
-  const taskUUIDs = Array.from({ length: MAX_GENERATIONS }, (_, generation) =>
+  const taskUUIDs = Array.from({ length: MAX_GENERATIONS + MAX_OUTAGE_GENERATIONS }, (_, generation) =>
     taskUUIDFor(jobId, 0, generation),
   );
   const counted = { completed: events.completed, failed: events.failed };
   if (!job) return { jobId, state: "missing", taskUUIDs, events: counted, stalls: 0, outputs: [] };
   const state = await job.getState();
-  const tasks = parseOutpaintJobData(job.data).state?.tasks ?? [];
+  const saved = parseOutpaintJobData(job.data).state;
+  const tasks = saved?.tasks ?? [];
   const observation: JobObservation = {
     jobId,
     state: state === "completed" || state === "failed" ? state : "unfinished",
@@ -564,6 +568,8 @@ async function observeJob(
     stalls: job.stalledCounter,
     outputs: [],
   };
+  const givenBack = saved?.outageGenerations ?? [];
+  if (givenBack.length > 0) observation.outageGenerations = givenBack.map((given) => given.generation);
   if (tasks.length > 0) observation.deadline = Math.max(...tasks.map((task) => task.deadline));
   if (job.finishedOn) observation.finishedAt = job.finishedOn;
   if (state === "failed") observation.failureCode = job.failedReason?.split(":")[0]?.trim();
