@@ -203,9 +203,9 @@ interface StepContext {
 }
 
 /**
- * A plan that needs image work while this worker's source slots are all taken parks the job, still at
- * the plan step, until about when a slot should be free for it (see createImageSlots), and gives its
- * worker slot back: jobs waiting to decode must not hold the slots that other jobs need to submit and
+ * A plan that needs image work while this worker's source slots and its line for them are all taken
+ * parks the job, still at the plan step, until the line has room for it (see createImageSlots), and
+ * gives its worker slot back: jobs waiting to decode must not hold the slots that other jobs need to submit and
  * finalize (with 50 slots all waiting on two decoders, finished generations could not be finalized
  * until the whole backlog was decoded).
  */
@@ -221,6 +221,11 @@ async function planOrPark(
   } catch (error) {
     if (!(error instanceof ImageWorkBusyError)) throw error;
     await job.moveToDelayed(deps.now() + error.retryInMs, token);
+    // Back as soon as this process has room for it: promoted out of the delayed set. A job no longer
+    // delayed (its time came first, or it was removed) cannot be promoted, and needs not be.
+    deps.imageSlots.whenRoom(job.id!, () => {
+      job.promote().catch(() => undefined);
+    });
     throw new DelayedError();
   }
 }

@@ -174,9 +174,10 @@ function localSource(jobId: string, job: OutpaintJob, deps: OutpaintDeps): Local
   const path = () => {
     if (!downloaded) {
       const hold = deps.imageSlots.tryHoldSource(jobId);
-      if (!("release" in hold)) throw new ImageWorkBusyError(hold.retryInMs);
-      release = hold.release;
+      if ("retryInMs" in hold) throw new ImageWorkBusyError(hold.retryInMs);
       downloaded = classified(where, async () => {
+        // In the process's line for a source slot: handed one as soon as another job frees it.
+        release = ("release" in hold ? hold : await hold.queued).release;
         await downloadSource(job.source, deps, file, deps.settings.sourceLimits);
         return file;
       });

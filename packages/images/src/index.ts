@@ -6,7 +6,13 @@ export {
   type ImageProblemCode,
   ImageProblemError,
 } from "./image-problem.ts";
-export { configureSharp, createImageSlots, type ImageSlots, type SourceHold } from "./image-work.ts";
+export {
+  configureSharp,
+  createImageSlots,
+  type HeldSource,
+  type ImageSlots,
+  type SourceHold,
+} from "./image-work.ts";
 export { type ByteRange, type ImageInspection, inspectImage, type ReadRange } from "./inspect.ts";
 export {
   asImageProblem,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageProblemError } from "./image-problem.ts";
-import { createImageSlots, type SourceHold } from "./image-work.ts";
+import { createImageSlots, type HeldSource, type SourceHold } from "./image-work.ts";
 import { describeImageFile, providerInputEncoding, renderImage } from "./render.ts";
 import type { SourceLimits } from "./source-limits.ts";
 import { spoolToFile } from "./spool.ts";
@@ -180,16 +180,71 @@ describe("createImageSlots", () => {
     const slots = createImageSlots(1);
     const first = held(slots.tryHoldSource("a"));
     const second = held(slots.tryHoldSource("b"));
-    expect("retryInMs" in slots.tryHoldSource("c")).toBe(true);
     first();
     first();
     const third = held(slots.tryHoldSource("c"));
-    expect("retryInMs" in slots.tryHoldSource("d")).toBe(true);
+    expect("release" in slots.tryHoldSource("d")).toBe(false);
     second();
     third();
+    expect("release" in slots.tryHoldSource("e")).toBe(true);
   });
 
-  it("parks each waiter until about when a slot should be free for it, in the order they came", () => {
+  it("lines up as many jobs again, hands each a freed slot at once in order, then parks the rest", async () => {
+    const slots = createImageSlots(1);
+    const a = held(slots.tryHoldSource("a"));
+    const b = held(slots.tryHoldSource("b"));
+    const handed: string[] = [];
+    const line = ["c", "d"].map((waiter) => queued(slots.tryHoldSource(waiter)));
+    for (const [i, hold] of line.entries()) void hold.then(() => handed.push(["c", "d"][i]!));
+    expect(retryIn(slots.tryHoldSource("e"))).toBeGreaterThan(0);
+    b();
+    b();
+    await Promise.resolve();
+    expect(handed).toEqual(["c"]);
+    // The slot went to the line, not back to the pool: the next job lines up behind d.
+    const e = queued(slots.tryHoldSource("e"));
+    expect(retryIn(slots.tryHoldSource("f"))).toBeGreaterThan(0);
+    a();
+    await Promise.resolve();
+    expect(handed).toEqual(["c", "d"]);
+    (await line[0]!).release();
+    (await e).release();
+    (await line[1]!).release();
+    // Every slot free again: held at once.
+    held(slots.tryHoldSource("f"));
+    held(slots.tryHoldSource("g"));
+  });
+
+  it("wakes parked waiters in order as the line gets room for them, once each", async () => {
+    let now = 0;
+    const slots = createImageSlots(1, { now: () => now });
+    const a = held(slots.tryHoldSource("a"));
+    held(slots.tryHoldSource("b"));
+    const c = queued(slots.tryHoldSource("c"));
+    const d = queued(slots.tryHoldSource("d"));
+    const woken: string[] = [];
+    for (const waiter of ["w1", "w2", "w3"]) {
+      retryIn(slots.tryHoldSource(waiter));
+      slots.whenRoom(waiter, () => woken.push(waiter));
+    }
+    // Not parked (it got a slot): nothing to wake.
+    slots.whenRoom("a", () => woken.push("a"));
+    expect(woken).toEqual([]);
+    a();
+    // a's slot went to c: one place free in the line, for w1.
+    expect(woken).toEqual(["w1"]);
+    (await c).release();
+    expect(woken).toEqual(["w1", "w2"]);
+    // w1 comes back and lines up; the line is full again (d has a slot, w1 and w2's place).
+    queued(slots.tryHoldSource("w1"));
+    expect(woken).toEqual(["w1", "w2"]);
+    // w2 never comes back (another worker took its job): after a while its place goes to w3.
+    now = 6_000;
+    (await d).release();
+    expect(woken).toEqual(["w1", "w2", "w3"]);
+  });
+
+  it("parks each waiter until about when the line should have room for it, in the order they came", () => {
     let now = 0;
     // No jitter: random() = 0.5 is the middle of the ±20% spread.
     const slots = createImageSlots(1, { now: () => now, random: () => 0.5 });
@@ -206,12 +261,14 @@ describe("createImageSlots", () => {
     now = 100_000;
     held(slots.tryHoldSource("x"));
     held(slots.tryHoldSource("y"));
+    queued(slots.tryHoldSource("q1"));
+    queued(slots.tryHoldSource("q2"));
     const waits = ["w1", "w2", "w3", "w4"].map((waiter) => retryIn(slots.tryHoldSource(waiter)));
-    // Two source slots held about 4 s each: one frees about every 2 s, so the n-th waiter comes back
-    // after three quarters of n × 2 s.
-    expect(waits.map((ms) => Math.round(ms / 100) / 10)).toEqual([1.5, 3, 4.5, 6]);
+    // Two source slots held about 4 s each: one frees about every 2 s. Behind the two in line, the
+    // n-th waiter comes back after three quarters of (2 + n) × 2 s.
+    expect(waits.map((ms) => Math.round(ms / 100) / 10)).toEqual([4.5, 6, 7.5, 9]);
     // A waiter that comes back early keeps its place rather than going to the back.
-    expect(Math.round(retryIn(slots.tryHoldSource("w2")) / 100) / 10).toBe(3);
+    expect(Math.round(retryIn(slots.tryHoldSource("w2")) / 100) / 10).toBe(6);
     // Bounded: never over a minute, however long the line.
     for (let i = 0; i < 100; i += 1) retryIn(slots.tryHoldSource(`more${i}`));
     expect(retryIn(slots.tryHoldSource("last"))).toBe(60_000);
@@ -222,20 +279,28 @@ describe("createImageSlots", () => {
     const slots = createImageSlots(1, { now: () => now, random: () => 0.5 });
     held(slots.tryHoldSource("a"));
     held(slots.tryHoldSource("b"));
+    queued(slots.tryHoldSource("c"));
+    queued(slots.tryHoldSource("d"));
     for (let i = 0; i < 10; i += 1) retryIn(slots.tryHoldSource(`gone${i}`));
     const behindThem = retryIn(slots.tryHoldSource("late"));
     now = 10_000_000;
     expect(retryIn(slots.tryHoldSource("fresh"))).toBeLessThan(behindThem);
-    expect(retryIn(slots.tryHoldSource("fresh"))).toBe(750);
+    // Behind the two in line only: three quarters of 3 × 2 s (the first estimate of a hold) over 2 slots.
+    expect(retryIn(slots.tryHoldSource("fresh"))).toBe(2_250);
   });
 });
 
 function held(hold: SourceHold): () => void {
-  if (!("release" in hold)) throw new Error(`no source slot: retry in ${hold.retryInMs} ms`);
+  if (!("release" in hold)) throw new Error("no source slot now");
   return hold.release;
 }
 
+function queued(hold: SourceHold): Promise<HeldSource> {
+  if (!("queued" in hold)) throw new Error("not in the line");
+  return hold.queued;
+}
+
 function retryIn(hold: SourceHold): number {
-  if (!("retryInMs" in hold)) throw new Error("a source slot was lent");
+  if (!("retryInMs" in hold)) throw new Error("a source slot was lent or promised");
   return hold.retryInMs;
 }
