@@ -146,7 +146,7 @@ async function runEffect(
       return {
         kind: "event",
         event: withOutage(
-          { kind: "woke", outcomes: await pollTasksOnce(effect.tasks, known, deps), polled: true },
+          { kind: "woke", outcomes: await pollTasksOnce(jobId, effect.tasks, known, deps), polled: true },
           deps,
         ),
       };

@@ -227,12 +227,16 @@ describe("the step machine: await", () => {
   ] as const) {
     it(`redoes ${answer} as the next generation: new taskUUID, new deadline, sent at once`, () => {
       const parked = state("await", [task(0), task(1)]);
+      // A stored "not found" of an acknowledged task is redone once the job's own poll confirmed it.
       const next = run(
         parked,
-        woke([
-          [task(0).taskUUID, success()],
-          [task(1).taskUUID, outcome],
-        ]),
+        woke(
+          [
+            [task(0).taskUUID, success()],
+            [task(1).taskUUID, outcome],
+          ],
+          outcome.kind === "resubmit",
+        ),
       );
       const redone = next.state.tasks[1]!;
       expect(redone).toMatchObject({
@@ -269,6 +273,30 @@ describe("the step machine: await", () => {
     expect(run(state("await", [last]), woke()).effects).toEqual([{ kind: "poll", tasks: [last] }]);
     expect(run(state("await", [last]), woke([], true)).effects).toEqual([
       { kind: "fail", reason: expect.objectContaining({ code: "taskDeadlineExceeded" }) },
+    ]);
+  });
+
+  it("asks the provider once about an acknowledged task stored as not found before redoing it or failing for it", () => {
+    // The reconciler's poll reached the provider before the submit it then accepted: the not-found is
+    // stale, and redoing the task would pay for a second generation.
+    const overtaken = task(1);
+    const parked = state("await", [task(0), overtaken]);
+    const stored = woke([
+      [task(0).taskUUID, success()],
+      [overtaken.taskUUID, lost()],
+    ]);
+    expect(run(parked, stored).effects).toEqual([{ kind: "poll", tasks: [overtaken] }]);
+    // The provider has it (the poll dropped the stale not-found): nothing is redone, the job waits.
+    const known = run(parked, woke([[task(0).taskUUID, success()]], true));
+    expect(known.state).toEqual(parked);
+    expect(kinds(known.effects)).toEqual(["park"]);
+    // At the variant's last generation the same question comes before the job fails.
+    const last = task(0, { generation: 2 });
+    expect(run(state("await", [last]), woke([[last.taskUUID, lost()]])).effects).toEqual([
+      { kind: "poll", tasks: [last] },
+    ]);
+    expect(run(state("await", [last]), woke([[last.taskUUID, lost()]], true)).effects).toEqual([
+      { kind: "fail", reason: expect.objectContaining({ code: "taskNotFound" }) },
     ]);
   });
 

@@ -196,17 +196,25 @@ function woke(
     maxOutageGenerations: settings.maxOutageGenerations,
     storage: storageSeen(state, storageBreaker, storageChecked),
   });
-  // A task the provider acknowledged that has nothing stored by its deadline may have finished with
-  // its webhook lost (dropped, or refused while Redis failed over) before the reconciler came round
-  // to it: the job asks the provider once before redoing it, or failing for it, so that a finished
-  // generation is not thrown away unseen. Not while the breaker is open (nothing is asked then), nor
-  // after a storage check (the poll came before it).
-  const redoesForDeadline =
-    decision.kind === "resubmit" || (decision.kind === "fail" && decision.reason.code === DEADLINE_REDO);
-  if (redoesForDeadline && !polled && !storageChecked && !outage) {
-    const unanswered = state.tasks.filter(
-      (task) => task.confirmed && now >= task.deadline && !outcomes.has(task.taskUUID),
-    );
+  // Before a task the provider acknowledged is redone, or failed for, the job asks the provider once
+  // about it, so that a generation it has is not paid for twice:
+  // - nothing stored by its deadline: it may have finished with its webhook lost (dropped, or refused
+  //   while Redis failed over) before the reconciler came round to it;
+  // - "not found" stored (provisional): the reconciler's poll may have reached the provider before
+  //   this very task's submit did, or while the provider was still admitting it (a slow submit, up to
+  //   RUNWARE_TIMEOUT_MS), and the submit's "accepted" came back after it; the not-found is then stale.
+  // Not while the breaker is open (nothing is asked then), nor after a storage check (the poll came
+  // before it).
+  const redoes =
+    decision.kind === "resubmit" ||
+    (decision.kind === "fail" &&
+      (decision.reason.code === DEADLINE_REDO || isLostTaskFailure(state, outcomes, decision.reason)));
+  if (redoes && !polled && !storageChecked && !outage) {
+    const unanswered = state.tasks.filter((task) => {
+      if (!task.confirmed) return false;
+      const outcome = outcomes.get(task.taskUUID);
+      return outcome === undefined ? now >= task.deadline : outcome.kind === "resubmit";
+    });
     if (unanswered.length > 0) return { state, effects: [{ kind: "poll", tasks: unanswered }] };
   }
   switch (decision.kind) {
@@ -253,6 +261,18 @@ function woke(
     default:
       throw new Error(`unknown decision ${JSON.stringify(decision satisfies never)}`);
   }
+}
+
+/** The job fails at a variant's last generation for a "not found" stored for one of its tasks. */
+function isLostTaskFailure(
+  state: StepState,
+  outcomes: ReadonlyMap<string, TaskOutcomeRecord>,
+  reason: FailureReason,
+): boolean {
+  return state.tasks.some((task) => {
+    const outcome = outcomes.get(task.taskUUID);
+    return outcome?.kind === "resubmit" && outcome.code === reason.code;
+  });
 }
 
 /**
