@@ -49,12 +49,19 @@ describe("pipelinesPage", () => {
         },
         { runId: "nightly-2", state: "enqueued", startedAt: 2, batch: batch({ completed: 10, sealedAt: 5 }) },
         { runId: "nightly-1", state: "enqueued", startedAt: 1, batch: batch({ completed: 1 }) },
+        {
+          runId: "nightly-0",
+          state: "enqueued",
+          startedAt: 0,
+          batch: batch({ total: 0, closedAt: 2, sealedAt: 1, skipped: { done: 11, failed: 0, inFlight: 1 } }),
+        },
       ]),
     ]);
     const text = recentRuns(html);
     expect(text).toContain("nightly-3 ended 40/40, 2 failed");
     expect(text).toContain("nightly-2 running 10/40");
     expect(text).toContain("nightly-1 adding jobs 1/40");
+    expect(text).toContain("nightly-0 ended 0/0, 12 already done or queued");
     expect(text).not.toContain("enqueued");
   });
 

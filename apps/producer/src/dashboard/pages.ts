@@ -223,7 +223,10 @@ function runProgress(run: RunView): string {
   const batch = run.batch;
   if (!batch) return "enqueued";
   const failed = batch.failed ? `, <span class="failed">${batch.failed} failed</span>` : "";
-  return `${batchState(batch)} <span class="muted">${batch.completed + batch.failed}/${batch.total}</span>${failed}`;
+  // A run over an unchanged library adds nothing: its jobs were already done or queued.
+  const skipped = Object.values(batch.skipped).reduce((sum, count) => sum + count, 0);
+  const already = skipped ? `, <span class="muted">${skipped} already done or queued</span>` : "";
+  return `${batchState(batch)} <span class="muted">${batch.completed + batch.failed}/${batch.total}</span>${failed}${already}`;
 }
 
 export function pipelinesPage(context: PageContext, pipelines: PipelineView[]): string {
